@@ -1,0 +1,75 @@
+"""The `multibot` command: run, migrate, backtest."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.config import Settings, SettingsError, load_settings
+
+log = logging.getLogger("multibot")
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        print(f"multibot: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from db.migrate import upgrade_head
+
+    url = args.url or _settings_or_exit().database_url
+    asyncio.run(upgrade_head(url))
+    print(f"multibot: database is at the newest schema ({_safe_url(url)})")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings_or_exit()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings.fernet_key()
+    except (SettingsError, OSError) as exc:
+        print(f"multibot: {exc}", file=sys.stderr)
+        return 2
+    from bot.app import run
+
+    return asyncio.run(run(settings))
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="multibot", description="A fleet of crypto trading bots in Telegram.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="migrate the database and run the bot (the sandbox chat without a token)")
+    run.set_defaults(func=cmd_run)
+    migrate = commands.add_parser("migrate", help="upgrade the database to the newest schema")
+    migrate.add_argument("--url", help="database URL (default: DATABASE_URL from the settings)")
+    migrate.set_defaults(func=cmd_migrate)
+    try:
+        from bot.backtest_cli import add_backtest_parser
+    except ImportError:  # pragma: no cover - the backtest module is optional while it is being built
+        pass
+    else:
+        add_backtest_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

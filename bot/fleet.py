@@ -1,0 +1,472 @@
+"""The fleet service: create, allocate, edit, start, stop and delete a user's bots.
+
+Handlers call only this (and `bot.accounts`). Every method owns its transaction, checks ownership (a bot
+of another user is "not found"), validates before it changes anything, and returns frozen DTOs.
+Invariant 1 (allocations of a user's active bots add up to at most 100 %) holds because every write that
+can change the sum locks the user's row first (see db.queries).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import validation as v
+from bot.dto import AllocationChange, AllocationSummary, BotDTO, BotShare, GridDTO
+from bot.errors import (
+    AlreadyRunning,
+    DomainError,
+    NameTaken,
+    NotFound,
+    NotRunning,
+    OverAllocation,
+    StopBotFirst,
+    TooManyBots,
+    ValidationError,
+)
+from db import queries as q
+from db.base import utcnow
+from db.models import BotInstance, GridBotConfig, GridOrder, User
+from db.session import Database
+from engine import grid as grid_math
+from engine.markets import MarketCatalog, MarketRules, StaticMarketCatalog
+
+log = logging.getLogger(__name__)
+
+HUNDRED = Decimal(100)
+
+
+class GridTooSmall(DomainError):
+    """A grid interval's order would be under the market's minimum."""
+
+    code = "grid_too_small"
+
+    def __init__(self, min_investment: Decimal) -> None:
+        super().__init__(
+            f"each grid order would be under the exchange minimum; invest at least {min_investment}",
+            min_investment=min_investment,
+        )
+        self.min_investment = min_investment
+
+
+class InsufficientCapital(DomainError):
+    code = "insufficient_capital"
+
+    def __init__(self, needed: Decimal, allocated: Decimal) -> None:
+        super().__init__(
+            f"the grid needs {needed} but the bot's allocation is {allocated}", needed=needed, allocated=allocated
+        )
+
+
+class FleetListener(Protocol):
+    """Told after a bot's start or stop is committed (the scheduler adds or removes its job)."""
+
+    async def bot_started(self, bot: BotDTO) -> None: ...
+
+    async def bot_stopped(self, bot: BotDTO) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """Percents are 0-100."""
+
+    max_leverage: int = 10
+    max_positions: int = 3
+    stop_loss_percent: Decimal = Decimal("5.0")
+    take_profit_percent: Decimal = Decimal("10.0")
+
+
+# account equity in quote currency (USDT) of a user; the exchange layer provides the live one
+EquityProvider = Callable[[User], Awaitable[Decimal]]
+
+
+async def paper_equity(user: User) -> Decimal:
+    return user.paper_balance
+
+
+class Fleet:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_bots_per_user: int = 10,
+        max_leverage: int = 100,
+        markets: MarketCatalog | None = None,
+        equity: EquityProvider = paper_equity,
+    ) -> None:
+        self.db = db
+        self.max_bots_per_user = max_bots_per_user
+        self.max_leverage = max_leverage
+        self.markets = markets or StaticMarketCatalog()
+        self.equity = equity
+        self.listeners: list[FleetListener] = []
+
+    # ---- reading
+
+    async def list_bots(self, user_id: int) -> list[BotDTO]:
+        async with self.db.read() as session:
+            return [BotDTO.of(b) for b in await q.active_bots(session, user_id)]
+
+    async def get_bot(self, user_id: int, bot_id: int) -> BotDTO:
+        async with self.db.read() as session:
+            bot = await self._owned(session, user_id, bot_id)
+            return await self._dto(session, bot)
+
+    async def allocation(self, user_id: int) -> AllocationSummary:
+        async with self.db.read() as session:
+            return self._summary(await q.active_bots(session, user_id))
+
+    # ---- creating
+
+    async def create_trend_bot(
+        self,
+        user_id: int,
+        *,
+        name: str,
+        symbol: str,
+        allocation_percent: object,
+        risk: RiskLimits | None = None,
+        strategy_id: int | None = None,
+        description: str | None = None,
+    ) -> AllocationChange:
+        clean = await self._clean_common(name, symbol, allocation_percent, risk or RiskLimits())
+        async with self.db.write() as session:
+            bot = await self._insert_bot(session, user_id, "ai_trend", clean, strategy_id, description)
+            summary = self._summary(await q.active_bots(session, user_id))
+            return AllocationChange(BotDTO.of(bot), summary.free_percent)
+
+    async def create_grid_bot(
+        self,
+        user_id: int,
+        *,
+        name: str,
+        symbol: str,
+        allocation_percent: object,
+        lower_price: object,
+        upper_price: object,
+        grid_count: object,
+        grid_mode: object = "arithmetic",
+        total_investment: object,
+        trigger_price: object = None,
+        stop_upper: object = None,
+        stop_lower: object = None,
+        close_position_on_stop: bool = False,
+        risk: RiskLimits | None = None,
+    ) -> AllocationChange:
+        """A grid bot with its lines and one pending grid_orders row per interval, in one transaction."""
+        clean = await self._clean_common(name, symbol, allocation_percent, risk or RiskLimits(max_leverage=1))
+        params = v.validate_grid_params(
+            lower=lower_price,
+            upper=upper_price,
+            grid_count=grid_count,
+            mode=grid_mode,
+            total_investment=total_investment,
+            trigger_price=trigger_price,
+            stop_upper=stop_upper,
+            stop_lower=stop_lower,
+        )
+        plan = plan_grid(params, clean.market)
+        async with self.db.write() as session:
+            bot = await self._insert_bot(session, user_id, "grid", clean, None, None)
+            config = GridBotConfig(
+                bot_instance_id=bot.id,
+                lower_price=params.lower,
+                upper_price=params.upper,
+                grid_count=params.grid_count,
+                grid_mode=params.mode,
+                total_investment=params.total_investment,
+                per_grid_amount=plan.per_grid_amount,
+                trigger_price=params.trigger_price,
+                stop_upper=params.stop_upper,
+                stop_lower=params.stop_lower,
+                close_position_on_stop=close_position_on_stop,
+            )
+            session.add(config)
+            await session.flush()
+            orders = [
+                GridOrder(grid_config_id=config.id, grid_index=i, grid_price=plan.lines[i], qty=plan.quantities[i])
+                for i in range(params.grid_count)
+            ]
+            session.add_all(orders)
+            await session.flush()
+            summary = self._summary(await q.active_bots(session, user_id))
+            return AllocationChange(BotDTO.of(bot, GridDTO.of(config, orders)), summary.free_percent)
+
+    # ---- editing
+
+    async def set_allocation(self, user_id: int, bot_id: int, allocation_percent: object) -> AllocationChange:
+        percent = v.validate_allocation(allocation_percent)
+        async with self.db.write() as session:
+            await self._lock_user(session, user_id)
+            bot = await self._owned(session, user_id, bot_id)
+            if bot.is_running:
+                raise StopBotFirst("allocation")
+            bots = await q.active_bots(session, user_id)
+            free = HUNDRED - q.allocation_used(bots, excluding=bot.id)
+            if percent > free:
+                raise OverAllocation(percent, free)
+            bot.allocation_percent = percent
+            bot.updated_at = utcnow()
+            await session.flush()
+            return AllocationChange(await self._dto(session, bot), free - percent)
+
+    async def set_risk(
+        self,
+        user_id: int,
+        bot_id: int,
+        *,
+        max_leverage: object = None,
+        max_positions: object = None,
+        stop_loss_percent: object = None,
+        take_profit_percent: object = None,
+    ) -> BotDTO:
+        """Leverage and positions change only while stopped; SL and TP are safe to change while running."""
+        leverage = v.validate_leverage(max_leverage, self.max_leverage) if max_leverage is not None else None
+        positions = v.validate_positions(max_positions) if max_positions is not None else None
+        stop_loss = v.validate_stop_loss(stop_loss_percent) if stop_loss_percent is not None else None
+        take_profit = v.validate_take_profit(take_profit_percent) if take_profit_percent is not None else None
+        async with self.db.write() as session:
+            bot = await self._owned(session, user_id, bot_id, lock=True)
+            if bot.is_running and (leverage is not None or positions is not None):
+                raise StopBotFirst("leverage" if leverage is not None else "max_positions")
+            if leverage is not None:
+                bot.max_leverage = leverage
+            if positions is not None:
+                bot.max_positions = positions
+            if stop_loss is not None:
+                bot.stop_loss_percent = stop_loss
+            if take_profit is not None:
+                bot.take_profit_percent = take_profit
+            bot.updated_at = utcnow()
+            await session.flush()
+            return await self._dto(session, bot)
+
+    async def set_notify(self, user_id: int, bot_id: int, enabled: bool) -> BotDTO:
+        async with self.db.write() as session:
+            bot = await self._owned(session, user_id, bot_id, lock=True)
+            bot.telegram_notify = bool(enabled)
+            bot.updated_at = utcnow()
+            await session.flush()
+            return await self._dto(session, bot)
+
+    async def rename(self, user_id: int, bot_id: int, name: str) -> BotDTO:
+        clean_name = v.validate_name(name)
+        async with self.db.write() as session:
+            await self._lock_user(session, user_id)
+            bot = await self._owned(session, user_id, bot_id)
+            if await q.active_name_taken(session, user_id, clean_name, excluding=bot.id):
+                raise NameTaken(clean_name)
+            bot.name = clean_name
+            bot.updated_at = utcnow()
+            await session.flush()
+            return await self._dto(session, bot)
+
+    # ---- running
+
+    async def start(self, user_id: int, bot_id: int) -> BotDTO:
+        async with self.db.write() as session:
+            user = await self._lock_user(session, user_id)
+            bot = await self._owned(session, user_id, bot_id)
+            if bot.is_running:
+                raise AlreadyRunning()
+            if bot.bot_type == "grid":
+                grid = await q.grid_of(session, bot.id)
+                if grid is not None:
+                    await self._check_capital(user, bot, grid[0].total_investment)
+            bot.is_running = True
+            bot.last_started_at = utcnow()
+            bot.last_error = None
+            bot.updated_at = bot.last_started_at
+            await q.enqueue_alert(
+                session, user_id=user.id, chat_id=user.chat_id, kind="bot_started", bot=bot,
+                payload={"bot_id": bot.id, "name": BotDTO.of(bot).name, "symbol": bot.symbol},
+            )
+            await session.flush()
+            started = await self._dto(session, bot)
+        for listener in self.listeners:
+            await listener.bot_started(started)
+        return started
+
+    async def stop(self, user_id: int, bot_id: int, *, reason: str = "user") -> BotDTO:
+        async with self.db.write() as session:
+            user = await self._lock_user(session, user_id)
+            bot = await self._owned(session, user_id, bot_id)
+            if not bot.is_running:
+                raise NotRunning()
+            stopped = await self._mark_stopped(session, user, bot, reason)
+        for listener in self.listeners:
+            await listener.bot_stopped(stopped)
+        return stopped
+
+    async def stop_all(self, user_id: int, *, reason: str = "user") -> list[BotDTO]:
+        """The kill switch: every running bot of the user stops in one transaction."""
+        async with self.db.write() as session:
+            user = await self._lock_user(session, user_id)
+            stopped = [
+                await self._mark_stopped(session, user, bot, reason)
+                for bot in await q.active_bots(session, user_id)
+                if bot.is_running
+            ]
+        for bot in stopped:
+            for listener in self.listeners:
+                await listener.bot_stopped(bot)
+        return stopped
+
+    async def delete(self, user_id: int, bot_id: int) -> AllocationSummary:
+        """Soft delete: a running bot is stopped first; its name and its allocation become free."""
+        async with self.db.write() as session:
+            user = await self._lock_user(session, user_id)
+            bot = await self._owned(session, user_id, bot_id)
+            stopped = await self._mark_stopped(session, user, bot, "deleted") if bot.is_running else None
+            bot.is_active = False
+            bot.name = f"{bot.name[:80]}{v.DELETED_NAME_SEPARATOR}{bot.id}"
+            bot.updated_at = utcnow()
+            await session.flush()
+            summary = self._summary(await q.active_bots(session, user_id))
+        if stopped is not None:
+            for listener in self.listeners:
+                await listener.bot_stopped(stopped)
+        return summary
+
+    # ---- internals
+
+    async def _clean_common(
+        self, name: str, symbol: str, allocation_percent: object, risk: RiskLimits
+    ) -> _CleanBot:
+        clean_name = v.validate_name(name)
+        clean_symbol = v.normalize_symbol(symbol)
+        market = await self.markets.rules(clean_symbol)
+        if market is None:
+            raise ValidationError("symbol", f"unknown symbol {symbol!r}", symbol=str(symbol))
+        return _CleanBot(
+            name=clean_name,
+            symbol=clean_symbol,
+            market=market,
+            allocation=v.validate_allocation(allocation_percent),
+            leverage=v.validate_leverage(risk.max_leverage, self.max_leverage),
+            positions=v.validate_positions(risk.max_positions),
+            stop_loss=v.validate_stop_loss(risk.stop_loss_percent),
+            take_profit=v.validate_take_profit(risk.take_profit_percent),
+        )
+
+    async def _insert_bot(
+        self,
+        session: AsyncSession,
+        user_id: int,
+        bot_type: str,
+        clean: _CleanBot,
+        strategy_id: int | None,
+        description: str | None,
+    ) -> BotInstance:
+        await self._lock_user(session, user_id)
+        bots = await q.active_bots(session, user_id)
+        if len(bots) >= self.max_bots_per_user:
+            raise TooManyBots(self.max_bots_per_user)
+        if any(b.name == clean.name for b in bots):
+            raise NameTaken(clean.name)
+        free = HUNDRED - q.allocation_used(bots)
+        if clean.allocation > free:
+            raise OverAllocation(clean.allocation, free)
+        bot = BotInstance(
+            user_id=user_id,
+            strategy_id=strategy_id,
+            name=clean.name,
+            description=description,
+            bot_type=bot_type,
+            allocation_percent=clean.allocation,
+            symbol=clean.symbol,
+            max_leverage=clean.leverage,
+            max_positions=clean.positions,
+            stop_loss_percent=clean.stop_loss,
+            take_profit_percent=clean.take_profit,
+        )
+        session.add(bot)
+        try:
+            await session.flush()
+        except IntegrityError:  # the unique (user_id, name) constraint is the last line of defence
+            raise NameTaken(clean.name) from None
+        return bot
+
+    async def _lock_user(self, session: AsyncSession, user_id: int) -> User:
+        user = await q.lock_user(session, user_id)
+        if user is None:
+            raise NotFound("user")
+        return user
+
+    async def _owned(self, session: AsyncSession, user_id: int, bot_id: int, *, lock: bool = False) -> BotInstance:
+        if not isinstance(bot_id, int) or isinstance(bot_id, bool) or not 0 < bot_id < 2**31:
+            raise NotFound()
+        bot = await q.owned_bot(session, user_id, bot_id, lock=lock)
+        if bot is None:
+            raise NotFound()
+        return bot
+
+    async def _check_capital(self, user: User, bot: BotInstance, needed: Decimal) -> None:
+        allocated = (await self.equity(user)) * bot.allocation_percent / HUNDRED
+        if needed > allocated:
+            raise InsufficientCapital(needed, allocated.quantize(Decimal("0.01")))
+
+    async def _mark_stopped(self, session: AsyncSession, user: User, bot: BotInstance, reason: str) -> BotDTO:
+        bot.is_running = False
+        bot.last_stopped_at = utcnow()
+        bot.updated_at = bot.last_stopped_at
+        await q.enqueue_alert(
+            session, user_id=user.id, chat_id=user.chat_id, kind="bot_stopped", bot=bot,
+            payload={"bot_id": bot.id, "name": BotDTO.of(bot).name, "reason": reason},
+        )
+        await session.flush()
+        return await self._dto(session, bot)
+
+    async def _dto(self, session: AsyncSession, bot: BotInstance) -> BotDTO:
+        grid = await q.grid_of(session, bot.id) if bot.bot_type == "grid" else None
+        return BotDTO.of(bot, GridDTO.of(*grid) if grid else None)
+
+    @staticmethod
+    def _summary(bots: list[BotInstance]) -> AllocationSummary:
+        used = q.allocation_used(bots)
+        shares = tuple(
+            BotShare(b.id, BotDTO.of(b).name, b.bot_type, b.allocation_percent, bool(b.is_running)) for b in bots
+        )
+        return AllocationSummary(shares=shares, used_percent=used, free_percent=HUNDRED - used)
+
+
+@dataclass(frozen=True, slots=True)
+class _CleanBot:
+    name: str
+    symbol: str
+    market: MarketRules
+    allocation: Decimal
+    leverage: int
+    positions: int
+    stop_loss: Decimal
+    take_profit: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class GridPlan:
+    """The computed grid: grid_count + 1 lines, the quote amount per interval and each interval's quantity."""
+
+    lines: list[Decimal]
+    per_grid_amount: Decimal
+    quantities: list[Decimal]
+
+
+def plan_grid(params: v.GridParams, market: MarketRules) -> GridPlan:
+    """Lines rounded to the market's tick, quantities to its lot step; refuses a grid under the minimum."""
+    lines = grid_math.grid_lines(params.lower, params.upper, params.grid_count, params.mode, market.price_tick)
+    if len(set(lines)) != len(lines):
+        raise ValidationError("grid_count", "the range is too narrow for this many grids at the market's tick")
+    per_grid = grid_math.per_grid_amount(params.total_investment, params.grid_count)
+    quantities = [grid_math.interval_qty(per_grid, lines[i], market.amount_step) for i in range(params.grid_count)]
+    if any(qty < market.min_qty or qty * lines[i] < market.min_notional for i, qty in enumerate(quantities)):
+        minimum = grid_math.min_investment_for(
+            lines, params.grid_count, market.amount_step, market.min_qty, market.min_notional
+        )
+        raise GridTooSmall(minimum)
+    return GridPlan(lines, per_grid, quantities)

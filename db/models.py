@@ -1,0 +1,299 @@
+"""The tables: the seed's bot_instances, grid_bot_configs, grid_orders and trades columns kept exactly
+(defaults, CHECKs, unique constraints, indexes, ON DELETE rules), plus users, strategies and the alert outbox.
+
+Where the seed's SQL and its SQLAlchemy sketch disagree the SQL wins (e.g. the max_leverage and
+max_positions CHECKs, VARCHAR rather than ENUM for bot_type/grid_mode/status).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    false,
+    text,
+    true,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import conv
+
+from db.base import Base, utcnow
+from db.types import Money, Percent, num
+
+NOW = text("CURRENT_TIMESTAMP")
+
+
+def _created() -> Mapped[datetime | None]:
+    return mapped_column(DateTime, default=utcnow, server_default=NOW)
+
+
+def _updated() -> Mapped[datetime | None]:
+    return mapped_column(DateTime, default=utcnow, onupdate=utcnow, server_default=NOW)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("language IN ('ko', 'en')", name="language_known"),
+        CheckConstraint("trading_mode IN ('paper', 'live')", name="trading_mode_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    username: Mapped[str | None] = mapped_column(String(64))
+    first_name: Mapped[str | None] = mapped_column(String(128))
+    language: Mapped[str] = mapped_column(String(2), default="en", server_default="en")
+    email: Mapped[str | None] = mapped_column(String(255))
+    exchange_id: Mapped[str] = mapped_column(String(32), default="bitget", server_default="bitget")
+    trading_mode: Mapped[str] = mapped_column(String(10), default="paper", server_default="paper")
+    demo_trading: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    api_key_enc: Mapped[str | None] = mapped_column(Text)
+    api_secret_enc: Mapped[str | None] = mapped_column(Text)
+    api_passphrase_enc: Mapped[str | None] = mapped_column(Text)
+    api_key_hint: Mapped[str | None] = mapped_column(String(16))  # masked key shown in the chat
+    paper_balance: Mapped[Decimal] = mapped_column(
+        Money(), default=Decimal("10000"), server_default=text("10000")
+    )
+    created_at: Mapped[datetime | None] = _created()
+    updated_at: Mapped[datetime | None] = _updated()
+
+    bots: Mapped[list[BotInstance]] = relationship(back_populates="user", lazy="raise")
+
+    def __repr__(self) -> str:  # never shows the encrypted credentials
+        return f"User(id={self.id}, telegram_id={self.telegram_id}, mode={self.trading_mode})"
+
+
+class Strategy(Base):
+    """A named signal model: built-in rows (user_id NULL) come from a migration; users save their own."""
+
+    __tablename__ = "strategies"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(32))
+    timeframe: Mapped[str] = mapped_column(String(8), default="1h", server_default="1h")
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    description: Mapped[str | None] = mapped_column(Text)
+    is_builtin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime | None] = _created()
+    updated_at: Mapped[datetime | None] = _updated()
+
+
+class BotInstance(Base):
+    __tablename__ = "bot_instances"
+    __table_args__ = (
+        CheckConstraint(
+            and_(num("allocation_percent") > 0, num("allocation_percent") <= 100),
+            name=conv("check_allocation"),
+        ),
+        CheckConstraint("max_leverage >= 1 AND max_leverage <= 100", name="max_leverage_range"),
+        CheckConstraint("max_positions >= 1 AND max_positions <= 20", name="max_positions_range"),
+        CheckConstraint("bot_type IN ('ai_trend', 'grid')", name="bot_type_known"),
+        UniqueConstraint("user_id", "name", name=conv("unique_bot_name_per_user")),
+        Index("idx_bot_instances_user_id", "user_id"),
+        Index("idx_bot_instances_user_running", "user_id", "is_running"),
+        Index("idx_bot_instances_type", "bot_type"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    strategy_id: Mapped[int | None] = mapped_column(ForeignKey("strategies.id", ondelete="SET NULL"))
+
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    bot_type: Mapped[str] = mapped_column(String(20), default="ai_trend", server_default="ai_trend")
+
+    allocation_percent: Mapped[Decimal] = mapped_column(
+        Percent(), default=Decimal("10.0"), server_default=text("10.0")
+    )
+    symbol: Mapped[str] = mapped_column(String(20), default="BTCUSDT", server_default="BTCUSDT")
+
+    max_leverage: Mapped[int] = mapped_column(Integer, default=10, server_default=text("10"))
+    max_positions: Mapped[int] = mapped_column(Integer, default=3, server_default=text("3"))
+    stop_loss_percent: Mapped[Decimal | None] = mapped_column(
+        Percent(), nullable=True, default=Decimal("5.0"), server_default=text("5.0")
+    )
+    take_profit_percent: Mapped[Decimal | None] = mapped_column(
+        Percent(), nullable=True, default=Decimal("10.0"), server_default=text("10.0")
+    )
+
+    telegram_notify: Mapped[bool | None] = mapped_column(Boolean, default=True, server_default=true())
+
+    is_running: Mapped[bool | None] = mapped_column(Boolean, default=False, server_default=false())
+    is_active: Mapped[bool | None] = mapped_column(Boolean, default=True, server_default=true())
+
+    last_started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_stopped_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_trade_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    total_trades: Mapped[int | None] = mapped_column(Integer, default=0, server_default=text("0"))
+    winning_trades: Mapped[int | None] = mapped_column(Integer, default=0, server_default=text("0"))
+    total_pnl: Mapped[Decimal | None] = mapped_column(
+        Money(), nullable=True, default=Decimal(0), server_default=text("0")
+    )
+
+    created_at: Mapped[datetime | None] = _created()
+    updated_at: Mapped[datetime | None] = _updated()
+
+    user: Mapped[User] = relationship(back_populates="bots", lazy="raise")
+    strategy: Mapped[Strategy | None] = relationship(lazy="raise")
+    grid_config: Mapped[GridBotConfig | None] = relationship(
+        back_populates="bot_instance", uselist=False, lazy="raise"
+    )
+
+
+class GridBotConfig(Base):
+    __tablename__ = "grid_bot_configs"
+    __table_args__ = (
+        CheckConstraint(num("upper_price") > num("lower_price"), name=conv("check_price_range")),
+        CheckConstraint("grid_count >= 2", name=conv("check_grid_count")),
+        CheckConstraint("grid_count >= 2 AND grid_count <= 100", name="grid_count_range"),
+        CheckConstraint("grid_mode IN ('arithmetic', 'geometric')", name="grid_mode_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bot_instance_id: Mapped[int] = mapped_column(
+        ForeignKey("bot_instances.id", ondelete="CASCADE"), unique=True
+    )
+
+    lower_price: Mapped[Decimal] = mapped_column(Money())
+    upper_price: Mapped[Decimal] = mapped_column(Money())
+    grid_count: Mapped[int] = mapped_column(Integer, default=10, server_default=text("10"))
+    grid_mode: Mapped[str | None] = mapped_column(
+        String(20), default="arithmetic", server_default="arithmetic"
+    )
+
+    total_investment: Mapped[Decimal] = mapped_column(Money())
+    per_grid_amount: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+
+    trigger_price: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    stop_upper: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    stop_lower: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    close_position_on_stop: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    current_price: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    active_buy_orders: Mapped[int | None] = mapped_column(Integer, default=0, server_default=text("0"))
+    active_sell_orders: Mapped[int | None] = mapped_column(Integer, default=0, server_default=text("0"))
+    filled_buy_count: Mapped[int | None] = mapped_column(Integer, default=0, server_default=text("0"))
+    filled_sell_count: Mapped[int | None] = mapped_column(Integer, default=0, server_default=text("0"))
+    realized_profit: Mapped[Decimal | None] = mapped_column(
+        Money(), nullable=True, default=Decimal(0), server_default=text("0")
+    )
+
+    created_at: Mapped[datetime | None] = _created()
+    updated_at: Mapped[datetime | None] = _updated()
+
+    bot_instance: Mapped[BotInstance] = relationship(back_populates="grid_config", lazy="raise")
+    orders: Mapped[list[GridOrder]] = relationship(
+        back_populates="grid_config", cascade="all, delete-orphan", lazy="raise", order_by="GridOrder.grid_index"
+    )
+
+
+class GridOrder(Base):
+    """Interval `grid_index` of a grid: it buys at `grid_price` (line i) and sells at line i+1."""
+
+    __tablename__ = "grid_orders"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'buy_placed', 'buy_filled', 'sell_placed', 'sell_filled')",
+            name="status_known",
+        ),
+        UniqueConstraint("grid_config_id", "grid_index", name=conv("unique_grid_per_config")),
+        Index("idx_grid_orders_config", "grid_config_id"),
+        Index("idx_grid_orders_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grid_config_id: Mapped[int] = mapped_column(ForeignKey("grid_bot_configs.id", ondelete="CASCADE"))
+
+    grid_index: Mapped[int] = mapped_column(Integer)
+    grid_price: Mapped[Decimal] = mapped_column(Money())
+
+    buy_order_id: Mapped[str | None] = mapped_column(String(100))
+    sell_order_id: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str | None] = mapped_column(String(20), default="pending", server_default="pending")
+    # completed buy/sell cycles; with the side it makes the deterministic client order id
+    cycle: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    qty: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+
+    buy_filled_price: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    buy_filled_qty: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    buy_filled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sell_filled_price: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    sell_filled_qty: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    sell_filled_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    profit: Mapped[Decimal | None] = mapped_column(
+        Money(), nullable=True, default=Decimal(0), server_default=text("0")
+    )
+
+    created_at: Mapped[datetime | None] = _created()
+    updated_at: Mapped[datetime | None] = _updated()
+
+    grid_config: Mapped[GridBotConfig] = relationship(back_populates="orders", lazy="raise")
+
+
+class Trade(Base):
+    """One fill on the exchange. The seed adds bot_instance_id and trade_source to an existing table."""
+
+    __tablename__ = "trades"
+    __table_args__ = (
+        CheckConstraint("trade_source IN ('manual', 'ai_bot', 'grid_bot')", name="trade_source_known"),
+        CheckConstraint("side IN ('buy', 'sell')", name="side_known"),
+        Index("idx_trades_bot_instance", "bot_instance_id"),
+        Index("ix_trades_user_id_executed_at", "user_id", "executed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    bot_instance_id: Mapped[int | None] = mapped_column(ForeignKey("bot_instances.id"))
+    trade_source: Mapped[str | None] = mapped_column(String(20), default="manual", server_default="manual")
+    symbol: Mapped[str] = mapped_column(String(20))
+    side: Mapped[str] = mapped_column(String(4))
+    order_type: Mapped[str] = mapped_column(String(10), default="limit", server_default="limit")
+    qty: Mapped[Decimal] = mapped_column(Money())
+    price: Mapped[Decimal] = mapped_column(Money())
+    fee: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default=text("0"))
+    fee_currency: Mapped[str | None] = mapped_column(String(10))
+    realized_pnl: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    exchange_order_id: Mapped[str | None] = mapped_column(String(100))
+    client_order_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    executed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime | None] = _created()
+
+
+class AlertOutbox(Base):
+    """A push alert, written in the same transaction as the event; the sender marks it sent."""
+
+    __tablename__ = "alert_outbox"
+    __table_args__ = (Index("ix_alert_outbox_pending", "sent_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    bot_instance_id: Mapped[int | None] = mapped_column(ForeignKey("bot_instances.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, server_default=NOW)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

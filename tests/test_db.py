@@ -1,0 +1,138 @@
+"""The schema itself: exact money on both databases, and the seed's constraints enforced by the database."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from db.models import BotInstance, GridBotConfig, Trade, User
+from db.session import Database
+
+TINY = Decimal("0.00000001")
+HUGE = Decimal("999999999999.99999999")
+
+
+async def _user(session, telegram_id: int = 1) -> User:  # type: ignore[no-untyped-def]
+    user = User(telegram_id=telegram_id, chat_id=telegram_id)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def test_money_is_exact_decimal_at_both_ends_of_numeric_20_8(database: Database) -> None:
+    async with database.write() as session:
+        user = await _user(session)
+        for i, amount in enumerate((TINY, HUGE)):
+            session.add(
+                Trade(
+                    user_id=user.id, symbol="BTCUSDT", side="buy", qty=amount, price=amount, fee=amount,
+                    client_order_id=f"t{i}",
+                )
+            )
+    async with database.read() as session:
+        trades = (await session.execute(select(Trade).order_by(Trade.id))).scalars().all()
+    assert [t.qty for t in trades] == [TINY, HUGE]
+    assert [t.price for t in trades] == [TINY, HUGE]
+    assert all(type(t.fee) is Decimal for t in trades)
+    assert str(trades[1].price) == "999999999999.99999999"
+
+
+async def test_server_defaults_match_the_seed(database: Database) -> None:
+    async with database.write() as session:
+        user = await _user(session)
+        await session.execute(
+            text("INSERT INTO bot_instances (user_id, name) VALUES (:u, 'defaults')"), {"u": user.id}
+        )
+    async with database.read() as session:
+        bot = (await session.execute(select(BotInstance))).scalar_one()
+    assert bot.bot_type == "ai_trend"
+    assert bot.allocation_percent == Decimal("10.0")
+    assert bot.symbol == "BTCUSDT"
+    assert (bot.max_leverage, bot.max_positions) == (10, 3)
+    assert (bot.stop_loss_percent, bot.take_profit_percent) == (Decimal("5.0"), Decimal("10.0"))
+    assert (bot.telegram_notify, bot.is_running, bot.is_active) == (True, False, True)
+    assert (bot.total_trades, bot.winning_trades, bot.total_pnl) == (0, 0, Decimal(0))
+    assert bot.created_at is not None
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("allocation_percent", "0"),
+        ("allocation_percent", "100.01"),
+        ("allocation_percent", "-5"),
+        ("max_leverage", "0"),
+        ("max_leverage", "101"),
+        ("max_positions", "0"),
+        ("max_positions", "21"),
+        ("bot_type", "'martingale'"),
+    ],
+)
+async def test_bot_checks_are_enforced_by_the_database(database: Database, column: str, value: str) -> None:
+    async with database.write() as session:
+        user = await _user(session)
+    with pytest.raises(IntegrityError):
+        async with database.write() as session:
+            await session.execute(
+                text(f"INSERT INTO bot_instances (user_id, name, {column}) VALUES (:u, 'x', {value})"),
+                {"u": user.id},
+            )
+
+
+async def test_allocation_check_compares_numbers_not_text(database: Database) -> None:
+    # '50' > '100' as text; the CHECK must compare numerically on SQLite too
+    async with database.write() as session:
+        user = await _user(session)
+        session.add(BotInstance(user_id=user.id, name="half", allocation_percent=Decimal("50")))
+        session.add(BotInstance(user_id=user.id, name="all", allocation_percent=Decimal("100")))
+        session.add(BotInstance(user_id=user.id, name="sliver", allocation_percent=Decimal("0.01")))
+
+
+async def test_grid_checks_are_enforced_by_the_database(database: Database) -> None:
+    async with database.write() as session:
+        user = await _user(session)
+        bot = BotInstance(user_id=user.id, name="g", bot_type="grid")
+        session.add(bot)
+        await session.flush()
+        bot_id = bot.id
+    bad = [
+        {"lower_price": Decimal("900"), "upper_price": Decimal("1000"), "grid_count": 1},
+        {"lower_price": Decimal("900"), "upper_price": Decimal("1000"), "grid_count": 101},
+        {"lower_price": Decimal("1000"), "upper_price": Decimal("1000"), "grid_count": 10},
+        # as text '999' > '1000'; the CHECK must still see 999 < 1000
+        {"lower_price": Decimal("1000"), "upper_price": Decimal("999"), "grid_count": 10},
+    ]
+    for values in bad:
+        with pytest.raises(IntegrityError):
+            async with database.write() as session:
+                session.add(GridBotConfig(bot_instance_id=bot_id, total_investment=Decimal(100), **values))
+    async with database.write() as session:
+        session.add(
+            GridBotConfig(
+                bot_instance_id=bot_id, lower_price=Decimal("999"), upper_price=Decimal("1000"),
+                grid_count=100, total_investment=Decimal(100),
+            )
+        )
+
+
+async def test_unique_name_per_user_and_cascade_on_user_delete(database: Database) -> None:
+    async with database.write() as session:
+        user = await _user(session)
+        session.add(BotInstance(user_id=user.id, name="same"))
+    with pytest.raises(IntegrityError):
+        async with database.write() as session:
+            session.add(BotInstance(user_id=user.id, name="same"))
+    async with database.write() as session:
+        await session.execute(text("DELETE FROM users WHERE id = :u"), {"u": user.id})
+    async with database.read() as session:
+        assert (await session.execute(select(BotInstance))).first() is None
+
+
+async def test_float_money_is_refused(database: Database) -> None:
+    with pytest.raises(Exception, match="float"):
+        async with database.write() as session:
+            user = await _user(session)
+            session.add(Trade(user_id=user.id, symbol="BTCUSDT", side="buy", qty=0.1, price=Decimal(1)))
