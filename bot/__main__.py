@@ -50,9 +50,13 @@ def _safe_url(url: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="multibot", description="A fleet of crypto trading bots in Telegram.")
+    parser = argparse.ArgumentParser(
+        prog="multibot", description="A fleet of crypto trading bots in Telegram."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="migrate the database and run the bot (the sandbox chat without a token)")
+    run = commands.add_parser(
+        "run", help="migrate the database and run the bot (the sandbox chat without a token)"
+    )
     run.set_defaults(func=cmd_run)
     migrate = commands.add_parser("migrate", help="upgrade the database to the newest schema")
     migrate.add_argument("--url", help="database URL (default: DATABASE_URL from the settings)")

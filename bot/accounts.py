@@ -24,7 +24,9 @@ def language_from(language_code: str | None) -> str:
 
 
 class Accounts:
-    def __init__(self, db: Database, cipher: CredentialCipher, *, allowed_telegram_ids: frozenset[int] = frozenset()):
+    def __init__(
+        self, db: Database, cipher: CredentialCipher, *, allowed_telegram_ids: frozenset[int] = frozenset()
+    ):
         self.db = db
         self._cipher = cipher
         self.allowed_telegram_ids = allowed_telegram_ids
@@ -72,7 +74,9 @@ class Accounts:
 
     async def get(self, telegram_id: int) -> UserDTO:
         async with self.db.read() as session:
-            user = (await session.execute(select(User).where(User.telegram_id == telegram_id))).scalar_one_or_none()
+            user = (
+                await session.execute(select(User).where(User.telegram_id == telegram_id))
+            ).scalar_one_or_none()
             if user is None:
                 raise NotFound("user")
             return self._dto(user)
@@ -114,14 +118,18 @@ class Accounts:
             text = (value or "").strip()
             if field != "passphrase" or exchange == "bitget":
                 if not text or len(text) > SECRET_MAX or any(ch.isspace() for ch in text):
-                    raise ValidationError(field, f"{field} must be 1 to {SECRET_MAX} characters without spaces")
+                    raise ValidationError(
+                        field, f"{field} must be 1 to {SECRET_MAX} characters without spaces"
+                    )
             cleaned[field] = text or None
         async with self.db.write() as session:
             user = await self._user(session, user_id)
             user.exchange_id = exchange
             user.api_key_enc = self._cipher.encrypt(cleaned["api_key"])
             user.api_secret_enc = self._cipher.encrypt(cleaned["secret"])
-            user.api_passphrase_enc = self._cipher.encrypt(cleaned["passphrase"]) if cleaned["passphrase"] else None
+            user.api_passphrase_enc = (
+                self._cipher.encrypt(cleaned["passphrase"]) if cleaned["passphrase"] else None
+            )
             user.api_key_hint = mask(cleaned["api_key"])
             user.updated_at = utcnow()
             await session.flush()

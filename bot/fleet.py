@@ -60,7 +60,9 @@ class InsufficientCapital(DomainError):
 
     def __init__(self, needed: Decimal, allocated: Decimal) -> None:
         super().__init__(
-            f"the grid needs {needed} but the bot's allocation is {allocated}", needed=needed, allocated=allocated
+            f"the grid needs {needed} but the bot's allocation is {allocated}",
+            needed=needed,
+            allocated=allocated,
         )
 
 
@@ -190,7 +192,9 @@ class Fleet:
             session.add(config)
             await session.flush()
             orders = [
-                GridOrder(grid_config_id=config.id, grid_index=i, grid_price=plan.lines[i], qty=plan.quantities[i])
+                GridOrder(
+                    grid_config_id=config.id, grid_index=i, grid_price=plan.lines[i], qty=plan.quantities[i]
+                )
                 for i in range(params.grid_count)
             ]
             session.add_all(orders)
@@ -284,7 +288,11 @@ class Fleet:
             bot.last_error = None
             bot.updated_at = bot.last_started_at
             await q.enqueue_alert(
-                session, user_id=user.id, chat_id=user.chat_id, kind="bot_started", bot=bot,
+                session,
+                user_id=user.id,
+                chat_id=user.chat_id,
+                kind="bot_started",
+                bot=bot,
                 payload={"bot_id": bot.id, "name": BotDTO.of(bot).name, "symbol": bot.symbol},
             )
             await session.flush()
@@ -399,7 +407,9 @@ class Fleet:
             raise NotFound("user")
         return user
 
-    async def _owned(self, session: AsyncSession, user_id: int, bot_id: int, *, lock: bool = False) -> BotInstance:
+    async def _owned(
+        self, session: AsyncSession, user_id: int, bot_id: int, *, lock: bool = False
+    ) -> BotInstance:
         if not isinstance(bot_id, int) or isinstance(bot_id, bool) or not 0 < bot_id < 2**31:
             raise NotFound()
         bot = await q.owned_bot(session, user_id, bot_id, lock=lock)
@@ -417,7 +427,11 @@ class Fleet:
         bot.last_stopped_at = utcnow()
         bot.updated_at = bot.last_stopped_at
         await q.enqueue_alert(
-            session, user_id=user.id, chat_id=user.chat_id, kind="bot_stopped", bot=bot,
+            session,
+            user_id=user.id,
+            chat_id=user.chat_id,
+            kind="bot_stopped",
+            bot=bot,
             payload={"bot_id": bot.id, "name": BotDTO.of(bot).name, "reason": reason},
         )
         await session.flush()
@@ -431,7 +445,8 @@ class Fleet:
     def _summary(bots: list[BotInstance]) -> AllocationSummary:
         used = q.allocation_used(bots)
         shares = tuple(
-            BotShare(b.id, BotDTO.of(b).name, b.bot_type, b.allocation_percent, bool(b.is_running)) for b in bots
+            BotShare(b.id, BotDTO.of(b).name, b.bot_type, b.allocation_percent, bool(b.is_running))
+            for b in bots
         )
         return AllocationSummary(shares=shares, used_percent=used, free_percent=HUNDRED - used)
 
@@ -459,11 +474,20 @@ class GridPlan:
 
 def plan_grid(params: v.GridParams, market: MarketRules) -> GridPlan:
     """Lines rounded to the market's tick, quantities to its lot step; refuses a grid under the minimum."""
-    lines = grid_math.grid_lines(params.lower, params.upper, params.grid_count, params.mode, market.price_tick)
-    if len(set(lines)) != len(lines):
-        raise ValidationError("grid_count", "the range is too narrow for this many grids at the market's tick")
+    try:
+        lines = grid_math.grid_lines(
+            params.lower, params.upper, params.grid_count, params.mode, market.price_tick
+        )
+    except ValueError:  # two lines rounded to the same tick
+        lines = []
+    if not lines or len(set(lines)) != len(lines):
+        raise ValidationError(
+            "grid_count", "the range is too narrow for this many grids at the market's tick"
+        )
     per_grid = grid_math.per_grid_amount(params.total_investment, params.grid_count)
-    quantities = [grid_math.interval_qty(per_grid, lines[i], market.amount_step) for i in range(params.grid_count)]
+    quantities = [
+        grid_math.interval_qty(per_grid, lines[i], market.amount_step) for i in range(params.grid_count)
+    ]
     if any(qty < market.min_qty or qty * lines[i] < market.min_notional for i, qty in enumerate(quantities)):
         minimum = grid_math.min_investment_for(
             lines, params.grid_count, market.amount_step, market.min_qty, market.min_notional

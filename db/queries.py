@@ -41,7 +41,9 @@ def allocation_used(bots: list[BotInstance], *, excluding: int | None = None) ->
     return sum((b.allocation_percent for b in bots if b.id != excluding), Decimal(0))
 
 
-async def owned_bot(session: AsyncSession, user_id: int, bot_id: int, *, lock: bool = False) -> BotInstance | None:
+async def owned_bot(
+    session: AsyncSession, user_id: int, bot_id: int, *, lock: bool = False
+) -> BotInstance | None:
     """An active bot of this user, or None (another user's bot looks exactly like a missing one)."""
     query = select(BotInstance).where(
         BotInstance.id == bot_id, BotInstance.user_id == user_id, BotInstance.is_active.is_(True)
@@ -51,7 +53,9 @@ async def owned_bot(session: AsyncSession, user_id: int, bot_id: int, *, lock: b
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def active_name_taken(session: AsyncSession, user_id: int, name: str, *, excluding: int | None = None) -> bool:
+async def active_name_taken(
+    session: AsyncSession, user_id: int, name: str, *, excluding: int | None = None
+) -> bool:
     query = select(func.count()).where(
         BotInstance.user_id == user_id, BotInstance.is_active.is_(True), BotInstance.name == name
     )

@@ -24,7 +24,11 @@ def is_sqlite(url: str) -> bool:
 
 def _sqlite_engine(url: str, *, begin: str) -> AsyncEngine:
     engine = create_async_engine(
-        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, pool_size=8, max_overflow=8, pool_timeout=120
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        pool_size=8,
+        max_overflow=8,
+        pool_timeout=120,
     )
 
     @event.listens_for(engine.sync_engine, "connect")

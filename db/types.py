@@ -50,15 +50,15 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return Decimal(value).quantize(self._quantum)
 
 
-def Money() -> ExactDecimal:  # noqa: N802 - reads like a type in the models
+def Money() -> ExactDecimal:
     return ExactDecimal(20, 8)
 
 
-def Percent() -> ExactDecimal:  # noqa: N802
+def Percent() -> ExactDecimal:
     return ExactDecimal(5, 2)
 
 
-class as_number(FunctionElement[Any]):  # noqa: N801 - used like a SQL function
+class as_number(FunctionElement[Any]):
     """The numeric value of a column in a CHECK: CAST(x AS REAL) on SQLite (text there), x elsewhere."""
 
     name = "as_number"

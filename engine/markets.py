@@ -33,8 +33,12 @@ class MarketCatalog(Protocol):
 
 # Bitget spot rules (pricePrecision / quantityPrecision / minTradeUSDT of /api/v2/spot/public/symbols).
 BITGET_SPOT = {
-    "BTCUSDT": MarketRules("BTCUSDT", "BTC", "USDT", Decimal("0.01"), Decimal("0.000001"), Decimal("0.000001"), Decimal("1")),
-    "ETHUSDT": MarketRules("ETHUSDT", "ETH", "USDT", Decimal("0.01"), Decimal("0.0001"), Decimal("0.0001"), Decimal("1")),
+    "BTCUSDT": MarketRules(
+        "BTCUSDT", "BTC", "USDT", Decimal("0.01"), Decimal("0.000001"), Decimal("0.000001"), Decimal("1")
+    ),
+    "ETHUSDT": MarketRules(
+        "ETHUSDT", "ETH", "USDT", Decimal("0.01"), Decimal("0.0001"), Decimal("0.0001"), Decimal("1")
+    ),
 }
 
 

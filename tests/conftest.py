@@ -37,7 +37,12 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if REQUIRE_PG and session.testscollected and _postgres_passed == 0 and not session.config.option.collectonly:
+    if (
+        REQUIRE_PG
+        and session.testscollected
+        and _postgres_passed == 0
+        and not session.config.option.collectonly
+    ):
         print("\nMULTIBOT_REQUIRE_POSTGRES=1 but no PostgreSQL test passed")
         session.exitstatus = 1
 

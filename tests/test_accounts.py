@@ -19,14 +19,21 @@ SECRET = "s3cr3t-0123456789abcdef0123456789abcdef"
 PASSPHRASE = "my passphrase-9"
 
 
-@pytest.mark.parametrize(("code", "lang"), [("ko", "ko"), ("ko-KR", "ko"), ("en-US", "en"), ("de", "en"), (None, "en")])
+@pytest.mark.parametrize(
+    ("code", "lang"), [("ko", "ko"), ("ko-KR", "ko"), ("en-US", "en"), ("de", "en"), (None, "en")]
+)
 def test_language_from_telegram(code: str | None, lang: str) -> None:
     assert language_from(code) == lang
 
 
 async def test_register_then_refresh_keeps_the_chosen_language(accounts: Accounts) -> None:
     user = await accounts.register(telegram_id=2**40, chat_id=2**40, username="kim", language_code="ko")
-    assert (user.telegram_id, user.language, user.trading_mode, user.exchange_id) == (2**40, "ko", "paper", "bitget")
+    assert (user.telegram_id, user.language, user.trading_mode, user.exchange_id) == (
+        2**40,
+        "ko",
+        "paper",
+        "bitget",
+    )
     await accounts.set_language(user.id, "en")
     again = await accounts.register(telegram_id=2**40, chat_id=77, username="kim2", language_code="ko")
     assert (again.id, again.chat_id, again.username, again.language) == (user.id, 77, "kim2", "en")
@@ -51,7 +58,9 @@ async def test_api_keys_are_encrypted_at_rest_and_masked(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     user = await accounts.register(telegram_id=7, chat_id=7)
-    dto = await accounts.set_api_keys(user.id, api_key=API_KEY, secret=SECRET, passphrase=PASSPHRASE.replace(" ", "_"))
+    dto = await accounts.set_api_keys(
+        user.id, api_key=API_KEY, secret=SECRET, passphrase=PASSPHRASE.replace(" ", "_")
+    )
     assert dto.has_api_keys and dto.masked_api_key == "bg…0f"
     assert API_KEY not in repr(dto) and SECRET not in repr(dto)
     async with database.read() as session:

@@ -28,7 +28,12 @@ async def test_money_is_exact_decimal_at_both_ends_of_numeric_20_8(database: Dat
         for i, amount in enumerate((TINY, HUGE)):
             session.add(
                 Trade(
-                    user_id=user.id, symbol="BTCUSDT", side="buy", qty=amount, price=amount, fee=amount,
+                    user_id=user.id,
+                    symbol="BTCUSDT",
+                    side="buy",
+                    qty=amount,
+                    price=amount,
+                    fee=amount,
                     client_order_id=f"t{i}",
                 )
             )
@@ -112,8 +117,11 @@ async def test_grid_checks_are_enforced_by_the_database(database: Database) -> N
     async with database.write() as session:
         session.add(
             GridBotConfig(
-                bot_instance_id=bot_id, lower_price=Decimal("999"), upper_price=Decimal("1000"),
-                grid_count=100, total_investment=Decimal(100),
+                bot_instance_id=bot_id,
+                lower_price=Decimal("999"),
+                upper_price=Decimal("1000"),
+                grid_count=100,
+                total_investment=Decimal(100),
             )
         )
 

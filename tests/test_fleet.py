@@ -24,13 +24,22 @@ from db.session import Database
 
 
 async def _trend(fleet: Fleet, user: UserDTO, name: str = "trend", allocation: str = "10", **kw):  # type: ignore[no-untyped-def]
-    return (await fleet.create_trend_bot(user.id, name=name, symbol="btc/usdt", allocation_percent=allocation, **kw)).bot
+    return (
+        await fleet.create_trend_bot(
+            user.id, name=name, symbol="btc/usdt", allocation_percent=allocation, **kw
+        )
+    ).bot
 
 
 async def _grid(fleet: Fleet, user: UserDTO, name: str = "grid", **kw):  # type: ignore[no-untyped-def]
     values = dict(
-        name=name, symbol="BTCUSDT", allocation_percent="20", lower_price="60000", upper_price="70000",
-        grid_count=10, total_investment="1000",
+        name=name,
+        symbol="BTCUSDT",
+        allocation_percent="20",
+        lower_price="60000",
+        upper_price="70000",
+        grid_count=10,
+        total_investment="1000",
     )
     values.update(kw)
     return await fleet.create_grid_bot(user.id, **values)
@@ -43,8 +52,13 @@ async def _count(database: Database, model: type) -> int:
 
 async def test_create_trend_bot_and_the_free_share(fleet: Fleet, alice: UserDTO) -> None:
     change = await fleet.create_trend_bot(
-        alice.id, name="  My  trend ", symbol="BTC/USDT:USDT", allocation_percent="12.5",
-        risk=RiskLimits(max_leverage=5, max_positions=2, stop_loss_percent=Decimal("2"), take_profit_percent=Decimal("4")),
+        alice.id,
+        name="  My  trend ",
+        symbol="BTC/USDT:USDT",
+        allocation_percent="12.5",
+        risk=RiskLimits(
+            max_leverage=5, max_positions=2, stop_loss_percent=Decimal("2"), take_profit_percent=Decimal("4")
+        ),
     )
     bot = change.bot
     assert (bot.name, bot.symbol, bot.bot_type) == ("My trend", "BTCUSDT", "ai_trend")
@@ -55,7 +69,9 @@ async def test_create_trend_bot_and_the_free_share(fleet: Fleet, alice: UserDTO)
     assert not bot.is_running and bot.is_active and bot.telegram_notify
 
 
-async def test_create_grid_bot_writes_lines_and_pending_rows(fleet: Fleet, alice: UserDTO, database: Database) -> None:
+async def test_create_grid_bot_writes_lines_and_pending_rows(
+    fleet: Fleet, alice: UserDTO, database: Database
+) -> None:
     change = await _grid(fleet, alice)
     grid = change.bot.grid
     assert grid is not None
@@ -64,7 +80,8 @@ async def test_create_grid_bot_writes_lines_and_pending_rows(fleet: Fleet, alice
     assert grid.per_grid_amount == Decimal("100")  # 1000 / 10
     assert [i.status for i in grid.intervals] == ["pending"] * 10
     assert [(i.buy_price, i.sell_price) for i in grid.intervals][:2] == [
-        (Decimal(60000), Decimal(61000)), (Decimal(61000), Decimal(62000)),
+        (Decimal(60000), Decimal(61000)),
+        (Decimal(61000), Decimal(62000)),
     ]
     async with database.read() as session:
         rows = (await session.execute(select(GridOrder).order_by(GridOrder.grid_index))).scalars().all()
@@ -75,12 +92,18 @@ async def test_create_grid_bot_writes_lines_and_pending_rows(fleet: Fleet, alice
 
 
 async def test_geometric_grid_has_equal_ratios(fleet: Fleet, alice: UserDTO) -> None:
-    grid = (await _grid(fleet, alice, lower_price="1000", upper_price="16000", grid_count=4, grid_mode="geometric")).bot.grid
+    grid = (
+        await _grid(
+            fleet, alice, lower_price="1000", upper_price="16000", grid_count=4, grid_mode="geometric"
+        )
+    ).bot.grid
     # 1000 * 16^(k/4) = 1000, 2000, 4000, 8000, 16000
     assert grid.lines == (Decimal(1000), Decimal(2000), Decimal(4000), Decimal(8000), Decimal(16000))
 
 
-async def test_grid_under_the_exchange_minimum_is_refused_with_the_minimum(fleet: Fleet, alice: UserDTO, database: Database) -> None:
+async def test_grid_under_the_exchange_minimum_is_refused_with_the_minimum(
+    fleet: Fleet, alice: UserDTO, database: Database
+) -> None:
     with pytest.raises(GridTooSmall) as err:
         await _grid(fleet, alice, total_investment="5", grid_count=10)
     # 10 intervals of at least 1 USDT each (Bitget's spot minimum) need at least 10 USDT
@@ -95,7 +118,9 @@ async def test_unknown_symbol_is_refused(fleet: Fleet, alice: UserDTO) -> None:
     assert err.value.field == "symbol"
 
 
-async def test_over_allocation_is_refused_and_says_what_is_free(fleet: Fleet, alice: UserDTO, database: Database) -> None:
+async def test_over_allocation_is_refused_and_says_what_is_free(
+    fleet: Fleet, alice: UserDTO, database: Database
+) -> None:
     await _trend(fleet, alice, "a", "60")
     await _trend(fleet, alice, "b", "39.99")
     with pytest.raises(OverAllocation) as err:
@@ -119,7 +144,9 @@ async def test_set_allocation_counts_everything_but_the_bot_itself(fleet: Fleet,
     assert (await fleet.get_bot(alice.id, a.id)).allocation_percent == Decimal(70)
 
 
-async def test_names_are_unique_among_active_bots_and_freed_by_delete(fleet: Fleet, alice: UserDTO, bob: UserDTO) -> None:
+async def test_names_are_unique_among_active_bots_and_freed_by_delete(
+    fleet: Fleet, alice: UserDTO, bob: UserDTO
+) -> None:
     first = await _trend(fleet, alice, "same")
     with pytest.raises(NameTaken):
         await _trend(fleet, alice, "same")
@@ -246,3 +273,11 @@ async def test_listeners_hear_committed_starts_and_stops(fleet: Fleet, alice: Us
         await fleet.start(alice.id, bot.id)
     await fleet.delete(alice.id, bot.id)
     assert recorder.events == [("started", bot.id), ("stopped", bot.id)]
+
+
+async def test_a_range_too_narrow_for_the_tick_is_refused(fleet: Fleet, alice: UserDTO, database: Database) -> None:
+    # 100 intervals between 100.00 and 100.50 would need lines 0.005 apart; BTCUSDT's tick is 0.01
+    with pytest.raises(ValidationError) as err:
+        await _grid(fleet, alice, lower_price="100", upper_price="100.5", grid_count=100, total_investment="100000")
+    assert err.value.field == "grid_count"
+    assert await _count(database, BotInstance) == 0

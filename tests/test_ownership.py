@@ -10,8 +10,12 @@ from bot.errors import NotFound
 from bot.fleet import Fleet
 
 
-async def test_another_users_bot_is_invisible_and_untouchable(fleet: Fleet, alice: UserDTO, bob: UserDTO) -> None:
-    mine = (await fleet.create_trend_bot(alice.id, name="mine", symbol="BTCUSDT", allocation_percent="30")).bot
+async def test_another_users_bot_is_invisible_and_untouchable(
+    fleet: Fleet, alice: UserDTO, bob: UserDTO
+) -> None:
+    mine = (
+        await fleet.create_trend_bot(alice.id, name="mine", symbol="BTCUSDT", allocation_percent="30")
+    ).bot
     before = await fleet.get_bot(alice.id, mine.id)
     attempts = [
         fleet.get_bot(bob.id, mine.id),
@@ -43,6 +47,10 @@ async def test_forged_ids_are_not_found(fleet: Fleet, alice: UserDTO, forged: in
 async def test_deleted_bot_is_not_found_even_for_its_owner(fleet: Fleet, alice: UserDTO) -> None:
     bot = (await fleet.create_trend_bot(alice.id, name="gone", symbol="BTCUSDT", allocation_percent="1")).bot
     await fleet.delete(alice.id, bot.id)
-    for attempt in (fleet.get_bot(alice.id, bot.id), fleet.start(alice.id, bot.id), fleet.delete(alice.id, bot.id)):
+    for attempt in (
+        fleet.get_bot(alice.id, bot.id),
+        fleet.start(alice.id, bot.id),
+        fleet.delete(alice.id, bot.id),
+    ):
         with pytest.raises(NotFound):
             await attempt

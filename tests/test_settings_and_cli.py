@@ -13,7 +13,9 @@ from cryptography.fernet import Fernet
 from bot.config import Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "ENCRYPTION_"))}
+CLEAN_ENV = {
+    k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_", "ENCRYPTION_"))
+}
 
 
 def test_defaults_are_sqlite_and_paper(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -46,7 +48,9 @@ def test_env_example_lists_every_setting() -> None:
         ({"ALLOWED_TELEGRAM_IDS": "12,abc"}, "ALLOWED_TELEGRAM_IDS"),
     ],
 )
-def test_malformed_setting_is_named_in_one_line(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str) -> None:
+def test_malformed_setting_is_named_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str
+) -> None:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(SettingsError) as err:
@@ -76,8 +80,12 @@ def test_key_file_is_made_once_and_private(tmp_path: Path) -> None:
 
 def _multibot(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=cwd, env={**CLEAN_ENV, "PYTHONPATH": str(ROOT), **env},
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env={**CLEAN_ENV, "PYTHONPATH": str(ROOT), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

@@ -15,7 +15,9 @@ def test_names_accepted(name: str) -> None:
     assert 1 <= len(v.validate_name(name)) <= 100
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 101, "tab\x00null", "bell\x07", "zero\u200bwidth", None, 5])
+@pytest.mark.parametrize(
+    "name", ["", "   ", "x" * 101, "tab\x00null", "bell\x07", "zero\u200bwidth", None, 5]
+)
 def test_names_refused(name: object) -> None:
     with pytest.raises(ValidationError) as err:
         v.validate_name(name)
@@ -33,18 +35,26 @@ def test_symbols_normalise_to_one_market(raw: str) -> None:
     assert v.normalize_symbol(raw) == "BTCUSDT"
 
 
-@pytest.mark.parametrize("raw", ["", "BTC", "USDT", "BTC/EUR", "BTC/USDT:EUR", "BTC USDT", "B/T/C", "💰USDT", "x" * 40])
+@pytest.mark.parametrize(
+    "raw", ["", "BTC", "USDT", "BTC/EUR", "BTC/USDT:EUR", "BTC USDT", "B/T/C", "💰USDT", "x" * 40]
+)
 def test_bad_symbols_refused(raw: str) -> None:
     with pytest.raises(ValidationError):
         v.normalize_symbol(raw)
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("0.01", "0.01"), ("100", "100"), ("99.99", "99.99"), ("12.5%", "12.5"), (" 7 ", "7")])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("0.01", "0.01"), ("100", "100"), ("99.99", "99.99"), ("12.5%", "12.5"), (" 7 ", "7")],
+)
 def test_allocation_accepted(raw: str, expected: str) -> None:
     assert v.validate_allocation(raw) == Decimal(expected)
 
 
-@pytest.mark.parametrize("raw", ["0", "0.00", "-1", "100.01", "101", "10.123", "0.001", "abc", "", "NaN", "Infinity", "1e3", 0.5, True])
+@pytest.mark.parametrize(
+    "raw",
+    ["0", "0.00", "-1", "100.01", "101", "10.123", "0.001", "abc", "", "NaN", "Infinity", "1e3", 0.5, True],
+)
 def test_allocation_refused(raw: object) -> None:
     with pytest.raises(ValidationError):
         v.validate_allocation(raw)
@@ -92,11 +102,16 @@ def test_grid_params_accepted_at_boundaries() -> None:
     assert v.validate_grid_params(**{**GOOD_GRID, "grid_count": 2}).grid_count == 2
     assert v.validate_grid_params(**{**GOOD_GRID, "grid_count": "100"}).grid_count == 100
     full = v.validate_grid_params(
-        **{**GOOD_GRID, "mode": "Geometric"}, trigger_price="65000", stop_upper="70000.01", stop_lower="59999.99"
+        **{**GOOD_GRID, "mode": "Geometric"},
+        trigger_price="65000",
+        stop_upper="70000.01",
+        stop_lower="59999.99",
     )
     assert full.mode == "geometric"
     assert (full.trigger_price, full.stop_upper, full.stop_lower) == (
-        Decimal("65000"), Decimal("70000.01"), Decimal("59999.99"),
+        Decimal("65000"),
+        Decimal("70000.01"),
+        Decimal("59999.99"),
     )
 
 

@@ -1,0 +1,235 @@
+"""The alert sender: drains the outbox into the owners' chats within Telegram's limits.
+
+- Rates: per chat about 1 message/s sustained with short bursts, overall at most 25 messages/s
+  (aiolimiter's leaky buckets).
+- A 429 pauses all sending for its retry_after (we cannot tell a chat's flood limit from the global one,
+  so nothing is retried early). Other failures (5xx, network) back off exponentially per alert.
+- A row is marked sent only after Telegram accepted the message; unsent rows survive restarts.
+  Delivery is at least once: a crash between Telegram's accept and our mark sends that message again.
+- Several pending alerts of one chat are merged into one message (up to MAX_MERGED or the length limit).
+- A chat that refuses the bot (403) or a message Telegram rejects (400) is marked undeliverable
+  (sent_at set, last_error says why) instead of being retried forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
+from aiolimiter import AsyncLimiter
+from sqlalchemy import or_, select, update
+
+from bot.i18n import CATALOG, t
+from db.base import utcnow
+from db.models import AlertOutbox, User
+from db.session import Database
+
+log = logging.getLogger(__name__)
+
+MAX_MERGED = 20
+MESSAGE_LIMIT = 4096
+SEPARATOR = "\n\n"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAlert:
+    id: int
+    chat_id: int
+    kind: str
+    payload: dict[str, Any]
+    language: str
+    attempts: int
+
+
+def render_alert(kind: str, payload: dict[str, Any], lang: str) -> str:
+    """The alert's text in `lang`; payload values are HTML-escaped (they may hold bot names)."""
+    key = f"alert.{kind}"
+    params = {name: html.escape(str(value)) for name, value in payload.items()}
+    if key not in CATALOG["en"]:
+        return t(lang, "alert.generic", kind=html.escape(kind), details=html.escape(_details(payload)))
+    try:
+        return t(lang, key, **params)
+    except (KeyError, IndexError):  # a payload without a field the text needs
+        return t(lang, "alert.generic", kind=html.escape(kind), details=html.escape(_details(payload)))
+
+
+def _details(payload: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in payload.items())
+
+
+def backoff_seconds(attempts: int, *, base: float = 1.0, cap: float = 30.0) -> float:
+    """Wait before the next try after `attempts` failed ones: 1, 2, 4, ... seconds, at most `cap`."""
+    return min(cap, base * 2 ** max(0, attempts - 1))
+
+
+class AlertSender:
+    def __init__(
+        self,
+        db: Database,
+        bot: Bot,
+        *,
+        per_chat_per_second: float = 1.0,
+        per_chat_burst: int = 3,
+        global_per_second: float = 25.0,
+        poll_interval: float = 0.5,
+        batch_size: int = 500,
+        backoff_cap: float = 30.0,
+    ) -> None:
+        self.db = db
+        self.bot = bot
+        self.poll_interval = poll_interval
+        self.batch_size = batch_size
+        self.backoff_cap = backoff_cap
+        self._per_chat_burst = per_chat_burst
+        self._per_chat_period = per_chat_burst / per_chat_per_second
+        self._chat_limiters: OrderedDict[int, AsyncLimiter] = OrderedDict()
+        # a burst of at most a fifth of a second's worth keeps every 1 s window under ~1.2x the rate
+        self._global = AsyncLimiter(max(1.0, global_per_second / 5), 0.2)
+        self._paused_until = 0.0  # time.monotonic() before which nothing is sent (a 429's retry_after)
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self.sent_messages = 0
+
+    def notify(self) -> None:
+        """Something was written to the outbox: look now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Drain until stop(); errors of one round are logged and the next round tries again."""
+        while not self._stopping.is_set():
+            try:
+                await self.drain_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("alert sender round failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    async def drain_once(self) -> int:
+        """Send what is due now; returns how many alerts were marked sent."""
+        pending = await self._due()
+        by_chat: OrderedDict[int, list[PendingAlert]] = OrderedDict()
+        for alert in pending:
+            by_chat.setdefault(alert.chat_id, []).append(alert)
+        results = await asyncio.gather(*(self._send_chat(alerts) for alerts in by_chat.values()))
+        return sum(results)
+
+    async def _due(self) -> list[PendingAlert]:
+        now = utcnow()
+        async with self.db.read() as session:
+            rows = await session.execute(
+                select(AlertOutbox, User.language)
+                .join(User, User.id == AlertOutbox.user_id)
+                .where(
+                    AlertOutbox.sent_at.is_(None),
+                    or_(AlertOutbox.next_attempt_at.is_(None), AlertOutbox.next_attempt_at <= now),
+                )
+                .order_by(AlertOutbox.id)
+                .limit(self.batch_size)
+            )
+            return [
+                PendingAlert(a.id, a.chat_id, a.kind, dict(a.payload or {}), lang, a.attempts)
+                for a, lang in rows
+            ]
+
+    async def _send_chat(self, alerts: list[PendingAlert]) -> int:
+        sent = 0
+        while alerts:
+            group, text = _merge(alerts)
+            alerts = alerts[len(group) :]
+            outcome = await self._send(group[0].chat_id, text)
+            if outcome == "sent":
+                await self._mark_sent([a.id for a in group])
+                sent += len(group)
+            elif outcome == "undeliverable":
+                await self._mark_sent([a.id for a in group], error="undeliverable")
+            else:
+                await self._mark_failed(group, outcome)
+                return sent  # keep this chat's order: the rest waits for the retry
+        return sent
+
+    async def _send(self, chat_id: int, text: str) -> str:
+        limiter = self._chat_limiter(chat_id)
+        while True:  # take the rate tokens only once no pause is on, so a pause's end is no stampede
+            while (delay := self._paused_until - time.monotonic()) > 0:  # noqa: ASYNC110 - a deadline
+                await asyncio.sleep(delay)
+            await limiter.acquire()
+            await self._global.acquire()
+            if self._paused_until <= time.monotonic():
+                break
+        try:
+            await self.bot.send_message(chat_id, text)
+        except TelegramRetryAfter as exc:
+            self._paused_until = max(self._paused_until, time.monotonic() + exc.retry_after)
+            log.warning("telegram asked to wait %s s", exc.retry_after)
+            return "retry_after"
+        except (TelegramForbiddenError, TelegramBadRequest) as exc:
+            log.warning("alert to chat %s undeliverable: %s", chat_id, exc.message)
+            return "undeliverable"
+        except Exception as exc:  # network errors, 5xx, timeouts: back off and retry
+            log.warning("alert to chat %s failed: %s", chat_id, exc)
+            return f"error: {type(exc).__name__}: {exc}"[:500]
+        self.sent_messages += 1
+        return "sent"
+
+    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
+        limiter = self._chat_limiters.get(chat_id)
+        if limiter is None:
+            limiter = AsyncLimiter(self._per_chat_burst, self._per_chat_period)
+            self._chat_limiters[chat_id] = limiter
+            if len(self._chat_limiters) > 10_000:  # forget the least recently used chats
+                self._chat_limiters.popitem(last=False)
+        else:
+            self._chat_limiters.move_to_end(chat_id)
+        return limiter
+
+    async def _mark_sent(self, ids: list[int], *, error: str | None = None) -> None:
+        async with self.db.write() as session:
+            await session.execute(
+                update(AlertOutbox).where(AlertOutbox.id.in_(ids)).values(sent_at=utcnow(), last_error=error)
+            )
+
+    async def _mark_failed(self, group: list[PendingAlert], reason: str) -> None:
+        now = utcnow()
+        async with self.db.write() as session:
+            for alert in group:
+                attempts = alert.attempts + 1
+                wait = 0.0 if reason == "retry_after" else backoff_seconds(attempts, cap=self.backoff_cap)
+                await session.execute(
+                    update(AlertOutbox)
+                    .where(AlertOutbox.id == alert.id)
+                    .values(
+                        attempts=attempts, last_error=reason, next_attempt_at=now + timedelta(seconds=wait)
+                    )
+                )
+
+
+def _merge(alerts: list[PendingAlert]) -> tuple[list[PendingAlert], str]:
+    """The longest prefix of a chat's queue that fits one message, and its text."""
+    group: list[PendingAlert] = []
+    parts: list[str] = []
+    length = 0
+    for alert in alerts[:MAX_MERGED]:
+        text = render_alert(alert.kind, alert.payload, alert.language)[:MESSAGE_LIMIT]
+        extra = len(text) + (len(SEPARATOR) if parts else 0)
+        if parts and length + extra > MESSAGE_LIMIT:
+            break
+        group.append(alert)
+        parts.append(text)
+        length += extra
+    return group, SEPARATOR.join(parts)

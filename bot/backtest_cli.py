@@ -1,0 +1,217 @@
+"""`multibot backtest ...`: replay a bot on a candle file and print the figures.
+
+`multibot backtest grid --candles FILE.csv[.gz] --lower L --upper U --grids N
+--investment X [...]` runs :func:`engine.backtest.run_grid_backtest`. Errors
+(file, row, parameters) print one line to stderr and exit with status 2.
+A `backtest trend` subcommand can be registered next to `grid` later.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from bot.errors import ValidationError
+from bot.validation import parse_decimal, validate_grid_params
+from engine.backtest import GridBacktestResult, run_grid_backtest
+from engine.candles import CandleFileError, load_candles
+from engine.grid import GridTooSmall
+
+EXIT_USAGE = 2
+PROG = "multibot backtest"
+
+
+def add_backtest_parser(subparsers: Any) -> None:
+    """Register ``backtest`` (with its ``grid`` subcommand) on an argparse subparsers object."""
+    backtest = subparsers.add_parser(
+        "backtest",
+        help="replay a bot on historical candles",
+        description="Replay a bot on a candle CSV (timestamp,open,high,low,close,volume).",
+    )
+    kinds = backtest.add_subparsers(dest="backtest_kind", metavar="KIND", required=True)
+    grid = kinds.add_parser(
+        "grid",
+        help="backtest a spot grid bot",
+        description="Backtest a spot grid bot with the paper exchange's fill rules on candles.",
+    )
+    grid.add_argument("--candles", required=True, metavar="FILE.csv[.gz]", help="candle file")
+    grid.add_argument("--lower", required=True, metavar="PRICE", help="lowest grid line")
+    grid.add_argument("--upper", required=True, metavar="PRICE", help="highest grid line")
+    grid.add_argument("--grids", required=True, metavar="N", help="number of intervals (2..100)")
+    grid.add_argument("--mode", default="arithmetic", help="arithmetic or geometric (default arithmetic)")
+    grid.add_argument(
+        "--investment", required=True, metavar="QUOTE", help="total investment in quote currency"
+    )
+    grid.add_argument("--fee-rate", default="0.0002", metavar="RATE", help="maker fee rate (default 0.0002)")
+    grid.add_argument(
+        "--taker-fee-rate", default="0.0006", metavar="RATE", help="taker fee rate (default 0.0006)"
+    )
+    grid.add_argument("--price-tick", default="0.01", metavar="TICK", help="price tick (default 0.01)")
+    grid.add_argument("--amount-step", default="0.000001", metavar="STEP", help="lot step (default 0.000001)")
+    grid.add_argument("--trigger", metavar="PRICE", help="start when the price touches this price")
+    grid.add_argument("--stop-upper", metavar="PRICE", help="stop when the price reaches this or above")
+    grid.add_argument("--stop-lower", metavar="PRICE", help="stop when the price reaches this or below")
+    grid.add_argument("--json", action="store_true", help="print one JSON object (figures and fills)")
+    grid.add_argument("--chart", metavar="OUT.png", help="also draw a PNG chart")
+    grid.set_defaults(func=run_grid_backtest_command)
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _rate(value: str, field: str) -> Decimal:
+    rate = parse_decimal(value, field)
+    if not 0 <= rate < 1:
+        raise ValidationError(field, f"{field} must be at least 0 and below 1")
+    return rate
+
+
+def _positive(value: str, field: str) -> Decimal:
+    number = parse_decimal(value, field)
+    if number <= 0:
+        raise ValidationError(field, f"{field} must be more than 0")
+    return number
+
+
+def run_grid_backtest_command(args: argparse.Namespace) -> int:
+    """Run ``backtest grid`` for parsed ``args``; returns the exit status."""
+    try:
+        params = validate_grid_params(
+            lower=args.lower,
+            upper=args.upper,
+            grid_count=args.grids,
+            mode=args.mode,
+            total_investment=args.investment,
+            trigger_price=args.trigger,
+            stop_upper=args.stop_upper,
+            stop_lower=args.stop_lower,
+        )
+        maker = _rate(args.fee_rate, "fee_rate")
+        taker = _rate(args.taker_fee_rate, "taker_fee_rate")
+        tick = _positive(args.price_tick, "price_tick")
+        step = _positive(args.amount_step, "amount_step")
+    except ValidationError as exc:
+        return _fail(str(exc))
+    try:
+        candles = load_candles(args.candles)
+        result = run_grid_backtest(
+            candles,
+            params.lower,
+            params.upper,
+            params.grid_count,
+            params.mode,
+            params.total_investment,
+            maker_fee_rate=maker,
+            taker_fee_rate=taker,
+            price_tick=tick,
+            amount_step=step,
+            trigger=params.trigger_price,
+            stop_upper=params.stop_upper,
+            stop_lower=params.stop_lower,
+        )
+    except GridTooSmall as exc:
+        return _fail(f"{exc} (per-interval quantity would round down to 0 at lot step {step})")
+    except (CandleFileError, ValueError) as exc:
+        return _fail(str(exc))
+    if args.chart:
+        from engine.charts import grid_backtest_chart
+
+        try:
+            grid_backtest_chart(result, candles, result.lines, args.chart)
+        except OSError as exc:
+            return _fail(f"cannot write chart {args.chart}: {exc.strerror or exc}")
+    if args.json:
+        print(json.dumps(result_json(result), separators=(",", ":")))
+    else:
+        print(render_text(result, args.candles, args.chart))
+    return 0
+
+
+def _s(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def result_json(result: GridBacktestResult) -> dict[str, Any]:
+    """The ``--json`` object: Decimals as strings, ``cycles``/``ts``/``interval`` as ints."""
+    return {
+        "cycles": result.cycles,
+        "realized_profit": _s(result.realized_profit),
+        "fees": _s(result.fees),
+        "final_equity": _s(result.final_equity),
+        "max_drawdown": _s(result.max_drawdown),
+        "buy_and_hold": _s(result.buy_and_hold),
+        "fills": [
+            {
+                "ts": f.ts,
+                "interval": f.interval,
+                "side": f.side,
+                "price": _s(f.price),
+                "qty": _s(f.qty),
+                "fee": _s(f.fee),
+            }
+            for f in result.fills
+        ],
+    }
+
+
+def _percent_of(part: Decimal, whole: Decimal) -> str:
+    return f"{part / whole * 100:+.2f} %" if whole else "n/a"
+
+
+def render_text(result: GridBacktestResult, source: str, chart: str | None = None) -> str:
+    """The human summary printed without ``--json``."""
+    from datetime import UTC, datetime
+
+    def when(ts: int | None) -> str:
+        return (
+            datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC") if ts is not None else "-"
+        )
+
+    inv = result.investment
+    rows = [
+        ("candles", f"{result.candles} from {source}"),
+        (
+            "grid",
+            f"{len(result.lines) - 1} grids {result.lines[0]} .. {result.lines[-1]}, "
+            f"{result.per_grid_amount} per grid",
+        ),
+        (
+            "started",
+            f"{when(result.started_ts)} at {result.start_price}"
+            if result.started_ts is not None
+            else "never (the trigger price was not reached)",
+        ),
+    ]
+    if result.stop_reason:
+        rows.append(("stopped", f"{when(result.stopped_ts)} ({result.stop_reason})"))
+    rows += [
+        ("fills", str(len(result.fills))),
+        ("cycles", str(result.cycles)),
+        ("realized profit", f"{_s(result.realized_profit)} ({_percent_of(result.realized_profit, inv)})"),
+        ("fees", _s(result.fees)),
+        ("final equity", f"{_s(result.final_equity)} ({_percent_of(result.final_equity - inv, inv)})"),
+        ("max drawdown", f"{result.max_drawdown * 100:.2f} %"),
+        ("buy and hold", f"{_s(result.buy_and_hold)} ({_percent_of(result.buy_and_hold - inv, inv)})"),
+    ]
+    if chart:
+        rows.append(("chart", chart))
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m bot.backtest_cli grid ...`` (the same as ``multibot backtest grid ...``)."""
+    parser = argparse.ArgumentParser(prog="multibot")
+    add_backtest_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["backtest", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

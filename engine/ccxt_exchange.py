@@ -1,0 +1,813 @@
+"""The live exchange adapter: `engine.exchange.Exchange` over ccxt's async client.
+
+Bitget first; any ccxt exchange id otherwise, where it has the calls. One ccxt client per user
+account (shared by that user's bots, so ccxt's rate limiter sees all their requests), markets
+loaded once per exchange and shared between clients. Prices are rounded to the tick and amounts
+down to the lot step before anything is sent; ccxt's errors come out as ours, and temporary
+ones are retried with exponential backoff (order creation too: the client order id makes it
+idempotent, and a retry first looks the order up by that id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, NamedTuple, TypeVar
+
+import ccxt
+import ccxt.async_support as ccxt_async
+
+from engine.credentials import Credentials
+from engine.exchange import (
+    AssetBalance,
+    AuthenticationFailed,
+    Balance,
+    BatchResult,
+    Candle,
+    ExchangeError,
+    ExchangeNotSupported,
+    InsufficientFunds,
+    InvalidOrder,
+    Market,
+    MarketType,
+    Order,
+    OrderNotFound,
+    OrderRequest,
+    OrderStatus,
+    Position,
+    RejectedOrder,
+    TemporaryExchangeError,
+    Ticker,
+    round_price,
+    round_qty_down,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+ZERO = Decimal(0)
+BATCH_LIMIT = 50  # Bitget takes at most 50 orders per batch request (spot and futures)
+CLIENT_ORDER_ID_MAX = 50  # Bitget rejects longer clientOid values
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Retries of temporary errors: `attempts` tries in all, waiting base_delay * 2**n seconds
+    (capped at max_delay) plus up to `jitter` of that at random, so 3,000 bots do not retry
+    in step."""
+
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    jitter: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.base_delay < 0 or self.max_delay < 0 or self.jitter < 0:
+            raise ValueError(f"invalid retry policy {self}")
+
+    def delay(self, retry_index: int) -> float:
+        delay = min(self.base_delay * (2**retry_index), self.max_delay)
+        return delay + (random.uniform(0, delay * self.jitter) if self.jitter else 0.0)
+
+
+def map_ccxt_error(exc: BaseException) -> ExchangeError:
+    """ccxt's exception hierarchy to ours (order matters: OrderNotFound is an InvalidOrder)."""
+    message = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ExchangeError):
+        return exc
+    if isinstance(exc, ccxt.NetworkError | ccxt.OperationFailed):
+        # NetworkError: timeouts, DDoSProtection / RateLimitExceeded, ExchangeNotAvailable /
+        # OnMaintenance, InvalidNonce; OperationFailed also covers BadResponse and CancelPending.
+        return TemporaryExchangeError(message)
+    if isinstance(exc, ccxt.InsufficientFunds):
+        return InsufficientFunds(message)
+    if isinstance(exc, ccxt.OrderNotFound):
+        return OrderNotFound(message)
+    if isinstance(exc, ccxt.InvalidOrder | ccxt.BadRequest | ccxt.ArgumentsRequired | ccxt.OperationRejected):
+        return InvalidOrder(message)
+    if isinstance(exc, ccxt.AuthenticationError):
+        return AuthenticationFailed(message)
+    if isinstance(exc, ccxt.NotSupported):
+        return ExchangeNotSupported(message)
+    return ExchangeError(message)
+
+
+def _is_duplicate_client_id(error: BaseException | str) -> bool:
+    """Bitget answers 40786 "Duplicate clientOid"; other exchanges map theirs to DuplicateOrderId."""
+    text = str(error).lower()
+    return isinstance(error, ccxt.DuplicateOrderId) or "40786" in text or "duplicate clientoid" in text
+
+
+def _dec(value: Any) -> Decimal | None:
+    """ccxt's floats and strings to Decimal through their decimal text, never float arithmetic."""
+    if value is None or value == "":
+        return None
+    return Decimal(str(value))
+
+
+def _dec0(value: Any) -> Decimal:
+    result = _dec(value)
+    return ZERO if result is None else result
+
+
+def _text(value: Decimal) -> str:
+    return format(value, "f")
+
+
+class AccountKey(NamedTuple):
+    exchange_id: str
+    account_id: str
+    demo: bool
+
+
+@dataclass(slots=True)
+class _Connection:
+    client: Any
+    adapter: CcxtExchange
+    users: int
+
+
+class CcxtExchangeRegistry:
+    """Owns the ccxt clients: one per (exchange id, account, demo flag), handed out as a shared
+    `CcxtExchange`, and one market table per (exchange id, demo flag).
+
+    `api_base_url` points every REST endpoint elsewhere (tests, a proxy); `ccxt_options` is
+    merged into each client's ccxt config.
+    """
+
+    def __init__(
+        self,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout_ms: int = 10_000,
+        api_base_url: str | None = None,
+        ccxt_options: Mapping[str, Any] | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.retry = retry or RetryPolicy()
+        self.sleep = sleep
+        self._timeout_ms = timeout_ms
+        self._api_base_url = api_base_url
+        self._ccxt_options = dict(ccxt_options or {})
+        self._connections: dict[AccountKey, _Connection] = {}
+        self._loaders: dict[tuple[str, bool], Any] = {}  # public clients that loaded the markets
+        self._markets: dict[tuple[str, bool], dict[str, Market]] = {}
+        self._locks: defaultdict[object, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def connect(
+        self,
+        exchange_id: str,
+        account_id: str | int,
+        credentials: Credentials,
+        *,
+        demo: bool = False,
+        default_type: MarketType = "spot",
+    ) -> CcxtExchange:
+        """The account's shared exchange handle; every `connect` needs a matching `close()`."""
+        key = AccountKey(exchange_id, str(account_id), demo)
+        async with self._locks[key]:
+            connection = self._connections.get(key)
+            if connection is not None:
+                _apply_credentials(connection.client, credentials)  # the user may have new keys
+            else:
+                market_source, markets = await self._shared_markets(exchange_id, demo)
+                client = self._new_client(exchange_id, credentials, demo)
+                client.set_markets_from_exchange(market_source)
+                adapter = CcxtExchange(self, key, client, markets, default_type)
+                connection = self._connections[key] = _Connection(client, adapter, 0)
+            connection.users += 1
+            return connection.adapter
+
+    async def release(self, key: AccountKey) -> None:
+        """One user of the account is done; the last one closes the ccxt client."""
+        async with self._locks[key]:
+            connection = self._connections.get(key)
+            if connection is None:
+                return
+            connection.users -= 1
+            if connection.users <= 0:
+                del self._connections[key]
+                await connection.client.close()
+
+    async def close(self) -> None:
+        """Close every client (application shutdown)."""
+        connections, self._connections = list(self._connections.values()), {}
+        loaders, self._loaders = list(self._loaders.values()), {}
+        self._markets.clear()
+        clients = [c.client for c in connections] + loaders
+        # each close lingers (ccxt's timeout_on_exit) to let sockets shut cleanly: do them together
+        await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
+
+    async def _shared_markets(self, exchange_id: str, demo: bool) -> tuple[Any, dict[str, Market]]:
+        key = (exchange_id, demo)
+        async with self._locks[key]:
+            if key not in self._markets:
+                loader = self._new_client(exchange_id, None, demo)
+                try:
+                    await _call_with_retry(self.retry, self.sleep, loader.load_markets, name="load_markets")
+                except BaseException:
+                    await loader.close()
+                    raise
+                self._loaders[key] = loader
+                self._markets[key] = markets_from_ccxt(loader.markets, loader.precisionMode)
+            return self._loaders[key], self._markets[key]
+
+    def _new_client(self, exchange_id: str, credentials: Credentials | None, demo: bool) -> Any:
+        exchange_class = getattr(ccxt_async, exchange_id, None)
+        if exchange_class is None:
+            raise ExchangeNotSupported(f"ccxt has no exchange {exchange_id!r}")
+        config: dict[str, Any] = {"enableRateLimit": True, "timeout": self._timeout_ms}
+        options: dict[str, Any] = {}
+        if exchange_id == "bitget":
+            # Without it ccxt probes /api/v3/account/settings and may switch the account to v3 (UTA).
+            options["uta"] = False
+        config.update(self._ccxt_options)
+        config["options"] = {**options, **self._ccxt_options.get("options", {})}
+        client = exchange_class(config)
+        if credentials is not None:
+            _apply_credentials(client, credentials)
+        _keep_rejected_batch_entries(client)
+        if demo:
+            _enable_demo(client, exchange_id)
+        if self._api_base_url:
+            api = client.urls["api"]
+            if isinstance(api, dict):
+                client.urls["api"] = {name: self._api_base_url for name in api}
+            else:
+                client.urls["api"] = self._api_base_url
+        return client
+
+
+def _apply_credentials(client: Any, credentials: Credentials) -> None:
+    client.apiKey = credentials.api_key
+    client.secret = credentials.secret
+    client.password = credentials.passphrase or ""
+
+
+def _keep_rejected_batch_entries(client: Any) -> None:
+    """ccxt parses the refused entries of a batch (Bitget's failureList) without a symbol, so its
+    parse_orders filters them out and their errorCode/errorMsg is lost. Give them the batch's
+    symbol back; an entry that still goes missing is reported as rejected anyway."""
+    parse_order = client.parse_order
+
+    def parse_order_keeping_rejections(order: Any, market: Any = None) -> Any:
+        parsed = parse_order(order, market)
+        if parsed.get("status") == "rejected" and parsed.get("symbol") is None and market:
+            parsed["symbol"] = market["symbol"]
+        return parsed
+
+    client.parse_order = parse_order_keeping_rejections
+
+
+def _enable_demo(client: Any, exchange_id: str) -> None:
+    # Bitget's demo trading is its live hosts plus a PAPTRADING: 1 header (ccxt's bitget override);
+    # other exchanges have a 'demo' url set or only a sandbox ('test').
+    try:
+        if exchange_id == "bitget" or "demo" in client.urls:
+            client.enable_demo_trading(True)
+        else:
+            client.set_sandbox_mode(True)
+    except ccxt.NotSupported as exc:
+        raise ExchangeNotSupported(f"{exchange_id} has no demo trading") from exc
+
+
+def markets_from_ccxt(raw_markets: Mapping[str, Any], precision_mode: int) -> dict[str, Market]:
+    """Our `Market` for every spot and perpetual market ccxt loaded (futures, options left out)."""
+    markets: dict[str, Market] = {}
+    for symbol, raw in raw_markets.items():
+        market_type = "spot" if raw.get("spot") else "swap" if raw.get("swap") else None
+        if market_type is None:
+            continue
+        precision = raw.get("precision") or {}
+        tick = _step(precision.get("price"), precision_mode)
+        step = _step(precision.get("amount"), precision_mode)
+        if tick is None or step is None:
+            continue
+        limits = raw.get("limits") or {}
+        max_leverage = _dec((limits.get("leverage") or {}).get("max"))
+        markets[symbol] = Market(
+            symbol=symbol,
+            base=raw["base"],
+            quote=raw["quote"],
+            type=market_type,
+            price_tick=tick,
+            amount_step=step,
+            min_qty=_dec((limits.get("amount") or {}).get("min")) or step,
+            min_notional=_dec0((limits.get("cost") or {}).get("min")),
+            contract_size=_dec(raw.get("contractSize")) or Decimal(1),
+            maker_fee=_dec0(raw.get("maker")),
+            taker_fee=_dec0(raw.get("taker")),
+            max_leverage=int(max_leverage) if max_leverage else None,
+        )
+    return markets
+
+
+def _step(value: Any, precision_mode: int) -> Decimal | None:
+    if value is None:
+        return None
+    if precision_mode == ccxt.TICK_SIZE:
+        return _dec(value)
+    if precision_mode == ccxt.DECIMAL_PLACES:
+        return Decimal(1).scaleb(-int(value))
+    return None  # significant digits: no fixed step to round to
+
+
+async def _call_with_retry(
+    policy: RetryPolicy,
+    sleep: Sleep,
+    fn: Callable[..., Awaitable[T]],
+    *args: Any,
+    name: str = "",
+    **kwargs: Any,
+) -> T:
+    """Run an idempotent ccxt call; temporary errors are retried, the rest mapped and raised."""
+    for attempt in range(policy.attempts):
+        try:
+            return await fn(*args, **kwargs)
+        except ccxt.BaseError as exc:
+            error = map_ccxt_error(exc)
+            if not isinstance(error, TemporaryExchangeError) or attempt + 1 >= policy.attempts:
+                raise error from exc
+            delay = policy.delay(attempt)
+            log.warning(
+                "%s failed (%s), retry %d in %.2fs",
+                name or fn.__name__,
+                type(exc).__name__,
+                attempt + 1,
+                delay,
+            )
+            await sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """An order request after rounding: what goes to ccxt."""
+
+    req: OrderRequest
+    qty: Decimal
+    price: Decimal | None
+    params: dict[str, Any]
+
+
+class CcxtExchange:
+    """One account's `Exchange`, shared by that account's bots (get it from the registry)."""
+
+    def __init__(
+        self,
+        registry: CcxtExchangeRegistry,
+        key: AccountKey,
+        client: Any,
+        markets: dict[str, Market],
+        default_type: MarketType,
+    ) -> None:
+        self._registry = registry
+        self._key = key
+        self._client = client
+        self._markets = markets
+        self._default_type = default_type
+
+    @property
+    def ccxt_client(self) -> Any:
+        return self._client
+
+    @property
+    def key(self) -> AccountKey:
+        return self._key
+
+    def __repr__(self) -> str:
+        exchange_id, account_id, demo = self._key
+        return f"CcxtExchange({exchange_id!r}, account={account_id!r}, demo={demo})"
+
+    async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        return await _call_with_retry(self._registry.retry, self._registry.sleep, fn, *args, **kwargs)
+
+    # --- markets and market data ----------------------------------------------------------------
+
+    async def load_markets(self) -> Mapping[str, Market]:
+        return self._markets
+
+    def market(self, symbol: str) -> Market:
+        market = self._markets.get(symbol)
+        if market is None:
+            raise InvalidOrder(f"unknown market {symbol!r} on {self._key.exchange_id}")
+        return market
+
+    async def fetch_ticker(self, symbol: str) -> Ticker:
+        self.market(symbol)
+        raw = await self._call(self._client.fetch_ticker, symbol)
+        last = _dec(raw.get("last")) or _dec(raw.get("close"))
+        if last is None:
+            raise ExchangeError(f"{symbol} ticker has no last price")
+        return Ticker(symbol, last, _dec(raw.get("bid")), _dec(raw.get("ask")), raw.get("timestamp"))
+
+    async def fetch_candles(
+        self, symbol: str, timeframe: str, since: int | None = None, limit: int | None = None
+    ) -> list[Candle]:
+        self.market(symbol)
+        rows = await self._call(self._client.fetch_ohlcv, symbol, timeframe, since, limit)
+        return [
+            Candle(int(ts), _dec0(o), _dec0(h), _dec0(low), _dec0(c), _dec0(v))
+            for ts, o, h, low, c, v in (row[:6] for row in rows)
+        ]
+
+    # --- account --------------------------------------------------------------------------------
+
+    async def fetch_balance(self, market_type: MarketType | None = None) -> Balance:
+        raw = await self._call(self._client.fetch_balance, {"type": market_type or self._default_type})
+        totals, frees, useds = raw.get("total") or {}, raw.get("free") or {}, raw.get("used") or {}
+        assets = {}
+        for currency in set(totals) | set(frees):
+            free, used, total = (
+                _dec0(frees.get(currency)),
+                _dec0(useds.get(currency)),
+                _dec(totals.get(currency)),
+            )
+            assets[currency] = AssetBalance(free, used, free + used if total is None else total)
+        return Balance(assets)
+
+    async def fetch_positions(self, symbols: Sequence[str] | None = None) -> list[Position]:
+        for symbol in symbols or ():
+            self.market(symbol)
+        raw = await self._call(self._client.fetch_positions, list(symbols) if symbols else None)
+        positions = []
+        for item in raw:
+            qty = _dec(item.get("contracts"))
+            side = item.get("side")
+            if not qty or side not in ("long", "short"):
+                continue
+            positions.append(
+                Position(
+                    symbol=item["symbol"],
+                    side=side,
+                    qty=abs(qty),
+                    entry_price=_dec0(item.get("entryPrice")),
+                    leverage=_dec(item.get("leverage")) or Decimal(1),
+                    unrealized_pnl=_dec0(item.get("unrealizedPnl")),
+                )
+            )
+        return positions
+
+    async def set_leverage(self, symbol: str, leverage: int, max_leverage: int | None = None) -> None:
+        market = self.market(symbol)
+        if market.type != "swap":
+            raise InvalidOrder(f"{symbol} is a spot market: no leverage")
+        if leverage < 1:
+            raise InvalidOrder(f"leverage {leverage} below 1")
+        if max_leverage is not None and leverage > max_leverage:
+            raise InvalidOrder(f"leverage {leverage}x above the bot's cap of {max_leverage}x")
+        if market.max_leverage is not None and leverage > market.max_leverage:
+            raise InvalidOrder(f"leverage {leverage}x above {symbol}'s maximum of {market.max_leverage}x")
+        await self._call(self._client.set_leverage, leverage, symbol)
+
+    # --- orders ---------------------------------------------------------------------------------
+
+    async def create_order(self, req: OrderRequest) -> Order:
+        market = self.market(req.symbol)
+        prepared = self._prepare(req, market, await self._reference_price(req, market))
+        policy = self._registry.retry
+        for attempt in range(policy.attempts):
+            try:
+                if attempt:
+                    # The last try may have reached the exchange before its answer got lost.
+                    existing = await self._raw_order_by_client_id(req)
+                    if existing is not None:
+                        return self._order_from_ccxt(existing, market)
+                raw = await self._client.create_order(*self._ccxt_args(prepared))
+            except ccxt.BaseError as exc:
+                if _is_duplicate_client_id(exc):
+                    existing = await self._call(self._raw_order_by_client_id, req)
+                    if existing is not None:
+                        return self._order_from_ccxt(existing, market)
+                error = map_ccxt_error(exc)
+                if not isinstance(error, TemporaryExchangeError) or attempt + 1 >= policy.attempts:
+                    raise error from exc
+                log.warning(
+                    "create_order %s failed (%s), retry %d",
+                    req.client_order_id,
+                    type(exc).__name__,
+                    attempt + 1,
+                )
+                await self._registry.sleep(policy.delay(attempt))
+                continue
+            return await self._order_after_create(raw, prepared, market)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def create_orders(self, reqs: Sequence[OrderRequest]) -> BatchResult:
+        """Orders grouped by symbol and sent in batches of at most 50. Orders our own checks
+        refuse, and those the exchange refuses or leaves out of its answer, come back in
+        `rejected` with the reason; the rest of the batch still goes out."""
+        accepted: list[Order] = []
+        rejected: list[RejectedOrder] = []
+        unknown: list[str] = []
+        by_symbol: dict[str, list[_Prepared]] = {}
+        references: dict[str, Decimal | None] = {}
+        client_ids: set[str] = set()
+        for req in reqs:
+            if req.client_order_id in client_ids:
+                rejected.append(RejectedOrder(req.client_order_id, "duplicate client order id in the batch"))
+                continue
+            client_ids.add(req.client_order_id)
+            try:
+                market = self.market(req.symbol)
+                if req.symbol not in references and _needs_reference(req, market):
+                    references[req.symbol] = await self._reference_price(req, market)
+                prepared = self._prepare(req, market, references.get(req.symbol))
+            except InvalidOrder as exc:
+                rejected.append(RejectedOrder(req.client_order_id, str(exc)))
+                continue
+            by_symbol.setdefault(req.symbol, []).append(prepared)
+        for symbol, prepared_orders in by_symbol.items():
+            market = self.market(symbol)
+            for start in range(0, len(prepared_orders), BATCH_LIMIT):
+                chunk = prepared_orders[start : start + BATCH_LIMIT]
+                chunk_accepted, chunk_rejected, chunk_unknown = await self._create_chunk(chunk, market)
+                accepted += chunk_accepted
+                rejected += chunk_rejected
+                unknown += chunk_unknown
+        return BatchResult(tuple(accepted), tuple(rejected), tuple(unknown))
+
+    async def _create_chunk(
+        self, chunk: list[_Prepared], market: Market
+    ) -> tuple[list[Order], list[RejectedOrder], list[str]]:
+        accepted: list[Order] = []
+        pending = list(chunk)
+        policy = self._registry.retry
+        for attempt in range(policy.attempts):
+            try:
+                if attempt:
+                    found = await self._find_by_client_ids(market, [p.req.client_order_id for p in pending])
+                    accepted += [
+                        found[p.req.client_order_id] for p in pending if p.req.client_order_id in found
+                    ]
+                    pending = [p for p in pending if p.req.client_order_id not in found]
+                    if not pending:
+                        return accepted, [], []
+                raw_orders = await self._client.create_orders(
+                    [
+                        {
+                            "symbol": symbol,
+                            "type": kind,
+                            "side": side,
+                            "amount": amount,
+                            "price": price,
+                            "params": params,
+                        }
+                        for symbol, kind, side, amount, price, params in map(self._ccxt_args, pending)
+                    ]
+                )
+            except ccxt.BaseError as exc:
+                error = map_ccxt_error(exc)
+                if isinstance(error, AuthenticationFailed | ExchangeNotSupported):
+                    raise error from exc
+                if not isinstance(error, TemporaryExchangeError):
+                    return accepted, [RejectedOrder(p.req.client_order_id, str(error)) for p in pending], []
+                if attempt + 1 >= policy.attempts:
+                    return accepted, [], [p.req.client_order_id for p in pending]
+                log.warning(
+                    "create_orders on %s failed (%s), retry %d",
+                    market.symbol,
+                    type(exc).__name__,
+                    attempt + 1,
+                )
+                await self._registry.sleep(policy.delay(attempt))
+                continue
+            chunk_accepted, rejected = self._batch_outcome(raw_orders, pending, market)
+            duplicates = [r.client_order_id for r in rejected if _is_duplicate_client_id(r.reason)]
+            if not duplicates:
+                return accepted + chunk_accepted, rejected, []
+            # Sent before (a restart re-running its tick): those orders exist and are ours.
+            try:
+                found = await self._call(self._find_by_client_ids, market, duplicates)
+            except TemporaryExchangeError:
+                unsure = set(duplicates)
+                return (
+                    accepted + chunk_accepted,
+                    [r for r in rejected if r.client_order_id not in unsure],
+                    duplicates,
+                )
+            rejected = [r for r in rejected if r.client_order_id not in found]
+            return accepted + chunk_accepted + list(found.values()), rejected, []
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _batch_outcome(
+        self, raw_orders: list[dict[str, Any]], sent: list[_Prepared], market: Market
+    ) -> tuple[list[Order], list[RejectedOrder]]:
+        """Match the answer to what was sent by client order id: ccxt lists refused orders with
+        status 'rejected', and an order missing from the answer was not placed either."""
+        by_client_id = {p.req.client_order_id: p for p in sent}
+        accepted: list[Order] = []
+        rejected: list[RejectedOrder] = []
+        seen: set[str] = set()
+        for raw in raw_orders:
+            client_id = raw.get("clientOrderId")
+            prepared = by_client_id.get(client_id) if client_id else None
+            if prepared is None:
+                log.warning("batch answer holds an order we did not send: %s", raw.get("id"))
+                continue
+            seen.add(client_id)
+            if raw.get("status") == "rejected" or not raw.get("id"):
+                info = raw.get("info") or {}
+                reason = (
+                    " ".join(str(info[k]) for k in ("errorCode", "errorMsg") if info.get(k)) or "rejected"
+                )
+                rejected.append(RejectedOrder(client_id, reason))
+            else:
+                accepted.append(self._order_from_request(raw, prepared))
+        rejected += [
+            RejectedOrder(p.req.client_order_id, "missing from the exchange's answer")
+            for p in sent
+            if p.req.client_order_id not in seen
+        ]
+        return accepted, rejected
+
+    async def cancel_order(self, order_id: str, symbol: str) -> None:
+        self.market(symbol)
+        attempts = 0
+
+        async def cancel_once() -> Any:
+            nonlocal attempts
+            attempts += 1
+            return await self._client.cancel_order(order_id, symbol)
+
+        try:
+            await self._call(cancel_once)
+        except OrderNotFound:
+            # After a lost answer the retry finds nothing to cancel: done if the first try did it.
+            if attempts > 1 and (await self.fetch_order(order_id, symbol)).status == "canceled":
+                return
+            raise
+
+    async def cancel_orders(self, order_ids: Sequence[str], symbol: str) -> list[str]:
+        """Ids the exchange confirmed cancelled, in batches of 50. An order cancelled by a try
+        whose answer got lost is not in the list (it no longer shows in `fetch_open_orders`)."""
+        self.market(symbol)
+        cancelled: list[str] = []
+        ids = list(order_ids)
+        for start in range(0, len(ids), BATCH_LIMIT):
+            raw = await self._call(self._client.cancel_orders, ids[start : start + BATCH_LIMIT], symbol)
+            cancelled += [o["id"] for o in raw if o.get("id") and o.get("status") != "rejected"]
+        return cancelled
+
+    async def fetch_order(self, order_id: str, symbol: str) -> Order:
+        market = self.market(symbol)
+        raw = await self._call(self._client.fetch_order, order_id, symbol)
+        return self._order_from_ccxt(raw, market)
+
+    async def fetch_order_by_client_id(self, client_order_id: str, symbol: str) -> Order | None:
+        market = self.market(symbol)
+        raw = await self._call(self._raw_order_by_client_id_of, client_order_id, symbol)
+        return None if raw is None else self._order_from_ccxt(raw, market)
+
+    async def fetch_open_orders(self, symbol: str) -> list[Order]:
+        market = self.market(symbol)
+        raw = await self._call(self._client.fetch_open_orders, symbol)
+        return [self._order_from_ccxt(o, market) for o in raw]
+
+    async def close(self) -> None:
+        await self._registry.release(self._key)
+
+    # --- order helpers --------------------------------------------------------------------------
+
+    async def _raw_order_by_client_id(self, req: OrderRequest) -> dict[str, Any] | None:
+        return await self._raw_order_by_client_id_of(req.client_order_id, req.symbol)
+
+    async def _raw_order_by_client_id_of(self, client_order_id: str, symbol: str) -> dict[str, Any] | None:
+        try:
+            return await self._client.fetch_order("", symbol, {"clientOrderId": client_order_id})
+        except ccxt.OrderNotFound:
+            return None
+
+    async def _find_by_client_ids(self, market: Market, client_ids: list[str]) -> dict[str, Order]:
+        """Which of these orders reached the exchange: open orders first (one request), then one
+        look-up per id not among them. Raw ccxt calls: the caller's retry loop handles errors."""
+        wanted = set(client_ids)
+        found: dict[str, Order] = {}
+        for raw in await self._client.fetch_open_orders(market.symbol):
+            if raw.get("clientOrderId") in wanted:
+                found[raw["clientOrderId"]] = self._order_from_ccxt(raw, market)
+        for client_id in client_ids:
+            if client_id not in found:
+                raw_order = await self._raw_order_by_client_id_of(client_id, market.symbol)
+                if raw_order is not None:
+                    found[client_id] = self._order_from_ccxt(raw_order, market)
+        return found
+
+    async def _reference_price(self, req: OrderRequest, market: Market) -> Decimal | None:
+        if not _needs_reference(req, market):
+            return req.price
+        ticker = await self.fetch_ticker(req.symbol)
+        return ticker.ask or ticker.last
+
+    def _prepare(self, req: OrderRequest, market: Market, reference: Decimal | None) -> _Prepared:
+        if len(req.client_order_id) > CLIENT_ORDER_ID_MAX:
+            raise InvalidOrder(f"client order id longer than {CLIENT_ORDER_ID_MAX}: {req.client_order_id!r}")
+        qty = round_qty_down(market, req.qty)
+        if qty <= 0 or qty < market.min_qty:
+            raise InvalidOrder(
+                f"{req.symbol} qty {req.qty} is {qty} on the lot step, under the minimum {market.min_qty}"
+            )
+        price = round_price(market, req.price) if req.price is not None else None
+        if req.type == "limit" and (price is None or price <= 0):
+            raise InvalidOrder(f"{req.symbol} limit price {req.price} rounds to {price}")
+        check_price = price if req.type == "limit" else (reference or price)
+        if check_price is not None and qty * check_price * market.contract_size < market.min_notional:
+            raise InvalidOrder(
+                f"{req.symbol} order value {qty * check_price} {market.quote}"
+                f" under the minimum {market.min_notional}"
+            )
+        if req.type == "market":
+            # Only a spot market buy sends a price: Bitget sizes it in quote currency (qty x price).
+            price = None
+            if market.type == "spot" and req.side == "buy":
+                if check_price is None:
+                    raise InvalidOrder(f"{req.symbol} market buy needs a reference price")
+                price = round_price(market, check_price)
+        params: dict[str, Any] = {"clientOrderId": req.client_order_id}
+        if req.reduce_only and market.type == "swap":
+            params["reduceOnly"] = True
+        if req.post_only and req.type == "limit":
+            params["postOnly"] = True
+        return _Prepared(req, qty, price, params)
+
+    @staticmethod
+    def _ccxt_args(prepared: _Prepared) -> tuple[str, str, str, str, str | None, dict[str, Any]]:
+        req = prepared.req
+        price = _text(prepared.price) if prepared.price is not None else None
+        return req.symbol, req.type, req.side, _text(prepared.qty), price, dict(prepared.params)
+
+    async def _order_after_create(self, raw: dict[str, Any], prepared: _Prepared, market: Market) -> Order:
+        order = self._order_from_request(raw, prepared)
+        if prepared.req.type == "market" and order.id:
+            # A market order fills at once; its fills and fee are what the caller needs.
+            try:
+                return await self.fetch_order(order.id, order.symbol)
+            except TemporaryExchangeError:
+                log.warning("market order %s placed, details not fetched", order.id)
+        return order
+
+    def _order_from_request(self, raw: dict[str, Any], prepared: _Prepared) -> Order:
+        req = prepared.req
+        return Order(
+            id=str(raw.get("id") or ""),
+            client_order_id=raw.get("clientOrderId") or req.client_order_id,
+            symbol=req.symbol,
+            side=req.side,
+            type=req.type,
+            price=prepared.price if req.type == "limit" else None,
+            qty=prepared.qty,
+            filled_qty=ZERO,
+            avg_fill_price=None,
+            fee=ZERO,
+            status="open",
+            ts=raw.get("timestamp"),
+            reduce_only=req.reduce_only,
+        )
+
+    def _order_from_ccxt(self, raw: dict[str, Any], market: Market) -> Order:
+        price = _dec(raw.get("price")) or None
+        average = _dec(raw.get("average")) or None
+        fees = raw.get("fees") or ([raw["fee"]] if raw.get("fee") else [])
+        fee = ZERO
+        for item in fees:
+            cost, currency = _dec(item.get("cost")), item.get("currency")
+            if cost is None:
+                continue
+            if currency in (None, market.quote):
+                fee += cost
+            elif currency == market.base:
+                fee += cost * (average or price or ZERO)
+            # fees paid in a third coin (Bitget's BGB deduction) have no quote price here
+        return Order(
+            id=str(raw.get("id") or ""),
+            client_order_id=raw.get("clientOrderId"),
+            symbol=raw.get("symbol") or market.symbol,
+            side=raw.get("side"),
+            type=raw.get("type") if raw.get("type") in ("limit", "market") else "limit",
+            price=price,
+            qty=_dec0(raw.get("amount")),
+            filled_qty=_dec0(raw.get("filled")),
+            avg_fill_price=average,
+            fee=fee,
+            status=_status(raw.get("status")),
+            ts=raw.get("timestamp"),
+            reduce_only=bool(raw.get("reduceOnly")),
+        )
+
+
+def _needs_reference(req: OrderRequest, market: Market) -> bool:
+    return req.type == "market" and req.price is None and market.type == "spot" and req.side == "buy"
+
+
+def _status(raw: str | None) -> OrderStatus:
+    if raw in ("open", "closed", "canceled", "rejected"):
+        return raw  # type: ignore[return-value]
+    if raw == "expired":
+        return "canceled"
+    return "open"
