@@ -1,20 +1,159 @@
-"""Start-up and shutdown of the application."""
+"""Start-up and shutdown: the services, the aiogram Bot and Dispatcher, and `run` (Telegram or the sandbox).
+
+Tests build the app with these same factories and swap only the edges (database URL, TELEGRAM_API_BASE).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-import sys
+import os
+from dataclasses import dataclass
 
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.types import BotCommand
+from pydantic import SecretStr
+
+from bot.accounts import Accounts
 from bot.config import Settings
+from bot.fleet import Fleet
+from bot.i18n import LANGUAGES, t
 from db.migrate import upgrade_head
+from db.session import Database
+from engine.credentials import CredentialCipher
 
 log = logging.getLogger(__name__)
 
+SANDBOX_TOKEN = "123456:SANDBOX"  # the emulator accepts any well-formed token
+SANDBOX_USER_ID = 1001
+COMMANDS = ("start", "bots", "newbot", "allocation", "stopall", "keys", "language", "help", "cancel")
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The long-lived objects of one process, handed to the Dispatcher once."""
+
+    settings: Settings
+    db: Database
+    fleet: Fleet
+    accounts: Accounts
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+def build_services(settings: Settings) -> Services:
+    db = Database(settings.database_url)
+    cipher = CredentialCipher(settings.fernet_key())
+    accounts = Accounts(db, cipher, allowed_telegram_ids=frozenset(settings.allowed_telegram_ids))
+    fleet = Fleet(db, max_bots_per_user=settings.max_bots_per_user, max_leverage=settings.max_leverage)
+    return Services(settings=settings, db=db, fleet=fleet, accounts=accounts)
+
+
+def build_bot(settings: Settings) -> Bot:
+    """The aiogram Bot for TELEGRAM_BOT_TOKEN, talking to TELEGRAM_API_BASE when set (the emulator)."""
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    base = settings.telegram_api_base
+    session = AiohttpSession(api=TelegramAPIServer.from_base(base)) if base else AiohttpSession()
+    return Bot(
+        token=settings.telegram_bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+def build_dispatcher(services: Services) -> Dispatcher:
+    from handlers import build_router
+    from handlers.middlewares import UserMiddleware
+
+    dp = Dispatcher(
+        storage=MemoryStorage(),
+        services=services,
+        settings=services.settings,
+        fleet=services.fleet,
+        accounts=services.accounts,
+    )
+    dp.update.outer_middleware(UserMiddleware())
+    dp.include_router(build_router())
+    return dp
+
+
+async def set_commands(bot: Bot) -> None:
+    """The command menu of Telegram clients, in both languages (English for everyone else)."""
+    for lang in LANGUAGES:
+        commands = [BotCommand(command=c, description=t(lang, f"command.{c}")) for c in COMMANDS]
+        await bot.set_my_commands(commands, language_code=None if lang == "en" else lang)
+
 
 async def run(settings: Settings) -> int:
-    await upgrade_head(settings.database_url)
+    """Migrate, then serve Telegram (with a token) or the sandbox chat in this terminal (without)."""
     if settings.telegram_bot_token is None:
-        print("multibot: TELEGRAM_BOT_TOKEN is not set; the database is ready, nothing else to run", file=sys.stderr)
-        return 1
-    print("multibot: the Telegram interface is not built yet", file=sys.stderr)
-    return 1
+        for noisy in ("alembic", "aiogram", "bot.sandbox", "aiohttp.access"):  # the terminal is the chat
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    await upgrade_head(settings.database_url)
+    services = build_services(settings)
+    try:
+        if settings.telegram_bot_token is not None:
+            return await _run_telegram(services)
+        return await _run_sandbox(services)
+    finally:
+        await services.close()
+
+
+async def _run_telegram(services: Services) -> int:
+    bot = build_bot(services.settings)
+    dp = build_dispatcher(services)
+    try:
+        await bot.delete_webhook()  # polling does not do it, and a set webhook makes getUpdates fail
+        await set_commands(bot)
+        await dp.start_polling(bot)
+    finally:
+        await bot.session.close()
+    return 0
+
+
+async def _run_sandbox(services: Services) -> int:
+    """The local Telegram Bot API emulator, the real bot against it, and a chat on stdin/stdout."""
+    from bot.sandbox.emulator import TelegramEmulator
+    from bot.sandbox.terminal import run_terminal_chat
+
+    async with TelegramEmulator() as emulator:
+        settings = services.settings.model_copy(
+            update={"telegram_bot_token": SecretStr(SANDBOX_TOKEN), "telegram_api_base": emulator.base_url}
+        )
+        bot = build_bot(settings)
+        dp = build_dispatcher(services)
+        await bot.delete_webhook()
+        await set_commands(bot)
+        polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False, close_bot_session=False))
+        print(f"multibot sandbox: paper trading, database {_safe_url(settings.database_url)}", flush=True)
+        try:
+            await run_terminal_chat(
+                emulator, SANDBOX_USER_ID, language_code=_terminal_language(), first_name="Trader"
+            )
+        finally:
+            with contextlib.suppress(RuntimeError):  # polling already stopped
+                await dp.stop_polling()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polling
+            await bot.session.close()
+    return 0
+
+
+def _terminal_language() -> str:
+    """'ko' when the terminal's locale is Korean, else 'en' (the user can switch with /language)."""
+    locale = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or ""
+    return "ko" if locale.lower().startswith("ko") else "en"
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -124,6 +124,14 @@ class Fleet:
         async with self.db.read() as session:
             return self._summary(await q.active_bots(session, user_id))
 
+    async def account_equity(self, user_id: int) -> Decimal:
+        """The user's account equity in quote currency (USDT): paper balance or the exchange's."""
+        async with self.db.read() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise NotFound("user")
+        return await self.equity(user)
+
     # ---- creating
 
     async def create_trend_bot(

@@ -1,0 +1,39 @@
+"""The chat interface: one aiogram Router per feature module, composed here in a fixed order.
+
+Order matters: the first router whose filters match handles an update.
+  1. start        /cancel (first, so it works inside every wizard), /start, /help, menu, language
+  2. bots         /bots, bot cards, edits
+  3. create_trend the AI trend bot wizard (/newbot lives with the wizards)
+  4. create_grid  the grid bot wizard
+  5. allocation   /allocation, /stopall
+  6. keys         /keys
+  7. errors       DomainError -> a message in the user's language (error events only)
+  8. fallback     whatever nothing else handled
+"""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def build_router() -> Router:
+    """A fresh root router holding every feature router (a Router can be attached to one parent only)."""
+    from handlers import allocation, bots, create_grid, create_trend, errors, keys, start
+
+    # feature modules create their routers at import; re-importing would not make new ones, so detach
+    # them from a previous root (tests build several dispatchers in one process)
+    features = [
+        start.router,
+        bots.router,
+        create_trend.router,
+        create_grid.router,
+        allocation.router,
+        keys.router,
+        errors.router,
+        start.fallback_router,
+    ]
+    root = Router(name="multibot")
+    for router in features:
+        router._parent_router = None
+        root.include_router(router)
+    return root

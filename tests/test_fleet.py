@@ -281,3 +281,9 @@ async def test_a_range_too_narrow_for_the_tick_is_refused(fleet: Fleet, alice: U
         await _grid(fleet, alice, lower_price="100", upper_price="100.5", grid_count=100, total_investment="100000")
     assert err.value.field == "grid_count"
     assert await _count(database, BotInstance) == 0
+
+
+async def test_account_equity_is_the_paper_balance_by_default(fleet: Fleet, alice: UserDTO) -> None:
+    assert await fleet.account_equity(alice.id) == Decimal("10000")
+    with pytest.raises(NotFound):
+        await fleet.account_equity(10**9)

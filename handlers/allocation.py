@@ -1,0 +1,43 @@
+"""/allocation (every bot's share of the balance and the free share) and /stopall, the kill switch."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+
+from bot.dto import UserDTO
+from bot.fleet import Fleet
+from bot.i18n import t
+from handlers import keyboards as kb
+from handlers import texts as render
+from handlers.callbacks import MenuAction, MenuCD
+from handlers.texts import show
+
+router = Router(name=__name__)
+
+
+@router.message(Command("allocation"))
+@router.callback_query(MenuCD.filter(F.action == MenuAction.allocation))
+async def allocation(event: Message | CallbackQuery, fleet: Fleet, user: UserDTO, lang: str) -> None:
+    summary = await fleet.allocation(user.id)
+    await show(event, render.allocation(summary, lang), kb.allocation(summary, lang))
+
+
+@router.message(Command("stopall"))
+@router.callback_query(MenuCD.filter(F.action == MenuAction.stopall))
+async def ask_stop_all(event: Message | CallbackQuery, fleet: Fleet, user: UserDTO, lang: str) -> None:
+    summary = await fleet.allocation(user.id)
+    running = sum(share.is_running for share in summary.shares)
+    if not running:
+        await show(event, t(lang, "alloc.none_running"), kb.back_to_menu(lang))
+        return
+    await show(event, t(lang, "alloc.confirm_stopall", count=running), kb.stop_all_confirm(lang))
+
+
+@router.callback_query(kb.KillSwitchCD.filter(F.action == kb.KillAction.confirm))
+async def stop_all(cq: CallbackQuery, fleet: Fleet, user: UserDTO, lang: str) -> None:
+    stopped = await fleet.stop_all(user.id)
+    summary = await fleet.allocation(user.id)
+    text = f"{t(lang, 'alloc.stopped_all', count=len(stopped))}\n\n{render.allocation(summary, lang)}"
+    await show(cq, text, kb.allocation(summary, lang))

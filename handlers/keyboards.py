@@ -1,0 +1,240 @@
+"""Inline keyboards: pure functions of DTOs and the language, returning InlineKeyboardMarkup.
+
+The CallbackData factories of the menus built here live here too (ids and short enums only: Telegram
+allows 64 bytes of callback data; the longest we make is "be:notify_off:2147483647", 24 bytes).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.dto import AllocationSummary, BotDTO, UserDTO
+from bot.i18n import t
+from handlers.callbacks import BotAction, BotCD, MenuAction, MenuCD
+
+LANGUAGE_NAMES = {"en": "English", "ko": "한국어"}
+
+
+class LangCD(CallbackData, prefix="lang"):
+    code: str  # "en" | "ko"; anything else is refused by the accounts service
+
+
+class EditField(StrEnum):
+    allocation = "alloc"
+    name = "name"
+    risk = "risk"  # opens the risk sub-menu
+    leverage = "lev"
+    positions = "pos"
+    stop_loss = "sl"
+    take_profit = "tp"
+    notify_on = "notify_on"
+    notify_off = "notify_off"
+
+
+class EditCD(CallbackData, prefix="be"):
+    """Edit `field` of bot `bot_id` (ownership is re-checked by the fleet service)."""
+
+    field: EditField
+    bot_id: int
+
+
+class KillAction(StrEnum):
+    confirm = "ok"
+
+
+class KillSwitchCD(CallbackData, prefix="ks"):
+    action: KillAction
+
+
+class KeysAction(StrEnum):
+    set = "set"
+    paper = "paper"
+    live = "live"
+    clear = "clear"
+    clear_confirm = "clearok"
+
+
+class KeysCD(CallbackData, prefix="k"):
+    action: KeysAction
+    exchange: str = "bitget"
+
+
+def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data.pack())
+
+
+def _menu(lang: str, action: MenuAction, key: str) -> InlineKeyboardButton:
+    return _button(t(lang, key), MenuCD(action=action))
+
+
+def _markup(*rows: list[InlineKeyboardButton]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[row for row in rows if row])
+
+
+def main_menu(lang: str) -> InlineKeyboardMarkup:
+    return _markup(
+        [_menu(lang, MenuAction.bots, "menu.bots"), _menu(lang, MenuAction.newbot, "menu.newbot")],
+        [
+            _menu(lang, MenuAction.allocation, "menu.allocation"),
+            _menu(lang, MenuAction.stopall, "menu.stopall"),
+        ],
+        [_menu(lang, MenuAction.keys, "menu.keys"), _menu(lang, MenuAction.language, "menu.language")],
+        [_menu(lang, MenuAction.help, "menu.help")],
+    )
+
+
+def back_to_menu(lang: str) -> InlineKeyboardMarkup:
+    return _markup([_menu(lang, MenuAction.main, "menu.main")])
+
+
+def languages() -> InlineKeyboardMarkup:
+    return _markup([_button(name, LangCD(code=code)) for code, name in LANGUAGE_NAMES.items()])
+
+
+def bot_list(bots: list[BotDTO], lang: str) -> InlineKeyboardMarkup:
+    """One button per bot (opens its card), then new bot / allocation / main menu."""
+    rows = [
+        [_button(f"{'🟢' if b.is_running else '⚪'} {b.name}", BotCD(action=BotAction.card, bot_id=b.id))]
+        for b in bots
+    ]
+    return _markup(
+        *rows,
+        [
+            _menu(lang, MenuAction.newbot, "menu.newbot"),
+            _menu(lang, MenuAction.allocation, "menu.allocation"),
+        ],
+        [_menu(lang, MenuAction.main, "menu.main")],
+    )
+
+
+def _bot(lang: str, key: str, action: BotAction, bot_id: int) -> InlineKeyboardButton:
+    return _button(t(lang, key), BotCD(action=action, bot_id=bot_id))
+
+
+def bot_card(bot: BotDTO, lang: str) -> InlineKeyboardMarkup:
+    run = (
+        _bot(lang, "bots.btn.stop", BotAction.stop, bot.id)
+        if bot.is_running
+        else _bot(lang, "bots.btn.start", BotAction.start, bot.id)
+    )
+    return _markup(
+        [run, _bot(lang, "bots.btn.edit", BotAction.edit, bot.id)],
+        [
+            _bot(lang, "bots.btn.trades", BotAction.trades, bot.id),
+            _bot(lang, "bots.btn.delete", BotAction.delete, bot.id),
+        ],
+        [_menu(lang, MenuAction.bots, "bots.btn.list")],
+    )
+
+
+def confirm(lang: str, yes_key: str, yes: CallbackData, no: CallbackData) -> InlineKeyboardMarkup:
+    """A second tap: [yes] [cancel]."""
+    return _markup([_button(t(lang, yes_key), yes), _button(t(lang, "common.cancel"), no)])
+
+
+def stop_confirm(bot: BotDTO, lang: str) -> InlineKeyboardMarkup:
+    return confirm(
+        lang,
+        "bots.btn.stop_confirm",
+        BotCD(action=BotAction.stop_confirm, bot_id=bot.id),
+        BotCD(action=BotAction.card, bot_id=bot.id),
+    )
+
+
+def delete_confirm(bot: BotDTO, lang: str) -> InlineKeyboardMarkup:
+    return confirm(
+        lang,
+        "bots.btn.delete_confirm",
+        BotCD(action=BotAction.delete_confirm, bot_id=bot.id),
+        BotCD(action=BotAction.card, bot_id=bot.id),
+    )
+
+
+def _edit(lang: str, key: str, field: EditField, bot_id: int) -> InlineKeyboardButton:
+    return _button(t(lang, key), EditCD(field=field, bot_id=bot_id))
+
+
+def edit_menu(bot: BotDTO, lang: str) -> InlineKeyboardMarkup:
+    notify = (
+        _edit(lang, "bots.btn.notify_off", EditField.notify_off, bot.id)
+        if bot.telegram_notify
+        else _edit(lang, "bots.btn.notify_on", EditField.notify_on, bot.id)
+    )
+    return _markup(
+        [
+            _edit(lang, "bots.btn.allocation", EditField.allocation, bot.id),
+            _edit(lang, "bots.btn.risk", EditField.risk, bot.id),
+        ],
+        [notify, _edit(lang, "bots.btn.rename", EditField.name, bot.id)],
+        [_bot(lang, "bots.btn.back", BotAction.card, bot.id)],
+    )
+
+
+def risk_menu(bot: BotDTO, lang: str) -> InlineKeyboardMarkup:
+    return _markup(
+        [
+            _edit(lang, "bots.btn.leverage", EditField.leverage, bot.id),
+            _edit(lang, "bots.btn.positions", EditField.positions, bot.id),
+        ],
+        [
+            _edit(lang, "bots.btn.stop_loss", EditField.stop_loss, bot.id),
+            _edit(lang, "bots.btn.take_profit", EditField.take_profit, bot.id),
+        ],
+        [_bot(lang, "bots.btn.back", BotAction.edit, bot.id)],
+    )
+
+
+def back_to_card(bot_id: int, lang: str) -> InlineKeyboardMarkup:
+    return _markup([_bot(lang, "bots.btn.back", BotAction.card, bot_id)])
+
+
+def allocation(summary: AllocationSummary, lang: str) -> InlineKeyboardMarkup:
+    stop_all = (
+        [_menu(lang, MenuAction.stopall, "menu.stopall")] if any(s.is_running for s in summary.shares) else []
+    )
+    return _markup(
+        [_menu(lang, MenuAction.bots, "menu.bots"), _menu(lang, MenuAction.newbot, "menu.newbot")],
+        stop_all,
+        [_menu(lang, MenuAction.main, "menu.main")],
+    )
+
+
+def stop_all_confirm(lang: str) -> InlineKeyboardMarkup:
+    return confirm(
+        lang,
+        "alloc.btn.stopall_confirm",
+        KillSwitchCD(action=KillAction.confirm),
+        MenuCD(action=MenuAction.main),
+    )
+
+
+def keys_menu(user: UserDTO, exchanges: tuple[str, ...], lang: str) -> InlineKeyboardMarkup:
+    """Set keys per exchange, switch paper/live, remove the keys."""
+    set_rows = [
+        [
+            _button(
+                t(lang, "keys.btn.set", exchange=name.capitalize()),
+                KeysCD(action=KeysAction.set, exchange=name),
+            )
+        ]
+        for name in exchanges
+    ]
+    mode = (
+        _button(t(lang, "keys.btn.paper"), KeysCD(action=KeysAction.paper))
+        if user.trading_mode == "live"
+        else _button(t(lang, "keys.btn.live"), KeysCD(action=KeysAction.live))
+    )
+    clear = [_button(t(lang, "keys.btn.clear"), KeysCD(action=KeysAction.clear))] if user.has_api_keys else []
+    return _markup(*set_rows, [mode], clear, [_menu(lang, MenuAction.main, "menu.main")])
+
+
+def keys_clear_confirm(lang: str) -> InlineKeyboardMarkup:
+    return confirm(
+        lang,
+        "keys.btn.clear_confirm",
+        KeysCD(action=KeysAction.clear_confirm),
+        MenuCD(action=MenuAction.keys),
+    )

@@ -1,0 +1,67 @@
+"""The middleware that puts the current user into every handler's data, and keeps strangers out.
+
+Data contract for handlers (by parameter name):
+  fleet: Fleet, accounts: Accounts, services: Services, settings: Settings  (Dispatcher workflow data)
+  user: UserDTO   registered through `accounts.register` on first contact (language from Telegram's
+                  language_code), read on every later update
+  lang: str       "ko" or "en", the user's chosen language
+Updates without a Telegram user (channel posts, ...) pass through untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot
+from aiogram.types import TelegramObject, Update, User
+
+from bot.accounts import Accounts, language_from
+from bot.errors import NotFound
+from bot.i18n import t
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class UserMiddleware(BaseMiddleware):
+    """Outer middleware on `dp.update`: runs before any filter, after aiogram's user context and FSM."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        tg_user: User | None = data.get("event_from_user")
+        accounts: Accounts = data["accounts"]
+        if tg_user is None or tg_user.is_bot:
+            return await handler(event, data)
+        if not accounts.is_allowed(tg_user.id):
+            await _refuse(data["bot"], event, tg_user)
+            return None
+        chat = data.get("event_chat")
+        try:
+            user = await accounts.get(tg_user.id)
+        except NotFound:
+            user = await accounts.register(
+                telegram_id=tg_user.id,
+                chat_id=chat.id if chat is not None else tg_user.id,
+                username=tg_user.username,
+                first_name=tg_user.first_name,
+                language_code=tg_user.language_code,
+            )
+        # mutate `data` in place: aiogram's error middleware holds this same dict, so the error router
+        # sees `user` and `lang` too
+        data["user"] = user
+        data["lang"] = user.language
+        return await handler(event, data)
+
+
+async def _refuse(bot: Bot, event: TelegramObject, tg_user: User) -> None:
+    """One polite refusal per update, in the stranger's language; nothing is stored."""
+    text = t(language_from(tg_user.language_code), "common.not_allowed")
+    log.info("refused update from telegram id %s (not on the allowlist)", tg_user.id)
+    if not isinstance(event, Update):
+        return
+    if event.message is not None:
+        await bot.send_message(event.message.chat.id, text)
+    elif event.callback_query is not None:
+        await bot.answer_callback_query(event.callback_query.id, text, show_alert=True)

@@ -1,0 +1,99 @@
+"""The sandbox as a new user meets it: `python -m bot run` without a token, driven through stdin/stdout.
+
+A temp dir as the working directory (its own SQLite file and key file), no TELEGRAM_BOT_TOKEN: the command
+starts the Bot API emulator, the real bot against it and the terminal chat for one local user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+STEP_TIMEOUT = 30.0  # seconds; the first answer waits for the migrations
+
+
+class Terminal:
+    """The sandbox process with what it printed so far."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.output = ""
+
+    async def type(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{line}\n".encode())
+        await self.process.stdin.drain()
+
+    async def expect(self, text: str, *, after: int = 0) -> int:
+        """Read until `text` appears after position `after` of the output; returns where it ends."""
+        assert self.process.stdout is not None
+
+        async def read() -> int:
+            while (found := self.output.find(text, after)) < 0:
+                chunk = await self.process.stdout.read(4096)
+                if not chunk:
+                    raise AssertionError(f"sandbox ended before printing {text!r}; output:\n{self.output}")
+                self.output += chunk.decode("utf-8", errors="replace")
+            return found + len(text)
+
+        try:
+            return await asyncio.wait_for(read(), STEP_TIMEOUT)
+        except TimeoutError:
+            raise AssertionError(f"no {text!r} within {STEP_TIMEOUT}s; output:\n{self.output}") from None
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path):  # type: ignore[no-untyped-def]
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TELEGRAM_", "DATABASE_URL", "ALLOWED_TELEGRAM_IDS", "ENCRYPTION_KEY"))
+    }
+    env.update(PYTHONPATH=str(REPO), PYTHONIOENCODING="utf-8", PYTHONUNBUFFERED="1", LANG="C.UTF-8")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=tmp_path,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    terminal = Terminal(process)
+    try:
+        yield terminal
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_sandbox_chat_from_start_to_a_pressed_button(sandbox: Terminal, tmp_path: Path) -> None:
+    await sandbox.expect("/quit (or Ctrl-D) exits.")
+    await sandbox.type("/start")
+    menu = await sandbox.expect("[1] 🤖 My bots  [2] ➕ New bot")
+    assert "Hello, Trader!" in sandbox.output
+
+    await sandbox.type("#1")
+    pressed = await sandbox.expect("> pressed [1] 🤖 My bots", after=menu)
+    await sandbox.expect("(edited) ---", after=pressed)
+    await sandbox.expect("You have no bots yet.", after=pressed)
+
+    await sandbox.type("/quit")
+    assert sandbox.process.stdin is not None
+    sandbox.process.stdin.close()
+    await sandbox.expect("(chat closed)")
+    returncode = await asyncio.wait_for(sandbox.process.wait(), STEP_TIMEOUT)
+    assert sandbox.process.stderr is not None
+    errors = (await sandbox.process.stderr.read()).decode(errors="replace")
+
+    assert returncode == 0, errors
+    assert "Traceback" not in errors and "ERROR" not in errors, errors
+    assert (tmp_path / "multibot.db").exists()  # paper trading on SQLite in the working directory
