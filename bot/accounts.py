@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -16,6 +18,7 @@ LANGUAGES = ("ko", "en")
 EXCHANGES = ("bitget",)  # ccxt ids we support for live trading
 MODES = ("paper", "live")
 SECRET_MAX = 256
+USER_CACHE_SIZE = 50_000
 
 
 def language_from(language_code: str | None) -> str:
@@ -30,6 +33,15 @@ class Accounts:
         self.db = db
         self._cipher = cipher
         self.allowed_telegram_ids = allowed_telegram_ids
+        self._cache: OrderedDict[int, UserDTO] = OrderedDict()
+
+    def _remember(self, user: UserDTO) -> UserDTO:
+        """Every answer passes here: the cache of users by Telegram id (this service is their only writer)."""
+        self._cache[user.telegram_id] = user
+        self._cache.move_to_end(user.telegram_id)
+        if len(self._cache) > USER_CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return user
 
     def is_allowed(self, telegram_id: int) -> bool:
         return not self.allowed_telegram_ids or telegram_id in self.allowed_telegram_ids
@@ -67,19 +79,24 @@ class Accounts:
                         user.first_name = (first_name or None) and first_name[:128]
                         user.updated_at = utcnow()
                     await session.flush()
-                    return self._dto(user)
+                    dto = UserDTO.of(user)
             except IntegrityError:
                 continue
+            return self._remember(dto)
         raise NotFound("user")
 
     async def get(self, telegram_id: int) -> UserDTO:
+        cached = self._cache.get(telegram_id)
+        if cached is not None:
+            return cached
         async with self.db.read() as session:
             user = (
                 await session.execute(select(User).where(User.telegram_id == telegram_id))
             ).scalar_one_or_none()
             if user is None:
                 raise NotFound("user")
-            return self._dto(user)
+            dto = UserDTO.of(user)
+        return self._remember(dto)
 
     async def set_language(self, user_id: int, language: str) -> UserDTO:
         if language not in LANGUAGES:
@@ -98,7 +115,8 @@ class Accounts:
                 user.demo_trading = demo
             user.updated_at = utcnow()
             await session.flush()
-            return self._dto(user)
+            dto = UserDTO.of(user)
+        return self._remember(dto)
 
     async def set_api_keys(
         self,
@@ -133,7 +151,8 @@ class Accounts:
             user.api_key_hint = mask(cleaned["api_key"])
             user.updated_at = utcnow()
             await session.flush()
-            return self._dto(user)
+            dto = UserDTO.of(user)
+        return self._remember(dto)
 
     async def clear_api_keys(self, user_id: int) -> UserDTO:
         return await self._update(
@@ -152,7 +171,8 @@ class Accounts:
                 setattr(user, name, value)
             user.updated_at = utcnow()
             await session.flush()
-            return self._dto(user)
+            dto = UserDTO.of(user)
+        return self._remember(dto)
 
     @staticmethod
     async def _user(session, user_id: int) -> User:  # type: ignore[no-untyped-def]
@@ -161,6 +181,4 @@ class Accounts:
             raise NotFound("user")
         return user
 
-    @staticmethod
-    def _dto(user: User) -> UserDTO:
-        return UserDTO.of(user)
+

@@ -120,6 +120,21 @@ class Fleet:
             bot = await self._owned(session, user_id, bot_id)
             return await self._dto(session, bot)
 
+    async def overview(self, user_id: int) -> tuple[list[BotDTO], AllocationSummary]:
+        """The user's active bots and the allocation summary, read in one transaction."""
+        async with self.db.read() as session:
+            bots = await q.active_bots(session, user_id)
+            return [BotDTO.of(b) for b in bots], self._summary(bots)
+
+    async def card(self, user_id: int, bot_id: int) -> tuple[BotDTO, AllocationSummary]:
+        """One bot (owner only) with the user's allocation summary, read in one transaction."""
+        async with self.db.read() as session:
+            bots = await q.active_bots(session, user_id)
+            bot = next((b for b in bots if b.id == bot_id), None)
+            if bot is None:
+                raise NotFound()
+            return await self._dto(session, bot), self._summary(bots)
+
     async def allocation(self, user_id: int) -> AllocationSummary:
         async with self.db.read() as session:
             return self._summary(await q.active_bots(session, user_id))

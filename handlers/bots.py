@@ -56,8 +56,7 @@ async def list_bots(
     event: Message | CallbackQuery, state: FSMContext, fleet: Fleet, user: UserDTO, lang: str
 ) -> None:
     await state.clear()
-    bots = await fleet.list_bots(user.id)
-    summary = await fleet.allocation(user.id)
+    bots, summary = await fleet.overview(user.id)
     await show(event, render.bot_list(bots, summary.free_percent, lang), kb.bot_list(bots, lang))
 
 
@@ -77,8 +76,7 @@ async def _show_card(
     lang: str,
     note: str | None = None,
 ) -> None:
-    bot = await fleet.get_bot(user.id, bot_id)
-    summary = await fleet.allocation(user.id)
+    bot, summary = await fleet.card(user.id, bot_id)
     text = render.bot_card(bot, summary.free_percent, lang)
     await show(event, f"{note}\n\n{text}" if note else text, kb.bot_card(bot, lang))
 

@@ -106,3 +106,14 @@ async def test_live_mode_needs_keys(accounts: Accounts) -> None:
     assert (await accounts.set_trading_mode(user.id, "live", demo=True)).trading_mode == "live"
     cleared = await accounts.clear_api_keys(user.id)
     assert (cleared.has_api_keys, cleared.trading_mode, cleared.masked_api_key) == (False, "paper", None)
+
+
+async def test_the_user_cache_follows_every_write(accounts: Accounts, database: Database) -> None:
+    user = await accounts.register(telegram_id=11, chat_id=11, language_code="en")
+    assert (await accounts.get(11)).language == "en"
+    await accounts.set_language(user.id, "ko")
+    assert (await accounts.get(11)).language == "ko"  # not a stale cached answer
+    await accounts.set_api_keys(user.id, api_key=API_KEY, secret=SECRET, passphrase="pp")
+    assert (await accounts.get(11)).has_api_keys
+    fresh = Accounts(database, accounts._cipher)  # another instance reads the database
+    assert (await fresh.get(11)).language == "ko"
