@@ -32,7 +32,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings_or_exit()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # the sandbox's terminal is the chat: only warnings and errors go beside it
+    level = settings.log_level if settings.telegram_bot_token is not None else "WARNING"
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings.fernet_key()
     except (SettingsError, OSError) as exc:

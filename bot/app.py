@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher, methods
@@ -22,6 +23,7 @@ from aiogram.types import BotCommand
 from pydantic import SecretStr
 
 from bot.accounts import Accounts
+from bot.alerts import AlertSender
 from bot.config import Settings
 from bot.fleet import Fleet
 from bot.i18n import LANGUAGES, t
@@ -120,13 +122,27 @@ async def run(settings: Settings) -> int:
         await services.close()
 
 
+@contextlib.asynccontextmanager
+async def background(services: Services, bot: Bot) -> AsyncIterator[AlertSender]:
+    """The loops that run beside polling: the alert sender (and the trading engine when wired)."""
+    sender = AlertSender(services.db, bot)
+    task = asyncio.create_task(sender.run(), name="alert-sender")
+    try:
+        yield sender
+    finally:
+        sender.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=5)
+
+
 async def _run_telegram(services: Services) -> int:
     bot = build_bot(services.settings)
     dp = build_dispatcher(services)
     try:
         await bot.delete_webhook()  # polling does not do it, and a set webhook makes getUpdates fail
         await set_commands(bot)
-        await dp.start_polling(bot)
+        async with background(services, bot):
+            await dp.start_polling(bot)
     finally:
         await bot.session.close()
     return 0
@@ -148,9 +164,10 @@ async def _run_sandbox(services: Services) -> int:
         polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False, close_bot_session=False))
         print(f"multibot sandbox: paper trading, database {_safe_url(settings.database_url)}", flush=True)
         try:
-            await run_terminal_chat(
-                emulator, SANDBOX_USER_ID, language_code=_terminal_language(), first_name="Trader"
-            )
+            async with background(services, bot):
+                await run_terminal_chat(
+                    emulator, SANDBOX_USER_ID, language_code=_terminal_language(), first_name="Trader"
+                )
         finally:
             with contextlib.suppress(RuntimeError):  # polling already stopped
                 await dp.stop_polling()
