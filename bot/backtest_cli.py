@@ -3,7 +3,10 @@
 `multibot backtest grid --candles FILE.csv[.gz] --lower L --upper U --grids N
 --investment X [...]` runs :func:`engine.backtest.run_grid_backtest`. Errors
 (file, row, parameters) print one line to stderr and exit with status 2.
-A `backtest trend` subcommand can be registered next to `grid` later.
+`multibot backtest trend --candles FILE.csv[.gz] --strategy NAME [--timeframe 1h]
+[--leverage N --sl P --tp P --fee-rate R ...]` runs
+:func:`engine.trend_backtest.run_trend_backtest` (1-minute files are resampled to
+the timeframe).
 """
 
 from __future__ import annotations
@@ -58,6 +61,40 @@ def add_backtest_parser(subparsers: Any) -> None:
     grid.add_argument("--json", action="store_true", help="print one JSON object (figures and fills)")
     grid.add_argument("--chart", metavar="OUT.png", help="also draw a PNG chart")
     grid.set_defaults(func=run_grid_backtest_command)
+    _add_trend_parser(kinds)
+
+
+def _add_trend_parser(kinds: Any) -> None:
+    trend = kinds.add_parser(
+        "trend",
+        help="backtest an AI trend bot strategy",
+        description=(
+            "Backtest a trend strategy on candles: market entries at the next open (taker fee, "
+            "optional slippage), stop loss / take profit filled along the intra-candle walk. "
+            "Funding is ignored."
+        ),
+    )
+    trend.add_argument("--candles", required=True, metavar="FILE.csv[.gz]", help="candle file")
+    trend.add_argument("--strategy", required=True, metavar="NAME", help="built-in strategy name")
+    trend.add_argument("--timeframe", metavar="TF", help="candle timeframe (default: the strategy's)")
+    trend.add_argument("--leverage", metavar="N", help="leverage 1..100 (default: the strategy's)")
+    trend.add_argument("--sl", metavar="P", help="stop loss, percent of the entry price (0 = none)")
+    trend.add_argument("--tp", metavar="P", help="take profit, percent of the entry price (0 = none)")
+    trend.add_argument("--entry-percent", metavar="P", help="margin per entry, percent of allocated capital")
+    trend.add_argument("--max-positions", metavar="N", help="open positions at most (default 3)")
+    trend.add_argument("--market", default="swap", help="swap (long and short) or spot (long only)")
+    trend.add_argument("--equity", default="10000", metavar="QUOTE", help="initial equity (default 10000)")
+    trend.add_argument(
+        "--allocation", default="100", metavar="P", help="allocation percent of the equity (default 100)"
+    )
+    trend.add_argument("--fee-rate", default="0.0002", metavar="RATE", help="maker fee rate (default 0.0002)")
+    trend.add_argument(
+        "--taker-fee-rate", default="0.0006", metavar="RATE", help="taker fee rate (default 0.0006)"
+    )
+    trend.add_argument("--slippage", default="0", metavar="RATE", help="market order slippage (default 0)")
+    trend.add_argument("--json", action="store_true", help="print one JSON object (figures and trades)")
+    trend.add_argument("--chart", metavar="OUT.png", help="also draw a PNG chart")
+    trend.set_defaults(func=run_trend_backtest_command)
 
 
 def _fail(message: str) -> int:
@@ -205,8 +242,133 @@ def render_text(result: GridBacktestResult, source: str, chart: str | None = Non
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
+def _int_in(value: str, field: str, low: int, high: int) -> int:
+    number = parse_decimal(value, field)
+    if number != number.to_integral_value() or not low <= number <= high:
+        raise ValidationError(field, f"{field} must be a whole number from {low} to {high}")
+    return int(number)
+
+
+def _percent_or_none(value: str | None, field: str) -> Decimal | str | None:
+    """A percent 0..100 (exclusive of 100); 0 means none; None keeps the strategy's default."""
+    if value is None:
+        return "default"
+    number = parse_decimal(value, field)
+    if not 0 <= number < 100:
+        raise ValidationError(field, f"{field} must be at least 0 and below 100 (0 = none)")
+    return number if number > 0 else None
+
+
+def run_trend_backtest_command(args: argparse.Namespace) -> int:
+    """Run ``backtest trend`` for parsed ``args``; returns the exit status."""
+    from engine.strategies import get_strategy, timeframe_ms
+    from engine.trend_backtest import resample, result_json, run_trend_backtest, settings_for
+
+    try:
+        strategy = get_strategy(args.strategy)
+        timeframe = args.timeframe or strategy.timeframe
+        timeframe_ms(timeframe)
+        if args.market not in ("swap", "spot"):
+            raise ValidationError("market", "market must be swap or spot")
+        leverage = None if args.leverage is None else _int_in(args.leverage, "leverage", 1, 100)
+        if args.market == "spot":
+            leverage = 1
+        entry = None
+        if args.entry_percent is not None:
+            entry = parse_decimal(args.entry_percent, "entry_percent")
+            if not 0 < entry <= 100:
+                raise ValidationError("entry_percent", "entry_percent must be above 0 and at most 100")
+        settings = settings_for(
+            strategy,
+            leverage=leverage,
+            stop_loss_percent=_percent_or_none(args.sl, "sl"),
+            take_profit_percent=_percent_or_none(args.tp, "tp"),
+            max_positions=None
+            if args.max_positions is None
+            else _int_in(args.max_positions, "max_positions", 1, 20),
+            entry_percent=entry,
+            market_type=args.market,
+        )
+        equity = _positive(args.equity, "equity")
+        allocation = _positive(args.allocation, "allocation")
+        if allocation > 100:
+            raise ValidationError("allocation", "allocation must be above 0 and at most 100")
+        maker = _rate(args.fee_rate, "fee_rate")
+        taker = _rate(args.taker_fee_rate, "taker_fee_rate")
+        slippage = _rate(args.slippage, "slippage")
+    except (ValidationError, ValueError) as exc:
+        return _fail(str(exc))
+    try:
+        candles = resample(load_candles(args.candles), timeframe)
+        result = run_trend_backtest(
+            candles,
+            strategy,
+            settings,
+            initial_equity=equity,
+            allocation_percent=allocation,
+            maker_fee_rate=maker,
+            taker_fee_rate=taker,
+            slippage=slippage,
+        )
+    except (CandleFileError, ValueError) as exc:
+        return _fail(str(exc))
+    if args.chart:
+        from engine.charts import trend_backtest_chart
+
+        try:
+            trend_backtest_chart(result, candles, args.chart)
+        except OSError as exc:
+            return _fail(f"cannot write chart {args.chart}: {exc.strerror or exc}")
+    if args.json:
+        print(json.dumps(result_json(result), separators=(",", ":")))
+    else:
+        print(render_trend_text(result, args.candles, timeframe, args.chart))
+    return 0
+
+
+def render_trend_text(result: Any, source: str, timeframe: str, chart: str | None = None) -> str:
+    """The human summary of a trend backtest."""
+    from datetime import UTC, datetime
+
+    def when(ts: int) -> str:
+        return datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    st = result.settings
+    inv = result.initial_equity
+    sl = "none" if st.stop_loss_percent is None else f"{st.stop_loss_percent} %"
+    tp = "none" if st.take_profit_percent is None else f"{st.take_profit_percent} %"
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(result.exit_reasons().items())) or "-"
+    rows = [
+        ("candles", f"{result.candles} x {timeframe} from {source}"),
+        ("period", f"{when(result.start_ts)} .. {when(result.end_ts)}"),
+        (
+            "strategy",
+            f"{result.strategy} ({st.market_type}, {st.leverage}x, SL {sl}, TP {tp}, "
+            f"{st.entry_percent} % per entry, max {st.max_positions} positions)",
+        ),
+        ("trades", f"{len(result.trades)} (exits: {reasons})"),
+        ("win rate", f"{result.win_rate * 100:.2f} %"),
+        ("profit after fees", f"{_s(result.profit)} ({_percent_of(result.profit, inv)})"),
+        ("fees", _s(result.fees)),
+        ("final equity", _s(result.final_equity)),
+        ("max drawdown", f"{result.max_drawdown * 100:.2f} %"),
+        ("sharpe", f"{result.sharpe:.2f} (hourly returns, annualised)"),
+        ("exposure", f"{result.exposure * 100:.2f} % of candles"),
+        (
+            "buy and hold",
+            f"{_s(result.buy_and_hold)} ({_percent_of(result.buy_and_hold - inv, inv)}), "
+            f"max drawdown {result.buy_and_hold_drawdown * 100:.2f} %",
+        ),
+        ("note", "funding payments are not modelled"),
+    ]
+    if chart:
+        rows.append(("chart", chart))
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m bot.backtest_cli grid ...`` (the same as ``multibot backtest grid ...``)."""
+    """``python -m bot.backtest_cli grid|trend ...`` (the same as ``multibot backtest ...``)."""
     parser = argparse.ArgumentParser(prog="multibot")
     add_backtest_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["backtest", *(sys.argv[1:] if argv is None else argv)])

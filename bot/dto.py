@@ -195,3 +195,19 @@ class AllocationSummary:
 class AllocationChange:
     bot: BotDTO
     free_percent: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class TradeDTO:
+    """One fill of a bot: qty in base currency, price/fee/pnl in quote currency (USDT)."""
+
+    id: int
+    bot_id: int | None
+    source: str
+    symbol: str
+    side: str
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    realized_pnl: Decimal | None
+    executed_at: datetime

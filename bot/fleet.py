@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import validation as v
-from bot.dto import AllocationChange, AllocationSummary, BotDTO, BotShare, GridDTO
+from bot.dto import AllocationChange, AllocationSummary, BotDTO, BotShare, GridDTO, TradeDTO
 from bot.errors import (
     AlreadyRunning,
     DomainError,
@@ -32,7 +33,7 @@ from bot.errors import (
 )
 from db import queries as q
 from db.base import utcnow
-from db.models import BotInstance, GridBotConfig, GridOrder, User
+from db.models import BotInstance, GridBotConfig, GridOrder, Trade, User
 from db.session import Database
 from engine import grid as grid_math
 from engine.markets import MarketCatalog, MarketRules, StaticMarketCatalog
@@ -134,6 +135,34 @@ class Fleet:
             if bot is None:
                 raise NotFound()
             return await self._dto(session, bot), self._summary(bots)
+
+    async def trades(self, user_id: int, bot_id: int, *, limit: int | None = 20) -> list[TradeDTO]:
+        """The bot's fills, newest first (owner only); `limit` None gives all of them."""
+        async with self.db.read() as session:
+            bot = await self._owned(session, user_id, bot_id)
+            query = (
+                select(Trade)
+                .where(Trade.bot_instance_id == bot.id, Trade.user_id == user_id)
+                .order_by(Trade.executed_at.desc(), Trade.id.desc())
+            )
+            if limit is not None:
+                query = query.limit(limit)
+            rows = (await session.execute(query)).scalars().all()
+            return [
+                TradeDTO(
+                    id=r.id,
+                    bot_id=r.bot_instance_id,
+                    source=r.trade_source or "manual",
+                    symbol=r.symbol,
+                    side=r.side,
+                    qty=r.qty,
+                    price=r.price,
+                    fee=r.fee,
+                    realized_pnl=r.realized_pnl,
+                    executed_at=r.executed_at,
+                )
+                for r in rows
+            ]
 
     async def allocation(self, user_id: int) -> AllocationSummary:
         async with self.db.read() as session:

@@ -3,6 +3,7 @@
 Order matters: the first router whose filters match handles an update.
   1. start        /cancel (first, so it works inside every wizard), /start, /help, menu, language
   2. bots         /bots, bot cards, edits
+     grid_view    a grid bot's status view and the chart of its fills
   3. create_trend the AI trend bot wizard (/newbot lives with the wizards)
   4. create_grid  the grid bot wizard
   5. allocation   /allocation, /stopall
@@ -18,13 +19,14 @@ from aiogram import Router
 
 def build_router() -> Router:
     """A fresh root router holding every feature router (a Router can be attached to one parent only)."""
-    from handlers import allocation, bots, create_grid, create_trend, errors, keys, start
+    from handlers import allocation, bots, create_grid, create_trend, errors, grid_view, keys, start
 
     # feature modules create their routers at import; re-importing would not make new ones, so detach
     # them from a previous root (tests build several dispatchers in one process)
     features = [
         start.router,
         bots.router,
+        grid_view.router,
         create_trend.router,
         create_grid.router,
         allocation.router,

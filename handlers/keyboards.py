@@ -126,7 +126,22 @@ def bot_card(bot: BotDTO, lang: str) -> InlineKeyboardMarkup:
             _bot(lang, "bots.btn.trades", BotAction.trades, bot.id),
             _bot(lang, "bots.btn.delete", BotAction.delete, bot.id),
         ],
+        [
+            _bot(lang, "grid.btn.view", BotAction.grid_view, bot.id),
+            _bot(lang, "grid.btn.chart", BotAction.chart, bot.id),
+        ]
+        if bot.bot_type == "grid"
+        else [],
         [_menu(lang, MenuAction.bots, "bots.btn.list")],
+    )
+
+
+def grid_view(bot_id: int, lang: str) -> InlineKeyboardMarkup:
+    return _markup(
+        [
+            _bot(lang, "grid.btn.chart", BotAction.chart, bot_id),
+            _bot(lang, "bots.btn.back", BotAction.card, bot_id),
+        ]
     )
 
 
