@@ -31,9 +31,10 @@ from bot.errors import (
     TooManyBots,
     ValidationError,
 )
+from bot.strategies import visible_to
 from db import queries as q
 from db.base import utcnow
-from db.models import BotInstance, GridBotConfig, GridOrder, Trade, User
+from db.models import BotInstance, GridBotConfig, GridOrder, Strategy, Trade, User
 from db.session import Database
 from engine import grid as grid_math
 from engine.markets import MarketCatalog, MarketRules, StaticMarketCatalog
@@ -191,6 +192,12 @@ class Fleet:
     ) -> AllocationChange:
         clean = await self._clean_common(name, symbol, allocation_percent, risk or RiskLimits())
         async with self.db.write() as session:
+            if strategy_id is not None:
+                visible = await session.execute(
+                    select(Strategy.id).where(Strategy.id == strategy_id, visible_to(user_id))
+                )
+                if visible.scalar_one_or_none() is None:
+                    raise NotFound("strategy")
             bot = await self._insert_bot(session, user_id, "ai_trend", clean, strategy_id, description)
             summary = self._summary(await q.active_bots(session, user_id))
             return AllocationChange(BotDTO.of(bot), summary.free_percent)

@@ -203,7 +203,10 @@ class GridBotConfig(Base):
 
     bot_instance: Mapped[BotInstance] = relationship(back_populates="grid_config", lazy="raise")
     orders: Mapped[list[GridOrder]] = relationship(
-        back_populates="grid_config", cascade="all, delete-orphan", lazy="raise", order_by="GridOrder.grid_index"
+        back_populates="grid_config",
+        cascade="all, delete-orphan",
+        lazy="raise",
+        order_by="GridOrder.grid_index",
     )
 
 
@@ -240,6 +243,9 @@ class GridOrder(Base):
     sell_filled_price: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     sell_filled_qty: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     sell_filled_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    # fee of the current cycle's buy fill (quote currency): the cycle's profit needs it after a restart
+    buy_fee: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
 
     profit: Mapped[Decimal | None] = mapped_column(
         Money(), nullable=True, default=Decimal(0), server_default=text("0")
@@ -297,3 +303,82 @@ class AlertOutbox(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# --- the paper exchange's own state (engine.paper): survives restarts -------------------------------
+
+
+class PaperBalance(Base):
+    """One asset of a paper account; `locked` is held by open orders (quote for buys, base for sells)."""
+
+    __tablename__ = "paper_balances"
+    __table_args__ = (UniqueConstraint("user_id", "asset"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    asset: Mapped[str] = mapped_column(String(16))
+    free: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default=text("0"))
+    locked: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default=text("0"))
+    updated_at: Mapped[datetime | None] = _updated()
+
+
+class PaperOrder(Base):
+    """An order of the paper matching engine; its id is the exchange order id. `reserved` is what the
+    order locked (quote for buys and futures margin, base for spot sells), released on fill or cancel."""
+
+    __tablename__ = "paper_orders"
+    __table_args__ = (
+        CheckConstraint("side IN ('buy', 'sell')", name="side_known"),
+        CheckConstraint("type IN ('limit', 'market')", name="type_known"),
+        CheckConstraint("status IN ('open', 'closed', 'canceled', 'rejected')", name="status_known"),
+        UniqueConstraint("user_id", "client_order_id"),
+        Index("ix_paper_orders_status_symbol", "status", "symbol"),
+        Index("ix_paper_orders_user_symbol", "user_id", "symbol"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(4))
+    type: Mapped[str] = mapped_column(String(10))
+    price: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    qty: Mapped[Decimal] = mapped_column(Money())
+    filled_qty: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default=text("0"))
+    avg_price: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    fee: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default=text("0"))
+    reserved: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default=text("0"))
+    status: Mapped[str] = mapped_column(String(10), default="open", server_default="open")
+    client_order_id: Mapped[str] = mapped_column(String(64))
+    reduce_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_ts: Mapped[int] = mapped_column(BigInteger)  # ms since the epoch (feed time)
+    filled_ts: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime | None] = _created()
+    updated_at: Mapped[datetime | None] = _updated()
+
+
+class PaperPosition(Base):
+    """A USDT-M perpetual position of a paper account (one-way mode: one row per symbol).
+    `qty` is signed: > 0 long, < 0 short; `margin` is the isolated margin it holds (quote)."""
+
+    __tablename__ = "paper_positions"
+    __table_args__ = (UniqueConstraint("user_id", "symbol"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    symbol: Mapped[str] = mapped_column(String(32))
+    qty: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default=text("0"))
+    entry_price: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default=text("0"))
+    leverage: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    margin: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default=text("0"))
+    realized_pnl: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default=text("0"))
+    updated_at: Mapped[datetime | None] = _updated()
+
+
+class ReplayCursor(Base):
+    """Where a replay feed stands (point index of its candle walk), committed with the fills of that point."""
+
+    __tablename__ = "replay_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime | None] = _updated()

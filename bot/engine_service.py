@@ -1,0 +1,298 @@
+"""Glue between the fleet, the scheduler and the trading engine.
+
+`EngineService` is a `bot.fleet.FleetListener`: a bot started through the fleet gets its job, a
+stopped one loses it and has its orders cancelled. At start-up every bot with is_running is
+resumed (its first tick reconciles with the exchange). It also wraps each tick with the error
+policy:
+
+* temporary exchange errors (network, rate limit): last_error is stored and alerted once per
+  streak ("bot_error"), the bot keeps running and its ticks back off exponentially (at most
+  `max_backoff` seconds between tries) until the exchange answers again;
+* fatal ones (insufficient funds, invalid order, authentication, not supported) stop the bot at
+  once with a "bot_stopped_error" alert (delivered even with notifications off);
+* anything else counts as a failure; `max_failures` in a row stop the bot the same way.
+
+Wiring (bot/app.py):
+    venue = PaperVenue(db, maker_fee=settings.maker_fee_rate, taker_fee=settings.taker_fee_rate)
+    service = EngineService(db, fleet, venue=venue)
+    fleet.equity = service.equity            # allocated capital from the paper/live balance
+    feed = ReplayFeed.from_file("BTC/USDT", "btcusdt_1m_sample.csv.gz", speed=1, sink=venue.on_price)
+    await service.start(feeds=[feed])        # loads the book, resumes running bots, starts feeds
+    ...
+    await service.shutdown()
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.dto import BotDTO
+from bot.errors import DomainError
+from bot.fleet import Fleet
+from bot.scheduler import BotScheduler
+from db import queries as q
+from db.models import BotInstance, User
+from db.session import Database
+from engine.exchange import (
+    AuthenticationFailed,
+    Exchange,
+    ExchangeNotSupported,
+    InsufficientFunds,
+    InvalidOrder,
+    TemporaryExchangeError,
+)
+from engine.grid_runtime import GridRuntime, GridStore
+from engine.paper import PaperVenue
+from engine.runner import Runner
+
+log = logging.getLogger(__name__)
+
+FATAL = (InsufficientFunds, InvalidOrder, AuthenticationFailed, ExchangeNotSupported)
+HUNDRED = Decimal(100)
+ERROR_TEXT_MAX = 500
+
+
+@dataclass
+class _Health:
+    failures: int = 0
+    temporary: int = 0
+    retry_at: float = 0.0
+
+
+class EngineService:
+    """Runs the bots of this process. `live_exchange_for(user)` gives a live user's exchange
+    (engine.ccxt_exchange); without it every user trades on the paper `venue`."""
+
+    def __init__(
+        self,
+        db: Database,
+        fleet: Fleet,
+        *,
+        venue: PaperVenue,
+        live_exchange_for: Callable[[User], Awaitable[Exchange]] | None = None,
+        interval: float = 1.0,
+        max_failures: int = 5,
+        max_backoff: float = 60.0,
+        equity_ttl: float = 5.0,
+        scheduler: BotScheduler | None = None,
+    ) -> None:
+        self.db = db
+        self.fleet = fleet
+        self.venue = venue
+        self.live_exchange_for = live_exchange_for
+        self.max_failures = max_failures
+        self.max_backoff = max_backoff
+        self.equity_ttl = equity_ttl
+        self.grid = GridRuntime(GridStore(db), self.exchange_for, self.stop_bot, self.capital)
+        self.runner = Runner(self.grid)
+        self.scheduler = scheduler or BotScheduler(self.run_tick, interval=interval)
+        self.scheduler.tick = self.run_tick
+        self.feeds: list[Any] = []
+        self._types: dict[int, str] = {}
+        self._health: dict[int, _Health] = {}
+        self._modes: dict[int, str] = {}
+        self._equity: dict[int, tuple[float, Decimal]] = {}
+        if self not in fleet.listeners:
+            fleet.listeners.append(self)
+
+    # ---- life cycle
+
+    async def start(self, feeds: Sequence[Any] = ()) -> list[int]:
+        """Load the paper book, start the feeds and the scheduler, resume every running bot.
+        Returns the ids of the resumed bots."""
+        await self.venue.load()
+        for feed in feeds:
+            self.feeds.append(feed)
+            feed.start()
+        self.scheduler.start()
+        async with self.db.read() as session:
+            rows = (
+                await session.execute(
+                    select(BotInstance.id, BotInstance.bot_type)
+                    .where(BotInstance.is_running.is_(True), BotInstance.is_active.is_(True))
+                    .order_by(BotInstance.id)
+                )
+            ).all()
+        resumed = []
+        for bot_id, bot_type in rows:
+            if self.runner.handles(bot_type):
+                self._types[bot_id] = bot_type
+                self.scheduler.schedule(bot_id)
+                resumed.append(bot_id)
+        log.info("engine: resumed %d running bots", len(resumed))
+        return resumed
+
+    async def shutdown(self) -> None:
+        self.scheduler.shutdown()
+        for feed in self.feeds:
+            await feed.stop()
+        self.feeds.clear()
+
+    # ---- FleetListener
+
+    async def bot_started(self, bot: BotDTO) -> None:
+        if self.runner.handles(bot.bot_type):
+            self._types[bot.id] = bot.bot_type
+            self._health.pop(bot.id, None)
+            self.scheduler.schedule(bot.id)
+
+    async def bot_stopped(self, bot: BotDTO) -> None:
+        self.scheduler.unschedule(bot.id)
+        self._types.pop(bot.id, None)
+        self._health.pop(bot.id, None)
+        if self.runner.handles(bot.bot_type):
+            try:
+                await self.runner.halt(bot.id, bot.bot_type)
+            except Exception as exc:  # the bot is stopped either way; its orders are cancelled on retry
+                log.warning("bot %d: cancelling its orders failed: %s", bot.id, type(exc).__name__)
+
+    # ---- ticks
+
+    async def run_tick(self, bot_id: int) -> None:
+        """One scheduled tick with the error policy of the module docstring; never raises."""
+        health = self._health.setdefault(bot_id, _Health())
+        if health.retry_at > time.monotonic():
+            return
+        bot_type = self._types.get(bot_id) or await self._bot_type(bot_id)
+        if bot_type is None:
+            self.scheduler.unschedule(bot_id)
+            return
+        try:
+            await self.runner.tick(bot_id, bot_type)
+        except TemporaryExchangeError as exc:
+            health.temporary += 1
+            health.retry_at = time.monotonic() + min(self.max_backoff, 2.0 ** min(health.temporary, 16))
+            await self._record_error(bot_id, exc, alert=health.temporary == 1)
+        except FATAL as exc:
+            await self._stop_with_error(bot_id, exc)
+        except Exception as exc:
+            log.exception("bot %d: tick failed", bot_id)
+            health.failures += 1
+            if health.failures >= self.max_failures:
+                await self._stop_with_error(bot_id, exc, failures=health.failures)
+            else:
+                await self._record_error(bot_id, exc, alert=health.failures == 1)
+        else:
+            if health.failures or health.temporary:
+                health.failures = health.temporary = 0
+                health.retry_at = 0.0
+                await self._clear_error(bot_id)
+
+    async def _bot_type(self, bot_id: int) -> str | None:
+        async with self.db.read() as session:
+            bot = await session.get(BotInstance, bot_id)
+            if bot is None or not bot.is_running:
+                return None
+            self._types[bot_id] = bot.bot_type
+            return bot.bot_type
+
+    async def _record_error(self, bot_id: int, exc: BaseException, *, alert: bool) -> None:
+        text = _error_text(exc)
+        async with self.db.write() as session:
+            bot = await session.get(BotInstance, bot_id)
+            if bot is None:
+                return
+            bot.last_error = text
+            if alert:
+                user = await session.get(User, bot.user_id)
+                assert user is not None
+                await q.enqueue_alert(
+                    session,
+                    user_id=user.id,
+                    chat_id=user.chat_id,
+                    kind="bot_error",
+                    bot=bot,
+                    payload={"bot_id": bot.id, "name": bot.name, "error": text},
+                )
+
+    async def _clear_error(self, bot_id: int) -> None:
+        async with self.db.write() as session:
+            bot = await session.get(BotInstance, bot_id)
+            if bot is not None:
+                bot.last_error = None
+
+    async def _stop_with_error(self, bot_id: int, exc: BaseException, *, failures: int = 1) -> None:
+        """Store the error, alert the owner (always delivered) and stop the bot through the fleet."""
+        text = _error_text(exc)
+        async with self.db.write() as session:
+            bot = await session.get(BotInstance, bot_id)
+            if bot is None:
+                return
+            user_id = bot.user_id
+            bot.last_error = text
+            user = await session.get(User, bot.user_id)
+            assert user is not None
+            await q.enqueue_alert(
+                session,
+                user_id=user.id,
+                chat_id=user.chat_id,
+                kind="bot_stopped_error",
+                bot=bot,
+                payload={"bot_id": bot.id, "name": bot.name, "error": text, "failures": failures},
+            )
+        await self.stop_bot(user_id, bot_id, "error")
+
+    async def stop_bot(self, user_id: int, bot_id: int, reason: str) -> None:
+        """Stop a bot through the fleet (its listeners unschedule it); already stopped is fine."""
+        try:
+            await self.fleet.stop(user_id, bot_id, reason=reason)
+        except DomainError:
+            self.scheduler.unschedule(bot_id)
+
+    # ---- exchanges and money
+
+    async def exchange_for(self, user_id: int) -> Exchange:
+        mode = self._modes.get(user_id)
+        if mode is None:
+            async with self.db.read() as session:
+                user = await session.get(User, user_id)
+                mode = self._modes[user_id] = user.trading_mode if user is not None else "paper"
+        if mode == "live" and self.live_exchange_for is not None:
+            async with self.db.read() as session:
+                user = await session.get(User, user_id)
+            assert user is not None
+            return await self.live_exchange_for(user)
+        return self.venue.account(user_id)
+
+    async def equity(self, user: User) -> Decimal:
+        """The account's USDT balance (free + locked), cached `equity_ttl` seconds (the fleet's
+        EquityProvider: allocated capital = equity x allocation_percent / 100)."""
+        cached = self._equity.get(user.id)
+        if cached is not None and time.monotonic() - cached[0] < self.equity_ttl:
+            return cached[1]
+        exchange = await self.exchange_for(user.id)
+        balance = await exchange.fetch_balance()
+        value = balance.total("USDT")
+        for asset, amount in balance.assets.items():  # held base valued at the last price
+            if asset != "USDT" and amount.total:
+                ticker = await _ticker_or_none(exchange, f"{asset}/USDT")
+                value += amount.total * ticker if ticker is not None else Decimal(0)
+        self._equity[user.id] = (time.monotonic(), value)
+        return value
+
+    async def capital(self, user_id: int, allocation_percent: Decimal) -> Decimal:
+        """Allocated capital of a bot (quote currency) plus what its grid already holds is checked
+        by the grid runtime before it commits more."""
+        async with self.db.read() as session:
+            user = await session.get(User, user_id)
+        if user is None:
+            return Decimal(0)
+        return await self.equity(user) * allocation_percent / HUNDRED
+
+
+async def _ticker_or_none(exchange: Exchange, symbol: str) -> Decimal | None:
+    try:
+        return (await exchange.fetch_ticker(symbol)).last
+    except Exception:  # no price for it: left out of the equity
+        return None
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_MAX]

@@ -1,0 +1,711 @@
+"""One tick of one grid bot against an exchange, with its state in the database.
+
+The tick is one idempotent iteration (it may be re-run after a crash at any point):
+
+1. reconcile: every interval that has an order out names it by its client order id (stored in
+   grid_orders.buy_order_id / sell_order_id *before* the order is sent, deterministic from
+   engine.grid.client_order_id). Ids missing from the exchange's open orders are fetched: a filled
+   order goes through engine.grid's state machine exactly once (the new state, the trades row, the
+   counters, the stats and the alerts are one transaction, and the next state names a new id); an
+   id the exchange never got is sent again (same id: the exchange refuses a duplicate).
+2. start: once the trigger price is crossed (or at once without one), buy limits on every line
+   below the price, the intervals at or above it bought at market in one order, their sells placed.
+3. stops: at stop_upper / stop_lower everything is cancelled, the fills that raced the cancel are
+   applied, the position is closed when the bot says so, the owner is alerted and the bot stopped.
+
+The bot's state is cached in memory between ticks (a tick that changes nothing does no I/O but
+the ticker and the open orders); any failure drops the cache, so the next tick reloads the truth
+from the database. Order placement per (user, symbol) is serialised with an asyncio.Lock.
+Alert kinds written here: grid_fill, grid_cycle, grid_stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db import queries as q
+from db.models import BotInstance, GridBotConfig, GridOrder, Trade, User
+from db.session import Database
+from engine.exchange import (
+    Exchange,
+    InsufficientFunds,
+    InvalidOrder,
+    Market,
+    Order,
+    OrderRequest,
+)
+from engine.grid import (
+    ZERO,
+    IntervalState,
+    IntervalStatus,
+    OrderIntent,
+    Side,
+    client_order_id,
+    fee_for,
+    on_buy_filled,
+    on_order_placed,
+    on_sell_filled,
+    q8,
+)
+
+QUOTES = ("USDT", "USDC", "BTC", "ETH")
+_SUFFIX = re.compile(r"^(.*?)(?:r(\d+))?$")
+HOLDING = (IntervalStatus.BUY_FILLED,)
+NEEDS_BUY = (IntervalStatus.PENDING, IntervalStatus.SELL_FILLED)
+
+ExchangeFor = Callable[[int], Awaitable[Exchange]]
+Stopper = Callable[[int, int, str], Awaitable[None]]  # (user_id, bot_id, reason)
+CapitalFor = Callable[[int, Decimal], Awaitable[Decimal]]  # (user_id, allocation %) -> quote
+
+
+def unified_symbol(symbol: str) -> str:
+    """Our symbol ('BTCUSDT') as ccxt's unified spot symbol ('BTC/USDT')."""
+    if "/" in symbol:
+        return symbol
+    for quote in QUOTES:
+        if symbol.endswith(quote) and len(symbol) > len(quote):
+            return f"{symbol[: -len(quote)]}/{quote}"
+    raise InvalidOrder(f"unknown symbol {symbol!r}")
+
+
+def _dt(ts: int | None) -> datetime:
+    if ts is None:
+        return datetime.now(UTC).replace(tzinfo=None)
+    return datetime.fromtimestamp(ts / 1000, UTC).replace(tzinfo=None)
+
+
+def next_client_id(cid: str) -> str:
+    """The id to use when `cid` was cancelled and its order must go out again: 'x' -> 'xr1' -> 'xr2'."""
+    base, n = _SUFFIX.match(cid).groups()  # type: ignore[union-attr]
+    return f"{base}r{int(n or 0) + 1}"
+
+
+@dataclass
+class GridBook:
+    """A running grid bot as the runtime holds it between ticks (money in quote currency)."""
+
+    bot_id: int
+    user_id: int
+    chat_id: int
+    name: str
+    symbol: str  # unified, e.g. "BTC/USDT"
+    config_id: int
+    lines: list[Decimal]
+    intervals: list[IntervalState]
+    buy_cids: list[str | None]
+    sell_cids: list[str | None]
+    trigger: Decimal | None
+    stop_upper: Decimal | None
+    stop_lower: Decimal | None
+    close_on_stop: bool
+    total_investment: Decimal
+    allocation_percent: Decimal
+    first_price: Decimal | None
+    filled_buys: int
+    filled_sells: int
+    realized: Decimal
+    total_trades: int
+    winning_trades: int
+    total_pnl: Decimal
+    market: Market | None = None
+    price: Decimal | None = None
+    sell_fills: dict[int, tuple[Decimal, Decimal, int]] = field(default_factory=dict)
+
+    @property
+    def started(self) -> bool:
+        """Orders were ever journaled (a stopped grid restarts from its intervals, not afresh)."""
+        return self.filled_buys > 0 or any(
+            s.status != IntervalStatus.PENDING or s.cycle > 0 or self.buy_cids[s.index]
+            for s in self.intervals
+        )
+
+    def expected(self) -> dict[str, list[int]]:
+        """Client order ids the bot has out (or is about to send), with their intervals."""
+        out: dict[str, list[int]] = {}
+        for s in self.intervals:
+            if s.status == IntervalStatus.BUY_PLACED and self.buy_cids[s.index]:
+                out.setdefault(self.buy_cids[s.index], []).append(s.index)  # type: ignore[arg-type]
+            elif s.status == IntervalStatus.SELL_PLACED and self.sell_cids[s.index]:
+                out.setdefault(self.sell_cids[s.index], []).append(s.index)  # type: ignore[arg-type]
+        return out
+
+    def committed_capital(self) -> Decimal:
+        """Quote the grid holds: open buys at their line plus bought base at its entry price."""
+        total = ZERO
+        for s in self.intervals:
+            if s.status == IntervalStatus.BUY_PLACED:
+                total += s.qty * s.buy_price
+            elif s.status in (IntervalStatus.BUY_FILLED, IntervalStatus.SELL_PLACED) and s.entry_price:
+                total += s.qty * s.entry_price
+        return total
+
+
+@dataclass
+class _Changes:
+    touched: set[int] = field(default_factory=set)
+    trades: list[Trade] = field(default_factory=list)
+    alerts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    requests: list[OrderRequest] = field(default_factory=list)
+    fills: int = 0
+    last_fill_ts: int | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.touched or self.trades or self.alerts)
+
+
+class GridStore:
+    """The grid runtime's repository: reads a bot's grid, writes one tick's changes in one transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def load(self, bot_id: int, *, require_running: bool = True) -> GridBook | None:
+        """The grid of a (running) grid bot, or None (not found, not a grid, not running)."""
+        async with self.db.read() as session:
+            bot = await session.get(BotInstance, bot_id)
+            if bot is None or bot.bot_type != "grid":
+                return None
+            if require_running and not (bot.is_running and bot.is_active):
+                return None
+            user = await session.get(User, bot.user_id)
+            found = await q.grid_of(session, bot_id)
+            if found is None or user is None:
+                return None
+            config, rows = found
+            lines = [r.grid_price for r in rows] + [config.upper_price]
+            intervals = []
+            for r in rows:
+                status = IntervalStatus(r.status or "pending")
+                holding = status in (IntervalStatus.BUY_FILLED, IntervalStatus.SELL_PLACED)
+                intervals.append(
+                    IntervalState(
+                        index=r.grid_index,
+                        buy_price=lines[r.grid_index],
+                        sell_price=lines[r.grid_index + 1],
+                        qty=r.qty or ZERO,
+                        status=status,
+                        cycle=r.cycle,
+                        entry_price=r.buy_filled_price if holding else None,
+                        entry_fee=r.buy_fee if holding else None,
+                        realized_profit=r.profit or ZERO,
+                    )
+                )
+            return GridBook(
+                bot_id=bot.id,
+                user_id=bot.user_id,
+                chat_id=user.chat_id,
+                name=bot.name.split("\x1f", 1)[0],
+                symbol=unified_symbol(bot.symbol),
+                config_id=config.id,
+                lines=lines,
+                intervals=intervals,
+                buy_cids=[r.buy_order_id for r in rows],
+                sell_cids=[r.sell_order_id for r in rows],
+                trigger=config.trigger_price,
+                stop_upper=config.stop_upper,
+                stop_lower=config.stop_lower,
+                close_on_stop=config.close_position_on_stop,
+                total_investment=config.total_investment,
+                allocation_percent=bot.allocation_percent,
+                first_price=config.current_price,
+                filled_buys=config.filled_buy_count or 0,
+                filled_sells=config.filled_sell_count or 0,
+                realized=config.realized_profit or ZERO,
+                total_trades=bot.total_trades or 0,
+                winning_trades=bot.winning_trades or 0,
+                total_pnl=bot.total_pnl or ZERO,
+            )
+
+    async def save(self, book: GridBook, changes: _Changes, *, price: Decimal | None = None) -> None:
+        async with self.db.write() as session:
+            await self._write(session, book, changes, price)
+
+    async def _write(
+        self, session: AsyncSession, book: GridBook, changes: _Changes, price: Decimal | None
+    ) -> BotInstance:
+        bot = await session.get(BotInstance, book.bot_id)
+        config = await session.get(GridBotConfig, book.config_id)
+        assert bot is not None and config is not None
+        if changes.touched:
+            rows = {
+                r.grid_index: r
+                for r in (
+                    await session.execute(select(GridOrder).where(GridOrder.grid_config_id == book.config_id))
+                ).scalars()
+            }
+            for i in changes.touched:
+                _copy_interval(rows[i], book, i)
+        config.active_buy_orders = len(
+            {book.buy_cids[s.index] for s in book.intervals if s.status == IntervalStatus.BUY_PLACED}
+        )
+        config.active_sell_orders = sum(1 for s in book.intervals if s.status == IntervalStatus.SELL_PLACED)
+        config.filled_buy_count = book.filled_buys
+        config.filled_sell_count = book.filled_sells
+        config.realized_profit = book.realized
+        if price is not None:
+            config.current_price = price
+        bot.total_trades = book.total_trades
+        bot.winning_trades = book.winning_trades
+        bot.total_pnl = book.total_pnl
+        if changes.last_fill_ts is not None:
+            bot.last_trade_at = _dt(changes.last_fill_ts)
+        session.add_all(changes.trades)
+        for kind, payload in changes.alerts:
+            await q.enqueue_alert(
+                session, user_id=book.user_id, chat_id=book.chat_id, kind=kind, payload=payload, bot=bot
+            )
+        await session.flush()
+        return bot
+
+
+def _copy_interval(row: GridOrder, book: GridBook, i: int) -> None:
+    s = book.intervals[i]
+    row.status = s.status.value
+    row.cycle = s.cycle
+    row.qty = s.qty
+    row.buy_order_id = book.buy_cids[i]
+    row.sell_order_id = book.sell_cids[i]
+    row.profit = s.realized_profit
+    if s.entry_price is not None:
+        row.buy_filled_price = s.entry_price
+        row.buy_filled_qty = s.qty
+        row.buy_fee = s.entry_fee
+        if s.last_fill_ts is not None and s.status in (IntervalStatus.BUY_FILLED, IntervalStatus.SELL_PLACED):
+            row.buy_filled_at = _dt(s.last_fill_ts)
+    sold = book.sell_fills.get(i)
+    if sold is not None:
+        row.sell_filled_price, row.sell_filled_qty = sold[0], sold[1]
+        row.sell_filled_at = _dt(sold[2])
+
+
+class GridRuntime:
+    """Ticks grid bots. `exchange_for(user_id)` gives the user's exchange account,
+    `stopper(user_id, bot_id, reason)` stops a bot through the fleet, `capital(user_id, percent)`
+    is the bot's allocated capital (quote currency)."""
+
+    def __init__(
+        self,
+        store: GridStore,
+        exchange_for: ExchangeFor,
+        stopper: Stopper,
+        capital: CapitalFor | None = None,
+    ) -> None:
+        self.store = store
+        self.exchange_for = exchange_for
+        self.stopper = stopper
+        self.capital = capital
+        self._books: dict[int, GridBook] = {}
+        self._locks: dict[tuple[int, str], asyncio.Lock] = {}
+
+    def forget(self, bot_id: int) -> None:
+        self._books.pop(bot_id, None)
+
+    def lock_for(self, user_id: int, symbol: str) -> asyncio.Lock:
+        key = (user_id, symbol)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    async def book(self, bot_id: int) -> GridBook | None:
+        book = self._books.get(bot_id)
+        if book is None:
+            book = await self.store.load(bot_id)
+            if book is not None:
+                self._books[bot_id] = book
+        return book
+
+    async def tick(self, bot_id: int) -> None:
+        """One iteration of the bot (see the module docstring); raises what the exchange raised."""
+        book = await self.book(bot_id)
+        if book is None:
+            return
+        try:
+            async with self.lock_for(book.user_id, book.symbol):
+                stop_reason = await self._tick(book)
+        except BaseException:
+            self.forget(bot_id)  # the database holds the truth; reload it next time
+            raise
+        if stop_reason is not None:  # outside the lock: stopping calls back into halt()
+            await self.stopper(book.user_id, book.bot_id, stop_reason)
+
+    async def halt(self, bot_id: int, *, close_position: bool | None = None) -> None:
+        """The bot was stopped: cancel its orders, apply the fills that raced the cancel and close its
+        position when asked (None = the bot's own setting). Safe to call again."""
+        book = self._books.pop(bot_id, None) or await self.store.load(bot_id, require_running=False)
+        if book is None:
+            return
+        async with self.lock_for(book.user_id, book.symbol):
+            await self._cancel_everything(book, close_position)
+
+    # ---- the tick
+
+    async def _tick(self, book: GridBook) -> str | None:
+        exchange = await self.exchange_for(book.user_id)
+        if book.market is None:
+            await exchange.load_markets()
+            book.market = exchange.market(book.symbol)
+        price = (await exchange.fetch_ticker(book.symbol)).last
+        book.price = price
+        if not book.started:
+            if not await self._triggered(book, price):
+                return None
+            await self._place_missing(book, exchange, price, fresh=True)
+        elif any(s.status in NEEDS_BUY or s.status in HOLDING for s in book.intervals):
+            await self._place_missing(book, exchange, price, fresh=False)  # after a stop and a restart
+        await self._reconcile(book, exchange)
+        reason = self._stop_reason(book, price)
+        if reason is not None:
+            await self._stop_for_price(book, exchange, reason, price)
+        return reason
+
+    async def _triggered(self, book: GridBook, price: Decimal) -> bool:
+        """Without a trigger at once; with one, when the price has crossed it since the first look."""
+        if book.trigger is None:
+            return True
+        if book.first_price is None:
+            book.first_price = price
+            await self.store.save(book, _Changes(), price=price)
+            return price == book.trigger
+        first = book.first_price
+        return price == book.trigger or (first < book.trigger) != (price < book.trigger)
+
+    @staticmethod
+    def _stop_reason(book: GridBook, price: Decimal) -> str | None:
+        if book.stop_upper is not None and price >= book.stop_upper:
+            return "stop_upper"
+        if book.stop_lower is not None and price <= book.stop_lower:
+            return "stop_lower"
+        return None
+
+    async def _place_missing(
+        self, book: GridBook, exchange: Exchange, price: Decimal, *, fresh: bool
+    ) -> None:
+        """Give every interval without an order its order: a buy limit below the price, a market buy
+        (one order for all) at or above it, a sell for the held ones. Journaled before sending."""
+        if self._stop_reason(book, price) is not None:
+            return
+        market_ids = [s.index for s in book.intervals if s.status in NEEDS_BUY and s.buy_price >= price]
+        limit_ids = [s.index for s in book.intervals if s.status in NEEDS_BUY and s.buy_price < price]
+        sell_ids = [s.index for s in book.intervals if s.status in HOLDING]
+        if not (market_ids or limit_ids or sell_ids):
+            return
+        extra = sum((book.intervals[i].qty * book.intervals[i].buy_price for i in limit_ids), ZERO)
+        extra += sum((book.intervals[i].qty * price for i in market_ids), ZERO)
+        await self._check_capital(book, extra)
+        changes = _Changes()
+
+        async def cid_for(base: str) -> str:
+            if fresh:
+                return base
+            cid = base
+            while True:  # an id a cancelled order used cannot be used again
+                found = await exchange.fetch_order_by_client_id(cid, book.symbol)
+                if found is None or found.status in ("open", "closed"):
+                    return cid
+                cid = next_client_id(cid)
+
+        if market_ids:
+            first = book.intervals[market_ids[0]]
+            cid = await cid_for(client_order_id(book.bot_id, first.index, first.cycle, Side.BUY) + "m")
+            for i in market_ids:
+                book.intervals[i] = replace(book.intervals[i], status=IntervalStatus.BUY_PLACED)
+                book.buy_cids[i] = cid
+                changes.touched.add(i)
+        for i in limit_ids:
+            s = book.intervals[i]
+            book.intervals[i] = replace(s, status=IntervalStatus.BUY_PLACED)
+            book.buy_cids[i] = await cid_for(client_order_id(book.bot_id, i, s.cycle, Side.BUY))
+            changes.touched.add(i)
+        for i in sell_ids:
+            s = book.intervals[i]
+            book.intervals[i] = replace(s, status=IntervalStatus.SELL_PLACED)
+            book.sell_cids[i] = await cid_for(client_order_id(book.bot_id, i, s.cycle, Side.SELL))
+            changes.touched.add(i)
+        await self.store.save(book, changes, price=price)
+        await self._send(book, exchange, self._requests(book, list(book.expected())))
+
+    async def _check_capital(self, book: GridBook, extra: Decimal) -> None:
+        if self.capital is None:
+            return
+        allocated = await self.capital(book.user_id, book.allocation_percent)
+        needed = book.committed_capital() + extra
+        if needed > allocated:
+            raise InsufficientFunds(
+                f"the grid would commit {q8(needed)} but the bot's allocated capital is {q8(allocated)}"
+            )
+
+    def _requests(self, book: GridBook, cids: Sequence[str]) -> list[OrderRequest]:
+        """The orders named by `cids` (market buys first), rebuilt from the intervals."""
+        expected = book.expected()
+        out: list[OrderRequest] = []
+        for cid in cids:
+            ids = expected.get(cid)
+            if not ids:
+                continue
+            s = book.intervals[ids[0]]
+            if s.status == IntervalStatus.SELL_PLACED:
+                out.append(OrderRequest(book.symbol, "sell", "limit", s.qty, s.sell_price, cid))
+            elif _is_market(cid):
+                qty = sum((book.intervals[i].qty for i in ids), ZERO)
+                out.append(OrderRequest(book.symbol, "buy", "market", qty, book.price, cid))
+            else:
+                out.append(OrderRequest(book.symbol, "buy", "limit", s.qty, s.buy_price, cid))
+        out.sort(key=lambda r: r.type != "market")
+        return out
+
+    async def _send(self, book: GridBook, exchange: Exchange, reqs: list[OrderRequest]) -> None:
+        if not reqs:
+            return
+        market = [r for r in reqs if r.type == "market"]
+        limits = [r for r in reqs if r.type == "limit"]
+        for req in market:  # a market buy pays for the sells placed after it
+            await exchange.create_order(req)
+        if limits:
+            result = await exchange.create_orders(limits)
+            for rejected in result.rejected:
+                if "insufficient" in rejected.reason.lower():
+                    raise InsufficientFunds(f"order {rejected.client_order_id}: {rejected.reason}")
+                raise InvalidOrder(f"order {rejected.client_order_id}: {rejected.reason}")
+            # ids in result.unknown are looked up (and sent again if missing) by the next reconcile
+
+    async def _reconcile(self, book: GridBook, exchange: Exchange, *, stopping: bool = False) -> None:
+        """Apply what happened on the exchange to the intervals (see the module docstring)."""
+        for _ in range(4):  # a market fill places sells, which the same tick reconciles once more
+            expected = book.expected()
+            if not expected:
+                return
+            open_ids = {o.client_order_id for o in await exchange.fetch_open_orders(book.symbol)}
+            missing = [cid for cid in expected if cid not in open_ids]
+            if not missing:
+                return
+            found: list[tuple[str, Order | None]] = [
+                (cid, await exchange.fetch_order_by_client_id(cid, book.symbol)) for cid in missing
+            ]
+            found.sort(key=lambda pair: (pair[1].ts or 0, pair[1].id) if pair[1] else (0, ""))
+            changes = _Changes()
+            resend: list[str] = []
+            for cid, order in found:
+                if order is None:
+                    if stopping:
+                        self._withdraw(book, expected[cid], changes)
+                    else:
+                        resend.append(cid)
+                elif order.status == "closed":
+                    self._apply_fill(book, order, expected[cid], changes, stopping)
+                elif order.status in ("canceled", "rejected"):
+                    if stopping or order.status == "canceled":
+                        self._withdraw(book, expected[cid], changes)
+                    else:
+                        raise InvalidOrder(f"order {cid} was rejected by the exchange")
+            if changes:
+                await self.store.save(book, changes, price=book.price)
+            if stopping:
+                return
+            await self._send(book, exchange, self._requests(book, resend) + changes.requests)
+            if not changes.fills:
+                return
+
+    def _withdraw(self, book: GridBook, ids: list[int], changes: _Changes) -> None:
+        """The interval's order is gone without a fill: a buy leaves it empty, a sell leaves it holding."""
+        for i in ids:
+            s = book.intervals[i]
+            status = (
+                IntervalStatus.PENDING if s.status == IntervalStatus.BUY_PLACED else IntervalStatus.BUY_FILLED
+            )
+            book.intervals[i] = replace(s, status=status)
+            changes.touched.add(i)
+
+    def _apply_fill(
+        self, book: GridBook, order: Order, ids: list[int], changes: _Changes, stopping: bool
+    ) -> None:
+        assert book.market is not None
+        price = order.avg_fill_price or order.price
+        assert price is not None
+        ts = order.ts or 0
+        changes.fills += 1
+        changes.last_fill_ts = ts
+        profit_total = ZERO
+        for i in sorted(ids):
+            s = book.intervals[i]
+            changes.touched.add(i)
+            if s.status == IntervalStatus.BUY_PLACED:
+                if order.type == "market":
+                    qty, fee = s.qty, fee_for(price, s.qty, book.market.taker_fee)
+                else:
+                    qty, fee = order.filled_qty, order.fee
+                new, intent = on_buy_filled(s, price, qty, fee, ts)
+                book.filled_buys += 1
+                if not stopping:
+                    new = self._placed(book, new, intent, changes)
+                book.intervals[i] = new
+                changes.alerts.append(("grid_fill", self._fill_payload(book, i, "buy", price, qty, fee)))
+            else:
+                new, result, intent = on_sell_filled(s, price, order.filled_qty, order.fee, ts)
+                book.filled_sells += 1
+                book.realized += result.profit
+                book.total_pnl += result.profit
+                book.total_trades += 1
+                book.winning_trades += result.profit > 0
+                book.sell_fills[i] = (price, order.filled_qty, ts)
+                profit_total += result.profit
+                if not stopping:
+                    new = self._placed(book, new, intent, changes)
+                book.intervals[i] = new
+                changes.alerts.append(
+                    ("grid_fill", self._fill_payload(book, i, "sell", price, order.filled_qty, order.fee))
+                )
+                changes.alerts.append(
+                    (
+                        "grid_cycle",
+                        {
+                            **self._fill_payload(book, i, "sell", price, order.filled_qty, order.fee),
+                            "cycle": result.cycle + 1,
+                            "profit": str(result.profit),
+                            "realized_profit": str(book.realized),
+                        },
+                    )
+                )
+        changes.trades.append(
+            Trade(
+                user_id=book.user_id,
+                bot_instance_id=book.bot_id,
+                trade_source="grid_bot",
+                symbol=book.symbol.replace("/", ""),
+                side=order.side,
+                order_type=order.type,
+                qty=order.filled_qty,
+                price=price,
+                fee=order.fee,
+                fee_currency=book.market.quote,
+                realized_pnl=profit_total if order.side == "sell" else None,
+                exchange_order_id=order.id,
+                client_order_id=order.client_order_id,
+                executed_at=_dt(ts),
+            )
+        )
+
+    def _placed(
+        self, book: GridBook, state: IntervalState, intent: OrderIntent, changes: _Changes
+    ) -> IntervalState:
+        """Journal the counter-order of a fill (it goes out after the transaction commits)."""
+        cid = intent.client_order_id(book.bot_id)
+        if intent.side is Side.SELL:
+            book.sell_cids[state.index] = cid
+        else:
+            book.buy_cids[state.index] = cid
+        assert intent.price is not None
+        changes.requests.append(
+            OrderRequest(book.symbol, intent.side.value, "limit", intent.qty, intent.price, cid)
+        )
+        return on_order_placed(state, intent)
+
+    @staticmethod
+    def _fill_payload(
+        book: GridBook, i: int, side: str, price: Decimal, qty: Decimal, fee: Decimal
+    ) -> dict[str, Any]:
+        return {
+            "bot_id": book.bot_id,
+            "name": book.name,
+            "symbol": book.symbol,
+            "interval": i,
+            "side": side,
+            "price": str(price),
+            "qty": str(qty),
+            "fee": str(fee),
+        }
+
+    # ---- stops
+
+    async def _stop_for_price(self, book: GridBook, exchange: Exchange, reason: str, price: Decimal) -> None:
+        await self._cancel_everything(book, None, exchange)
+        changes = _Changes()
+        changes.alerts.append(
+            (
+                "grid_stop",
+                {
+                    "bot_id": book.bot_id,
+                    "name": book.name,
+                    "symbol": book.symbol,
+                    "reason": reason,
+                    "price": str(price),
+                    "realized_profit": str(book.realized),
+                },
+            )
+        )
+        await self.store.save(book, changes, price=price)
+        self.forget(book.bot_id)
+
+    async def _cancel_everything(
+        self, book: GridBook, close_position: bool | None, exchange: Exchange | None = None
+    ) -> None:
+        exchange = exchange or await self.exchange_for(book.user_id)
+        if book.market is None:
+            await exchange.load_markets()
+            book.market = exchange.market(book.symbol)
+        mine = set(book.expected())
+        open_ids = [o.id for o in await exchange.fetch_open_orders(book.symbol) if o.client_order_id in mine]
+        if open_ids:
+            await exchange.cancel_orders(open_ids, book.symbol)
+        await self._reconcile(book, exchange, stopping=True)
+        if close_position if close_position is not None else book.close_on_stop:
+            await self._close_position(book, exchange)
+
+    async def _close_position(self, book: GridBook, exchange: Exchange) -> None:
+        """Sell what the grid holds at market (one order) and book each interval's result."""
+        held = [s for s in book.intervals if s.status == IntervalStatus.BUY_FILLED]
+        if not held:
+            return
+        qty = sum((s.qty for s in held), ZERO)
+        cid = f"mb{book.bot_id}x{book.filled_sells}c{len(held)}"
+        order = await exchange.create_order(OrderRequest(book.symbol, "sell", "market", qty, book.price, cid))
+        if order.status != "closed" or book.market is None:
+            raise InvalidOrder(f"closing order {cid} did not fill")
+        price = order.avg_fill_price or order.price or ZERO
+        changes = _Changes(last_fill_ts=order.ts)
+        pnl = ZERO
+        for s in held:
+            fee = fee_for(price, s.qty, book.market.taker_fee)
+            new, result, _ = on_sell_filled(s, price, s.qty, fee, order.ts or 0)
+            book.intervals[s.index] = replace(new, status=IntervalStatus.PENDING)
+            book.filled_sells += 1
+            book.realized += result.profit
+            book.total_pnl += result.profit
+            book.total_trades += 1
+            book.winning_trades += result.profit > 0
+            pnl += result.profit
+            changes.touched.add(s.index)
+        changes.trades.append(
+            Trade(
+                user_id=book.user_id,
+                bot_instance_id=book.bot_id,
+                trade_source="grid_bot",
+                symbol=book.symbol.replace("/", ""),
+                side="sell",
+                order_type="market",
+                qty=order.filled_qty,
+                price=price,
+                fee=order.fee,
+                fee_currency=book.market.quote,
+                realized_pnl=pnl,
+                exchange_order_id=order.id,
+                client_order_id=cid,
+                executed_at=_dt(order.ts),
+            )
+        )
+        changes.alerts.append(("grid_fill", self._fill_payload(book, -1, "sell", price, qty, order.fee)))
+        await self.store.save(book, changes, price=book.price)
+
+
+def _is_market(cid: str) -> bool:
+    base, _ = _SUFFIX.match(cid).groups()  # type: ignore[union-attr]
+    return base.endswith("m")

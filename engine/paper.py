@@ -1,0 +1,741 @@
+"""The paper exchange: a matching engine with its state in the database.
+
+`PaperVenue` is the market (one per process): it holds every paper account's open orders in an
+in-memory book per symbol for matching, and writes every change (orders, balances, positions) to the
+database before the book changes, so a restart rebuilds the book from the database (`load`).
+`PaperExchange` is one account's view of it and implements `engine.exchange.Exchange`.
+
+Fill rules:
+* a resting limit buy fills when a price point is at or below its price, a sell at or above it, at
+  the order's own price, with the maker fee; within one point buys fill highest first and sells
+  lowest first (the order a falling/rising walk reaches them). A limit placed beyond the current
+  price fills at the next price point, at its own price.
+* a market order fills at once at the last price x (1 +/- slippage) with the taker fee.
+* fees are quote currency: price x qty x rate, 8 decimals.
+* spot: a buy locks price x qty + maker fee of quote, a sell locks its base quantity.
+* USDT-M perpetuals (symbols "BASE/USDT:USDT"): one-way positions; an order locks its margin
+  (notional / leverage + fee); a reduce-only order only shrinks the position (never flips it).
+
+Price points come from a feed (engine.feeds) through `on_price` (optionally committing the feed's
+position in the same transaction, so a replay resumes exactly where its effects stopped).
+Idempotency: an order whose client order id the account already used returns the existing order.
+One venue per database: two processes sharing one database would each match the same orders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import PaperBalance, PaperOrder, PaperPosition, ReplayCursor, User
+from db.session import Database
+from engine.exchange import (
+    AssetBalance,
+    Balance,
+    BatchResult,
+    Candle,
+    ExchangeError,
+    ExchangeNotSupported,
+    InsufficientFunds,
+    InvalidOrder,
+    Market,
+    MarketType,
+    Order,
+    OrderNotFound,
+    OrderRequest,
+    Position,
+    RejectedOrder,
+    TemporaryExchangeError,
+    Ticker,
+    round_price,
+    round_qty_down,
+)
+from engine.grid import q8
+from engine.markets import BITGET_SPOT
+
+ZERO = Decimal(0)
+DEFAULT_MAKER_FEE = Decimal("0.0002")
+DEFAULT_TAKER_FEE = Decimal("0.0006")
+# Bitget USDT-M perpetual rules for the markets the static catalog knows (pricePlace / volumePlace).
+_SWAP_RULES = {"BTC": (Decimal("0.1"), Decimal("0.0001")), "ETH": (Decimal("0.01"), Decimal("0.01"))}
+
+
+def paper_markets(
+    maker_fee: Decimal = DEFAULT_MAKER_FEE, taker_fee: Decimal = DEFAULT_TAKER_FEE
+) -> dict[str, Market]:
+    """The paper venue's markets: Bitget's spot rules ("BTC/USDT") and USDT-M perpetuals ("BTC/USDT:USDT")."""
+    markets: dict[str, Market] = {}
+    for rules in BITGET_SPOT.values():
+        spot = f"{rules.base}/{rules.quote}"
+        markets[spot] = Market(
+            spot,
+            rules.base,
+            rules.quote,
+            "spot",
+            rules.price_tick,
+            rules.amount_step,
+            rules.min_qty,
+            rules.min_notional,
+            maker_fee=maker_fee,
+            taker_fee=taker_fee,
+        )
+        tick, step = _SWAP_RULES.get(rules.base, (rules.price_tick, rules.amount_step))
+        swap = f"{spot}:{rules.quote}"
+        markets[swap] = Market(
+            swap,
+            rules.base,
+            rules.quote,
+            "swap",
+            tick,
+            step,
+            step,
+            Decimal("5"),
+            maker_fee=maker_fee,
+            taker_fee=taker_fee,
+            max_leverage=125,
+        )
+    return markets
+
+
+def spot_symbol(base: str, quote: str) -> str:
+    return f"{base}/{quote}"
+
+
+@dataclass(slots=True)
+class _Book:
+    """Resting orders of one symbol: heaps of (-price, seq, id) for buys and (price, seq, id) for sells."""
+
+    buys: list[tuple[float, int, int]]
+    sells: list[tuple[float, int, int]]
+
+
+class PaperVenue:
+    """The paper market shared by every paper account of the process.
+
+    Fee rates are fractions (0.0002 = 0.02 %), `slippage` a fraction of the price that market orders
+    pay (buys above, sells below). `start_balance` is the USDT an account starts with when the user
+    row has none (the user's `paper_balance` otherwise)."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        markets: Mapping[str, Market] | None = None,
+        maker_fee: Decimal = DEFAULT_MAKER_FEE,
+        taker_fee: Decimal = DEFAULT_TAKER_FEE,
+        slippage: Decimal = ZERO,
+    ) -> None:
+        self.db = db
+        self.maker_fee = maker_fee
+        self.taker_fee = taker_fee
+        self.slippage = slippage
+        self.markets = dict(markets) if markets is not None else paper_markets(maker_fee, taker_fee)
+        self._books: dict[str, _Book] = {}
+        self._open: dict[int, Order] = {}  # open orders by paper id
+        self._owner: dict[int, int] = {}  # paper id -> user id
+        self._by_account: dict[tuple[int, str], dict[int, Order]] = {}
+        self._last: dict[str, tuple[Decimal, int]] = {}
+        self._seq = itertools.count()
+        self._lock = asyncio.Lock()  # every state change of the venue is one transaction at a time
+        self._accounts: dict[int, PaperExchange] = {}
+        self._funded: set[int] = set()
+
+    # ---- set-up
+
+    async def load(self) -> int:
+        """Rebuild the book from the open orders in the database; returns how many there are."""
+        async with self._lock:
+            self._books.clear()
+            self._open.clear()
+            self._owner.clear()
+            self._by_account.clear()
+            async with self.db.read() as session:
+                rows = (
+                    await session.execute(select(PaperOrder).where(PaperOrder.status == "open"))
+                ).scalars()
+                for row in rows:
+                    self._rest(row.user_id, _order_of(row))
+            return len(self._open)
+
+    def account(self, user_id: int) -> PaperExchange:
+        """The `Exchange` of one paper account (cached)."""
+        exchange = self._accounts.get(user_id)
+        if exchange is None:
+            exchange = self._accounts[user_id] = PaperExchange(self, user_id)
+        return exchange
+
+    def market(self, symbol: str) -> Market:
+        market = self.markets.get(symbol)
+        if market is None:
+            raise InvalidOrder(f"unknown symbol {symbol!r}")
+        return market
+
+    def mark_price(self, symbol: str, price: Decimal, ts: int) -> None:
+        """Set the last price without matching (a resumed feed's last committed point)."""
+        self._last[symbol] = (price, ts)
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        last = self._last.get(symbol)
+        return last[0] if last else None
+
+    def open_orders(self, user_id: int, symbol: str) -> list[Order]:
+        return list(self._by_account.get((user_id, symbol), {}).values())
+
+    # ---- price points
+
+    async def on_price(
+        self, symbol: str, price: Decimal, ts: int, *, cursor: tuple[str, int] | None = None
+    ) -> list[Order]:
+        """Match `symbol`'s resting orders against one price point (quote currency, ts in ms).
+
+        Returns the orders filled, in fill order. With `cursor` = (feed name, position) the feed's
+        position is committed in the same transaction as the fills."""
+        async with self._lock:
+            self._last[symbol] = (price, ts)
+            crossing = self._crossing(symbol, float(price))
+            if not crossing and cursor is None:
+                return []
+            try:
+                async with self.db.write() as session:
+                    filled = [await self._fill_resting(session, order_id, ts) for order_id in crossing]
+                    if cursor is not None:
+                        await _save_cursor(session, *cursor)
+            except BaseException:
+                for order_id in crossing:  # nothing was committed: the orders rest again
+                    self._push(self._open[order_id])
+                raise
+            for order in filled:
+                self._unrest(order.id)
+            return filled
+
+    async def walk_candle(
+        self, symbol: str, open_: Decimal, high: Decimal, low: Decimal, close: Decimal, ts: int
+    ) -> list[Order]:
+        """One candle's walk (open -> low -> high -> close when close >= open, else open -> high ->
+        low -> close); every order the walk touches fills in the order the walk reaches it."""
+        from engine.candles import walk_points
+
+        filled: list[Order] = []
+        for point in walk_points(open_, high, low, close):
+            filled += await self.on_price(symbol, point, ts)
+        return filled
+
+    def _crossing(self, symbol: str, price: float) -> list[int]:
+        book = self._books.get(symbol)
+        if book is None:
+            return []
+        out: list[int] = []
+        buys, sells = book.buys, book.sells
+        while buys and -buys[0][0] >= price:
+            order_id = heapq.heappop(buys)[2]
+            if order_id in self._open:
+                out.append(order_id)
+        while sells and sells[0][0] <= price:
+            order_id = heapq.heappop(sells)[2]
+            if order_id in self._open:
+                out.append(order_id)
+        return out
+
+    # ---- orders (called by PaperExchange)
+
+    async def create_orders(self, user_id: int, reqs: Sequence[OrderRequest]) -> BatchResult:
+        async with self._lock:
+            await self._fund(user_id)
+            accepted: list[Order] = []
+            rejected: list[RejectedOrder] = []
+            resting: list[Order] = []
+            async with self.db.write() as session:
+                for req in reqs:
+                    try:
+                        order, is_new = await self._create(session, user_id, req)
+                    except (InvalidOrder, InsufficientFunds) as exc:
+                        rejected.append(RejectedOrder(req.client_order_id, f"{type(exc).__name__}: {exc}"))
+                        continue
+                    accepted.append(order)
+                    if is_new and order.status == "open":
+                        resting.append(order)
+            for order in resting:
+                self._rest(user_id, order)
+            return BatchResult(accepted=tuple(accepted), rejected=tuple(rejected))
+
+    async def create_order(self, user_id: int, req: OrderRequest) -> Order:
+        async with self._lock:
+            await self._fund(user_id)
+            async with self.db.write() as session:
+                order, is_new = await self._create(session, user_id, req)
+            if is_new and order.status == "open":
+                self._rest(user_id, order)
+            return order
+
+    async def cancel_orders(self, user_id: int, order_ids: Sequence[str], symbol: str) -> list[str]:
+        async with self._lock:
+            done: list[int] = []
+            async with self.db.write() as session:
+                for order_id in order_ids:
+                    row = await self._row(session, user_id, order_id, symbol)
+                    if row is None or row.status != "open":
+                        continue
+                    await self._release(session, row)
+                    row.status = "canceled"
+                    done.append(row.id)
+            for paper_id in done:
+                self._unrest(paper_id)
+            return [str(i) for i in done]
+
+    async def fetch_order(self, user_id: int, order_id: str, symbol: str) -> Order:
+        cached = self._open.get(int(order_id)) if order_id.isdigit() else None
+        if (
+            cached is not None
+            and self._owner.get(cached_id := int(order_id)) == user_id
+            and cached.symbol == symbol
+        ):
+            return self._open[cached_id]
+        async with self.db.read() as session:
+            row = await self._row(session, user_id, order_id, symbol)
+            if row is None:
+                raise OrderNotFound(f"order {order_id} not found")
+            return _order_of(row)
+
+    async def fetch_order_by_client_id(self, user_id: int, client_order_id: str, symbol: str) -> Order | None:
+        async with self.db.read() as session:
+            row = (
+                await session.execute(
+                    select(PaperOrder).where(
+                        PaperOrder.user_id == user_id, PaperOrder.client_order_id == client_order_id
+                    )
+                )
+            ).scalar_one_or_none()
+            return _order_of(row) if row is not None and row.symbol == symbol else None
+
+    async def fetch_balance(self, user_id: int, market_type: MarketType | None) -> Balance:
+        await self._fund(user_id)
+        async with self.db.read() as session:
+            rows = (
+                await session.execute(select(PaperBalance).where(PaperBalance.user_id == user_id))
+            ).scalars()
+            assets = {r.asset: [r.free, r.locked] for r in rows}
+            positions = (
+                await session.execute(select(PaperPosition).where(PaperPosition.user_id == user_id))
+            ).scalars()
+            margin = sum((p.margin for p in positions), ZERO)
+        if margin and "USDT" in assets:
+            assets["USDT"][1] += margin
+        return Balance({a: AssetBalance(f, u, f + u) for a, (f, u) in assets.items()})
+
+    async def fetch_positions(self, user_id: int, symbols: Sequence[str] | None) -> list[Position]:
+        async with self.db.read() as session:
+            rows = (
+                await session.execute(select(PaperPosition).where(PaperPosition.user_id == user_id))
+            ).scalars()
+            out = []
+            for row in rows:
+                if row.qty == 0 or (symbols is not None and row.symbol not in symbols):
+                    continue
+                last = self.last_price(row.symbol) or row.entry_price
+                out.append(
+                    Position(
+                        row.symbol,
+                        "long" if row.qty > 0 else "short",
+                        abs(row.qty),
+                        row.entry_price,
+                        Decimal(row.leverage),
+                        q8((last - row.entry_price) * row.qty),
+                    )
+                )
+            return out
+
+    async def set_leverage(self, user_id: int, symbol: str, leverage: int, max_leverage: int | None) -> None:
+        market = self.market(symbol)
+        if market.type != "swap":
+            raise InvalidOrder(f"{symbol} is not a futures market")
+        cap = min(x for x in (max_leverage, market.max_leverage, 10**6) if x is not None)
+        if not 1 <= leverage <= cap:
+            raise InvalidOrder(f"leverage {leverage} is outside 1..{cap}")
+        async with self._lock, self.db.write() as session:
+            position = await _position(session, user_id, symbol)
+            if position.qty != 0 and position.leverage != leverage:
+                raise InvalidOrder("close the position before changing its leverage")
+            position.leverage = leverage
+
+    # ---- internals: accounts and balances
+
+    async def _fund(self, user_id: int) -> None:
+        """First use of an account: its USDT balance is the user's paper_balance."""
+        if user_id in self._funded:
+            return
+        async with self.db.write() as session:
+            existing = (
+                await session.execute(select(PaperBalance.id).where(PaperBalance.user_id == user_id).limit(1))
+            ).first()
+            if existing is None:
+                user = await session.get(User, user_id)
+                if user is None:
+                    raise InvalidOrder(f"no paper account for user {user_id}")
+                session.add(PaperBalance(user_id=user_id, asset="USDT", free=user.paper_balance, locked=ZERO))
+        self._funded.add(user_id)
+
+    async def _create(self, session: AsyncSession, user_id: int, req: OrderRequest) -> tuple[Order, bool]:
+        existing = (
+            await session.execute(
+                select(PaperOrder).where(
+                    PaperOrder.user_id == user_id, PaperOrder.client_order_id == req.client_order_id
+                )
+            )
+        ).scalar_one_or_none()
+        if existing is not None:
+            return _order_of(existing), False
+        market = self.market(req.symbol)
+        qty = round_qty_down(market, req.qty)
+        last = self._last.get(req.symbol)
+        ts = last[1] if last else 0
+        if req.type == "limit":
+            assert req.price is not None
+            price = round_price(market, req.price)
+        else:
+            if last is None:
+                raise TemporaryExchangeError(f"no price for {req.symbol} yet")
+            factor = 1 + self.slippage if req.side == "buy" else 1 - self.slippage
+            price = round_price(market, last[0] * factor)
+        if qty <= 0 or qty < market.min_qty:
+            raise InvalidOrder(f"quantity {req.qty} is under the minimum {market.min_qty}")
+        if qty * price < market.min_notional and not req.reduce_only:
+            raise InvalidOrder(f"order value {q8(qty * price)} is under the minimum {market.min_notional}")
+        row = PaperOrder(
+            user_id=user_id,
+            symbol=req.symbol,
+            side=req.side,
+            type=req.type,
+            price=price if req.type == "limit" else None,
+            qty=qty,
+            filled_qty=ZERO,
+            fee=ZERO,
+            reserved=ZERO,
+            status="open",
+            client_order_id=req.client_order_id,
+            reduce_only=req.reduce_only,
+            created_ts=ts,
+        )
+        rate = self.maker_fee if req.type == "limit" else self.taker_fee
+        if req.type == "market":  # fills below, paid from free funds
+            if market.type == "swap" and req.reduce_only:
+                await self._check_reduce(session, user_id, req)
+        elif market.type == "spot":
+            if req.side == "buy":
+                row.reserved = q8(price * qty) + q8(price * qty * rate)
+                await _lock_funds(session, user_id, market.quote, row.reserved)
+            else:
+                row.reserved = qty
+                await _lock_funds(session, user_id, market.base, qty)
+        else:
+            position = await _position(session, user_id, req.symbol)
+            if req.reduce_only:
+                await self._check_reduce(session, user_id, req)
+            else:
+                row.reserved = q8(price * qty / position.leverage) + q8(price * qty * rate)
+                await _lock_funds(session, user_id, market.quote, row.reserved)
+        session.add(row)
+        await session.flush()
+        if req.type == "market":
+            await self._execute(session, row, market, price, ts, rate)
+        return _order_of(row), True
+
+    async def _check_reduce(self, session: AsyncSession, user_id: int, req: OrderRequest) -> None:
+        position = await _position(session, user_id, req.symbol)
+        if position.qty == 0 or (position.qty > 0) == (req.side == "buy"):
+            raise InvalidOrder("reduce-only order would not reduce the position")
+
+    async def _fill_resting(self, session: AsyncSession, order_id: int, ts: int) -> Order:
+        row = await session.get(PaperOrder, order_id)
+        assert row is not None and row.status == "open" and row.price is not None
+        await self._execute(session, row, self.market(row.symbol), row.price, ts, self.maker_fee)
+        return _order_of(row)
+
+    async def _execute(
+        self, session: AsyncSession, row: PaperOrder, market: Market, price: Decimal, ts: int, rate: Decimal
+    ) -> None:
+        """Fill `row` completely at `price` (fee `rate`), moving its reserved funds."""
+        qty = row.qty
+        if market.type == "swap" and row.reduce_only:  # only what closes the position fills
+            qty = min(qty, abs((await _position(session, row.user_id, row.symbol)).qty))
+        cost = q8(price * qty)
+        fee = q8(price * qty * rate)
+        if market.type == "spot":
+            quote = await _balance(session, row.user_id, market.quote)
+            base = await _balance(session, row.user_id, market.base)
+            if row.side == "buy":
+                if row.type == "market":  # nothing was locked: pay from free funds
+                    if quote.free < cost + fee:
+                        raise InsufficientFunds(f"need {cost + fee} {market.quote}, have {quote.free}")
+                    quote.free -= cost + fee
+                else:
+                    quote.locked -= row.reserved
+                    quote.free += row.reserved - cost - fee
+                base.free += qty
+            else:
+                if row.type == "market":
+                    if base.free < qty:
+                        raise InsufficientFunds(f"need {qty} {market.base}, have {base.free}")
+                    base.free -= qty
+                else:
+                    base.locked -= row.reserved
+                quote.free += cost - fee
+        else:
+            await self._fill_swap(session, row, market, price, qty, fee)
+        row.reserved = ZERO
+        row.filled_qty = qty
+        row.avg_price = price
+        row.fee = fee
+        row.status = "closed"
+        row.filled_ts = ts
+
+    async def _fill_swap(
+        self,
+        session: AsyncSession,
+        row: PaperOrder,
+        market: Market,
+        price: Decimal,
+        qty: Decimal,
+        fee: Decimal,
+    ) -> None:
+        quote = await _balance(session, row.user_id, market.quote)
+        position = await _position(session, row.user_id, row.symbol)
+        delta = qty if row.side == "buy" else -qty
+        if row.type == "market" and not row.reduce_only:
+            # the margin of a market order is taken at its fill price
+            need = q8(price * qty / position.leverage) + fee
+            if quote.free < need:
+                raise InsufficientFunds(f"need {need} {market.quote} of margin, have {quote.free}")
+            quote.free -= need
+            quote.locked += need
+            row.reserved = need
+        quote.locked -= row.reserved
+        quote.free += row.reserved
+        closing = ZERO
+        if position.qty != 0 and (position.qty > 0) != (delta > 0):
+            closing = min(abs(delta), abs(position.qty))
+        if row.reduce_only:
+            delta = closing if delta > 0 else -closing
+        if closing:
+            sign = 1 if position.qty > 0 else -1
+            pnl = q8(closing * (price - position.entry_price) * sign)
+            released = q8(position.margin * closing / abs(position.qty))
+            position.margin -= released
+            position.realized_pnl += pnl
+            quote.free += released + pnl
+            position.qty += closing * -sign
+            if position.qty == 0:
+                position.entry_price = ZERO
+                position.margin = ZERO
+        opening = abs(delta) - closing
+        if opening:
+            margin = q8(price * opening / position.leverage)
+            signed = opening if delta > 0 else -opening
+            total = abs(position.qty) + opening
+            position.entry_price = q8((position.entry_price * abs(position.qty) + price * opening) / total)
+            position.qty += signed
+            position.margin += margin
+            quote.free -= margin
+        quote.free -= fee
+        if quote.free < 0:
+            raise InsufficientFunds(f"margin call: {market.quote} balance would be {quote.free}")
+
+    async def _release(self, session: AsyncSession, row: PaperOrder) -> None:
+        market = self.market(row.symbol)
+        asset = market.base if market.type == "spot" and row.side == "sell" else market.quote
+        if row.reserved:
+            balance = await _balance(session, row.user_id, asset)
+            balance.locked -= row.reserved
+            balance.free += row.reserved
+            row.reserved = ZERO
+
+    async def _row(
+        self, session: AsyncSession, user_id: int, order_id: str, symbol: str
+    ) -> PaperOrder | None:
+        if not order_id.isdigit():
+            return None
+        row = await session.get(PaperOrder, int(order_id))
+        if row is None or row.user_id != user_id or row.symbol != symbol:
+            return None
+        return row
+
+    # ---- internals: the in-memory book
+
+    def _rest(self, user_id: int, order: Order) -> None:
+        paper_id = int(order.id)
+        self._open[paper_id] = order
+        self._owner[paper_id] = user_id
+        self._by_account.setdefault((user_id, order.symbol), {})[paper_id] = order
+        self._push(order)
+
+    def _push(self, order: Order) -> None:
+        book = self._books.get(order.symbol)
+        if book is None:
+            book = self._books[order.symbol] = _Book([], [])
+        assert order.price is not None
+        price = float(order.price)
+        if order.side == "buy":
+            heapq.heappush(book.buys, (-price, next(self._seq), int(order.id)))
+        else:
+            heapq.heappush(book.sells, (price, next(self._seq), int(order.id)))
+
+    def _unrest(self, paper_id: int | str) -> None:
+        paper_id = int(paper_id)
+        order = self._open.pop(paper_id, None)  # the heap entry is skipped lazily
+        user_id = self._owner.pop(paper_id, None)
+        if order is not None and user_id is not None:
+            self._by_account.get((user_id, order.symbol), {}).pop(paper_id, None)
+
+
+class PaperExchange:
+    """One paper account (`engine.exchange.Exchange`)."""
+
+    def __init__(self, venue: PaperVenue, user_id: int) -> None:
+        self.venue = venue
+        self.user_id = user_id
+
+    async def load_markets(self) -> Mapping[str, Market]:
+        return self.venue.markets
+
+    def market(self, symbol: str) -> Market:
+        return self.venue.market(symbol)
+
+    async def fetch_ticker(self, symbol: str) -> Ticker:
+        self.venue.market(symbol)
+        last = self.venue._last.get(symbol)
+        if last is None:
+            raise TemporaryExchangeError(f"no price for {symbol} yet")
+        return Ticker(symbol, last[0], last[0], last[0], last[1])
+
+    async def fetch_candles(
+        self, symbol: str, timeframe: str, since: int | None = None, limit: int | None = None
+    ) -> list[Candle]:
+        raise ExchangeNotSupported("the paper exchange has no candle history; read the replay feed's file")
+
+    async def fetch_balance(self, market_type: MarketType | None = None) -> Balance:
+        return await self.venue.fetch_balance(self.user_id, market_type)
+
+    async def fetch_positions(self, symbols: Sequence[str] | None = None) -> list[Position]:
+        return await self.venue.fetch_positions(self.user_id, symbols)
+
+    async def create_order(self, req: OrderRequest) -> Order:
+        return await self.venue.create_order(self.user_id, req)
+
+    async def create_orders(self, reqs: Sequence[OrderRequest]) -> BatchResult:
+        return await self.venue.create_orders(self.user_id, reqs)
+
+    async def cancel_order(self, order_id: str, symbol: str) -> None:
+        if not await self.venue.cancel_orders(self.user_id, [order_id], symbol):
+            raise OrderNotFound(f"order {order_id} is not open")
+
+    async def cancel_orders(self, order_ids: Sequence[str], symbol: str) -> list[str]:
+        return await self.venue.cancel_orders(self.user_id, order_ids, symbol)
+
+    async def fetch_order(self, order_id: str, symbol: str) -> Order:
+        return await self.venue.fetch_order(self.user_id, order_id, symbol)
+
+    async def fetch_order_by_client_id(self, client_order_id: str, symbol: str) -> Order | None:
+        return await self.venue.fetch_order_by_client_id(self.user_id, client_order_id, symbol)
+
+    async def fetch_open_orders(self, symbol: str) -> list[Order]:
+        return self.venue.open_orders(self.user_id, symbol)
+
+    async def set_leverage(self, symbol: str, leverage: int, max_leverage: int | None = None) -> None:
+        await self.venue.set_leverage(self.user_id, symbol, leverage, max_leverage)
+
+    async def close(self) -> None:
+        return None
+
+
+# ---- rows ------------------------------------------------------------------------------------------
+
+
+def _order_of(row: PaperOrder) -> Order:
+    return Order(
+        id=str(row.id),
+        client_order_id=row.client_order_id,
+        symbol=row.symbol,
+        side=row.side,  # type: ignore[arg-type]
+        type=row.type,
+        price=row.price,
+        qty=row.qty,
+        filled_qty=row.filled_qty,  # type: ignore[arg-type]
+        avg_fill_price=row.avg_price,
+        fee=row.fee,
+        status=row.status,  # type: ignore[arg-type]
+        ts=row.filled_ts if row.filled_ts is not None else row.created_ts,
+        reduce_only=row.reduce_only,
+    )
+
+
+async def _balance(session: AsyncSession, user_id: int, asset: str) -> PaperBalance:
+    row = (
+        await session.execute(
+            select(PaperBalance).where(PaperBalance.user_id == user_id, PaperBalance.asset == asset)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        row = PaperBalance(user_id=user_id, asset=asset, free=ZERO, locked=ZERO)
+        session.add(row)
+        await session.flush()
+    return row
+
+
+async def _lock_funds(session: AsyncSession, user_id: int, asset: str, amount: Decimal) -> None:
+    balance = await _balance(session, user_id, asset)
+    if balance.free < amount:
+        raise InsufficientFunds(f"need {amount} {asset}, have {balance.free}")
+    balance.free -= amount
+    balance.locked += amount
+
+
+async def _position(session: AsyncSession, user_id: int, symbol: str) -> PaperPosition:
+    row = (
+        await session.execute(
+            select(PaperPosition).where(PaperPosition.user_id == user_id, PaperPosition.symbol == symbol)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        row = PaperPosition(
+            user_id=user_id,
+            symbol=symbol,
+            qty=ZERO,
+            entry_price=ZERO,
+            leverage=1,
+            margin=ZERO,
+            realized_pnl=ZERO,
+        )
+        session.add(row)
+        await session.flush()
+    return row
+
+
+async def _save_cursor(session: AsyncSession, name: str, position: int) -> None:
+    row = await session.get(ReplayCursor, name)
+    if row is None:
+        session.add(ReplayCursor(name=name, position=position))
+    else:
+        row.position = position
+
+
+async def load_cursor(db: Database, name: str) -> int | None:
+    """The committed position of replay feed `name`, or None before its first point."""
+    async with db.read() as session:
+        row = await session.get(ReplayCursor, name)
+        return row.position if row is not None else None
+
+
+__all__ = [
+    "ExchangeError",
+    "PaperExchange",
+    "PaperVenue",
+    "load_cursor",
+    "paper_markets",
+    "spot_symbol",
+]

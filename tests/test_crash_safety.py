@@ -1,0 +1,106 @@
+"""Crash safety (invariant 3): 20 paper grid bots on a replay, the process SIGKILLed at random
+moments at least 20 times and restarted each time, end in exactly the state of an uninterrupted
+run: the same grid rows, counters, cycles, profit, trades, orders and balances; no client order id
+used twice and no fill without its trades row. The worker is tests/crash_worker.py (SQLite file).
+A longer soak: bench/crash_soak.py.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CANDLES = int(os.environ.get("CRASH_CANDLES", "120"))
+KILLS = int(os.environ.get("CRASH_KILLS", "20"))
+
+
+def worker(db: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.crash_worker", str(db), "--bots", "20", "--candles", str(CANDLES)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def run_to_end(db: Path) -> None:
+    proc = worker(db)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0 and b"DONE" in out, err.decode()[-3000:]
+
+
+def cursor(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        try:
+            row = conn.execute("SELECT position FROM replay_cursors").fetchone()
+        except sqlite3.OperationalError:  # killed before the migration made the table
+            return 0
+    return row[0] if row else 0
+
+
+def snapshot(db: Path) -> dict[str, list[tuple]]:
+    queries = {
+        "grid_orders": "SELECT b.name, g.grid_index, g.status, g.cycle, g.qty, g.buy_order_id, g.sell_order_id,"
+        " g.buy_filled_price, g.buy_fee, g.sell_filled_price, g.profit FROM grid_orders g"
+        " JOIN grid_bot_configs c ON c.id = g.grid_config_id JOIN bot_instances b ON b.id = c.bot_instance_id",
+        "configs": "SELECT b.name, c.active_buy_orders, c.active_sell_orders, c.filled_buy_count,"
+        " c.filled_sell_count, c.realized_profit FROM grid_bot_configs c JOIN bot_instances b ON b.id = c.bot_instance_id",
+        "bots": "SELECT name, is_running, total_trades, winning_trades, total_pnl, last_trade_at FROM bot_instances",
+        "trades": "SELECT client_order_id, side, order_type, qty, price, fee, realized_pnl, executed_at FROM trades",
+        "orders": "SELECT client_order_id, side, type, price, qty, filled_qty, avg_price, fee, status, filled_ts"
+        " FROM paper_orders",
+        "balances": "SELECT user_id, asset, free, locked FROM paper_balances",
+        "fill_alerts": "SELECT kind, payload FROM alert_outbox WHERE kind IN ('grid_fill', 'grid_cycle', 'grid_stop')",
+    }
+    with sqlite3.connect(db) as conn:
+        return {
+            name: sorted(map(tuple, conn.execute(sql).fetchall()), key=repr) for name, sql in queries.items()
+        }
+
+
+def test_sigkill_at_random_moments_changes_nothing(tmp_path: Path) -> None:
+    reference, crashed = tmp_path / "reference.db", tmp_path / "crashed.db"
+    started = time.monotonic()
+    run_to_end(reference)
+    full_run = time.monotonic() - started
+
+    rng = random.Random(20250520)
+    kills = 0
+    positions: list[int] = []
+    while kills < KILLS:
+        proc = worker(crashed)
+        try:
+            proc.wait(timeout=rng.uniform(0.8, 1.7))  # start-up takes about 1 s
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            positions.append(cursor(crashed))
+            continue
+        out = proc.stdout.read() if proc.stdout else b""
+        assert proc.returncode == 0 and b"DONE" in out, (proc.stderr.read() if proc.stderr else b"").decode()
+        break  # finished before we could kill it: the kills so far must be enough
+    assert kills >= KILLS, f"the run finished after {kills} kills; make it longer"
+    final_position = CANDLES * 4
+    mid_run = {p for p in positions if 0 < p < final_position}
+    assert len(mid_run) >= KILLS // 2, f"too few kills landed mid-replay: {positions}"
+    del full_run
+    run_to_end(crashed)
+
+    expected, got = snapshot(reference), snapshot(crashed)
+    assert expected["trades"], "the replay should trade"
+    for table in expected:
+        assert got[table] == expected[table], table
+    cids = [row[0] for row in got["orders"]]
+    assert len(cids) == len(set(cids)), "a client order id was used twice"
+    closed = {row[0] for row in got["orders"] if row[8] == "closed"}
+    assert closed == {row[0] for row in got["trades"]}, "a fill has no trades row (or the reverse)"

@@ -1,0 +1,222 @@
+"""The grid runtime on the paper exchange over real candles (engine/data, BTC/USDT 1m, May 2025).
+
+The harness walks each candle point by point (engine.candles.walk_points): the paper venue matches
+the point, then the bot ticks (reconcile, counter-orders), as a bot ticking every second does
+inside a one-minute candle. Its fills must then be the backtest's (DESIGN.md fill rules), fill by
+fill, and every fill leaves its trades row, counters and alerts.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.errors import NotRunning
+from bot.fleet import Fleet
+from db.models import AlertOutbox, BotInstance, GridBotConfig, GridOrder, PaperOrder, Trade
+from db.session import Database
+from engine.backtest import run_grid_backtest
+from engine.candles import load_candles, walk_points
+from engine.feeds import DATA_DIR
+from engine.grid_runtime import GridRuntime, GridStore
+from engine.paper import PaperVenue
+
+BTC = "BTC/USDT"
+CANDLES = load_candles(DATA_DIR / "btcusdt_1m_sample.csv.gz")
+LOWER, UPPER, GRIDS, INVEST = D("105000"), D("106500"), 10, D("1000")
+
+
+class Harness:
+    def __init__(self, database: Database, fleet: Fleet, venue: PaperVenue) -> None:
+        self.db, self.fleet, self.venue = database, fleet, venue
+        self.stops: list[tuple[int, str]] = []
+        self.runtime = self.new_runtime()
+
+    def new_runtime(self) -> GridRuntime:
+        async def exchange_for(user_id: int):
+            return self.venue.account(user_id)
+
+        async def stopper(user_id: int, bot_id: int, reason: str) -> None:
+            self.stops.append((bot_id, reason))
+            try:
+                await self.fleet.stop(user_id, bot_id, reason=reason)
+            except NotRunning:
+                pass
+            await self.runtime.halt(bot_id)
+
+        return GridRuntime(GridStore(self.db), exchange_for, stopper)
+
+    async def walk(self, bot_ids: list[int], start: int, stop: int) -> None:
+        for k in range(start, stop):
+            ts, o, h, lo, c = CANDLES.candle(k)
+            for point in walk_points(o, h, lo, c):
+                await self.venue.on_price(BTC, point, ts)
+                for bot_id in bot_ids:
+                    await self.runtime.tick(bot_id)
+
+
+async def grid_bot(fleet: Fleet, user_id: int, name: str = "grid", **kw) -> int:
+    params = dict(lower_price=LOWER, upper_price=UPPER, grid_count=GRIDS, total_investment=INVEST)
+    params.update(kw)
+    created = await fleet.create_grid_bot(
+        user_id, name=name, symbol="BTCUSDT", allocation_percent="20", **params
+    )
+    await fleet.start(user_id, created.bot.id)
+    return created.bot.id
+
+
+@pytest.fixture
+async def harness(database, fleet) -> Harness:
+    venue = PaperVenue(database)
+    await venue.load()
+    return Harness(database, fleet, venue)
+
+
+def backtest_fills(n: int):
+    result = run_grid_backtest(CANDLES.slice(0, n), LOWER, UPPER, GRIDS, "arithmetic", INVEST)
+    return result, [(f.ts, f.interval, f.side, f.price, f.qty, f.fee) for f in result.fills]
+
+
+async def runtime_fills(database: Database, bot_id: int):
+    """One fill per interval, as the backtest lists them (the start's market order split up)."""
+    async with database.read() as session:
+        trades = list(
+            (
+                await session.execute(select(Trade).where(Trade.bot_instance_id == bot_id).order_by(Trade.id))
+            ).scalars()
+        )
+    fills = []
+    for t in trades:
+        cid = t.client_order_id
+        if cid.endswith("m"):  # the start's one market order covers several intervals
+            continue
+        interval = int(cid.split("i")[1].split("c")[0])
+        fills.append((int(t.executed_at.timestamp() * 1000), interval, t.side, t.price, t.qty, t.fee))
+    return trades, fills
+
+
+async def test_fills_match_the_backtest_fill_by_fill(harness: Harness, alice) -> None:
+    n = 240
+    bot_id = await grid_bot(harness.fleet, alice.id)
+    await harness.walk([bot_id], 0, n)
+    result, expected = backtest_fills(n)
+    trades, fills = await runtime_fills(harness.db, bot_id)
+    market_fills = [f for f in expected if f[0] == expected[0][0] and f[3] == CANDLES.price("open", 0)]
+    limit_expected = [f for f in expected if f not in market_fills]
+    assert sorted(fills, key=lambda f: (f[0], f[1], f[2])) == sorted(
+        limit_expected, key=lambda f: (f[0], f[1], f[2])
+    )
+    assert len(fills) > 20, "the slice should exercise the grid"
+
+    async with harness.db.read() as session:
+        config = (await session.execute(select(GridBotConfig))).scalar_one()
+        bot = await session.get(BotInstance, bot_id)
+        rows = list((await session.execute(select(GridOrder).order_by(GridOrder.grid_index))).scalars())
+        alerts = list(
+            (await session.execute(select(AlertOutbox.kind, func.count()).group_by(AlertOutbox.kind))).all()
+        )
+    assert config.realized_profit == result.realized_profit
+    assert sum(r.cycle for r in rows) == result.cycles == config.filled_sell_count
+    assert bot.total_trades == result.cycles and bot.total_pnl == result.realized_profit
+    assert bot.winning_trades == result.cycles  # a grid cycle is always a win here (spacing >> fees)
+    assert config.active_buy_orders + config.active_sell_orders == GRIDS
+    kinds = dict(alerts)
+    assert kinds["grid_cycle"] == result.cycles
+    assert kinds["grid_fill"] == len(expected)
+    sells = [t for t in trades if t.side == "sell"]
+    assert sum(t.realized_pnl for t in sells) == result.realized_profit
+    assert all(t.trade_source == "grid_bot" for t in trades)
+
+
+async def test_initial_placement_buys_at_market_in_one_order(harness: Harness, alice) -> None:
+    bot_id = await grid_bot(harness.fleet, alice.id)
+    await harness.walk([bot_id], 0, 1)
+    open_ = CANDLES.price("open", 0)  # 105573.73: lines 105600 .. 106350 (6 intervals) are at or above
+    async with harness.db.read() as session:
+        orders = list((await session.execute(select(PaperOrder).order_by(PaperOrder.id))).scalars())
+    markets = [o for o in orders if o.type == "market"]
+    assert len(markets) == 1 and markets[0].avg_price == open_
+    rows_above = [i for i in range(GRIDS) if LOWER + i * 150 >= open_]
+    assert len(rows_above) == 6
+    assert markets[0].client_order_id == f"mb{bot_id}i4c0bm"
+
+
+async def test_restart_reconciles_fills_exactly_once(harness: Harness, alice) -> None:
+    n = 240
+    bot_id = await grid_bot(harness.fleet, alice.id)
+    await harness.walk([bot_id], 0, 100)
+    # the process dies; the market keeps moving for 40 candles with nobody ticking
+    for k in range(100, 140):
+        ts, o, h, lo, c = CANDLES.candle(k)
+        for point in walk_points(o, h, lo, c):
+            await harness.venue.on_price(BTC, point, ts)
+    harness.venue = PaperVenue(harness.db)
+    await harness.venue.load()
+    harness.runtime = harness.new_runtime()
+    await harness.venue.on_price(
+        BTC, CANDLES.price("close", 139), CANDLES.timestamps[139]
+    )  # the feed resumes
+    await harness.runtime.tick(bot_id)
+    await harness.runtime.tick(bot_id)  # a second tick changes nothing
+    await harness.walk([bot_id], 140, n)
+    async with harness.db.read() as session:
+        cids = list((await session.execute(select(Trade.client_order_id))).scalars())
+        orders = list((await session.execute(select(PaperOrder.client_order_id))).scalars())
+        filled = (
+            await session.execute(select(func.count()).where(PaperOrder.status == "closed"))
+        ).scalar_one()
+    assert len(cids) == len(set(cids)) == filled  # every exchange fill has exactly one trades row
+    assert len(orders) == len(set(orders))
+
+
+async def test_stop_upper_cancels_everything_and_stops_the_bot(harness: Harness, alice) -> None:
+    bot_id = await grid_bot(harness.fleet, alice.id, stop_upper="106600")  # the slice tops at 106853.27
+    await harness.walk([bot_id], 0, 240)
+    assert harness.stops and harness.stops[0] == (bot_id, "stop_upper")
+    async with harness.db.read() as session:
+        bot = await session.get(BotInstance, bot_id)
+        open_orders = (
+            await session.execute(select(func.count()).where(PaperOrder.status == "open"))
+        ).scalar_one()
+        kinds = set((await session.execute(select(AlertOutbox.kind))).scalars())
+        config = (await session.execute(select(GridBotConfig))).scalar_one()
+    assert not bot.is_running and open_orders == 0
+    assert {"grid_stop", "bot_stopped"} <= kinds
+    assert config.active_buy_orders == config.active_sell_orders == 0
+
+
+async def test_trigger_waits_until_the_price_crosses_it(harness: Harness, alice) -> None:
+    bot_id = await grid_bot(harness.fleet, alice.id, trigger_price="105800")  # first open 105573.73
+    reached = next(k for k in range(240) if CANDLES.high_f[k] >= 105800)
+    assert reached > 0
+    await harness.walk([bot_id], 0, reached)
+    async with harness.db.read() as session:
+        assert (await session.execute(select(func.count()).select_from(PaperOrder))).scalar_one() == 0
+    await harness.walk([bot_id], reached, 240)
+    async with harness.db.read() as session:
+        assert (await session.execute(select(func.count()).select_from(PaperOrder))).scalar_one() > 0
+
+
+async def test_close_position_on_stop_sells_the_holdings(harness: Harness, alice) -> None:
+    bot_id = await grid_bot(harness.fleet, alice.id, stop_upper="106600", close_position_on_stop=True)
+    await harness.walk([bot_id], 0, 240)
+    assert harness.stops[0] == (bot_id, "stop_upper")
+    assert (await harness.venue.account(alice.id).fetch_balance()).total("BTC") == 0
+
+
+async def test_user_stop_cancels_orders_and_a_restart_places_them_again(harness: Harness, alice) -> None:
+    bot_id = await grid_bot(harness.fleet, alice.id)
+    await harness.walk([bot_id], 0, 30)
+    await harness.fleet.stop(alice.id, bot_id)
+    await harness.runtime.halt(bot_id)
+    assert await harness.venue.account(alice.id).fetch_open_orders(BTC) == []
+    await harness.fleet.start(alice.id, bot_id)
+    await harness.walk([bot_id], 30, 31)
+    open_orders = await harness.venue.account(alice.id).fetch_open_orders(BTC)
+    assert len(open_orders) == GRIDS
+    assert any(o.client_order_id.endswith("r1") for o in open_orders)  # cancelled ids are never reused
+    async with harness.db.read() as session:
+        cids = list((await session.execute(select(PaperOrder.client_order_id))).scalars())
+    assert len(cids) == len(set(cids))

@@ -1,0 +1,160 @@
+"""The paper matching engine: fills at the limit price when the price trades through, fees, locked
+funds, idempotent client order ids, futures positions, and state that survives a restart.
+
+Hand calculations: BTC/USDT spot, tick 0.01, step 0.000001, maker 0.0002, taker 0.0006, and the
+account starts with the user's paper balance of 10000 USDT.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from db.session import Database
+from engine.exchange import InsufficientFunds, InvalidOrder, OrderRequest
+from engine.paper import PaperVenue, load_cursor
+
+BTC = "BTC/USDT"
+PERP = "BTC/USDT:USDT"
+
+
+def limit(side: str, qty: str, price: str, cid: str, symbol: str = BTC, **kw) -> OrderRequest:
+    return OrderRequest(symbol, side, "limit", D(qty), D(price), cid, **kw)  # type: ignore[arg-type]
+
+
+def market(side: str, qty: str, cid: str, symbol: str = BTC, **kw) -> OrderRequest:
+    return OrderRequest(symbol, side, "market", D(qty), None, cid, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def venue(database: Database) -> PaperVenue:
+    v = PaperVenue(database)
+    await v.load()
+    return v
+
+
+async def test_limit_buy_fills_at_its_price_when_the_price_trades_at_or_below_it(venue, alice) -> None:
+    ex = venue.account(alice.id)
+    await venue.on_price(BTC, D("100000"), 1)
+    order = await ex.create_order(limit("buy", "0.01", "99000", "b1"))
+    assert order.status == "open"
+    # locked: 99000 x 0.01 = 990 plus the maker fee 990 x 0.0002 = 0.198
+    bal = await ex.fetch_balance()
+    assert bal.assets["USDT"].used == D("990.198")
+    assert bal.free("USDT") == D("10000") - D("990.198")
+    assert await venue.on_price(BTC, D("99000.01"), 2) == []  # above: nothing
+    filled = await venue.on_price(BTC, D("98500"), 3)  # traded through: fills at 99000, not 98500
+    assert [o.client_order_id for o in filled] == ["b1"]
+    done = await ex.fetch_order_by_client_id("b1", BTC)
+    assert done is not None and done.status == "closed"
+    assert done.avg_fill_price == D("99000") and done.fee == D("0.198") and done.ts == 3
+    bal = await ex.fetch_balance()
+    assert bal.total("USDT") == D("10000") - D("990") - D("0.198")
+    assert bal.total("BTC") == D("0.01")
+    assert await ex.fetch_open_orders(BTC) == []
+
+
+async def test_sell_fills_at_or_above_and_a_walk_fills_in_the_order_it_reaches_them(venue, alice) -> None:
+    ex = venue.account(alice.id)
+    await venue.on_price(BTC, D("100"), 0)  # a cheap coin keeps the numbers small
+    for i, price in enumerate(["99", "98", "97"]):
+        await ex.create_order(limit("buy", "1", price, f"b{i}"))
+    # a falling candle: open 100 -> high 101 -> low 97.5 -> close 98; buys at 99 and 98 fill, 99 first
+    filled = await venue.walk_candle(BTC, D("100"), D("101"), D("97.5"), D("98"), 60_000)
+    assert [o.client_order_id for o in filled] == ["b0", "b1"]
+    await ex.create_order(limit("sell", "1", "99.5", "s0"))
+    await ex.create_order(limit("sell", "1", "99", "s1"))
+    filled = await venue.on_price(BTC, D("99.5"), 120_000)
+    assert [o.client_order_id for o in filled] == ["s1", "s0"]  # lowest sell first
+    # proceeds 99 + 99.5 less maker fees 0.0198 + 0.0199
+    bal = await ex.fetch_balance()
+    assert bal.total("BTC") == 0
+    spent = D("99") + D("98") + D("0.0198") + D("0.0196") + D("97") + D("0.0194")
+    assert bal.total("USDT") == D("10000") - spent + D("97") + D("0.0194") + D("198.5") - D("0.0397")
+
+
+async def test_same_client_order_id_returns_the_existing_order(venue, alice) -> None:
+    ex = venue.account(alice.id)
+    await venue.on_price(BTC, D("100000"), 1)
+    first = await ex.create_order(limit("buy", "0.01", "90000", "dup"))
+    again = await ex.create_order(limit("buy", "0.02", "80000", "dup"))
+    batch = await ex.create_orders([limit("buy", "0.01", "90000", "dup")])
+    assert again.id == first.id and again.price == D("90000")
+    assert [o.id for o in batch.accepted] == [first.id]
+    assert len(await ex.fetch_open_orders(BTC)) == 1
+    assert (await ex.fetch_balance()).assets["USDT"].used == D("900.18")
+
+
+async def test_market_order_pays_slippage_and_the_taker_fee(database, alice) -> None:
+    venue = PaperVenue(database, slippage=D("0.001"))
+    ex = venue.account(alice.id)
+    await venue.on_price(BTC, D("100000"), 5)
+    order = await ex.create_order(market("buy", "0.01", "m1"))
+    # 100000 x 1.001 = 100100; fee 100100 x 0.01 x 0.0006 = 0.6006
+    assert order.status == "closed" and order.avg_fill_price == D("100100") and order.fee == D("0.6006")
+    bal = await ex.fetch_balance()
+    assert bal.total("USDT") == D("10000") - D("1001") - D("0.6006")
+    sold = await ex.create_order(market("sell", "0.01", "m2"))
+    assert sold.avg_fill_price == D("99900")
+
+
+async def test_funds_and_rules_are_checked(venue, alice) -> None:
+    ex = venue.account(alice.id)
+    await venue.on_price(BTC, D("100000"), 1)
+    with pytest.raises(InsufficientFunds):
+        await ex.create_order(limit("buy", "1", "99000", "big"))
+    with pytest.raises(InsufficientFunds):
+        await ex.create_order(limit("sell", "0.01", "101000", "nobase"))
+    with pytest.raises(InvalidOrder):
+        await ex.create_order(limit("buy", "0.000001", "99000", "tiny"))  # 0.099 USDT < 1 USDT minimum
+    result = await ex.create_orders([limit("buy", "0.01", "99000", "ok"), limit("buy", "1", "99000", "no")])
+    assert [o.client_order_id for o in result.accepted] == ["ok"]
+    assert [r.client_order_id for r in result.rejected] == ["no"]
+
+
+async def test_cancel_releases_the_locked_funds(venue, alice) -> None:
+    ex = venue.account(alice.id)
+    await venue.on_price(BTC, D("100000"), 1)
+    order = await ex.create_order(limit("buy", "0.01", "99000", "c1"))
+    assert await ex.cancel_orders([order.id], BTC) == [order.id]
+    assert (await ex.fetch_balance()).free("USDT") == D("10000")
+    assert await venue.on_price(BTC, D("90000"), 2) == []
+    assert (await ex.fetch_order(order.id, BTC)).status == "canceled"
+
+
+async def test_state_survives_a_restart(database, alice) -> None:
+    first = PaperVenue(database)
+    await first.load()
+    await first.on_price(BTC, D("100000"), 1)
+    await first.account(alice.id).create_order(limit("buy", "0.01", "99000", "r1"))
+    await first.on_price(BTC, D("99500"), 2, cursor=("replay:test", 7))
+    second = PaperVenue(database)  # a new process
+    assert await second.load() == 1
+    assert await load_cursor(database, "replay:test") == 7
+    filled = await second.on_price(BTC, D("99000"), 3)
+    assert [o.client_order_id for o in filled] == ["r1"]
+    assert (await second.account(alice.id).fetch_balance()).total("BTC") == D("0.01")
+
+
+async def test_perpetual_position_with_leverage_and_margin(venue, alice) -> None:
+    ex = venue.account(alice.id)
+    await ex.set_leverage(PERP, 10, max_leverage=20)
+    with pytest.raises(InvalidOrder):
+        await ex.set_leverage(PERP, 30, max_leverage=20)
+    await venue.on_price(PERP, D("100000"), 1)
+    await ex.create_order(market("buy", "0.1", "p1", PERP))
+    # notional 10000, margin 1000, taker fee 6
+    [pos] = await ex.fetch_positions()
+    assert (pos.side, pos.qty, pos.entry_price, pos.leverage) == ("long", D("0.1"), D("100000"), D(10))
+    bal = await ex.fetch_balance()
+    assert bal.free("USDT") == D("10000") - D("1000") - D("6")
+    with pytest.raises(InvalidOrder):
+        await ex.create_order(market("buy", "0.1", "p2", PERP, reduce_only=True))
+    await venue.on_price(PERP, D("101000"), 2)
+    await ex.create_order(limit("sell", "0.2", "102000", "p3", PERP, reduce_only=True))
+    await venue.on_price(PERP, D("102000"), 3)
+    assert await ex.fetch_positions() == []  # reduce-only closed 0.1, never flipped short
+    # pnl 0.1 x 2000 = 200; maker fee on the 0.1 that filled: 102000 x 0.1 x 0.0002 = 2.04
+    bal = await ex.fetch_balance()
+    assert bal.total("USDT") == D("10000") - D("6") + D("200") - D("2.04")
