@@ -18,18 +18,23 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import Response
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import BotCommand
 from pydantic import SecretStr
 
 from bot.accounts import Accounts
 from bot.alerts import AlertSender
 from bot.config import Settings
+from bot.engine_service import EngineService
 from bot.fleet import Fleet
 from bot.i18n import LANGUAGES, t
+from bot.strategies import Strategies
 from db.migrate import upgrade_head
 from db.session import Database
 from engine.credentials import CredentialCipher
+from engine.feeds import LivePriceFeed, ReplayFeed
+from engine.grid_runtime import unified_symbol
+from engine.paper import PaperVenue
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,8 @@ PINNED_RESPONSE_TYPES = tuple(
 
 SANDBOX_TOKEN = "123456:SANDBOX"  # the emulator accepts any well-formed token
 SANDBOX_USER_ID = 1001
+# real 1-minute candles in engine/data, replayed for paper trading (SOURCES.md there says where from)
+REPLAY_FILES = {"BTC/USDT": "btcusdt_1m_sample.csv.gz", "ETH/USDT": "ethusdt_1m_sample.csv.gz"}
 COMMANDS = ("start", "bots", "newbot", "allocation", "stopall", "keys", "language", "help", "cancel")
 
 
@@ -58,8 +65,11 @@ class Services:
     db: Database
     fleet: Fleet
     accounts: Accounts
+    strategies: Strategies
+    engine: EngineService
 
     async def close(self) -> None:
+        await self.engine.shutdown()
         await self.db.dispose()
 
 
@@ -68,7 +78,24 @@ def build_services(settings: Settings) -> Services:
     cipher = CredentialCipher(settings.fernet_key())
     accounts = Accounts(db, cipher, allowed_telegram_ids=frozenset(settings.allowed_telegram_ids))
     fleet = Fleet(db, max_bots_per_user=settings.max_bots_per_user, max_leverage=settings.max_leverage)
-    return Services(settings=settings, db=db, fleet=fleet, accounts=accounts)
+    venue = PaperVenue(db, maker_fee=settings.maker_fee_rate, taker_fee=settings.taker_fee_rate)
+    engine = EngineService(db, fleet, venue=venue, interval=settings.tick_interval)
+    fleet.equity = engine.equity  # allocated capital from the account's balance
+    fleet.price_of = lambda symbol: venue.last_price(unified_symbol(symbol))
+    return Services(
+        settings=settings, db=db, fleet=fleet, accounts=accounts, strategies=Strategies(db), engine=engine
+    )
+
+
+def price_feeds(services: Services) -> list[ReplayFeed | LivePriceFeed]:
+    """The paper venue's prices: real candles replayed in a loop, or the exchange's live tickers."""
+    sink = services.engine.venue.on_price
+    if services.settings.price_feed == "live":
+        return [LivePriceFeed.for_exchange("bitget", list(REPLAY_FILES), sink=sink)]
+    return [
+        ReplayFeed.from_file(symbol, path, speed=services.settings.replay_speed, sink=sink)
+        for symbol, path in REPLAY_FILES.items()
+    ]
 
 
 def build_bot(settings: Settings) -> Bot:
@@ -90,7 +117,10 @@ def build_dispatcher(services: Services) -> Dispatcher:
 
     dp = Dispatcher(
         storage=MemoryStorage(),
+        # one update at a time per chat: a double tap on "Create" or "Stop" cannot run twice at once
+        events_isolation=SimpleEventIsolation(),
         services=services,
+        strategies=services.strategies,
         settings=services.settings,
         fleet=services.fleet,
         accounts=services.accounts,
@@ -124,12 +154,14 @@ async def run(settings: Settings) -> int:
 
 @contextlib.asynccontextmanager
 async def background(services: Services, bot: Bot) -> AsyncIterator[AlertSender]:
-    """The loops that run beside polling: the alert sender (and the trading engine when wired)."""
+    """The loops that run beside polling: the alert sender, the price feeds and the bots' scheduler."""
     sender = AlertSender(services.db, bot)
     task = asyncio.create_task(sender.run(), name="alert-sender")
+    await services.engine.start(feeds=price_feeds(services))
     try:
         yield sender
     finally:
+        await services.engine.shutdown()
         sender.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=5)

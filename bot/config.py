@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     paper_start_balance: Decimal = Field(default=Decimal("10000"), gt=0)
     maker_fee_rate: Decimal = Field(default=Decimal("0.0002"), ge=0, lt=1)
     taker_fee_rate: Decimal = Field(default=Decimal("0.0006"), ge=0, lt=1)
+    price_feed: Literal["replay", "live"] = "replay"
+    replay_speed: float = Field(default=1.0, gt=0, le=10_000)
+    tick_interval: float = Field(default=1.0, gt=0, le=3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("allowed_telegram_ids", mode="before")

@@ -97,7 +97,7 @@ class EngineService:
         self.feeds: list[Any] = []
         self._types: dict[int, str] = {}
         self._health: dict[int, _Health] = {}
-        self._modes: dict[int, str] = {}
+        self._modes: dict[int, tuple[float, str]] = {}
         self._equity: dict[int, tuple[float, Decimal]] = {}
         if self not in fleet.listeners:
             fleet.listeners.append(self)
@@ -249,11 +249,14 @@ class EngineService:
     # ---- exchanges and money
 
     async def exchange_for(self, user_id: int) -> Exchange:
-        mode = self._modes.get(user_id)
-        if mode is None:
+        cached = self._modes.get(user_id)
+        if cached is not None and time.monotonic() - cached[0] < self.equity_ttl:
+            mode = cached[1]
+        else:  # re-read now and then: the user may switch between paper and live in /keys
             async with self.db.read() as session:
                 user = await session.get(User, user_id)
-                mode = self._modes[user_id] = user.trading_mode if user is not None else "paper"
+            mode = user.trading_mode if user is not None else "paper"
+            self._modes[user_id] = (time.monotonic(), mode)
         if mode == "live" and self.live_exchange_for is not None:
             async with self.db.read() as session:
                 user = await session.get(User, user_id)

@@ -110,6 +110,7 @@ class Fleet:
         self.markets = markets or StaticMarketCatalog()
         self.equity = equity
         self.listeners: list[FleetListener] = []
+        self.price_of: Callable[[str], Decimal | None] = lambda _symbol: None  # set by the engine
 
     # ---- reading
 
@@ -168,6 +169,10 @@ class Fleet:
     async def allocation(self, user_id: int) -> AllocationSummary:
         async with self.db.read() as session:
             return self._summary(await q.active_bots(session, user_id))
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        """The last traded price of a normalised symbol ('BTCUSDT') the engine has seen, if any."""
+        return self.price_of(symbol)
 
     async def account_equity(self, user_id: int) -> Decimal:
         """The user's account equity in quote currency (USDT): paper balance or the exchange's."""

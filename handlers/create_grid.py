@@ -108,6 +108,39 @@ async def _quote(inp: WizardInput) -> dict[str, object]:
 
 # ---- lower, upper
 
+RANGE_SUGGESTIONS = (Decimal(5), Decimal(10), Decimal(20))  # percent below / above the current price
+
+
+async def _price_params(inp: WizardInput) -> dict[str, object]:
+    price = inp.fleet.last_price(inp.answers["symbol"])
+    now = (
+        t(inp.lang, "wizard.price_now", symbol=inp.answers["symbol"], price=number(price))
+        if price is not None
+        else ""
+    )
+    return {**await _quote(inp), "price_now": now}
+
+
+async def _suggestions(inp: WizardInput, sign: int, above: Decimal | None = None) -> list[tuple[str, str]]:
+    price = inp.fleet.last_price(inp.answers["symbol"])
+    if price is None:
+        return []
+    tick = (await _market(inp)).price_tick
+    buttons = []
+    for percent in RANGE_SUGGESTIONS:
+        value = (price * (100 + sign * percent) / 100).quantize(tick)
+        if above is None or value > above:
+            buttons.append((f"{'+' if sign > 0 else '−'}{percent} %: {number(value)}", str(value)))
+    return buttons
+
+
+async def lower_buttons(inp: WizardInput) -> list[tuple[str, str]]:
+    return await _suggestions(inp, -1)
+
+
+async def upper_buttons(inp: WizardInput) -> list[tuple[str, str]]:
+    return await _suggestions(inp, +1, above=Decimal(inp.answers["lower_price"]))
+
 
 async def check_lower(raw: str, inp: WizardInput) -> str:
     return str(v.validate_price(raw, "lower_price"))
@@ -118,7 +151,7 @@ async def check_upper(raw: str, inp: WizardInput) -> str:
 
 
 async def upper_params(inp: WizardInput) -> dict[str, object]:
-    return {**await _quote(inp), "lower": number(Decimal(inp.answers["lower_price"]))}
+    return {**await _price_params(inp), "lower": number(Decimal(inp.answers["lower_price"]))}
 
 
 # ---- grid count, mode
@@ -284,8 +317,8 @@ wizard = Wizard(
     confirm_state=GridWizard.confirm,
     steps=[
         *common.common_steps(GridWizard),
-        Step("lower_price", GridWizard.lower, check_lower, _quote),
-        Step("upper_price", GridWizard.upper, check_upper, upper_params),
+        Step("lower_price", GridWizard.lower, check_lower, _price_params, lower_buttons),
+        Step("upper_price", GridWizard.upper, check_upper, upper_params, upper_buttons),
         Step("grid_count", GridWizard.count, check_count, count_params, count_buttons),
         Step("grid_mode", GridWizard.mode, check_mode, buttons=mode_buttons),
         Step(

@@ -105,6 +105,7 @@ async def main(path: Path, bots: int, candles: int) -> None:
         )
         feed.candles = feed.candles.slice(0, candles)
         position = await load_cursor(db, FEED) or 0
+        print("READY", flush=True)  # the test kills only after this: the replay and reconciling follow
         feed.resume_at(position)
         if feed.last is not None:
             venue.mark_price(SYMBOL, *feed.last)

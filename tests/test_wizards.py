@@ -19,11 +19,14 @@ from sqlalchemy import func, select
 from bot.accounts import Accounts
 from bot.app import Services, build_dispatcher
 from bot.config import Settings
+from bot.engine_service import EngineService
 from bot.fleet import Fleet
 from bot.i18n import t
 from bot.sandbox import ChatMessage, TelegramEmulator
+from bot.strategies import Strategies
 from db.models import BotInstance, GridBotConfig, GridOrder
 from db.session import Database
+from engine.paper import PaperVenue
 from handlers.create_common import WizardAction, WizardCD
 
 D = Decimal
@@ -71,7 +74,12 @@ async def emu(
     database: Database, fleet: Fleet, accounts: Accounts, tmp_path: Path
 ) -> AsyncIterator[TelegramEmulator]:
     settings = Settings(_env_file=None, encryption_key_file=tmp_path / "key")  # type: ignore[call-arg]
-    dp = build_dispatcher(Services(settings=settings, db=database, fleet=fleet, accounts=accounts))
+    venue = PaperVenue(database)
+    engine = EngineService(database, fleet, venue=venue)
+    services = Services(
+        settings=settings, db=database, fleet=fleet, accounts=accounts, strategies=Strategies(database), engine=engine
+    )
+    dp = build_dispatcher(services)
     async with TelegramEmulator() as emulator:
         bot = Bot(
             token=TOKEN,
@@ -318,7 +326,7 @@ async def test_grid_bot_with_the_preview_before_anything_is_written(
 ) -> None:
     ask_lower = await start_grid(chat)
     assert en("wizard.title.grid", step=4, total=11) in ask_lower.text
-    assert en("wizard.ask.lower_price", quote="USDT") in ask_lower.text
+    assert en("wizard.ask.lower_price", quote="USDT", price_now="") in ask_lower.text  # no feed in this test
     await chat.say("60000")
     ask_count = await chat.say("70,000")
     assert [b["text"] for b in ask_count.buttons] == ["10", "20", "50", "✖ Cancel"]
@@ -370,12 +378,12 @@ async def test_grid_wizard_reasks_a_wrong_answer_at_every_step(
     chat: Chat, database: Database, fleet: Fleet, accounts: Accounts
 ) -> None:
     await start_grid(chat)
-    lower_q = en("wizard.ask.lower_price", quote="USDT")
+    lower_q = en("wizard.ask.lower_price", quote="USDT", price_now="")
     await expect_reask(chat, database, "-5", en("wizard.rule.lower_price", quote="USDT"), lower_q)
     await expect_reask(chat, database, "sixty", en("wizard.rule.lower_price", quote="USDT"), lower_q)
     await chat.say("60000")
 
-    upper_q = en("wizard.ask.upper_price", quote="USDT", lower="60,000")
+    upper_q = en("wizard.ask.upper_price", quote="USDT", lower="60,000", price_now="")
     await expect_reask(chat, database, "50000", en("wizard.rule.upper_price", lower="60,000"), upper_q)
     await expect_reask(chat, database, "60000", en("wizard.rule.upper_price", lower="60,000"), upper_q)
     await chat.say("70000")
@@ -451,7 +459,7 @@ async def test_korean_user_gets_korean_questions_and_reasons(
     await chat.say("그리드 봇")
     await chat.say("ETHUSDT")
     ask_lower = await chat.say("5")
-    assert plain(t("ko", "wizard.ask.lower_price", quote="USDT")) in ask_lower.text
+    assert plain(t("ko", "wizard.ask.lower_price", quote="USDT", price_now="")) in ask_lower.text
     refused = await chat.say("abc")
     assert refused.text.startswith("⚠️ " + plain(t("ko", "wizard.rule.lower_price", quote="USDT")))
     assert await rows(database) == (0, 0, 0)

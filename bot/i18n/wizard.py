@@ -20,8 +20,9 @@ TEXTS = {
         ),
         "wizard.ask.stop_loss": "Stop loss in % of the entry price (default {default} %).",
         "wizard.ask.take_profit": "Take profit in % of the entry price (default {default} %).",
-        "wizard.ask.lower_price": "Lower price of the grid range, in {quote}.",
-        "wizard.ask.upper_price": "Upper price of the grid range, in {quote} (above {lower}).",
+        "wizard.ask.lower_price": "Lower price of the grid range, in {quote}.{price_now}",
+        "wizard.ask.upper_price": "Upper price of the grid range, in {quote} (above {lower}).{price_now}",
+        "wizard.price_now": " {symbol} trades at {price} now.",
         "wizard.ask.grid_count": "Number of grids (intervals between the lines), {minimum} to {maximum}.",
         "wizard.ask.grid_mode": "Grid spacing: arithmetic (equal price steps) or geometric (equal % steps)?",
         "wizard.ask.total_investment": (
@@ -164,8 +165,9 @@ TEXTS = {
         "wizard.ask.max_positions": "동시에 열 수 있는 포지션 수, 1~{maximum} (기본값 {default}).",
         "wizard.ask.stop_loss": "손절 비율, 진입가 대비 % (기본값 {default} %).",
         "wizard.ask.take_profit": "익절 비율, 진입가 대비 % (기본값 {default} %).",
-        "wizard.ask.lower_price": "그리드 범위의 하단 가격 ({quote}).",
-        "wizard.ask.upper_price": "그리드 범위의 상단 가격 ({quote}, {lower}보다 높게).",
+        "wizard.ask.lower_price": "그리드 범위의 하단 가격 ({quote}).{price_now}",
+        "wizard.ask.upper_price": "그리드 범위의 상단 가격 ({quote}, {lower}보다 높게).{price_now}",
+        "wizard.price_now": " 현재 {symbol} 가격은 {price}입니다.",
         "wizard.ask.grid_count": "그리드 수 (라인 사이 구간 수), {minimum}~{maximum}.",
         "wizard.ask.grid_mode": "그리드 간격: 등차 (같은 가격 간격) 또는 등비 (같은 % 간격)?",
         "wizard.ask.total_investment": (
