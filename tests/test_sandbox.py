@@ -97,3 +97,52 @@ async def test_sandbox_chat_from_start_to_a_pressed_button(sandbox: Terminal, tm
     assert returncode == 0, errors
     assert "Traceback" not in errors and "ERROR" not in errors, errors
     assert (tmp_path / "multibot.db").exists()  # paper trading on SQLite in the working directory
+
+
+async def test_sandbox_grid_bot_from_the_wizard_fills_within_a_minute(sandbox: Terminal, tmp_path: Path) -> None:
+    """`make run` as a new user meets it: /start, a grid bot through the wizard (range suggested around
+    the replayed price), start it, and see its fills arrive as alerts within a minute."""
+    at = await sandbox.expect("/quit (or Ctrl-D) exits.")
+    await sandbox.type("/start")
+    at = await sandbox.expect("[2] ➕ New bot", after=at)
+    await sandbox.type("/newbot")
+    answers = [
+        ("[2] 🧱 Grid", "#2"),
+        ("step 1/11", "Sandbox grid"),
+        ("[1] BTCUSDT", "#1"),
+        ("[1] 10 %", "#1"),
+        ("[1] −5 %", "#1"),
+        ("[1] +5 %", "#1"),
+        ("[2] 20", "#2"),
+        ("[1] Arithmetic", "#1"),
+        ("[2] Allocated: 1,000.00", "#2"),
+        ("step 9/11", None),
+        ("[1] ⏭ Skip", "#1"),
+        ("step 10/11", None),
+        ("[1] ⏭ Skip", "#1"),
+        ("step 11/11", None),
+        ("[1] ⏭ Skip", "#1"),
+        ("✅ Create", None),
+    ]
+    for marker, answer in answers:
+        at = await sandbox.expect(marker, after=at)
+        if answer is not None:
+            await sandbox.type(answer)
+    assert "Grid preview" in sandbox.output
+    create = sandbox.output.rfind("[", 0, at)
+    await sandbox.type(f"#{sandbox.output[create + 1]}")  # the Create button's number
+    at = await sandbox.expect("created (stopped)", after=at)
+    at = await sandbox.expect("▶️ Start", after=at)
+    start = sandbox.output.rfind("[", 0, at)
+    await sandbox.type(f"#{sandbox.output[start + 1]}")
+    at = await sandbox.expect("started on BTCUSDT", after=at)
+    # the intervals above the price are bought at market at once; then resting buys and sells fill
+    # as the replay moves (one 1-minute candle per second)
+    fill = await asyncio.wait_for(sandbox.expect("✅ Sandbox grid buy", after=at), 60)
+    assert fill > at
+
+    await sandbox.type("/quit")
+    assert sandbox.process.stdin is not None
+    sandbox.process.stdin.close()
+    await sandbox.expect("(chat closed)")
+    assert await asyncio.wait_for(sandbox.process.wait(), STEP_TIMEOUT) == 0
