@@ -31,7 +31,9 @@ from bot.i18n import LANGUAGES, t
 from bot.strategies import Strategies
 from db.migrate import upgrade_head
 from db.session import Database
+from engine.ccxt_exchange import CcxtExchangeRegistry
 from engine.credentials import CredentialCipher
+from engine.live_accounts import LiveAccounts
 from engine.feeds import LivePriceFeed, ReplayFeed
 from engine.grid_runtime import unified_symbol
 from engine.paper import PaperVenue
@@ -79,7 +81,10 @@ def build_services(settings: Settings) -> Services:
     accounts = Accounts(db, cipher, allowed_telegram_ids=frozenset(settings.allowed_telegram_ids))
     fleet = Fleet(db, max_bots_per_user=settings.max_bots_per_user, max_leverage=settings.max_leverage)
     venue = PaperVenue(db, maker_fee=settings.maker_fee_rate, taker_fee=settings.taker_fee_rate)
-    engine = EngineService(db, fleet, venue=venue, interval=settings.tick_interval)
+    live = LiveAccounts(CcxtExchangeRegistry(), cipher)  # users in live mode trade with their own keys
+    engine = EngineService(
+        db, fleet, venue=venue, live_exchange_for=live.exchange_for, interval=settings.tick_interval
+    )
     fleet.equity = engine.equity  # allocated capital from the account's balance
     fleet.price_of = lambda symbol: venue.last_price(unified_symbol(symbol))
     return Services(

@@ -16,7 +16,7 @@ import random
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any, NamedTuple, TypeVar
 
 import ccxt
@@ -53,6 +53,7 @@ T = TypeVar("T")
 ZERO = Decimal(0)
 BATCH_LIMIT = 50  # Bitget takes at most 50 orders per batch request (spot and futures)
 CLIENT_ORDER_ID_MAX = 50  # Bitget rejects longer clientOid values
+MARKET_BUY_BUFFER = Decimal("0.002")  # of the price, on top of the taker fee (spot market buys)
 Sleep = Callable[[float], Awaitable[Any]]
 
 
@@ -728,7 +729,11 @@ class CcxtExchange:
             if market.type == "spot" and req.side == "buy":
                 if check_price is None:
                     raise InvalidOrder(f"{req.symbol} market buy needs a reference price")
-                price = round_price(market, check_price)
+                # Bitget takes a spot buy's fee from the coin bought, and the ask may have moved: pay a
+                # little more quote so that at least `qty` arrives (the sells placed next need all of it)
+                padded = check_price * (1 + (market.taker_fee or ZERO) + MARKET_BUY_BUFFER)
+                ticks = (padded / market.price_tick).to_integral_value(rounding=ROUND_CEILING)
+                price = ticks * market.price_tick
         params: dict[str, Any] = {"clientOrderId": req.client_order_id}
         if req.reduce_only and market.type == "swap":
             params["reduceOnly"] = True
