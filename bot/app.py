@@ -33,9 +33,9 @@ from db.migrate import upgrade_head
 from db.session import Database
 from engine.ccxt_exchange import CcxtExchangeRegistry
 from engine.credentials import CredentialCipher
-from engine.live_accounts import LiveAccounts
 from engine.feeds import LivePriceFeed, ReplayFeed
 from engine.grid_runtime import unified_symbol
+from engine.live_accounts import LiveAccounts
 from engine.paper import PaperVenue
 
 log = logging.getLogger(__name__)
