@@ -9,7 +9,8 @@ can change the sum locks the user's row first (see db.queries).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -31,30 +32,19 @@ from bot.errors import (
     TooManyBots,
     ValidationError,
 )
+from bot.fleet_views import BotView, BotViews
+from bot.grid_plan import GridTooSmall as GridTooSmall  # re-exported: handlers catch it
+from bot.grid_plan import plan_grid
 from bot.strategies import visible_to
 from db import queries as q
 from db.base import utcnow
 from db.models import BotInstance, GridBotConfig, GridOrder, Strategy, Trade, User
 from db.session import Database
-from engine import grid as grid_math
 from engine.markets import MarketCatalog, MarketRules, StaticMarketCatalog
 
 log = logging.getLogger(__name__)
 
 HUNDRED = Decimal(100)
-
-
-class GridTooSmall(DomainError):
-    """A grid interval's order would be under the market's minimum."""
-
-    code = "grid_too_small"
-
-    def __init__(self, min_investment: Decimal) -> None:
-        super().__init__(
-            f"each grid order would be under the exchange minimum; invest at least {min_investment}",
-            min_investment=min_investment,
-        )
-        self.min_investment = min_investment
 
 
 class InsufficientCapital(DomainError):
@@ -103,6 +93,7 @@ class Fleet:
         max_leverage: int = 100,
         markets: MarketCatalog | None = None,
         equity: EquityProvider = paper_equity,
+        view_cache: bool | None = None,
     ) -> None:
         self.db = db
         self.max_bots_per_user = max_bots_per_user
@@ -110,6 +101,9 @@ class Fleet:
         self.markets = markets or StaticMarketCatalog()
         self.equity = equity
         self.listeners: list[FleetListener] = []
+        # Views are kept only where this process is the database's one writer besides the engine that
+        # tells it (SQLite: one process by nature); with PostgreSQL several processes may serve users.
+        self.views = BotViews(enabled=db.is_sqlite if view_cache is None else view_cache)
         self.price_of: Callable[[str], Decimal | None] = lambda _symbol: None  # set by the engine
 
     # ---- reading
@@ -125,18 +119,42 @@ class Fleet:
 
     async def overview(self, user_id: int) -> tuple[list[BotDTO], AllocationSummary]:
         """The user's active bots and the allocation summary, read in one transaction."""
-        async with self.db.read() as session:
-            bots = await q.active_bots(session, user_id)
-            return [BotDTO.of(b) for b in bots], self._summary(bots)
+        view = self.views.get(user_id)
+        if view is None:
+            version = self.views.version(user_id)
+            async with self.db.read() as session:
+                bots = await q.active_bots(session, user_id)
+                view = BotView(tuple(BotDTO.of(b) for b in bots), self._summary(bots), {})
+            self.views.keep(user_id, view, version)
+        return list(view.bots), view.summary
 
     async def card(self, user_id: int, bot_id: int) -> tuple[BotDTO, AllocationSummary]:
         """One bot (owner only) with the user's allocation summary, read in one transaction."""
+        view = self.views.get(user_id)
+        if view is not None and bot_id in view.cards:
+            return view.cards[bot_id], view.summary
         async with self.db.read() as session:
             bots = await q.active_bots(session, user_id)
             bot = next((b for b in bots if b.id == bot_id), None)
             if bot is None:
                 raise NotFound()
-            return await self._dto(session, bot), self._summary(bots)
+            dto, summary = await self._dto(session, bot), self._summary(bots)
+        if view is not None:  # dropped, not reused, if a change came meanwhile
+            view.cards[bot_id] = dto
+        return dto, summary
+
+    def bot_changed(self, bot_id: int) -> None:
+        """Told by the engine after a tick: the bot's stats, grid or error may have changed."""
+        self.views.bot_changed(bot_id)
+
+    @asynccontextmanager
+    async def _writing(self, user_id: int) -> AsyncIterator[AsyncSession]:
+        """A write transaction of the user's; their kept view is dropped once it is over."""
+        try:
+            async with self.db.write() as session:
+                yield session
+        finally:
+            self.views.user_changed(user_id)
 
     async def trades(self, user_id: int, bot_id: int, *, limit: int | None = 20) -> list[TradeDTO]:
         """The bot's fills, newest first (owner only); `limit` None gives all of them."""
@@ -196,7 +214,7 @@ class Fleet:
         description: str | None = None,
     ) -> AllocationChange:
         clean = await self._clean_common(name, symbol, allocation_percent, risk or RiskLimits())
-        async with self.db.write() as session:
+        async with self._writing(user_id) as session:
             if strategy_id is not None:
                 visible = await session.execute(
                     select(Strategy.id).where(Strategy.id == strategy_id, visible_to(user_id))
@@ -238,7 +256,7 @@ class Fleet:
             stop_lower=stop_lower,
         )
         plan = plan_grid(params, clean.market)
-        async with self.db.write() as session:
+        async with self._writing(user_id) as session:
             bot = await self._insert_bot(session, user_id, "grid", clean, None, None)
             config = GridBotConfig(
                 bot_instance_id=bot.id,
@@ -270,7 +288,7 @@ class Fleet:
 
     async def set_allocation(self, user_id: int, bot_id: int, allocation_percent: object) -> AllocationChange:
         percent = v.validate_allocation(allocation_percent)
-        async with self.db.write() as session:
+        async with self._writing(user_id) as session:
             await self._lock_user(session, user_id)
             bot = await self._owned(session, user_id, bot_id)
             if bot.is_running:
@@ -299,7 +317,7 @@ class Fleet:
         positions = v.validate_positions(max_positions) if max_positions is not None else None
         stop_loss = v.validate_stop_loss(stop_loss_percent) if stop_loss_percent is not None else None
         take_profit = v.validate_take_profit(take_profit_percent) if take_profit_percent is not None else None
-        async with self.db.write() as session:
+        async with self._writing(user_id) as session:
             bot = await self._owned(session, user_id, bot_id, lock=True)
             if bot.is_running and (leverage is not None or positions is not None):
                 raise StopBotFirst("leverage" if leverage is not None else "max_positions")
@@ -316,7 +334,7 @@ class Fleet:
             return await self._dto(session, bot)
 
     async def set_notify(self, user_id: int, bot_id: int, enabled: bool) -> BotDTO:
-        async with self.db.write() as session:
+        async with self._writing(user_id) as session:
             bot = await self._owned(session, user_id, bot_id, lock=True)
             bot.telegram_notify = bool(enabled)
             bot.updated_at = utcnow()
@@ -325,7 +343,7 @@ class Fleet:
 
     async def rename(self, user_id: int, bot_id: int, name: str) -> BotDTO:
         clean_name = v.validate_name(name)
-        async with self.db.write() as session:
+        async with self._writing(user_id) as session:
             await self._lock_user(session, user_id)
             bot = await self._owned(session, user_id, bot_id)
             if await q.active_name_taken(session, user_id, clean_name, excluding=bot.id):
@@ -338,7 +356,7 @@ class Fleet:
     # ---- running
 
     async def start(self, user_id: int, bot_id: int) -> BotDTO:
-        async with self.db.write() as session:
+        async with self._writing(user_id) as session:
             user = await self._lock_user(session, user_id)
             bot = await self._owned(session, user_id, bot_id)
             if bot.is_running:
@@ -366,7 +384,7 @@ class Fleet:
         return started
 
     async def stop(self, user_id: int, bot_id: int, *, reason: str = "user") -> BotDTO:
-        async with self.db.write() as session:
+        async with self._writing(user_id) as session:
             user = await self._lock_user(session, user_id)
             bot = await self._owned(session, user_id, bot_id)
             if not bot.is_running:
@@ -378,7 +396,7 @@ class Fleet:
 
     async def stop_all(self, user_id: int, *, reason: str = "user") -> list[BotDTO]:
         """The kill switch: every running bot of the user stops in one transaction."""
-        async with self.db.write() as session:
+        async with self._writing(user_id) as session:
             user = await self._lock_user(session, user_id)
             stopped = [
                 await self._mark_stopped(session, user, bot, reason)
@@ -392,7 +410,7 @@ class Fleet:
 
     async def delete(self, user_id: int, bot_id: int) -> AllocationSummary:
         """Soft delete: a running bot is stopped first; its name and its allocation become free."""
-        async with self.db.write() as session:
+        async with self._writing(user_id) as session:
             user = await self._lock_user(session, user_id)
             bot = await self._owned(session, user_id, bot_id)
             stopped = await self._mark_stopped(session, user, bot, "deleted") if bot.is_running else None
@@ -525,36 +543,3 @@ class _CleanBot:
     positions: int
     stop_loss: Decimal
     take_profit: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class GridPlan:
-    """The computed grid: grid_count + 1 lines, the quote amount per interval and each interval's quantity."""
-
-    lines: list[Decimal]
-    per_grid_amount: Decimal
-    quantities: list[Decimal]
-
-
-def plan_grid(params: v.GridParams, market: MarketRules) -> GridPlan:
-    """Lines rounded to the market's tick, quantities to its lot step; refuses a grid under the minimum."""
-    try:
-        lines = grid_math.grid_lines(
-            params.lower, params.upper, params.grid_count, params.mode, market.price_tick
-        )
-    except ValueError:  # two lines rounded to the same tick
-        lines = []
-    if not lines or len(set(lines)) != len(lines):
-        raise ValidationError(
-            "grid_count", "the range is too narrow for this many grids at the market's tick"
-        )
-    per_grid = grid_math.per_grid_amount(params.total_investment, params.grid_count)
-    quantities = [
-        grid_math.interval_qty(per_grid, lines[i], market.amount_step) for i in range(params.grid_count)
-    ]
-    if any(qty < market.min_qty or qty * lines[i] < market.min_notional for i, qty in enumerate(quantities)):
-        minimum = grid_math.min_investment_for(
-            lines, params.grid_count, market.amount_step, market.min_qty, market.min_notional
-        )
-        raise GridTooSmall(minimum)
-    return GridPlan(lines, per_grid, quantities)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from decimal import Decimal
 
 import pytest
@@ -287,3 +288,42 @@ async def test_account_equity_is_the_paper_balance_by_default(fleet: Fleet, alic
     assert await fleet.account_equity(alice.id) == Decimal("10000")
     with pytest.raises(NotFound):
         await fleet.account_equity(10**9)
+
+
+async def test_the_view_cache_never_shows_a_stale_bot(database: Database, alice: UserDTO) -> None:
+    fleet = Fleet(database, view_cache=True)
+    bot = await _trend(fleet, alice, "cached", "10")
+    first, _ = await fleet.overview(alice.id)
+    assert first[0].total_pnl == Decimal(0)
+    # the engine writes a bot's stats outside the service, then says so (EngineService after each tick)
+    async with database.write() as session:
+        await session.execute(
+            BotInstance.__table__.update().where(BotInstance.id == bot.id).values(total_pnl="12.5", total_trades=3)
+        )
+    fleet.bot_changed(bot.id)
+    (after, _), (card, _) = await fleet.overview(alice.id), await fleet.card(alice.id, bot.id)
+    assert after[0].total_pnl == card.total_pnl == Decimal("12.5")
+    # every write of the service drops the view
+    await fleet.set_allocation(alice.id, bot.id, "30")
+    assert (await fleet.overview(alice.id))[0][0].allocation_percent == Decimal(30)
+    assert (await fleet.card(alice.id, bot.id))[1].free_percent == Decimal(70)
+    await fleet.start(alice.id, bot.id)
+    assert (await fleet.card(alice.id, bot.id))[0].is_running
+
+
+async def test_a_write_during_a_read_is_not_hidden_by_the_cache(database: Database, alice: UserDTO) -> None:
+    fleet = Fleet(database, view_cache=True)
+    bot = await _trend(fleet, alice, "racy", "10")
+    real_read = database.read
+
+    @asynccontextmanager
+    async def read_then_a_write_lands():  # type: ignore[no-untyped-def]
+        async with real_read() as session:
+            yield session  # the view's SELECT sees allocation 10 ...
+        database.read = real_read  # type: ignore[method-assign]
+        await fleet.set_allocation(alice.id, bot.id, "40")  # ... and a write commits before it is kept
+
+    database.read = read_then_a_write_lands  # type: ignore[method-assign]
+    stale, _ = await fleet.overview(alice.id)
+    assert stale[0].allocation_percent == Decimal(10)  # that answer was right when it was read
+    assert (await fleet.overview(alice.id))[0][0].allocation_percent == Decimal(40)  # but not kept

@@ -1,0 +1,59 @@
+"""A grid's plan from its validated parameters and the market's rules: the lines rounded to the tick,
+the quote amount per interval and each interval's quantity; a grid under the exchange's minimum is
+refused with the smallest investment that works."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bot import validation as v
+from bot.errors import DomainError, ValidationError
+from engine import grid as grid_math
+from engine.markets import MarketRules
+
+
+class GridTooSmall(DomainError):
+    """A grid interval's order would be under the market's minimum."""
+
+    code = "grid_too_small"
+
+    def __init__(self, min_investment: Decimal) -> None:
+        super().__init__(
+            f"each grid order would be under the exchange minimum; invest at least {min_investment}",
+            min_investment=min_investment,
+        )
+        self.min_investment = min_investment
+
+
+@dataclass(frozen=True, slots=True)
+class GridPlan:
+    """The computed grid: grid_count + 1 lines, the quote amount per interval and each interval's quantity."""
+
+    lines: list[Decimal]
+    per_grid_amount: Decimal
+    quantities: list[Decimal]
+
+
+def plan_grid(params: v.GridParams, market: MarketRules) -> GridPlan:
+    """Lines rounded to the market's tick, quantities to its lot step; refuses a grid under the minimum."""
+    try:
+        lines = grid_math.grid_lines(
+            params.lower, params.upper, params.grid_count, params.mode, market.price_tick
+        )
+    except ValueError:  # two lines rounded to the same tick
+        lines = []
+    if not lines or len(set(lines)) != len(lines):
+        raise ValidationError(
+            "grid_count", "the range is too narrow for this many grids at the market's tick"
+        )
+    per_grid = grid_math.per_grid_amount(params.total_investment, params.grid_count)
+    quantities = [
+        grid_math.interval_qty(per_grid, lines[i], market.amount_step) for i in range(params.grid_count)
+    ]
+    if any(qty < market.min_qty or qty * lines[i] < market.min_notional for i, qty in enumerate(quantities)):
+        minimum = grid_math.min_investment_for(
+            lines, params.grid_count, market.amount_step, market.min_qty, market.min_notional
+        )
+        raise GridTooSmall(minimum)
+    return GridPlan(lines, per_grid, quantities)
