@@ -21,6 +21,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiogram import Bot
@@ -53,13 +54,28 @@ class PendingAlert:
 def render_alert(kind: str, payload: dict[str, Any], lang: str) -> str:
     """The alert's text in `lang`; payload values are HTML-escaped (they may hold bot names)."""
     key = f"alert.{kind}"
-    params = {name: html.escape(str(value)) for name, value in payload.items()}
+    params = {name: html.escape(_display(name, value)) for name, value in payload.items()}
     if key not in CATALOG["en"]:
         return t(lang, "alert.generic", kind=html.escape(kind), details=html.escape(_details(payload)))
     try:
         return t(lang, key, **params)
     except (KeyError, IndexError):  # a payload without a field the text needs
         return t(lang, "alert.generic", kind=html.escape(kind), details=html.escape(_details(payload)))
+
+
+def _display(name: str, value: object) -> str:
+    """'0.00047100' -> '0.000471', 'BTC/USDT' and 'BTC/USDT:USDT' -> 'BTCUSDT'; other values as they are."""
+    text = str(value)
+    if name == "symbol":
+        return text.split(":", 1)[0].replace("/", "")
+    if isinstance(value, str) and name not in ("name", "reason", "error", "side"):
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            return text
+        if number.is_finite():
+            return f"{number.normalize():f}"
+    return text
 
 
 def _details(payload: dict[str, Any]) -> str:
