@@ -105,7 +105,9 @@ async def drive(
     while probe.waiting and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
     elapsed = time.monotonic() - started
-    print(f"  (process CPU {100 * (time.process_time() - cpu_before) / elapsed:.0f} % of one core)", flush=True)
+    print(
+        f"  (process CPU {100 * (time.process_time() - cpu_before) / elapsed:.0f} % of one core)", flush=True
+    )
     if probe.waiting:
         print(f"  ({len(probe.waiting)} of {sent} updates got no answer)", flush=True)
     return list(probe.latencies), len(probe.latencies) / elapsed
@@ -118,7 +120,9 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-async def run_echo(users: list[int], rates: list[float], seconds: float) -> dict[tuple[str, float], list[float]]:
+async def run_echo(
+    users: list[int], rates: list[float], seconds: float
+) -> dict[tuple[str, float], list[float]]:
     results: dict[tuple[str, float], list[float]] = {}
     async with TelegramEmulator() as emulator:
         bot = Bot(
@@ -152,8 +156,11 @@ async def run_echo(users: list[int], rates: list[float], seconds: float) -> dict
             for name, send in (("/bots", text), ("card button", button)):
                 latencies, throughput = await drive(emulator, probe, users, rate, seconds, send)
                 results[(name, rate)] = latencies
-                print(f"echo      {name:12s} {rate:5.0f}/s  p50 {pct(latencies, .5):7.1f} ms  "
-                      f"p99 {pct(latencies, .99):7.1f} ms  {throughput:6.1f} answers/s", flush=True)
+                print(
+                    f"echo      {name:12s} {rate:5.0f}/s  p50 {pct(latencies, 0.5):7.1f} ms  "
+                    f"p99 {pct(latencies, 0.99):7.1f} ms  {throughput:6.1f} answers/s",
+                    flush=True,
+                )
         await dp.stop_polling()
         with contextlib.suppress(asyncio.CancelledError):
             await polling
@@ -161,7 +168,9 @@ async def run_echo(users: list[int], rates: list[float], seconds: float) -> dict
     return results
 
 
-async def run_multibot(users: list[int], rates: list[float], seconds: float) -> dict[tuple[str, float], list[float]]:
+async def run_multibot(
+    users: list[int], rates: list[float], seconds: float
+) -> dict[tuple[str, float], list[float]]:
     results: dict[tuple[str, float], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{tmp}/bench.db"
@@ -177,7 +186,9 @@ async def run_multibot(users: list[int], rates: list[float], seconds: float) -> 
             services = build_services(settings)
             cards_of: dict[int, list[int]] = {}
             for user in users:
-                account = await services.accounts.register(telegram_id=user, chat_id=user, username=f"u{user}")
+                account = await services.accounts.register(
+                    telegram_id=user, chat_id=user, username=f"u{user}"
+                )
                 for k in range(3):
                     change = await services.fleet.create_trend_bot(
                         account.id, name=f"bot {k}", symbol="BTCUSDT", allocation_percent="10"
@@ -186,7 +197,9 @@ async def run_multibot(users: list[int], rates: list[float], seconds: float) -> 
             bot = build_bot(settings)
             dp = build_dispatcher(services)
             await bot.delete_webhook()
-            polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False, close_bot_session=False))
+            polling = asyncio.create_task(
+                dp.start_polling(bot, handle_signals=False, close_bot_session=False)
+            )
             probe = Probe(emulator)
 
             async def text(user: int) -> None:
@@ -209,8 +222,11 @@ async def run_multibot(users: list[int], rates: list[float], seconds: float) -> 
                 for name, send in (("/bots", text), ("card button", button)):
                     latencies, throughput = await drive(emulator, probe, users, rate, seconds, send)
                     results[(name, rate)] = latencies
-                    print(f"multibot  {name:12s} {rate:5.0f}/s  p50 {pct(latencies, .5):7.1f} ms  "
-                          f"p99 {pct(latencies, .99):7.1f} ms  {throughput:6.1f} answers/s", flush=True)
+                    print(
+                        f"multibot  {name:12s} {rate:5.0f}/s  p50 {pct(latencies, 0.5):7.1f} ms  "
+                        f"p99 {pct(latencies, 0.99):7.1f} ms  {throughput:6.1f} answers/s",
+                        flush=True,
+                    )
             await dp.stop_polling()
             with contextlib.suppress(asyncio.CancelledError):
                 await polling
@@ -232,8 +248,10 @@ async def main() -> None:
     print("\np99 ratio multibot / echo (target <= 1.3):")
     for key in echo:
         ratio = pct(multibot[key], 0.99) / pct(echo[key], 0.99)
-        print(f"  {key[0]:12s} {key[1]:5.0f}/s  {ratio:5.2f}x  "
-              f"(p50 {pct(multibot[key], .5):.1f} vs {pct(echo[key], .5):.1f} ms)")
+        print(
+            f"  {key[0]:12s} {key[1]:5.0f}/s  {ratio:5.2f}x  "
+            f"(p50 {pct(multibot[key], 0.5):.1f} vs {pct(echo[key], 0.5):.1f} ms)"
+        )
     print(f"\n{len(users)} users, {args.seconds:.0f} s per scenario")
 
 

@@ -10,7 +10,9 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 
 from aiogram import Bot, Dispatcher, methods
 from aiogram.client.default import DefaultBotProperties
@@ -24,6 +26,7 @@ from pydantic import SecretStr
 
 from bot.accounts import Accounts
 from bot.alerts import AlertSender
+from bot.backtests import Backtests
 from bot.config import Settings
 from bot.engine_service import EngineService
 from bot.fleet import Fleet
@@ -33,7 +36,7 @@ from db.migrate import upgrade_head
 from db.session import Database
 from engine.ccxt_exchange import CcxtExchangeRegistry
 from engine.credentials import CredentialCipher
-from engine.feeds import LivePriceFeed, ReplayFeed
+from engine.feeds import LivePriceFeed, PriceSink, ReplayFeed
 from engine.grid_runtime import unified_symbol
 from engine.live_accounts import LiveAccounts
 from engine.paper import PaperVenue
@@ -46,9 +49,17 @@ log = logging.getLogger(__name__)
 PINNED_RESPONSE_TYPES = tuple(
     Response[method.__returning__]  # type: ignore[name-defined]
     for method in (
-        methods.GetUpdates, methods.SendMessage, methods.EditMessageText, methods.EditMessageReplyMarkup,
-        methods.AnswerCallbackQuery, methods.DeleteMessage, methods.SendPhoto, methods.SendChatAction,
-        methods.GetMe, methods.DeleteWebhook, methods.SetMyCommands,
+        methods.GetUpdates,
+        methods.SendMessage,
+        methods.EditMessageText,
+        methods.EditMessageReplyMarkup,
+        methods.AnswerCallbackQuery,
+        methods.DeleteMessage,
+        methods.SendPhoto,
+        methods.SendChatAction,
+        methods.GetMe,
+        methods.DeleteWebhook,
+        methods.SetMyCommands,
     )
 )
 
@@ -56,7 +67,20 @@ SANDBOX_TOKEN = "123456:SANDBOX"  # the emulator accepts any well-formed token
 SANDBOX_USER_ID = 1001
 # real 1-minute candles in engine/data, replayed for paper trading (SOURCES.md there says where from)
 REPLAY_FILES = {"BTC/USDT": "btcusdt_1m_sample.csv.gz", "ETH/USDT": "ethusdt_1m_sample.csv.gz"}
-COMMANDS = ("start", "bots", "newbot", "allocation", "stopall", "keys", "language", "help", "cancel")
+COMMANDS = (
+    "start",
+    "bots",
+    "newbot",
+    "allocation",
+    "stopall",
+    "strategies",
+    "backtest",
+    "trade",
+    "keys",
+    "language",
+    "help",
+    "cancel",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +93,10 @@ class Services:
     accounts: Accounts
     strategies: Strategies
     engine: EngineService
+    backtests: Backtests = field(default_factory=Backtests)
 
     async def close(self) -> None:
+        await self.backtests.wait_idle()
         await self.engine.shutdown()
         await self.db.dispose()
 
@@ -92,9 +118,23 @@ def build_services(settings: Settings) -> Services:
     )
 
 
+def spot_and_perp_sink(venue: PaperVenue) -> PriceSink:
+    """Each price point of "BTC/USDT" also prices the USDT-M perpetual "BTC/USDT:USDT" (trend bots trade
+    it). The perpetual goes first; the spot call commits the feed's cursor, so a point re-emitted after a
+    crash reaches both again (a point that fills nothing twice is harmless)."""
+
+    async def sink(symbol: str, price: Decimal, ts: int, *, cursor: tuple[str, int] | None = None) -> Any:
+        perp = f"{symbol}:{symbol.split('/')[-1]}"
+        if perp in venue.markets:
+            await venue.on_price(perp, price, ts)
+        return await venue.on_price(symbol, price, ts, cursor=cursor)
+
+    return sink
+
+
 def price_feeds(services: Services) -> list[ReplayFeed | LivePriceFeed]:
     """The paper venue's prices: real candles replayed in a loop, or the exchange's live tickers."""
-    sink = services.engine.venue.on_price
+    sink = spot_and_perp_sink(services.engine.venue)
     if services.settings.price_feed == "live":
         return [LivePriceFeed.for_exchange("bitget", list(REPLAY_FILES), sink=sink)]
     return [
@@ -129,6 +169,8 @@ def build_dispatcher(services: Services) -> Dispatcher:
         settings=services.settings,
         fleet=services.fleet,
         accounts=services.accounts,
+        trading=services.engine.trading,
+        backtests=services.backtests,
     )
     dp.update.outer_middleware(UserMiddleware())
     dp.include_router(build_router())

@@ -1,9 +1,10 @@
 """Glue between the fleet, the scheduler and the trading engine.
 
-`EngineService` is a `bot.fleet.FleetListener`: a bot started through the fleet gets its job, a
-stopped one loses it and has its orders cancelled. At start-up every bot with is_running is
-resumed (its first tick reconciles with the exchange). It also wraps each tick with the error
-policy:
+Grid bots tick through engine.grid_runtime, AI trend bots through engine.trend_runtime (both
+behind engine.runner.Runner). `EngineService` is a `bot.fleet.FleetListener`: a bot started
+through the fleet gets its job, a stopped one loses it and has its orders cancelled. At start-up
+every bot with is_running is resumed (its first tick reconciles with the exchange). It also wraps
+each tick with the error policy:
 
 * temporary exchange errors (network, rate limit): last_error is stored and alerted once per
   streak ("bot_error"), the bot keeps running and its ticks back off exponentially (at most
@@ -37,6 +38,7 @@ from bot.dto import BotDTO
 from bot.errors import DomainError
 from bot.fleet import Fleet
 from bot.scheduler import BotScheduler
+from bot.trading import Trading
 from db import queries as q
 from db.models import BotInstance, User
 from db.session import Database
@@ -48,9 +50,13 @@ from engine.exchange import (
     InvalidOrder,
     TemporaryExchangeError,
 )
+from engine.feeds import ReplayFeed
 from engine.grid_runtime import GridRuntime, GridStore
 from engine.paper import PaperVenue
 from engine.runner import Runner
+from engine.trend_candles import CandleSource
+from engine.trend_runtime import TrendRuntime
+from engine.trend_store import TrendStore
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +88,10 @@ class EngineService:
         max_backoff: float = 60.0,
         equity_ttl: float = 5.0,
         scheduler: BotScheduler | None = None,
+        compressed_replay: bool = True,
     ) -> None:
+        """`compressed_replay`: with a replay feed every replayed candle counts as one candle of a trend
+        bot's timeframe (the sandbox trades within minutes); False resamples the replay to it."""
         self.db = db
         self.fleet = fleet
         self.venue = venue
@@ -91,7 +100,15 @@ class EngineService:
         self.max_backoff = max_backoff
         self.equity_ttl = equity_ttl
         self.grid = GridRuntime(GridStore(db), self.exchange_for, self.stop_bot, self.capital)
-        self.runner = Runner(self.grid)
+        self.trend = TrendRuntime(
+            TrendStore(db),
+            self.exchange_for,
+            self.stop_bot,
+            self.capital,
+            candles=CandleSource(compressed=compressed_replay),
+        )
+        self.runner = Runner(self.grid, others={"ai_trend": (self.trend.tick, self.trend.halt)})
+        self.trading = Trading(db, self.trend, self.exchange_for)  # the chat's manual trades
         self.scheduler = scheduler or BotScheduler(self.run_tick, interval=interval)
         self.scheduler.tick = self.run_tick
         self.feeds: list[Any] = []
@@ -110,6 +127,8 @@ class EngineService:
         await self.venue.load()
         for feed in feeds:
             self.feeds.append(feed)
+            if isinstance(feed, ReplayFeed):  # trend bots read their closed candles from it
+                self.trend.candles.add_feed(feed)
             feed.start()
         self.scheduler.start()
         async with self.db.read() as session:
@@ -184,7 +203,7 @@ class EngineService:
                 health.failures = health.temporary = 0
                 health.retry_at = 0.0
                 await self._clear_error(bot_id)
-        self.fleet.bot_changed(bot_id)  # a tick may have changed the bot's stats, grid or error
+        self.fleet.bot_changed(bot_id)  # a tick may have changed the bot's stats, grid rows or error
 
     async def _bot_type(self, bot_id: int) -> str | None:
         async with self.db.read() as session:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -381,4 +382,83 @@ class ReplayCursor(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     position: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime | None] = _updated()
+
+
+# --- the AI trend bot's own state (engine.trend_runtime) ----------------------------------------------
+
+
+class TrendBotState(Base):
+    """Where a trend bot stands: the open time (ms) of the last closed candle it decided on."""
+
+    __tablename__ = "trend_bot_states"
+
+    bot_instance_id: Mapped[int] = mapped_column(
+        ForeignKey("bot_instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_candle_ts: Mapped[int | None] = mapped_column(BigInteger)
+    close_on_stop: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    updated_at: Mapped[datetime | None] = _updated()
+
+
+class TrendPositionRow(Base):
+    """One position of a trend bot, its own ledger (bots of a user share the exchange position).
+
+    Journaled before its orders go out: `entry_order_id` / `exit_order_id` / `tp_order_id` are the
+    deterministic client order ids. status: opening -> open -> closing -> closed (failed: the entry
+    was refused). Prices and money in quote currency, qty in base, ts in ms since the epoch."""
+
+    __tablename__ = "trend_positions"
+    __table_args__ = (
+        CheckConstraint("side IN ('long', 'short')", name="side_known"),
+        CheckConstraint(
+            "status IN ('opening', 'open', 'closing', 'closed', 'failed')", name="status_known"
+        ),
+        UniqueConstraint("bot_instance_id", "seq"),
+        Index("ix_trend_positions_bot_status", "bot_instance_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bot_instance_id: Mapped[int] = mapped_column(ForeignKey("bot_instances.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(5))
+    status: Mapped[str] = mapped_column(String(10), default="opening", server_default="opening")
+    qty: Mapped[Decimal] = mapped_column(Money())
+    margin: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default=text("0"))
+    leverage: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    candle_ts: Mapped[int] = mapped_column(BigInteger)
+    reference_price: Mapped[Decimal] = mapped_column(Money())
+    entry_order_id: Mapped[str] = mapped_column(String(64))
+    entry_price: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    entry_fee: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    entry_ts: Mapped[int | None] = mapped_column(BigInteger)
+    stop_loss: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    take_profit: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    liquidation: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    tp_order_id: Mapped[str | None] = mapped_column(String(64))
+    exit_order_id: Mapped[str | None] = mapped_column(String(64))
+    exit_reason: Mapped[str | None] = mapped_column(String(12))
+    exit_price: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    exit_fee: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    exit_ts: Mapped[int | None] = mapped_column(BigInteger)
+    pnl: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    created_at: Mapped[datetime | None] = _created()
+    updated_at: Mapped[datetime | None] = _updated()
+
+
+class TrendModelRow(Base):
+    """A trained trend classifier (engine.trend_model.save_model bytes) per strategy, symbol and
+    timeframe; `trained_until` is the open time (ms) of the last candle its training could see."""
+
+    __tablename__ = "trend_models"
+    __table_args__ = (UniqueConstraint("strategy_id", "symbol", "timeframe"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    strategy_id: Mapped[int] = mapped_column(ForeignKey("strategies.id", ondelete="CASCADE"))
+    symbol: Mapped[str] = mapped_column(String(32))
+    timeframe: Mapped[str] = mapped_column(String(8))
+    model: Mapped[bytes] = mapped_column(LargeBinary)
+    trained_until: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime | None] = _created()
     updated_at: Mapped[datetime | None] = _updated()

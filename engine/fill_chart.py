@@ -29,8 +29,15 @@ def bot_fills_chart(
     for side, marker, color in (("buy", "^", "#1a9850"), ("sell", "v", "#d73027")):
         points = [f for f in ordered if f[1] == side]
         if points:
-            ax.scatter([p[0] for p in points], [float(p[2]) for p in points], marker=marker, color=color,
-                       s=28, label=f"{side} ({len(points)})", zorder=3)
+            ax.scatter(
+                [p[0] for p in points],
+                [float(p[2]) for p in points],
+                marker=marker,
+                color=color,
+                s=28,
+                label=f"{side} ({len(points)})",
+                zorder=3,
+            )
     if current_price is not None:
         ax.axhline(float(current_price), color="#1f78b4", linestyle="--", linewidth=0.9, label="price")
     ax.set_title(title)

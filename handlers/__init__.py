@@ -4,6 +4,9 @@ Order matters: the first router whose filters match handles an update.
   1. start        /cancel (first, so it works inside every wizard), /start, /help, menu, language
   2. bots         /bots, bot cards, edits
      grid_view    a grid bot's status view and the chart of its fills
+     manual       a trend bot's "close" and /trade (manual trades, confirmed with a second tap)
+     backtest     /backtest (a background run with progress, then the summary and the chart)
+     strategies   /strategies (figures, save a copy with own parameters, delete)
   3. create_trend the AI trend bot wizard (/newbot lives with the wizards)
   4. create_grid  the grid bot wizard
   5. allocation   /allocation, /stopall
@@ -19,7 +22,19 @@ from aiogram import Router
 
 def build_router() -> Router:
     """A fresh root router holding every feature router (a Router can be attached to one parent only)."""
-    from handlers import allocation, bots, create_grid, create_trend, errors, grid_view, keys, start
+    from handlers import (
+        allocation,
+        backtest,
+        bots,
+        create_grid,
+        create_trend,
+        errors,
+        grid_view,
+        keys,
+        manual,
+        start,
+        strategies,
+    )
 
     # feature modules create their routers at import; re-importing would not make new ones, so detach
     # them from a previous root (tests build several dispatchers in one process)
@@ -27,6 +42,9 @@ def build_router() -> Router:
         start.router,
         bots.router,
         grid_view.router,
+        manual.router,
+        backtest.router,
+        strategies.router,
         create_trend.router,
         create_grid.router,
         allocation.router,

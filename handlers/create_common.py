@@ -33,9 +33,10 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from bot import validation as v
 from bot.config import Settings
 from bot.dto import AllocationChange, UserDTO
-from bot.errors import DomainError, NameTaken, OverAllocation, ValidationError
+from bot.errors import DomainError, NameTaken, NotFound, OverAllocation, ValidationError
 from bot.fleet import Fleet, GridTooSmall, RiskLimits
 from bot.i18n import t
+from bot.strategies import Strategies
 from handlers.callbacks import BotAction, BotCD, MenuAction, MenuCD
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ class WizardInput:
     lang: str
     answers: dict[str, str]
     settings: Settings | None = None
+    strategies: Strategies | None = None  # the trend wizard's strategy step
 
     def decimal(self, key: str) -> Decimal | None:
         value = self.answers.get(key)
@@ -193,11 +195,12 @@ class Wizard:
         user: UserDTO,
         lang: str,
         settings: Settings | None = None,
+        strategies: Strategies | None = None,
     ) -> None:
         await cq.answer()
         await _drop_keyboard(cq)
         await state.set_data({"kind": self.kind.value, "answers": {}})
-        inp = WizardInput(fleet, user, lang, {}, settings)
+        inp = WizardInput(fleet, user, lang, {}, settings, strategies)
         await self._ask(_message_of(cq), state, self.steps[0], inp)
 
     async def on_text(
@@ -208,8 +211,9 @@ class Wizard:
         user: UserDTO,
         lang: str,
         settings: Settings | None = None,
+        strategies: Strategies | None = None,
     ) -> None:
-        inp = await _input(state, fleet, user, lang, settings)
+        inp = await _input(state, fleet, user, lang, settings, strategies)
         step = self._current(await state.get_state())
         if step is None:  # at the summary: a typed text is no answer to "Create / Cancel"
             await message.answer(t(lang, "wizard.err.use_buttons"))
@@ -228,6 +232,7 @@ class Wizard:
         user: UserDTO,
         lang: str,
         settings: Settings | None = None,
+        strategies: Strategies | None = None,
     ) -> None:
         step = self._current(await state.get_state())
         if step is None or callback_data.step != step.key or callback_data.action == WizardAction.confirm:
@@ -238,7 +243,7 @@ class Wizard:
             return
         await cq.answer()
         await _drop_keyboard(cq)
-        inp = await _input(state, fleet, user, lang, settings)
+        inp = await _input(state, fleet, user, lang, settings, strategies)
         message = _message_of(cq)
         if callback_data.action == WizardAction.skip:
             await self._store(message, state, step, "", inp)
@@ -254,8 +259,9 @@ class Wizard:
         user: UserDTO,
         lang: str,
         settings: Settings | None = None,
+        strategies: Strategies | None = None,
     ) -> None:
-        inp = await _input(state, fleet, user, lang, settings)
+        inp = await _input(state, fleet, user, lang, settings, strategies)
         if callback_data.step != CONFIRM_STEP:
             await cq.answer(t(lang, "wizard.outdated"))
             return
@@ -389,6 +395,8 @@ def as_reask(err: DomainError | Reask, step_key: str | None) -> Reask:
         )
     if isinstance(err, ValidationError):
         return Reask(f"wizard.rule.{err.field}", field=err.field)
+    if isinstance(err, NotFound) and err.params.get("what") == "strategy":  # deleted before "Create"
+        return Reask("wizard.rule.strategy", field="strategy", name="-")
     params = {k: escape(str(value)) for k, value in err.params.items()}
     key = f"wizard.err.{err.code}"
     return Reask(key if _has_text(key) else "wizard.err.generic", field=None, **params)
@@ -403,10 +411,15 @@ def _has_text(key: str) -> bool:
 
 
 async def _input(
-    state: FSMContext, fleet: Fleet, user: UserDTO, lang: str, settings: Settings | None
+    state: FSMContext,
+    fleet: Fleet,
+    user: UserDTO,
+    lang: str,
+    settings: Settings | None,
+    strategies: Strategies | None = None,
 ) -> WizardInput:
     data = await state.get_data()
-    return WizardInput(fleet, user, lang, dict(data.get("answers") or {}), settings)
+    return WizardInput(fleet, user, lang, dict(data.get("answers") or {}), settings, strategies)
 
 
 def _message_of(cq: CallbackQuery) -> Message:

@@ -41,6 +41,20 @@ class EditCD(CallbackData, prefix="be"):
     bot_id: int
 
 
+class TradeAction(StrEnum):
+    confirm = "ok"
+    cancel = "no"
+
+
+class TradeCD(CallbackData, prefix="tr"):
+    """A /trade confirmation: a market order of `qty` (base currency, as typed) on `symbol` ("BTCUSDT")."""
+
+    action: TradeAction
+    symbol: str
+    side: str
+    qty: str
+
+
 class KillAction(StrEnum):
     confirm = "ok"
 
@@ -82,7 +96,7 @@ def main_menu(lang: str) -> InlineKeyboardMarkup:
             _menu(lang, MenuAction.stopall, "menu.stopall"),
         ],
         [_menu(lang, MenuAction.keys, "menu.keys"), _menu(lang, MenuAction.language, "menu.language")],
-        [_menu(lang, MenuAction.help, "menu.help")],
+        [_menu(lang, MenuAction.backtest, "menu.backtest"), _menu(lang, MenuAction.help, "menu.help")],
     )
 
 
@@ -132,7 +146,27 @@ def bot_card(bot: BotDTO, lang: str) -> InlineKeyboardMarkup:
         ]
         if bot.bot_type == "grid"
         else [],
+        [_bot(lang, "manual.btn.close", BotAction.close, bot.id)] if bot.bot_type == "ai_trend" else [],
         [_menu(lang, MenuAction.bots, "bots.btn.list")],
+    )
+
+
+def close_confirm(bot_id: int, lang: str) -> InlineKeyboardMarkup:
+    return confirm(
+        lang,
+        "manual.btn.close_confirm",
+        BotCD(action=BotAction.close_confirm, bot_id=bot_id),
+        BotCD(action=BotAction.card, bot_id=bot_id),
+    )
+
+
+def trade_confirm(symbol: str, side: str, qty: str, lang: str) -> InlineKeyboardMarkup:
+    """[Place the order] [Cancel] for /trade; the order itself rides in the callback data."""
+    return confirm(
+        lang,
+        "manual.btn.trade_confirm",
+        TradeCD(action=TradeAction.confirm, symbol=symbol, side=side, qty=qty),
+        TradeCD(action=TradeAction.cancel, symbol=symbol, side=side, qty=qty),
     )
 
 

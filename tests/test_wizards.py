@@ -150,14 +150,19 @@ async def test_trend_bot_through_the_wizard(
     menu = await chat.say("/newbot")
     assert menu.text == en("wizard.choose_type", free="100")
     ask_name = await chat.tap(menu, "🤖 AI trend")
-    assert en("wizard.title.trend", step=1, total=7) in ask_name.text
+    assert en("wizard.title.trend", step=1, total=8) in ask_name.text
     assert en("wizard.ask.name", maximum=100) in ask_name.text
     ask_symbol = await chat.say("Alpha <1>")
     assert en("wizard.ask.symbol") in ask_symbol.text
     ask_allocation = await chat.say("btc/usdt")
     assert en("wizard.ask.allocation", free="100") in ask_allocation.text
     assert [b["text"] for b in ask_allocation.buttons] == ["10 %", "25 %", "All free: 100 %", "✖ Cancel"]
-    ask_leverage = await chat.tap(ask_allocation, "25 %")
+    ask_strategy = await chat.tap(ask_allocation, "25 %")
+    assert en("wizard.ask.strategy", default="ai_model") in ask_strategy.text
+    strategy_labels = [b["text"] for b in ask_strategy.buttons]
+    assert strategy_labels[0] == "Default: ai_model" and strategy_labels[-1] == "✖ Cancel"
+    assert {"ema_adx_baseline", "conservative", "balanced", "aggressive"} <= set(strategy_labels)
+    ask_leverage = await chat.tap(ask_strategy, "conservative")
     assert en("wizard.ask.leverage", maximum=100, default=10) in ask_leverage.text
     ask_positions = await chat.tap(ask_leverage, "Default: 10x")  # one-tap default
     assert ask_leverage.buttons == []  # the answered question's buttons are gone
@@ -177,7 +182,7 @@ async def test_trend_bot_through_the_wizard(
         positions="2",
         stop_loss="5",
         take_profit="12.5",
-    )
+    ).replace("\n\n", "\n" + en("wizard.summary.strategy_line", strategy="conservative") + "\n\n")
     assert "<b>Alpha &lt;1&gt;</b>" in (summary.raw_text or "")  # the user's text is escaped
     assert await rows(database) == (0, 0, 0)  # nothing before "Create"
 
@@ -192,6 +197,8 @@ async def test_trend_bot_through_the_wizard(
     )
     assert (bot.max_leverage, bot.max_positions) == (10, 2)
     assert (bot.stop_loss_percent, bot.take_profit_percent) == (D(5), D("12.5"))
+    conservative = await Strategies(database).by_name(await user_id(accounts), "conservative")
+    assert bot.strategy_id == conservative.id
     assert not bot.is_running
     assert [b["text"] for b in created.buttons] == ["▶️ Start", "📄 Open"]
     # a second tap on "Create" (a stale button) creates nothing more
@@ -229,6 +236,22 @@ async def test_trend_wizard_reasks_a_wrong_answer_at_every_step(
     )
     await chat.say("20")
 
+    strategy_q = en("wizard.ask.strategy", default="ai_model")
+    strategy_prompt = await expect_reask(
+        chat, database, "nope<i>", en("wizard.rule.strategy", name="nope&lt;i&gt;"), strategy_q
+    )
+    # a forged id of a strategy the user cannot see (another user's copy) is refused like a typed name
+    other = await accounts.register(telegram_id=7999, chat_id=7999)
+    strategies = Strategies(database)
+    theirs = await strategies.save_copy(other.id, (await strategies.by_name(other.id, "balanced")).id, name="Theirs")
+    before = max(m.message_id for m in chat.emu.transcript(USER))
+    await chat.press(
+        strategy_prompt, WizardCD(step="strategy", action=WizardAction.answer, value=str(theirs.id)).pack(), forged=True
+    )
+    forged_strategy = await chat.emu.wait_for_bot_message(USER, after_message_id=before)
+    assert forged_strategy.text.startswith("⚠️ " + en("wizard.rule.strategy", name=str(theirs.id)))
+    await chat.say("ai_model")  # typed by name
+
     lev_q = en("wizard.ask.leverage", maximum=100, default=10)
     await expect_reask(chat, database, "0", en("wizard.rule.leverage", maximum=100), lev_q)
     await expect_reask(chat, database, "101", en("wizard.rule.leverage", maximum=100), lev_q)
@@ -260,6 +283,7 @@ async def test_trend_wizard_reasks_a_wrong_answer_at_every_step(
     await chat.tap(summary, "✅ Create")
     bots = {b.name: b for b in await fleet.list_bots(uid)}
     assert bots["Beta"].allocation_percent == D(20) and bots["Beta"].max_leverage == 5
+    assert bots["Beta"].strategy_id == (await Strategies(database).by_name(uid, "ai_model")).id
     assert (bots["Beta"].stop_loss_percent, bots["Beta"].take_profit_percent) == (D(3), D(6))
 
 
@@ -280,8 +304,8 @@ async def test_over_allocation_says_how_much_is_free(
         chat, database, "40", en("wizard.err.over_allocation", requested="40", free="30"), alloc_q
     )
     assert refused.text.startswith("⚠️ 40 % is more than the 30 % still free.")
-    ask_leverage = await chat.tap(refused, "All free: 30 %")
-    assert en("wizard.ask.leverage", maximum=100, default=10) in ask_leverage.text
+    ask_strategy = await chat.tap(refused, "All free: 30 %")
+    assert en("wizard.ask.strategy", default="ai_model") in ask_strategy.text
 
 
 async def test_allocation_taken_meanwhile_is_reasked_at_create(
@@ -292,7 +316,7 @@ async def test_allocation_taken_meanwhile_is_reasked_at_create(
     await chat.say("Late")
     await chat.say("BTCUSDT")
     await chat.say("60")
-    for _ in range(4):
+    for _ in range(5):  # strategy, leverage, positions, SL, TP
         step = chat.emu.bot_messages(USER)[-1]
         await chat.tap(step, next(b["text"] for b in step.buttons if b["text"].startswith("Default")))
     summary = chat.emu.bot_messages(USER)[-1]

@@ -21,6 +21,7 @@ TEXTS = {
         "menu.keys": "🔑 API keys",
         "menu.language": "🌐 Language",
         "menu.help": "❓ Help",
+        "menu.backtest": "🧪 Backtest",
         "menu.main": "🏠 Main menu",
         "help.text": (
             "<b>Commands</b>\n"
@@ -30,6 +31,9 @@ TEXTS = {
             "/allocation – each bot's share of your balance and the free share\n"
             "/stopall – stop every bot at once (kill switch)\n"
             "/keys – exchange API keys and paper or live trading\n"
+            "/strategies – trend strategies with their figures; save your own parameters\n"
+            "/backtest – test a grid or a trend strategy on real candles\n"
+            "/trade – a manual market order (e.g. /trade BTCUSDT buy 0.001)\n"
             "/language – 한국어 / English\n"
             "/cancel – stop what you are typing into\n"
             "/help – this list"
@@ -43,6 +47,8 @@ TEXTS = {
         "command.language": "Language",
         "command.help": "All commands",
         "command.cancel": "Cancel the current step",
+        "command.strategies": "Trend strategies and your own",
+        "command.backtest": "Backtest on real candles",
         "lang.choose": "Choose your language:",
         "lang.set": "Language set to English.",
         "keys.title": (
@@ -140,6 +146,7 @@ TEXTS = {
         "menu.keys": "🔑 API 키",
         "menu.language": "🌐 언어",
         "menu.help": "❓ 도움말",
+        "menu.backtest": "🧪 백테스트",
         "menu.main": "🏠 메인 메뉴",
         "help.text": (
             "<b>명령어</b>\n"
@@ -149,6 +156,9 @@ TEXTS = {
             "/allocation – 봇별 잔고 배분과 남은 비율\n"
             "/stopall – 모든 봇 즉시 중지 (킬 스위치)\n"
             "/keys – 거래소 API 키, 모의투자/실거래 전환\n"
+            "/strategies – 추세 전략과 성과 지표, 나만의 파라미터 저장\n"
+            "/backtest – 실제 캔들로 그리드/추세 전략 백테스트\n"
+            "/trade – 수동 시장가 주문 (예: /trade BTCUSDT buy 0.001)\n"
             "/language – 한국어 / English\n"
             "/cancel – 입력 중인 작업 취소\n"
             "/help – 이 목록"
@@ -162,6 +172,8 @@ TEXTS = {
         "command.language": "언어",
         "command.help": "전체 명령어",
         "command.cancel": "현재 단계 취소",
+        "command.strategies": "추세 전략과 나의 전략",
+        "command.backtest": "실제 캔들로 백테스트",
         "lang.choose": "언어를 선택하세요:",
         "lang.set": "언어를 한국어로 설정했습니다.",
         "keys.title": (

@@ -1,0 +1,175 @@
+"""Closed candles and trained models for the AI trend runtime (engine.trend_runtime).
+
+Candles: the trend bot decides on each *closed* candle of its timeframe. With the replay feed the
+closed candles are the feed's own file rows before the one the price is in (volume included, which
+the strategies need), so no aggregation of points is needed: a point's ts is its candle's open time,
+and a candle is closed once a point of a later candle was seen. Laps of a looping replay shift the
+timestamps by the file's span (client order ids stay unique). With ``compressed`` (the sandbox's
+default) every replayed file candle counts as one candle of the bot's timeframe, so a 1h strategy
+trades on the 1m replay within minutes; otherwise the rows are resampled to the timeframe
+(engine.trend_backtest.resample). Without a replay for the symbol the exchange's candles are used
+(``Exchange.fetch_candles``; the paper exchange has none and says so).
+
+Models: a model-gated strategy's classifier is loaded from the ``trend_models`` table (per strategy
+id, symbol, timeframe), trained once on the history when missing or unreadable and again after
+``retrain_every`` new candles, and stored, so a restart does not retrain from nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from bisect import bisect_left
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from db.models import TrendModelRow
+from db.session import Database
+from engine.candles import Candles, parse_candles
+from engine.exchange import Exchange
+from engine.feeds import ReplayFeed
+from engine.strategies import StrategyDef, model_params, timeframe_ms
+from engine.trend_backtest import candle_interval_ms, resample
+from engine.trend_model import ModelFormatError, TrendModel, load_model, save_model, train_model
+
+log = logging.getLogger(__name__)
+HISTORY_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class ClosedCandles:
+    """Closed candles oldest first; ``last_ts`` the newest one's open time (ms, lap-shifted)."""
+
+    candles: Candles
+    last_ts: int
+
+
+class CandleSource:
+    """Closed candles per spot symbol ("BTC/USDT") from replay feeds, else from the exchange."""
+
+    def __init__(self, *, compressed: bool = True) -> None:
+        self.compressed = compressed
+        self.feeds: dict[str, ReplayFeed] = {}
+        self._cache: dict[tuple[str, str], tuple[tuple[int, int], ClosedCandles | None]] = {}
+
+    def add_feed(self, feed: ReplayFeed) -> None:
+        self.feeds[feed.symbol] = feed
+
+    async def closed(
+        self, exchange: Exchange, symbol: str, timeframe: str, now_ts: int
+    ) -> ClosedCandles | None:
+        """The closed candles of ``symbol`` as of price time ``now_ts`` (ms), None before the first."""
+        feed = self.feeds.get(symbol)
+        if feed is None:
+            return await _exchange_candles(exchange, symbol, timeframe, now_ts)
+        c = feed.candles
+        step = candle_interval_ms(c)
+        span = c.timestamps[-1] - c.timestamps[0] + step
+        lap = max(0, (now_ts - c.timestamps[0]) // span)
+        k = bisect_left(c.timestamps, now_ts - lap * span)
+        cached = self._cache.get((symbol, timeframe))
+        if cached is not None and cached[0] == (lap, k):
+            return cached[1]
+        found: ClosedCandles | None = None
+        if k > 0:
+            history = c.slice(0, k)
+            if not self.compressed and timeframe_ms(timeframe) != step:
+                try:
+                    history = resample(history, timeframe)
+                except ValueError:  # not one complete candle of the timeframe yet
+                    history = None  # type: ignore[assignment]
+            if history is not None:
+                found = ClosedCandles(history, history.timestamps[-1] + lap * span)
+        self._cache[(symbol, timeframe)] = ((lap, k), found)
+        return found
+
+
+async def _exchange_candles(
+    exchange: Exchange, symbol: str, timeframe: str, now_ts: int
+) -> ClosedCandles | None:
+    tf = timeframe_ms(timeframe)
+    rows = await exchange.fetch_candles(symbol, timeframe, limit=HISTORY_LIMIT)
+    rows = [r for r in rows if r.ts + tf <= now_ts]
+    if not rows:
+        return None
+    text = "timestamp,open,high,low,close,volume\n" + "".join(
+        f"{r.ts},{r.open},{r.high},{r.low},{r.close},{r.volume}\n" for r in rows
+    )
+    candles = parse_candles(text, f"{symbol}@{timeframe}")
+    return ClosedCandles(candles, candles.timestamps[-1])
+
+
+class ModelStore:
+    """Trained classifiers per (strategy id, symbol, timeframe): memory, then the database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._models: dict[tuple[int | None, str, str], tuple[TrendModel, int]] = {}
+
+    async def model_for(
+        self, strategy_id: int | None, strategy: StrategyDef, symbol: str, history: ClosedCandles
+    ) -> TrendModel | None:
+        """A model trained on candles before ``history.last_ts``; None while history is too short."""
+        key = (strategy_id, symbol, strategy.timeframe)
+        params = model_params(strategy)
+        found = self._models.get(key) or await self._load(key)
+        if found is not None:
+            model, until = found
+            newer = len(history.candles) - bisect_left(history.candles.timestamps, until) - 1
+            if newer < params.retrain_every or until > history.last_ts:
+                self._models[key] = found
+                return model
+        try:
+            model = await asyncio.to_thread(train_model, history.candles, params)
+        except ValueError as exc:  # not enough history yet: no model, no gated signal
+            log.info("trend model %s: %s", key, exc)
+            return found[0] if found else None
+        until = history.candles.timestamps[-1]
+        self._models[key] = (model, until)
+        if strategy_id is not None:
+            await self._save(key, model, until)
+        return model
+
+    async def _load(self, key: tuple[int | None, str, str]) -> tuple[TrendModel, int] | None:
+        if key[0] is None:
+            return None
+        async with self.db.read() as session:
+            row = (
+                await session.execute(
+                    select(TrendModelRow).where(
+                        TrendModelRow.strategy_id == key[0],
+                        TrendModelRow.symbol == key[1],
+                        TrendModelRow.timeframe == key[2],
+                    )
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                return None
+            blob, until = row.model, row.trained_until
+        try:
+            return load_model(blob), until
+        except ModelFormatError as exc:
+            log.warning("stored trend model %s unusable, retraining: %s", key, exc)
+            return None
+
+    async def _save(self, key: tuple[int | None, str, str], model: TrendModel, until: int) -> None:
+        blob = save_model(model)
+        async with self.db.write() as session:
+            row = (
+                await session.execute(
+                    select(TrendModelRow).where(
+                        TrendModelRow.strategy_id == key[0],
+                        TrendModelRow.symbol == key[1],
+                        TrendModelRow.timeframe == key[2],
+                    )
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                session.add(
+                    TrendModelRow(
+                        strategy_id=key[0], symbol=key[1], timeframe=key[2], model=blob, trained_until=until
+                    )
+                )
+            else:
+                row.model, row.trained_until = blob, until

@@ -1,0 +1,312 @@
+"""One tick of one AI trend bot against an exchange, with its ledger in the database.
+
+The tick is one idempotent iteration (engine.grid_runtime's pattern), under a per (user, symbol) lock:
+
+1. reconcile: every position row names its orders by deterministic client order id, journaled
+   *before* the order is sent (engine.trend.client_order_id / protective_order_ids). An entry or
+   exit the exchange filled goes through engine.trend's rules exactly once: the row, the trades
+   row, the bot's stats and the alert are one transaction. An id the exchange never got is sent
+   again (same id: the exchange refuses duplicates).
+2. exits: take profit rests on the exchange as a reduce-only limit at the TP price (the paper venue
+   fills it at its own price, maker fee: the backtest's rule). Stop loss and liquidation are watched
+   by the runtime on every tick: a price at or through the stop sends a reduce-only market close
+   (filled at that price point, taker fee; the paper venue has no stop orders, so a stop fills at
+   the point that crossed it where the backtest fills at the stop level itself).
+3. on each newly closed candle of the bot's timeframe (engine.trend_candles): the strategy's signal
+   through engine.trend.decide; closes (reduce-only) before opens, sized from the bot's allocated
+   capital at the candle's close. The first tick only notes the newest closed candle: a signal
+   that fired before the bot started is not traded.
+
+Positions are USDT-M perpetuals ("BTC/USDT:USDT"); a strategy with params["market_type"] == "spot"
+trades spot, long only. Alert kinds: trend_entry, trend_exit. Trades: 'ai_bot', or 'manual' for
+the chat's "close".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+
+from engine.exchange import Exchange, InvalidOrder, Order, OrderRequest
+from engine.grid import ZERO
+from engine.grid_runtime import CapitalFor, ExchangeFor, Stopper, next_client_id
+from engine.strategies import gate_threshold, signals
+from engine.trend import (
+    ClosedTrade,
+    client_order_id,
+    decide,
+    exit_hit,
+    protective_order_ids,
+)
+from engine.trend_candles import CandleSource, ModelStore
+from engine.trend_store import Slot, TrendBook, TrendChanges, TrendStore
+
+log = logging.getLogger(__name__)
+
+
+class TrendRuntime:
+    """Ticks AI trend bots; the same callables as engine.grid_runtime.GridRuntime."""
+
+    def __init__(
+        self,
+        store: TrendStore,
+        exchange_for: ExchangeFor,
+        stopper: Stopper,
+        capital: CapitalFor | None = None,
+        *,
+        candles: CandleSource | None = None,
+        models: ModelStore | None = None,
+    ) -> None:
+        self.store = store
+        self.exchange_for = exchange_for
+        self.stopper = stopper
+        self.capital = capital
+        self.candles = candles or CandleSource()
+        self.models = models or ModelStore(store.db)
+        self._books: dict[int, TrendBook] = {}
+        self._locks: dict[tuple[int, str], asyncio.Lock] = {}
+
+    def forget(self, bot_id: int) -> None:
+        self._books.pop(bot_id, None)
+
+    def lock_for(self, user_id: int, symbol: str) -> asyncio.Lock:
+        return self._locks.setdefault((user_id, symbol), asyncio.Lock())
+
+    async def tick(self, bot_id: int) -> None:
+        """One iteration of the bot (see the module docstring); raises what the exchange raised."""
+        book = self._books.get(bot_id) or await self.store.load(bot_id)
+        if book is None:
+            return
+        self._books[bot_id] = book
+        try:
+            async with self.lock_for(book.user_id, book.symbol):
+                await self._tick(book)
+        except BaseException:
+            self.forget(bot_id)  # the database holds the truth; reload it next time
+            raise
+
+    async def halt(self, bot_id: int, *, close_positions: bool | None = None) -> None:
+        """The bot was stopped: cancel its resting orders, apply fills that raced the cancel and, when
+        asked (None = the bot's close_on_stop), close its positions at market. Safe to call again."""
+        self.forget(bot_id)
+        book = await self.store.load(bot_id, require_running=False)
+        if book is None:
+            return
+        async with self.lock_for(book.user_id, book.symbol):
+            exchange = await self._exchange(book)
+            await self._cancel_protective(book, exchange, book.active())
+            await self._reconcile(book, exchange, stopping=True)
+            if close_positions if close_positions is not None else book.close_on_stop:
+                await self._close_all(book, exchange, "manual")
+
+    async def close_positions(self, bot_id: int) -> list[ClosedTrade]:
+        """The chat's "close": every open position of the bot at market (reduce-only, its own quantity),
+        reason manual. Works whether the bot runs or not; returns the round trips closed."""
+        self.forget(bot_id)
+        book = await self.store.load(bot_id, require_running=False)
+        if book is None:
+            return []
+        async with self.lock_for(book.user_id, book.symbol):
+            exchange = await self._exchange(book)
+            await self._reconcile(book, exchange, stopping=not book.running)
+            closed = await self._close_all(book, exchange, "manual")
+        self.forget(bot_id)
+        return closed
+
+    # ---- the tick
+
+    async def _exchange(self, book: TrendBook) -> Exchange:
+        exchange = await self.exchange_for(book.user_id)
+        if book.market is None:
+            await exchange.load_markets()
+            book.market = exchange.market(book.symbol)
+        return exchange
+
+    async def _tick(self, book: TrendBook) -> None:
+        exchange = await self._exchange(book)
+        ticker = await exchange.fetch_ticker(book.symbol)
+        price, now = ticker.last, ticker.ts or 0
+        await self._reconcile(book, exchange)
+        await self._stops(book, exchange, price)
+        history = await self.candles.closed(exchange, book.candle_symbol, book.strategy.timeframe, now)
+        if book.last_candle_ts is None:  # first tick: remember where we start, trade what comes next
+            book.last_candle_ts = history.last_ts if history else -1
+            await self.store.save(book, TrendChanges(state=True))
+            return
+        if history is None or history.last_ts <= book.last_candle_ts:
+            return
+        signal = await self._signal(book, history)
+        close = history.candles.price("close", len(history.candles) - 1)
+        allocated = ZERO
+        if signal and self.capital is not None:
+            allocated = await self.capital(book.user_id, book.allocation_percent)
+        assert book.market is not None
+        intents = decide(
+            book.bot_id, history.last_ts, signal, close, book.state(), allocated, book.settings, book.market
+        )
+        book.last_candle_ts = history.last_ts
+        changes = TrendChanges(state=True)
+        for intent in intents:
+            if intent.action == "close":
+                slot = book.slots[intent.seq]
+                slot.status, slot.exit_order_id, slot.exit_reason = (
+                    "closing",
+                    intent.client_order_id,
+                    "signal",
+                )
+            else:
+                book.slots[intent.seq] = Slot.opening(book, intent, history.last_ts)
+            changes.touched.add(intent.seq)
+        await self.store.save(book, changes)
+        if intents:
+            if any(i.action == "open" for i in intents) and not book.holding():
+                await self._set_leverage(book, exchange)
+            await self._send_closes(
+                book, exchange, [book.slots[i.seq] for i in intents if i.action == "close"]
+            )
+            for intent in intents:
+                if intent.action == "open":
+                    await exchange.create_order(book.slots[intent.seq].entry_request(book))
+            await self._reconcile(book, exchange)
+
+    async def _signal(self, book: TrendBook, history) -> int:  # type: ignore[no-untyped-def]
+        model = None
+        if gate_threshold(book.strategy) is not None:
+            model = await self.models.model_for(book.strategy_id, book.strategy, book.candle_symbol, history)
+            if model is None:
+                return 0
+        return int(signals(book.strategy, history.candles, model=model)[-1])
+
+    async def _set_leverage(self, book: TrendBook, exchange: Exchange) -> None:
+        if book.settings.market_type != "swap":
+            return
+        try:
+            await exchange.set_leverage(book.symbol, book.settings.leverage)
+        except InvalidOrder as exc:  # another bot of the user holds the shared position at its leverage
+            log.warning("bot %d: leverage unchanged: %s", book.bot_id, exc)
+
+    async def _stops(self, book: TrendBook, exchange: Exchange, price: Decimal) -> None:
+        hit = []
+        for slot in book.active():
+            if slot.status != "open":
+                continue
+            reason = exit_hit(slot.position(), price)
+            if reason in ("sl", "liquidation") or (reason == "tp" and slot.tp_order_id is None):
+                slot.status, slot.exit_reason = "closing", reason
+                slot.exit_order_id = protective_order_ids(book.bot_id, slot.seq)[1]
+                hit.append(slot)
+        if hit:
+            await self.store.save(book, TrendChanges(touched={s.seq for s in hit}))
+            await self._send_closes(book, exchange, hit)
+            await self._reconcile(book, exchange)
+
+    async def _close_all(self, book: TrendBook, exchange: Exchange, reason: str) -> list[ClosedTrade]:
+        ticker = await exchange.fetch_ticker(book.symbol)
+        slots = [s for s in book.active() if s.status in ("open", "closing")]
+        for slot in slots:
+            if slot.status == "open":
+                slot.status, slot.exit_reason = "closing", reason
+                slot.exit_order_id = client_order_id(book.bot_id, ticker.ts or 0, slot.seq, "m", slot.side)
+        if not slots:
+            return []
+        await self.store.save(book, TrendChanges(touched={s.seq for s in slots}))
+        await self._send_closes(book, exchange, slots)
+        before = len(book.closed_trades)
+        await self._reconcile(book, exchange, stopping=True)
+        return book.closed_trades[before:]
+
+    # ---- orders
+
+    async def _cancel_protective(self, book: TrendBook, exchange: Exchange, slots: list[Slot]) -> None:
+        mine = {s.tp_order_id for s in slots if s.tp_order_id}
+        if not mine:
+            return
+        ids = [o.id for o in await exchange.fetch_open_orders(book.symbol) if o.client_order_id in mine]
+        if ids:
+            await exchange.cancel_orders(ids, book.symbol)
+
+    async def _send_closes(self, book: TrendBook, exchange: Exchange, slots: list[Slot]) -> None:
+        """Cancel each position's resting take profit, then close it at market unless the take
+        profit filled first (the next reconcile books that fill as the exit)."""
+        if not slots:
+            return
+        await self._cancel_protective(book, exchange, slots)
+        for slot in slots:
+            if slot.tp_order_id:
+                tp = await exchange.fetch_order_by_client_id(slot.tp_order_id, book.symbol)
+                if tp is not None and tp.status == "closed":
+                    continue
+            assert slot.exit_order_id is not None
+            await exchange.create_order(slot.exit_request(book))
+
+    async def _fresh_id(self, exchange: Exchange, book: TrendBook, base: str) -> str:
+        cid = base
+        while True:  # an id a cancelled order used cannot be used again
+            found = await exchange.fetch_order_by_client_id(cid, book.symbol)
+            if found is None or found.status in ("open", "closed"):
+                return cid
+            cid = next_client_id(cid)
+
+    async def _reconcile(self, book: TrendBook, exchange: Exchange, *, stopping: bool = False) -> None:
+        """Apply what happened on the exchange to the bot's positions (see the module docstring)."""
+        for _ in range(4):  # an entry fill places its take profit, which is looked at once more
+            open_ids = {o.client_order_id for o in await exchange.fetch_open_orders(book.symbol)}
+            changes = TrendChanges()
+            sends: list[OrderRequest] = []
+            closes: list[Slot] = []
+            fills: list[tuple[Order, Slot, str]] = []
+            for slot in book.active():
+                if slot.status == "opening":
+                    order = await exchange.fetch_order_by_client_id(slot.entry_order_id, book.symbol)
+                    if order is None and not stopping:
+                        sends.append(slot.entry_request(book))
+                    elif order is None or order.status in ("canceled", "rejected"):
+                        slot.status = "failed"
+                        changes.touched.add(slot.seq)
+                    elif order.status == "closed":
+                        fills.append((order, slot, "entry"))
+                    continue
+                if slot.tp_order_id and slot.tp_order_id not in open_ids:
+                    tp = await exchange.fetch_order_by_client_id(slot.tp_order_id, book.symbol)
+                    if tp is not None and tp.status == "closed":
+                        fills.append((tp, slot, "tp"))
+                        continue
+                    if tp is None and slot.status == "open" and not stopping:
+                        sends.append(slot.tp_request(book))
+                    elif tp is None or tp.status in ("canceled", "rejected"):
+                        slot.tp_order_id = None
+                        changes.touched.add(slot.seq)
+                if slot.status == "open" and slot.tp_order_id is None and slot.take_profit and not stopping:
+                    base = protective_order_ids(book.bot_id, slot.seq)[0]
+                    slot.tp_order_id = await self._fresh_id(exchange, book, base)
+                    changes.touched.add(slot.seq)
+                    sends.append(slot.tp_request(book))
+                if slot.status == "closing":
+                    assert slot.exit_order_id is not None
+                    order = await exchange.fetch_order_by_client_id(slot.exit_order_id, book.symbol)
+                    if order is not None and order.status == "closed":
+                        fills.append((order, slot, slot.exit_reason or "signal"))
+                    elif order is None:
+                        closes.append(slot)
+                    elif order.status in ("canceled", "rejected"):
+                        slot.status, slot.exit_order_id, slot.exit_reason = "open", None, None
+                        changes.touched.add(slot.seq)
+                        changes.error = f"close order {order.client_order_id} was {order.status}"
+            fills.sort(key=lambda f: (f[0].ts or 0, f[1].seq))
+            for order, slot, what in fills:
+                if what == "entry":
+                    book.apply_entry(slot, order, changes)
+                    if slot.tp_order_id and not stopping:
+                        sends.append(slot.tp_request(book))
+                else:
+                    book.apply_exit(slot, order, what, changes)
+            if changes:
+                await self.store.save(book, changes)
+            if changes.error:
+                raise InvalidOrder(changes.error)
+            await self._send_closes(book, exchange, closes)
+            for req in sends:
+                await exchange.create_order(req)
+            if not (sends or closes):
+                return

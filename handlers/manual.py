@@ -1,0 +1,105 @@
+"""Manual trading from the chat: a trend bot card's "close" and /trade, each confirmed with a second tap.
+
+Ownership is re-checked by the trading service (a forged callback for someone else's bot is "not
+found"); exchange refusals come back as domain errors, shown by the error router.
+"""
+
+from __future__ import annotations
+
+import html
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, Message
+
+from bot.dto import UserDTO
+from bot.fleet import Fleet
+from bot.i18n import t
+from bot.trading import Trading
+from handlers import keyboards as kb
+from handlers import texts as render
+from handlers.callbacks import BotAction, BotCD
+from handlers.keyboards import TradeAction, TradeCD
+from handlers.texts import show
+
+router = Router(name=__name__)
+MAX_AMOUNT_CHARS = 20  # the amount rides in the callback data (64 bytes)
+
+
+@router.callback_query(BotCD.filter(F.action == BotAction.close))
+async def ask_close(
+    cq: CallbackQuery, callback_data: BotCD, trading: Trading, user: UserDTO, lang: str
+) -> None:
+    positions = await trading.open_positions(user.id, callback_data.bot_id)
+    text = t(
+        lang,
+        "manual.confirm_close",
+        name=html.escape(positions.name),
+        count=positions.count,
+        symbol=positions.symbol,
+        long_qty=render.num(positions.long_qty),
+        short_qty=render.num(positions.short_qty),
+    )
+    await show(cq, text, kb.close_confirm(positions.bot_id, lang))
+
+
+@router.callback_query(BotCD.filter(F.action == BotAction.close_confirm))
+async def close_positions(
+    cq: CallbackQuery, callback_data: BotCD, trading: Trading, fleet: Fleet, user: UserDTO, lang: str
+) -> None:
+    result = await trading.close_bot(user.id, callback_data.bot_id)
+    note = t(
+        lang,
+        "manual.closed",
+        name=html.escape(result.name),
+        count=result.closed,
+        pnl=render.signed(result.pnl),
+    )
+    bot, summary = await fleet.card(user.id, result.bot_id)
+    await show(cq, f"{note}\n\n{render.bot_card(bot, summary.free_percent, lang)}", kb.bot_card(bot, lang))
+
+
+@router.message(Command("trade"))
+async def trade(message: Message, command: CommandObject, trading: Trading, user: UserDTO, lang: str) -> None:
+    parts = (command.args or "").split()
+    if len(parts) != 3 or len(parts[2]) > MAX_AMOUNT_CHARS:
+        await message.answer(t(lang, "manual.trade.usage"))
+        return
+    symbol, side, amount = parts[0], parts[1].lower(), parts[2]
+    order = await trading.preview(user.id, symbol, side, amount)
+    text = t(
+        lang,
+        "manual.trade.confirm",
+        side=t(lang, f"manual.side.{order.side}"),
+        qty=render.num(order.qty),
+        symbol=order.symbol,
+        price=render.num(order.price) if order.price is not None else "-",
+    )
+    await message.answer(
+        text, reply_markup=kb.trade_confirm(order.symbol, order.side, render.num(order.qty), lang)
+    )
+
+
+@router.callback_query(TradeCD.filter(F.action == TradeAction.confirm))
+async def place_trade(
+    cq: CallbackQuery, callback_data: TradeCD, trading: Trading, user: UserDTO, lang: str
+) -> None:
+    nonce = cq.message.message_id if cq.message is not None else 0
+    order = await trading.market_order(
+        user.id, callback_data.symbol, callback_data.side, callback_data.qty, nonce=nonce
+    )
+    text = t(
+        lang,
+        "manual.trade.done",
+        side=t(lang, f"manual.side.{order.side}"),
+        qty=render.num(order.qty),
+        symbol=order.symbol,
+        price=render.num(order.price) if order.price is not None else "-",
+        fee=render.num(order.fee or 0),
+    )
+    await show(cq, text)
+
+
+@router.callback_query(TradeCD.filter(F.action == TradeAction.cancel))
+async def cancel_trade(cq: CallbackQuery, lang: str) -> None:
+    await show(cq, t(lang, "common.cancelled"))

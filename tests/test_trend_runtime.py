@@ -1,0 +1,246 @@
+"""The AI trend runtime on the paper exchange over real hourly candles (engine/data, BTC/USDT 1h).
+
+The harness replays the candles point by point (open, low/high, high/low, close) into the paper
+venue's perpetual and ticks the bot after every point, as the scheduler does. Its positions must
+then be the trend backtest's (engine.trend_backtest) on the same candles, trade by trade, and every
+fill leaves its trades row, stats and alert. The stop loss is off here (the venue has no stop
+orders, so a paper stop fills at the point that crossed it, not at the stop level: tested apart).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+from sqlalchemy import func, select, update
+
+from bot.fleet import Fleet, RiskLimits
+from db.models import AlertOutbox, BotInstance, PaperOrder, Trade, TrendBotState, TrendPositionRow
+from db.session import Database
+from engine.candles import load_candles
+from engine.exchange import Market
+from engine.feeds import DATA_DIR, ReplayFeed
+from engine.paper import PaperVenue
+from engine.strategies import get_strategy
+from engine.trend import TrendSettings
+from engine.trend_backtest import run_trend_backtest
+from engine.trend_candles import CandleSource
+from engine.trend_runtime import TrendRuntime
+from engine.trend_store import TrendStore
+
+PERP = "BTC/USDT:USDT"
+CANDLES = load_candles(DATA_DIR / "btcusdt_1h_2y.csv.gz").slice(0, 400)
+# tick 0.01 as in the file, so fills at the candle's prices are not rounded away from the backtest's
+MARKET = Market(
+    PERP, "BTC", "USDT", "swap", D("0.01"), D("0.0001"), D("0.0001"), D("5"),
+    maker_fee=D("0.0002"), taker_fee=D("0.0006"), max_leverage=125,
+)  # fmt: skip
+ALLOCATION = D("50")
+
+
+class Harness:
+    def __init__(self, db: Database, fleet: Fleet) -> None:
+        self.db, self.fleet = db, fleet
+        self.venue = PaperVenue(db, markets={PERP: MARKET})
+        self.feed = ReplayFeed("BTC/USDT", CANDLES, loop=False, sink=self.sink)
+        self.runtime = self.new_runtime()
+
+    async def sink(self, symbol: str, price: D, ts: int, *, cursor=None) -> None:  # type: ignore[no-untyped-def]
+        await self.venue.on_price(PERP, price, ts)
+
+    def new_runtime(self) -> TrendRuntime:
+        async def exchange_for(user_id: int):  # type: ignore[no-untyped-def]
+            return self.venue.account(user_id)
+
+        async def stopper(user_id: int, bot_id: int, reason: str) -> None:
+            await self.fleet.stop(user_id, bot_id, reason=reason)
+
+        async def capital(user_id: int, percent: D) -> D:
+            balance = await self.venue.account(user_id).fetch_balance()
+            return balance.total("USDT") * percent / 100
+
+        candles = CandleSource(compressed=True)
+        candles.add_feed(self.feed)
+        return TrendRuntime(TrendStore(self.db), exchange_for, stopper, capital, candles=candles)
+
+    async def walk(self, bot_id: int, points: int) -> None:
+        for _ in range(points):
+            if await self.feed.step() is None:
+                return
+            await self.runtime.tick(bot_id)
+
+
+async def trend_bot(fleet: Fleet, db: Database, user_id: int, *, stop_loss: D | None = None) -> int:
+    risk = RiskLimits(max_leverage=5, max_positions=3, stop_loss_percent=D("3"), take_profit_percent=D("6"))
+    created = await fleet.create_trend_bot(
+        user_id, name="trend", symbol="BTCUSDT", allocation_percent=str(ALLOCATION), risk=risk
+    )
+    async with db.write() as session:
+        await session.execute(
+            update(BotInstance).where(BotInstance.id == created.bot.id).values(stop_loss_percent=stop_loss)
+        )
+    await fleet.start(user_id, created.bot.id)
+    return created.bot.id
+
+
+def backtest(bot_id: int, n: int, stop_loss: D | None = None):  # type: ignore[no-untyped-def]
+    settings = TrendSettings.for_bot(
+        5, D("30"), max_leverage=5, max_positions=3, stop_loss_percent=stop_loss, take_profit_percent=D("6")
+    )
+    return run_trend_backtest(
+        CANDLES.slice(0, n), get_strategy("ema_adx_baseline"), settings, market=MARKET,
+        allocation_percent=ALLOCATION, bot_id=bot_id,
+    )  # fmt: skip
+
+
+async def positions(db: Database, bot_id: int) -> list[TrendPositionRow]:
+    async with db.read() as session:
+        return list(
+            (
+                await session.execute(
+                    select(TrendPositionRow)
+                    .where(TrendPositionRow.bot_instance_id == bot_id)
+                    .order_by(TrendPositionRow.seq)
+                )
+            ).scalars()
+        )
+
+
+def as_trades(rows: list[TrendPositionRow]):  # type: ignore[no-untyped-def]
+    return [
+        (r.seq, r.side, r.qty, r.entry_ts, r.entry_price, r.entry_fee, r.exit_ts, r.exit_price, r.exit_fee,
+         r.pnl, r.exit_reason)
+        for r in rows if r.status == "closed"
+    ]  # fmt: skip
+
+
+def expected_trades(result):  # type: ignore[no-untyped-def]
+    return [
+        (t.seq, t.side, t.qty, t.entry_ts, t.entry_price, t.entry_fee, t.exit_ts, t.exit_price, t.exit_fee,
+         t.pnl, t.reason)
+        for t in result.trades if t.reason != "end"
+    ]  # fmt: skip
+
+
+@pytest.fixture
+async def harness(database, fleet) -> Harness:  # type: ignore[no-untyped-def]
+    h = Harness(database, fleet)
+    await h.venue.load()
+    return h
+
+
+async def test_positions_match_the_backtest_trade_by_trade(harness: Harness, alice) -> None:
+    n = len(CANDLES)
+    bot_id = await trend_bot(harness.fleet, harness.db, alice.id)
+    await harness.walk(bot_id, n * 4)
+    result = backtest(bot_id, n)
+    rows = await positions(harness.db, bot_id)
+    closed = as_trades(rows)
+    assert closed == expected_trades(result)
+    assert len(closed) >= 5 and {t[-1] for t in closed} >= {"signal", "tp"}, "the slice should exercise exits"
+    still_open = [(r.seq, r.side, r.qty, r.entry_ts, r.entry_price) for r in rows if r.status == "open"]
+    assert still_open == [
+        (t.seq, t.side, t.qty, t.entry_ts, t.entry_price) for t in result.trades if t.reason == "end"
+    ]
+
+    async with harness.db.read() as session:
+        bot = await session.get(BotInstance, bot_id)
+        trades = list((await session.execute(select(Trade).where(Trade.bot_instance_id == bot_id))).scalars())
+        alerts = dict(
+            (await session.execute(select(AlertOutbox.kind, func.count()).group_by(AlertOutbox.kind))).all()
+        )
+    wins = sum(1 for t in closed if t[9] > 0)
+    assert (bot.total_trades, bot.winning_trades) == (len(closed), wins)
+    assert bot.total_pnl == sum((t[9] for t in closed), D(0))
+    assert {t.trade_source for t in trades} == {"ai_bot"}
+    assert len(trades) == len(closed) * 2 + len(still_open)
+    assert sum((t.realized_pnl for t in trades if t.realized_pnl is not None), D(0)) == bot.total_pnl
+    assert alerts["trend_entry"] == len(closed) + len(still_open)
+    assert alerts["trend_exit"] == len(closed)
+    # the account's balance is the backtest's wallet: initial + closed pnl - entry fees of open positions
+    balance = (await harness.venue.account(alice.id).fetch_balance()).total("USDT")
+    open_fees = sum((r.entry_fee for r in rows if r.status == "open"), D(0))
+    assert balance == D("10000") + bot.total_pnl - open_fees
+
+
+async def test_restart_mid_run_applies_fills_once(harness: Harness, alice) -> None:
+    n = 300
+    bot_id = await trend_bot(harness.fleet, harness.db, alice.id)
+    await harness.walk(bot_id, 150 * 4 + 1)
+    # a crash: a fresh venue from the database and a fresh runtime; the next tick reconciles
+    harness.venue = PaperVenue(harness.db, markets={PERP: MARKET})
+    await harness.venue.load()
+    harness.venue.mark_price(PERP, *harness.feed.last)  # type: ignore[misc]
+    harness.runtime = harness.new_runtime()
+    await harness.walk(bot_id, n * 4 - (150 * 4 + 1))
+    rows = await positions(harness.db, bot_id)
+    assert as_trades(rows) == expected_trades(backtest(bot_id, n))
+    async with harness.db.read() as session:
+        cids = [c for (c,) in (await session.execute(select(PaperOrder.client_order_id))).all()]
+        trade_cids = [c for (c,) in (await session.execute(select(Trade.client_order_id))).all()]
+    assert len(cids) == len(set(cids)) and len(trade_cids) == len(set(trade_cids))
+
+
+async def test_an_order_lost_before_sending_goes_out_once_with_the_same_id(harness: Harness, alice) -> None:
+    n = 300
+    bot_id = await trend_bot(harness.fleet, harness.db, alice.id)
+    account = harness.venue.account(alice.id)
+    real_create = account.create_order
+    lost: list[str] = []
+
+    async def flaky(req):  # type: ignore[no-untyped-def]
+        if req.type == "market" and not lost:  # the process dies after journaling, before sending
+            lost.append(req.client_order_id)
+            raise ConnectionError("lost")
+        return await real_create(req)
+
+    account.create_order = flaky  # type: ignore[method-assign]
+    for _ in range(n * 4):
+        if await harness.feed.step() is None:
+            break
+        try:
+            await harness.runtime.tick(bot_id)
+        except ConnectionError:
+            pass
+    assert lost
+    rows = await positions(harness.db, bot_id)
+    # the lost entry went out on the next tick under its journaled id (filled at that point's price)
+    entry = [r for r in rows if r.entry_order_id == lost[0]]
+    assert len(entry) == 1 and entry[0].entry_price is not None
+    first = expected_trades(backtest(bot_id, n))[0]
+    assert (entry[0].seq, entry[0].side, entry[0].entry_ts) == (first[0], first[1], first[3])
+    async with harness.db.read() as session:
+        orders = (
+            await session.execute(select(func.count()).where(PaperOrder.client_order_id == lost[0]))
+        ).scalar_one()
+        trades = (
+            await session.execute(select(func.count()).where(Trade.client_order_id == lost[0]))
+        ).scalar_one()
+    assert orders == 1 and trades == 1
+
+
+async def test_stop_loss_closes_at_the_crossing_point_and_halt_cancels_take_profits(
+    harness: Harness, alice
+) -> None:
+    n = len(CANDLES)
+    bot_id = await trend_bot(harness.fleet, harness.db, alice.id, stop_loss=D("1"))
+    await harness.walk(bot_id, n * 4)
+    rows = await positions(harness.db, bot_id)
+    stops = [r for r in rows if r.exit_reason == "sl"]
+    assert stops, "a 1 % stop should trigger on this slice"
+    for r in stops:
+        # a long's stop fills at or below its level (the point that crossed it), a short's at or above
+        assert r.exit_price <= r.stop_loss if r.side == "long" else r.exit_price >= r.stop_loss
+        assert r.exit_order_id == f"mb{bot_id}p{r.seq}sl"
+    resting = [r for r in rows if r.status == "open" and r.tp_order_id]
+    await harness.fleet.stop(alice.id, bot_id)
+    await harness.runtime.halt(bot_id)
+    async with harness.db.read() as session:
+        open_orders = (
+            await session.execute(select(func.count()).where(PaperOrder.status == "open"))
+        ).scalar_one()
+        state = await session.get(TrendBotState, bot_id)
+    assert open_orders == 0 and state is not None
+    assert all(
+        r.status == "open" for r in await positions(harness.db, bot_id) if r.seq in {x.seq for x in resting}
+    )
