@@ -29,7 +29,7 @@ class Terminal:
         self.process.stdin.write(f"{line}\n".encode())
         await self.process.stdin.drain()
 
-    async def expect(self, text: str, *, after: int = 0) -> int:
+    async def expect(self, text: str, *, after: int = 0, timeout: float = STEP_TIMEOUT) -> int:
         """Read until `text` appears after position `after` of the output; returns where it ends."""
         assert self.process.stdout is not None
 
@@ -42,19 +42,28 @@ class Terminal:
             return found + len(text)
 
         try:
-            return await asyncio.wait_for(read(), STEP_TIMEOUT)
+            return await asyncio.wait_for(read(), timeout)
         except TimeoutError:
-            raise AssertionError(f"no {text!r} within {STEP_TIMEOUT}s; output:\n{self.output}") from None
+            raise AssertionError(f"no {text!r} within {timeout}s; output:\n{self.output}") from None
 
 
 @pytest.fixture
-async def sandbox(tmp_path: Path):  # type: ignore[no-untyped-def]
+def sandbox_env() -> dict[str, str]:
+    """Settings of the sandbox process beyond a new user's defaults (none: `make run` as it is)."""
+    return {}
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path, sandbox_env: dict[str, str]):  # type: ignore[no-untyped-def]
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("TELEGRAM_", "DATABASE_URL", "ALLOWED_TELEGRAM_IDS", "ENCRYPTION_KEY"))
+        if not key.startswith(
+            ("TELEGRAM_", "DATABASE_URL", "ALLOWED_TELEGRAM_IDS", "ENCRYPTION_KEY", "REPLAY_", "PRICE_FEED")
+        )
     }
     env.update(PYTHONPATH=str(REPO), PYTHONIOENCODING="utf-8", PYTHONUNBUFFERED="1", LANG="C.UTF-8")
+    env.update(sandbox_env)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -138,8 +147,49 @@ async def test_sandbox_grid_bot_from_the_wizard_fills_within_a_minute(sandbox: T
     at = await sandbox.expect("started on BTCUSDT", after=at)
     # the intervals above the price are bought at market at once; then resting buys and sells fill
     # as the replay moves (one 1-minute candle per second)
-    fill = await asyncio.wait_for(sandbox.expect("✅ Sandbox grid buy", after=at), 60)
+    fill = await sandbox.expect("✅ Sandbox grid buy", after=at, timeout=60)
     assert fill > at
+
+    await sandbox.type("/quit")
+    assert sandbox.process.stdin is not None
+    sandbox.process.stdin.close()
+    await sandbox.expect("(chat closed)")
+    assert await asyncio.wait_for(sandbox.process.wait(), STEP_TIMEOUT) == 0
+
+
+@pytest.mark.parametrize("sandbox_env", [{"REPLAY_SPEED": "5"}])  # 5 candles a second: a quicker test
+async def test_sandbox_trend_bot_reports_its_entries_and_exits(sandbox: Terminal) -> None:
+    """An AI trend bot created through the wizard trades on the replay and its entries and exits
+    arrive in the chat."""
+    at = await sandbox.expect("/quit (or Ctrl-D) exits.")
+    await sandbox.type("/newbot")
+    answers = [
+        ("[1] 🤖 AI trend", "#1"),
+        ("step 1/8", "Sandbox trend"),
+        ("[1] BTCUSDT", "#1"),
+        ("[1] 10 %", "#1"),
+        ("ema_adx_baseline", "ema_adx_baseline"),
+        ("step 5/8", None),
+        ("[1] Default", "#1"),
+        ("step 6/8", None),
+        ("[1] Default", "#1"),
+        ("step 7/8", None),
+        ("[1] Default", "#1"),
+        ("step 8/8", None),
+        ("[1] Default", "#1"),
+        ("✅ Create", None),
+    ]
+    for marker, answer in answers:
+        at = await sandbox.expect(marker, after=at)
+        if answer is not None:
+            await sandbox.type(answer)
+    assert "Strategy: ema_adx_baseline" in sandbox.output
+    await sandbox.type(f"#{sandbox.output[sandbox.output.rfind('[', 0, at) + 1]}")
+    at = await sandbox.expect("▶️ Start", after=at)
+    await sandbox.type(f"#{sandbox.output[sandbox.output.rfind('[', 0, at) + 1]}")
+    at = await sandbox.expect("started on BTCUSDT", after=at)
+    entry = await sandbox.expect("📈 Sandbox trend opened", after=at, timeout=120)
+    await sandbox.expect("📉 Sandbox trend closed", after=entry, timeout=120)
 
     await sandbox.type("/quit")
     assert sandbox.process.stdin is not None
