@@ -1,32 +1,55 @@
-"""N paper grid bots in one process, each ticking every second through the real scheduler, on a
-replay feed (1 candle per second of BTC/USDT 1m, engine/data). Prints tick lateness p50/p99, CPU
-and RSS per bot.
+"""N paper grid bots in one process, each ticking every second through the real scheduler and the
+engine service (error policy included), on a replay feed (BTC/USDT 1m from engine/data at
+`--speed` candles per second, 1 = the app's default), on a SQLite file database as in production's
+embedded default. Prints set-up and start-up times, ticks run vs due, tick lateness p50/p99 over
+ALL due ticks, fills, CPU and RSS per bot.
 
-    .venv/bin/python bench/fleet.py 1000 [--seconds 20]
+    .venv/bin/python bench/fleet.py 1000 [--seconds 20] [--warmup 5] [--template /tmp/fleet-1000.db]
+                                         [--profile out.prof]
 
-Lateness of a tick = when it started minus when it was due (its slot: start + jitter + k s).
+* Bots: 10 per user (the fleet's limit), grids of 10 intervals over 1,200 USDT around the replay's
+  price, created and started through the fleet service as the chat does (one `Fleet.start` each).
+  `--template FILE` keeps a copy of the database after creation and reuses it next time (creation
+  is not what this measures; it is timed the first time).
+* Due ticks: a bot scheduled with phase p is due at p + k s. Every due time inside the measurement
+  window counts. Its lateness is the time from the due time to the first tick of that bot starting
+  at or after it; a due tick with no tick starting within its interval (skipped because the previous
+  one still ran, or the loop was too busy) is a missed tick and counts late by the time until the
+  bot's next tick started (so at least the interval; until the end of the grace period if none).
+* CPU: process CPU time / wall time over the window (1.0 = one core); RSS per bot: growth of RSS
+  from before the first bot was created to the end, divided by N.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
+import cProfile
+import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import func, select
 
 from bot.accounts import Accounts
 from bot.engine_service import EngineService
 from bot.fleet import Fleet
 from db.migrate import upgrade_head
+from db.models import BotInstance, PaperOrder, Trade
 from db.session import Database
 from engine.credentials import CredentialCipher
 from engine.feeds import DATA_DIR, ReplayFeed
 from engine.paper import PaperVenue
+
+KEY = b"3JH2nX0d6Hc1m5Qf0lqSOjFYz0yzS4xbD1iYSHkN1xk="
 
 
 def rss_mb() -> float:
@@ -34,18 +57,9 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-async def main(n: int, seconds: float) -> None:
-    import logging
-
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)
-    path = Path(tempfile.mkdtemp()) / "fleet.db"
-    url = f"sqlite+aiosqlite:///{path}"
-    await upgrade_head(url)
-    db = Database(url)
-    fleet = Fleet(db, max_bots_per_user=10)
-    accounts = Accounts(db, CredentialCipher(b"3JH2nX0d6Hc1m5Qf0lqSOjFYz0yzS4xbD1iYSHkN1xk="))
-    t = time.monotonic()
-    ids = []
+async def create_bots(db: Database, fleet: Fleet, n: int) -> list[tuple[int, int]]:
+    accounts = Accounts(db, CredentialCipher(KEY))
+    out = []
     for u in range((n + 9) // 10):
         user = await accounts.register(telegram_id=8_000_000_000 + u, chat_id=8_000_000_000 + u)
         for j in range(min(10, n - 10 * u)):
@@ -60,68 +74,174 @@ async def main(n: int, seconds: float) -> None:
                 grid_count=10,
                 total_investment="800",
             )
-            ids.append(created.bot.id)
-    print(f"set-up: {n} bots in {time.monotonic() - t:.1f} s")
+            out.append((user.id, created.bot.id))
+    return out
+
+
+async def counts(db: Database) -> tuple[int, int]:
+    async with db.read() as session:
+        trades = (await session.execute(select(func.count()).select_from(Trade))).scalar_one()
+        orders = (await session.execute(select(func.count()).select_from(PaperOrder))).scalar_one()
+    return trades, orders
+
+
+def phase_of(service: EngineService, bot_id: int) -> float:
+    """The bot's due times are phase + k x interval (unix seconds)."""
+    scheduler = service.scheduler
+    phase = getattr(scheduler, "phase", None)
+    if phase is not None:
+        return phase(bot_id)
+    job = scheduler.scheduler.get_job(f"bot:{bot_id}")  # one APScheduler job per bot: its next run
+    return job.next_run_time.timestamp()
+
+
+def percentile(samples: list[float], p: float) -> float:
+    return samples[min(len(samples) - 1, int(p * len(samples)))] if samples else float("nan")
+
+
+async def main(args: argparse.Namespace) -> None:
+    n, seconds, interval = args.bots, args.seconds, 1.0
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    rss0 = rss_mb()
+    path = Path(tempfile.mkdtemp()) / "fleet.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    template = Path(args.template) if args.template else None
+    t = time.monotonic()
+    if template is not None and template.exists():
+        shutil.copy(template, path)
+        db = Database(url)
+        fleet = Fleet(db, max_bots_per_user=10)
+        async with db.read() as session:
+            bots = [
+                tuple(r) for r in (await session.execute(select(BotInstance.user_id, BotInstance.id))).all()
+            ]
+        assert len(bots) == n, f"{template} holds {len(bots)} bots, not {n}"
+        print(f"set-up: {n} bots copied from {template}")
+    else:
+        await upgrade_head(url)
+        db = Database(url)
+        fleet = Fleet(db, max_bots_per_user=10)
+        bots = await create_bots(db, fleet, n)
+        print(f"set-up: {n} bots created through the fleet in {time.monotonic() - t:.1f} s")
+        if template is not None:
+            await db.dispose()
+            shutil.copy(path, template)
 
     venue = PaperVenue(db)
     feed = ReplayFeed.from_file(
-        "BTC/USDT", DATA_DIR / "btcusdt_1m_sample.csv.gz", speed=1.0, sink=venue.on_price
+        "BTC/USDT", DATA_DIR / "btcusdt_1m_sample.csv.gz", speed=args.speed, sink=venue.on_price
     )
-    service = EngineService(db, fleet, venue=venue, interval=1.0)
-    lateness: list[float] = []
-    origin: dict[int, float] = {}
+    service = EngineService(db, fleet, venue=venue, interval=interval)
+    fleet.equity = service.equity  # as bot/app.py wires it
+    starts: dict[int, list[float]] = defaultdict(list)
+    durations: list[float] = []
+    recording = False
     inner = service.run_tick
 
     async def measured(bot_id: int) -> None:
-        now = time.monotonic()
-        base = origin.get(bot_id)
-        if base is not None:
-            lateness.append(max(0.0, (now - base + 0.5) % 1.0 - 0.5))  # early by a hair = on time
-        else:
-            origin[bot_id] = now - 0.0
-        await inner(bot_id)
+        started = time.time()
+        if recording:
+            starts[bot_id].append(started)
+        try:
+            await inner(bot_id)
+        finally:
+            if recording:
+                durations.append(time.time() - started)
 
     service.scheduler.tick = measured
     await service.start(feeds=[feed])
-    await asyncio.sleep(0.5)
-    rss_before = rss_mb()
+    await asyncio.sleep(0.2)
     t = time.monotonic()
-    for bot_id in ids:  # through the fleet, as the chat does
-        async with db.read() as session:
-            from db.models import BotInstance
-
-            user_id = (await session.get(BotInstance, bot_id)).user_id
+    for user_id, bot_id in bots:  # through the fleet, as the chat does
         await fleet.start(user_id, bot_id)
-    print(f"started: {n} bots in {time.monotonic() - t:.1f} s")
-    await asyncio.sleep(3)  # first placements
-    # slots are start + jitter + k s: measure from the first tick on (the origin above)
-    lateness.clear()
-    cpu0, wall0 = time.process_time(), time.monotonic()
-    await asyncio.sleep(seconds)
-    cpu = (time.process_time() - cpu0) / (time.monotonic() - wall0)
-    rss_after = rss_mb()
-    await service.shutdown()
-    await db.dispose()
-    samples = sorted(lateness)
-    if not samples:
-        print("no ticks measured")
-        return
-
-    def pct(p: float) -> float:
-        return samples[min(len(samples) - 1, int(p * len(samples)))] * 1000
-
-    expected = n * seconds
+    startup = time.monotonic() - t
     print(
-        f"N={n}: ticks {len(samples)} ({len(samples) / expected:.0%} of {expected:.0f} due), "
-        f"lateness p50 {pct(0.5):.1f} ms p99 {pct(0.99):.1f} ms, CPU {cpu:.0%} of one core, "
-        f"RSS {rss_after:.0f} MB, {(rss_after - rss_before) / n * 1024:.0f} KB per bot, "
-        f"feed at candle {feed.position // 4}"
+        f"start-up: {n} bots started through the fleet in {startup:.1f} s ({startup / n * 1000:.1f} ms each)"
+    )
+    books = service.grid._books  # the runtime's cache: a bot is placed once its book is started
+    t = time.monotonic()
+    while time.monotonic() - t < 300 and not (
+        len(books) >= n and all(b.started for b in list(books.values()))
+    ):
+        await asyncio.sleep(0.2)
+    print(f"first placement: every bot's grid placed {time.monotonic() - t:.1f} s after the last start")
+    await asyncio.sleep(args.warmup)
+    trades0, orders0 = await counts(db)
+    recording = True
+    profiler = cProfile.Profile() if args.profile else None
+    w0 = time.time()
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    if profiler:
+        profiler.enable()
+    await asyncio.sleep(seconds)
+    w1 = time.time()
+    cpu = (time.process_time() - cpu0) / (time.monotonic() - wall0)
+    await asyncio.sleep(args.grace)  # ticks due before w1 that start late still count (late)
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
+    recording = False
+    end = time.time()
+    rss = rss_mb()
+    trades1, orders1 = await counts(db)
+    phases = {b: phase_of(service, b) for _, b in bots if service.scheduler.is_scheduled(b)}
+    running = len(phases)
+    store = service.grid.store
+    commits = (store.commits, store.saves, store.commit_seconds)
+    candle = feed.position // 4
+    await service.shutdown()
+    await asyncio.sleep(0.5)
+    await db.dispose()
+
+    lateness: list[float] = []
+    on_time = missed = 0
+    for _, bot_id in bots:
+        phase = phases.get(bot_id)  # a bot stopped meanwhile (stop price, error) is left out
+        if phase is None:
+            continue
+        ticks = starts.get(bot_id, [])
+        k0 = int((w0 - phase) // interval) + 1
+        due = phase + k0 * interval
+        while due < w1:
+            i = bisect.bisect_left(ticks, due - 0.002)  # a hair early (clock reads) is on time
+            nxt = ticks[i] if i < len(ticks) else None
+            if nxt is not None and nxt < due + interval - 0.002:
+                on_time += 1
+                lateness.append(max(0.0, nxt - due))
+            else:
+                missed += 1
+                lateness.append(max(interval, (nxt if nxt is not None else end) - due))
+            due += interval
+    print(
+        f"  grid store: {commits[1]} saves in {commits[0]} transactions, "
+        f"{commits[2] / max(1, commits[0]) * 1000:.1f} ms each (whole run)"
+    )
+    lateness.sort()
+    durations.sort()
+    due_total = on_time + missed
+    print(
+        f"N={n}: ticks run {on_time} of {due_total} due ({on_time / max(1, due_total):.1%}), missed {missed}; "
+        f"lateness over all due ticks p50 {percentile(lateness, 0.5) * 1000:.1f} ms "
+        f"p99 {percentile(lateness, 0.99) * 1000:.1f} ms max {lateness[-1] * 1000 if lateness else 0:.0f} ms; "
+        f"tick duration p50 {percentile(durations, 0.5) * 1000:.2f} ms p99 {percentile(durations, 0.99) * 1000:.1f} ms"
+    )
+    print(
+        f"  window {seconds:.0f} s: fills {trades1 - trades0} ({(trades1 - trades0) / seconds:.0f}/s), "
+        f"orders placed {orders1 - orders0}, CPU {cpu:.0%} of one core, RSS {rss:.0f} MB "
+        f"({(rss - rss0) / n * 1024:.0f} KB per bot), bots still running {running}/{n}, feed at candle {candle}"
     )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("bots", type=int, nargs="?", default=100)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    args = parser.parse_args()
-    asyncio.run(main(args.bots, args.seconds))
+    parser.add_argument("--seconds", type=float, default=20.0, help="measurement window")
+    parser.add_argument(
+        "--warmup", type=float, default=5.0, help="seconds between the last start and the window"
+    )
+    parser.add_argument("--grace", type=float, default=2.0)
+    parser.add_argument("--speed", type=float, default=1.0, help="replay candles per second")
+    parser.add_argument("--template", help="database file to reuse (made on first use)")
+    parser.add_argument("--profile", help="write a cProfile of the measurement window here")
+    asyncio.run(main(parser.parse_args()))

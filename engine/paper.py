@@ -27,9 +27,11 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import weakref
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,7 +66,27 @@ ZERO = Decimal(0)
 DEFAULT_MAKER_FEE = Decimal("0.0002")
 DEFAULT_TAKER_FEE = Decimal("0.0006")
 # Bitget USDT-M perpetual rules for the markets the static catalog knows (pricePlace / volumePlace).
+# Orders this process filled or cancelled, kept (at most this many) for the owner's one look-up by
+# client order id after the fact (the grid runtime's reconcile): the database is read only on a miss.
+FINISHED_KEPT = 200_000
+_VENUE_SERIALS = itertools.count(1)
+_IN_CHUNK = 500  # ids per "IN (...)" of a batched query
 _SWAP_RULES = {"BTC": (Decimal("0.1"), Decimal("0.0001")), "ETH": (Decimal("0.01"), Decimal("0.01"))}
+
+
+_GATES: weakref.WeakKeyDictionary[Database, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def write_gate(db: Database) -> asyncio.Lock:
+    """One write transaction at a time per database in this process, for the engine's writers (the
+    paper venue, the grid store). SQLite has one writer: two connections that BEGIN IMMEDIATE at
+    once make the loser sleep in SQLite's busy handler (1, 2, 5 ... 100 ms steps, in its thread),
+    long after the lock is free again; queueing here instead costs nothing. (Its natural home is
+    db.session.Database.write, for every writer of the process.)"""
+    gate = _GATES.get(db)
+    if gate is None:
+        gate = _GATES[db] = asyncio.Lock()
+    return gate
 
 
 def paper_markets(
@@ -146,6 +168,11 @@ class PaperVenue:
         self._lock = asyncio.Lock()  # every state change of the venue is one transaction at a time
         self._accounts: dict[int, PaperExchange] = {}
         self._funded: set[int] = set()
+        self._finished: OrderedDict[tuple[int, str], Order] = OrderedDict()  # see FINISHED_KEPT
+        self.serial = next(_VENUE_SERIALS)  # tells this venue's orders_version() from another's
+        self._versions: dict[tuple[int, str], int] = {}  # (account, symbol) -> changes of its open orders
+        self._queue: list[tuple[int, list[OrderRequest], asyncio.Future[BatchResult]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     # ---- set-up
 
@@ -188,6 +215,11 @@ class PaperVenue:
     def open_orders(self, user_id: int, symbol: str) -> list[Order]:
         return list(self._by_account.get((user_id, symbol), {}).values())
 
+    def orders_version(self, user_id: int, symbol: str) -> int:
+        """A number that changes whenever an open order of the account on `symbol` is added, filled
+        or cancelled (in this process; a new venue starts again from 0, and so must its readers)."""
+        return self._versions.get((user_id, symbol), 0)
+
     # ---- price points
 
     async def on_price(
@@ -203,16 +235,19 @@ class PaperVenue:
             if not crossing and cursor is None:
                 return []
             try:
-                async with self.db.write() as session:
-                    filled = [await self._fill_resting(session, order_id, ts) for order_id in crossing]
+                async with write_gate(self.db), self.db.write() as session:
+                    rows = await _rows_by_id(session, crossing)
+                    await _preload_balances(session, {row.user_id for row in rows.values()})
+                    filled = [await self._fill_resting(session, rows[order_id], ts) for order_id in crossing]
                     if cursor is not None:
                         await _save_cursor(session, *cursor)
             except BaseException:
                 for order_id in crossing:  # nothing was committed: the orders rest again
                     self._push(self._open[order_id])
                 raise
-            for order in filled:
-                self._unrest(order.id)
+            for order_id, order in zip(crossing, filled, strict=True):
+                self._finish(self._owner.get(order_id), order)
+                self._unrest(order_id)
             return filled
 
     async def walk_candle(
@@ -246,38 +281,96 @@ class PaperVenue:
     # ---- orders (called by PaperExchange)
 
     async def create_orders(self, user_id: int, reqs: Sequence[OrderRequest]) -> BatchResult:
-        async with self._lock:
+        """Place a batch of one account's orders. Batches that arrive together (many bots ticking at
+        once) are committed in one transaction (group commit); each caller gets its own result once
+        that transaction is committed, and an unexpected failure is retried one batch at a time so it
+        lands on the batch that caused it."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[BatchResult] = loop.create_future()
+        self._queue.append((user_id, list(reqs), future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush_creates(), name="paper venue orders")
+        return await future
+
+    async def _flush_creates(self) -> None:
+        while self._queue:
+            await asyncio.sleep(0)  # let the ticks of this loop pass add theirs
+            batch = [item for item in self._queue if not item[2].done()]  # a cancelled caller: not placed
+            self._queue = []
+            if not batch:
+                continue
+            async with self._lock:
+                try:
+                    results = await self._create_batches(batch)
+                except Exception:
+                    if len(batch) == 1:
+                        _settle(batch[0][2], exc=_current_exception())
+                        continue
+                    for item in batch:
+                        try:
+                            [result] = await self._create_batches([item])
+                        except Exception as exc:
+                            _settle(item[2], exc=exc)
+                        else:
+                            _settle(item[2], result)
+                    continue
+                for item, result in zip(batch, results, strict=True):
+                    _settle(item[2], result)
+
+    async def _create_batches(
+        self, batch: Sequence[tuple[int, list[OrderRequest], asyncio.Future[BatchResult]]]
+    ) -> list[BatchResult]:
+        for user_id in dict.fromkeys(uid for uid, _, _ in batch):
             await self._fund(user_id)
-            accepted: list[Order] = []
-            rejected: list[RejectedOrder] = []
-            resting: list[Order] = []
-            async with self.db.write() as session:
+        staged: list[tuple[int, list[tuple[PaperOrder, bool]], list[RejectedOrder]]] = []
+        async with write_gate(self.db), self.db.write() as session:
+            users = {uid for uid, _, _ in batch}
+            await _preload_balances(session, users)
+            known = await _rows_by_client_id(
+                session, {(uid, req.client_order_id) for uid, reqs, _ in batch for req in reqs}
+            )
+            for user_id, reqs, _ in batch:
+                accepted: list[tuple[PaperOrder, bool]] = []
+                rejected: list[RejectedOrder] = []
                 for req in reqs:
                     try:
-                        order, is_new = await self._create(session, user_id, req)
+                        accepted.append(await self._create(session, user_id, req, known))
                     except (InvalidOrder, InsufficientFunds) as exc:
                         rejected.append(RejectedOrder(req.client_order_id, f"{type(exc).__name__}: {exc}"))
-                        continue
-                    accepted.append(order)
-                    if is_new and order.status == "open":
-                        resting.append(order)
-            for order in resting:
-                self._rest(user_id, order)
-            return BatchResult(accepted=tuple(accepted), rejected=tuple(rejected))
+                staged.append((user_id, accepted, rejected))
+            await session.flush()  # one INSERT for the batch; the rows get their ids
+            results = []
+            resting: list[tuple[int, Order]] = []
+            for user_id, accepted, rejected in staged:
+                orders = [_order_of(row) for row, _ in accepted]
+                resting += [
+                    (user_id, order)
+                    for order, (_, is_new) in zip(orders, accepted, strict=True)
+                    if is_new and order.status == "open"
+                ]
+                results.append(BatchResult(accepted=tuple(orders), rejected=tuple(rejected)))
+        for user_id, order in resting:
+            self._rest(user_id, order)
+        return results
 
     async def create_order(self, user_id: int, req: OrderRequest) -> Order:
         async with self._lock:
             await self._fund(user_id)
-            async with self.db.write() as session:
-                order, is_new = await self._create(session, user_id, req)
+            async with write_gate(self.db), self.db.write() as session:
+                row, is_new = await self._create(session, user_id, req, {})
+                await session.flush()
+                order = _order_of(row)
             if is_new and order.status == "open":
                 self._rest(user_id, order)
+            elif is_new:
+                self._finish(user_id, order)
             return order
 
     async def cancel_orders(self, user_id: int, order_ids: Sequence[str], symbol: str) -> list[str]:
         async with self._lock:
             done: list[int] = []
-            async with self.db.write() as session:
+            canceled: list[Order] = []
+            async with write_gate(self.db), self.db.write() as session:
                 for order_id in order_ids:
                     row = await self._row(session, user_id, order_id, symbol)
                     if row is None or row.status != "open":
@@ -285,7 +378,9 @@ class PaperVenue:
                     await self._release(session, row)
                     row.status = "canceled"
                     done.append(row.id)
-            for paper_id in done:
+                    canceled.append(_order_of(row))
+            for paper_id, order in zip(done, canceled, strict=True):
+                self._finish(user_id, order)
                 self._unrest(paper_id)
             return [str(i) for i in done]
 
@@ -304,6 +399,12 @@ class PaperVenue:
             return _order_of(row)
 
     async def fetch_order_by_client_id(self, user_id: int, client_order_id: str, symbol: str) -> Order | None:
+        for order in self._by_account.get((user_id, symbol), {}).values():
+            if order.client_order_id == client_order_id:
+                return _as_stored(order)
+        finished = self._finished.pop((user_id, client_order_id), None)  # asked once; then the database
+        if finished is not None:
+            return finished if finished.symbol == symbol else None
         async with self.db.read() as session:
             row = (
                 await session.execute(
@@ -315,12 +416,17 @@ class PaperVenue:
             return _order_of(row) if row is not None and row.symbol == symbol else None
 
     async def fetch_balance(self, user_id: int, market_type: MarketType | None) -> Balance:
-        await self._fund(user_id)
+        # read-only: the fleet asks for it inside its own write transaction (SQLite has one writer),
+        # so an account not funded yet shows the user's paper_balance without writing it
         async with self.db.read() as session:
             rows = (
                 await session.execute(select(PaperBalance).where(PaperBalance.user_id == user_id))
             ).scalars()
             assets = {r.asset: [r.free, r.locked] for r in rows}
+            if not assets:
+                user = await session.get(User, user_id)
+                if user is not None:
+                    assets["USDT"] = [user.paper_balance, ZERO]
             positions = (
                 await session.execute(select(PaperPosition).where(PaperPosition.user_id == user_id))
             ).scalars()
@@ -358,7 +464,7 @@ class PaperVenue:
         cap = min(x for x in (max_leverage, market.max_leverage, 10**6) if x is not None)
         if not 1 <= leverage <= cap:
             raise InvalidOrder(f"leverage {leverage} is outside 1..{cap}")
-        async with self._lock, self.db.write() as session:
+        async with self._lock, write_gate(self.db), self.db.write() as session:
             position = await _position(session, user_id, symbol)
             if position.qty != 0 and position.leverage != leverage:
                 raise InvalidOrder("close the position before changing its leverage")
@@ -370,7 +476,7 @@ class PaperVenue:
         """First use of an account: its USDT balance is the user's paper_balance."""
         if user_id in self._funded:
             return
-        async with self.db.write() as session:
+        async with write_gate(self.db), self.db.write() as session:
             existing = (
                 await session.execute(select(PaperBalance.id).where(PaperBalance.user_id == user_id).limit(1))
             ).first()
@@ -381,16 +487,27 @@ class PaperVenue:
                 session.add(PaperBalance(user_id=user_id, asset="USDT", free=user.paper_balance, locked=ZERO))
         self._funded.add(user_id)
 
-    async def _create(self, session: AsyncSession, user_id: int, req: OrderRequest) -> tuple[Order, bool]:
-        existing = (
-            await session.execute(
-                select(PaperOrder).where(
-                    PaperOrder.user_id == user_id, PaperOrder.client_order_id == req.client_order_id
+    async def _create(
+        self,
+        session: AsyncSession,
+        user_id: int,
+        req: OrderRequest,
+        known: dict[tuple[int, str], PaperOrder | None],
+    ) -> tuple[PaperOrder, bool]:
+        """Stage one order in `session` (flushed by the caller). `known` holds the rows of the client
+        order ids of this transaction that already exist (loaded up front); the new row joins it."""
+        key = (user_id, req.client_order_id)
+        existing = known.get(key)
+        if existing is None and key not in known:
+            existing = (
+                await session.execute(
+                    select(PaperOrder).where(
+                        PaperOrder.user_id == user_id, PaperOrder.client_order_id == req.client_order_id
+                    )
                 )
-            )
-        ).scalar_one_or_none()
+            ).scalar_one_or_none()
         if existing is not None:
-            return _order_of(existing), False
+            return existing, False
         market = self.market(req.symbol)
         qty = round_qty_down(market, req.qty)
         last = self._last.get(req.symbol)
@@ -441,19 +558,18 @@ class PaperVenue:
                 row.reserved = q8(price * qty / position.leverage) + q8(price * qty * rate)
                 await _lock_funds(session, user_id, market.quote, row.reserved)
         session.add(row)
-        await session.flush()
+        known[key] = row
         if req.type == "market":
             await self._execute(session, row, market, price, ts, rate)
-        return _order_of(row), True
+        return row, True
 
     async def _check_reduce(self, session: AsyncSession, user_id: int, req: OrderRequest) -> None:
         position = await _position(session, user_id, req.symbol)
         if position.qty == 0 or (position.qty > 0) == (req.side == "buy"):
             raise InvalidOrder("reduce-only order would not reduce the position")
 
-    async def _fill_resting(self, session: AsyncSession, order_id: int, ts: int) -> Order:
-        row = await session.get(PaperOrder, order_id)
-        assert row is not None and row.status == "open" and row.price is not None
+    async def _fill_resting(self, session: AsyncSession, row: PaperOrder, ts: int) -> Order:
+        assert row.status == "open" and row.price is not None
         await self._execute(session, row, self.market(row.symbol), row.price, ts, self.maker_fee)
         return _order_of(row)
 
@@ -572,7 +688,12 @@ class PaperVenue:
         self._open[paper_id] = order
         self._owner[paper_id] = user_id
         self._by_account.setdefault((user_id, order.symbol), {})[paper_id] = order
+        self._bump(user_id, order.symbol)
         self._push(order)
+
+    def _bump(self, user_id: int, symbol: str) -> None:
+        key = (user_id, symbol)
+        self._versions[key] = self._versions.get(key, 0) + 1
 
     def _push(self, order: Order) -> None:
         book = self._books.get(order.symbol)
@@ -585,12 +706,21 @@ class PaperVenue:
         else:
             heapq.heappush(book.sells, (price, next(self._seq), int(order.id)))
 
+    def _finish(self, user_id: int | None, order: Order) -> None:
+        """Remember a filled or cancelled order for its owner's look-up by client order id."""
+        if user_id is None:
+            return
+        self._finished[(user_id, order.client_order_id)] = _as_stored(order)
+        while len(self._finished) > FINISHED_KEPT:
+            self._finished.popitem(last=False)
+
     def _unrest(self, paper_id: int | str) -> None:
         paper_id = int(paper_id)
         order = self._open.pop(paper_id, None)  # the heap entry is skipped lazily
         user_id = self._owner.pop(paper_id, None)
         if order is not None and user_id is not None:
             self._by_account.get((user_id, order.symbol), {}).pop(paper_id, None)
+            self._bump(user_id, order.symbol)
 
 
 class PaperExchange:
@@ -646,6 +776,11 @@ class PaperExchange:
     async def fetch_open_orders(self, symbol: str) -> list[Order]:
         return self.venue.open_orders(self.user_id, symbol)
 
+    def orders_version(self, symbol: str) -> tuple[int, int]:
+        """Changes whenever this account's open orders on `symbol` change (an optional extra of the
+        paper exchange: the grid runtime skips reconciling while it stays the same)."""
+        return self.venue.serial, self.venue.orders_version(self.user_id, symbol)
+
     async def set_leverage(self, symbol: str, leverage: int, max_leverage: int | None = None) -> None:
         await self.venue.set_leverage(self.user_id, symbol, leverage, max_leverage)
 
@@ -674,16 +809,107 @@ def _order_of(row: PaperOrder) -> Order:
     )
 
 
-async def _balance(session: AsyncSession, user_id: int, asset: str) -> PaperBalance:
-    row = (
-        await session.execute(
-            select(PaperBalance).where(PaperBalance.user_id == user_id, PaperBalance.asset == asset)
+_QUANTUM = Decimal("0.00000001")
+
+
+def _money(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def _as_stored(order: Order) -> Order:
+    """The order exactly as reading it back from the database gives it (money at 8 decimals)."""
+    return replace(
+        order,
+        price=_money(order.price),
+        qty=_money(order.qty),
+        filled_qty=_money(order.filled_qty),
+        avg_fill_price=_money(order.avg_fill_price),
+        fee=_money(order.fee),
+    )
+
+
+def _settle(
+    future: asyncio.Future[BatchResult],
+    result: BatchResult | None = None,
+    *,
+    exc: BaseException | None = None,
+) -> None:
+    if future.done():  # the caller was cancelled
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        assert result is not None
+        future.set_result(result)
+
+
+def _current_exception() -> BaseException:
+    import sys
+
+    exc = sys.exc_info()[1]
+    assert exc is not None
+    return exc
+
+
+async def _rows_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, PaperOrder]:
+    rows: dict[int, PaperOrder] = {}
+    for k in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[k : k + _IN_CHUNK]
+        rows.update(
+            (row.id, row)
+            for row in (await session.execute(select(PaperOrder).where(PaperOrder.id.in_(chunk)))).scalars()
         )
-    ).scalar_one_or_none()
+    return rows
+
+
+async def _rows_by_client_id(
+    session: AsyncSession, pairs: set[tuple[int, str]]
+) -> dict[tuple[int, str], PaperOrder | None]:
+    """The existing orders of these (account, client order id) pairs; every pair asked for is a
+    key (None: no such order), so `_create` does not ask again."""
+    known: dict[tuple[int, str], PaperOrder | None] = {}
+    users, wanted = sorted({u for u, _ in pairs}), sorted({c for _, c in pairs})
+    for k in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[k : k + _IN_CHUNK]
+        query = select(PaperOrder).where(PaperOrder.user_id.in_(users), PaperOrder.client_order_id.in_(chunk))
+        for row in (await session.execute(query)).scalars():
+            if (row.user_id, row.client_order_id) in pairs:
+                known[(row.user_id, row.client_order_id)] = row
+    for pair in pairs:
+        known.setdefault(pair, None)
+    return known
+
+
+async def _preload_balances(session: AsyncSession, user_ids: set[int]) -> None:
+    """Load the balances of these accounts into the transaction's cache in one query."""
+    cache = session.info.setdefault("balances", {})
+    loaded: set[int] = session.info.setdefault("balances_of", set())
+    todo = sorted(set(user_ids) - loaded)
+    for k in range(0, len(todo), _IN_CHUNK):
+        chunk = todo[k : k + _IN_CHUNK]
+        for row in (
+            await session.execute(select(PaperBalance).where(PaperBalance.user_id.in_(chunk)))
+        ).scalars():
+            cache[(row.user_id, row.asset)] = row
+        loaded.update(chunk)
+
+
+async def _balance(session: AsyncSession, user_id: int, asset: str) -> PaperBalance:
+    cache: dict[tuple[int, str], PaperBalance] = session.info.setdefault("balances", {})
+    row = cache.get((user_id, asset))
+    if row is not None:
+        return row
+    if user_id not in session.info.get("balances_of", ()):
+        row = (
+            await session.execute(
+                select(PaperBalance).where(PaperBalance.user_id == user_id, PaperBalance.asset == asset)
+            )
+        ).scalar_one_or_none()
     if row is None:
         row = PaperBalance(user_id=user_id, asset=asset, free=ZERO, locked=ZERO)
         session.add(row)
         await session.flush()
+    cache[(user_id, asset)] = row
     return row
 
 
@@ -696,6 +922,10 @@ async def _lock_funds(session: AsyncSession, user_id: int, asset: str, amount: D
 
 
 async def _position(session: AsyncSession, user_id: int, symbol: str) -> PaperPosition:
+    cache: dict[tuple[int, str], PaperPosition] = session.info.setdefault("positions", {})
+    cached = cache.get((user_id, symbol))
+    if cached is not None:
+        return cached
     row = (
         await session.execute(
             select(PaperPosition).where(PaperPosition.user_id == user_id, PaperPosition.symbol == symbol)
@@ -713,6 +943,7 @@ async def _position(session: AsyncSession, user_id: int, symbol: str) -> PaperPo
         )
         session.add(row)
         await session.flush()
+    cache[(user_id, symbol)] = row
     return row
 
 

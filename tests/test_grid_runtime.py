@@ -220,3 +220,40 @@ async def test_user_stop_cancels_orders_and_a_restart_places_them_again(harness:
     async with harness.db.read() as session:
         cids = list((await session.execute(select(PaperOrder.client_order_id))).scalars())
     assert len(cids) == len(set(cids))
+
+
+async def test_a_quiet_tick_does_no_sql_and_a_fill_between_ticks_is_still_applied(
+    harness: Harness, alice
+) -> None:
+    from sqlalchemy import event
+
+    bot_id = await grid_bot(harness.fleet, alice.id)
+    await harness.walk([bot_id], 0, 1)  # placed
+    await harness.runtime.tick(bot_id)  # settles
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    for engine in {harness.db.engine, harness.db.read_engine}:
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await harness.runtime.tick(bot_id)
+        await harness.runtime.tick(bot_id)
+        assert statements == []  # nothing changed: no database at all
+        book = harness.runtime._books[bot_id]
+        buy = max(s.buy_price for s in book.intervals if s.status.value == "buy_placed")
+        ts = CANDLES.timestamps[1]
+        await harness.venue.on_price(BTC, buy, ts)  # the price touches the nearest buy ...
+        await harness.venue.on_price(BTC, buy + 50, ts)  # ... and is back above it at the next tick
+        await harness.runtime.tick(bot_id)
+    finally:
+        for engine in {harness.db.engine, harness.db.read_engine}:
+            event.remove(engine.sync_engine, "before_cursor_execute", count)
+    async with harness.db.read() as session:
+        buys = (
+            await session.execute(
+                select(func.count()).where(Trade.side == "buy", Trade.order_type == "limit")
+            )
+        ).scalar_one()
+    assert buys == 1  # the fill was applied although the price no longer shows it

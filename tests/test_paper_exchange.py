@@ -158,3 +158,49 @@ async def test_perpetual_position_with_leverage_and_margin(venue, alice) -> None
     # pnl 0.1 x 2000 = 200; maker fee on the 0.1 that filled: 102000 x 0.1 x 0.0002 = 2.04
     bal = await ex.fetch_balance()
     assert bal.total("USDT") == D("10000") - D("6") + D("200") - D("2.04")
+
+
+async def test_concurrent_batches_commit_together_each_with_its_own_result(database, alice, bob) -> None:
+    import asyncio
+
+    venue = PaperVenue(database)
+    await venue.load()
+    await venue.on_price(BTC, D("100000"), 1)
+    a, b = venue.account(alice.id), venue.account(bob.id)
+    ra, rb = await asyncio.gather(
+        a.create_orders([limit("buy", "0.01", "99000", "a1"), limit("buy", "1", "99000", "a2")]),
+        b.create_orders([limit("buy", "0.01", "98000", "b1")]),
+    )
+    assert [o.client_order_id for o in ra.accepted] == ["a1"] and [
+        r.client_order_id for r in ra.rejected
+    ] == ["a2"]
+    assert [o.client_order_id for o in rb.accepted] == ["b1"] and not rb.rejected
+    assert ra.accepted[0].id != rb.accepted[0].id
+    again = await a.create_orders([limit("buy", "0.01", "99000", "a1")])  # idempotent across batches
+    assert [o.id for o in again.accepted] == [ra.accepted[0].id]
+    fresh = PaperVenue(database)  # what was committed
+    assert await fresh.load() == 2
+
+
+async def test_fetch_balance_never_writes(database, alice) -> None:
+    """The fleet asks for the balance inside its own write transaction: with SQLite's one writer a
+    write here would wait for that transaction (a deadlock until the busy timeout)."""
+    import asyncio
+
+    venue = PaperVenue(database)
+    async with database.write():
+        balance = await asyncio.wait_for(venue.account(alice.id).fetch_balance(), 5)
+    assert balance.total("USDT") == D("10000")
+
+
+async def test_finished_orders_answer_from_memory_as_the_database_does(venue, alice) -> None:
+    ex = venue.account(alice.id)
+    await venue.on_price(BTC, D("100000"), 1)
+    await ex.create_order(limit("buy", "0.01", "99000", "f1"))
+    version = ex.orders_version(BTC)
+    await venue.on_price(BTC, D("98000"), 2)
+    assert ex.orders_version(BTC) != version  # the fill changed the account's open orders
+    remembered = await ex.fetch_order_by_client_id("f1", BTC)
+    stored = await ex.fetch_order_by_client_id("f1", BTC)  # asked again: from the database
+    assert repr(remembered) == repr(stored) and stored is not None and stored.status == "closed"
+    assert stored.avg_fill_price == D("99000") and stored.ts == 2

@@ -164,3 +164,58 @@ async def test_equity_counts_held_base_at_the_last_price(database, fleet, alice)
         user = await session.get(User, alice.id)
     # 10000 - 1000 - 0.6 fee + 0.01 x 100000
     assert await service.equity(user) == D("9999.4")
+
+
+async def test_bots_tick_in_slots_one_at_a_time_each() -> None:
+    """Many bots, few APScheduler runs: each slot job ticks its bots; a bot still busy skips."""
+    ticks: list[int] = []
+    busy: set[int] = set()
+    overlapped: list[int] = []
+
+    async def tick(bot_id: int) -> None:
+        if bot_id in busy:
+            overlapped.append(bot_id)
+        ticks.append(bot_id)
+        if bot_id == 3:  # slower than the interval: must never run twice at once
+            busy.add(bot_id)
+            await asyncio.sleep(0.5)
+            busy.discard(bot_id)
+
+    scheduler = BotScheduler(tick, interval=0.2)
+    scheduler.start()
+    try:
+        for bot_id in range(1, 201):
+            scheduler.schedule(bot_id)
+        job = scheduler.scheduler.get_job("bot:7")
+        assert job.next_run_time is None  # the bot's job is its registration; its slot runs it
+        slot_jobs = [j for j in scheduler.scheduler.get_jobs() if j.id.startswith("slot:")]
+        assert len(slot_jobs) <= scheduler.slots == 20
+        assert scheduler.scheduled_bot_ids() == list(range(1, 201))
+        await asyncio.sleep(1.1)
+        assert all(4 <= ticks.count(b) <= 7 for b in range(1, 201) if b != 3)
+        assert 1 <= ticks.count(3) <= 3 and not overlapped
+        assert scheduler.unschedule(7) and not scheduler.is_scheduled(7)
+        before = ticks.count(7)
+        await asyncio.sleep(0.5)
+        assert ticks.count(7) == before
+    finally:
+        scheduler.shutdown()
+
+
+async def test_a_failing_tick_does_not_stop_its_slot() -> None:
+    ticks: list[int] = []
+
+    async def tick(bot_id: int) -> None:
+        ticks.append(bot_id)
+        if bot_id % 2:
+            raise RuntimeError("bug")
+
+    scheduler = BotScheduler(tick, interval=0.2, slots=1)  # every bot in one slot
+    scheduler.start()
+    try:
+        for bot_id in range(1, 7):
+            scheduler.schedule(bot_id)
+        await asyncio.sleep(0.5)
+        assert all(ticks.count(b) >= 2 for b in range(1, 7))
+    finally:
+        scheduler.shutdown()
