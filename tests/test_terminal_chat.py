@@ -147,7 +147,7 @@ class Screen(io.TextIOBase):
     def flush(self) -> None:
         self.flushes += 1
 
-    async def expect(self, needle: str, timeout: float = 5.0) -> str:  # noqa: ASYNC109
+    async def expect(self, needle: str, timeout: float = 5.0) -> str:
         """Wait until `needle` is written after the last match; return the text up to it."""
         try:
             async with asyncio.timeout(timeout):
