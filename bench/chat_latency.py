@@ -29,7 +29,7 @@ from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import build_bot, build_dispatcher, build_services
+from bot.app import build_bot, build_dispatcher, build_services, tune_gc
 from bot.config import Settings
 from bot.sandbox.emulator import EmulatorEvent, TelegramEmulator
 from db.migrate import upgrade_head
@@ -152,6 +152,7 @@ async def run_echo(
             await text(user)
         while probe.waiting:
             await asyncio.sleep(0.01)
+        tune_gc()  # the same process-wide collector settings multibot's start-up applies
         for rate in rates:
             for name, send in (("/bots", text), ("card button", button)):
                 latencies, throughput = await drive(emulator, probe, users, rate, seconds, send)
@@ -218,6 +219,7 @@ async def run_multibot(
                 await text(user)
             while probe.waiting:
                 await asyncio.sleep(0.01)
+            tune_gc()  # as bot.app.run does once start-up is over
             for rate in rates:
                 for name, send in (("/bots", text), ("card button", button)):
                     latencies, throughput = await drive(emulator, probe, users, rate, seconds, send)

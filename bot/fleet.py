@@ -124,7 +124,10 @@ class Fleet:
             version = self.views.version(user_id)
             async with self.db.read() as session:
                 bots = await q.active_bots(session, user_id)
-                view = BotView(tuple(BotDTO.of(b) for b in bots), self._summary(bots), {})
+                dtos = tuple(BotDTO.of(b) for b in bots)
+                # a trend bot's card is its list entry; a grid bot's card also needs its grid rows
+                cards = {dto.id: dto for dto in dtos if dto.bot_type != "grid"}
+                view = BotView(dtos, self._summary(bots), cards)
             self.views.keep(user_id, view, version)
         return list(view.bots), view.summary
 
