@@ -146,7 +146,7 @@ async def test_trend_backtest_from_a_bot_uses_its_strategy_and_risk(app: App) ->
 
 async def test_a_slow_backtest_does_not_hold_up_other_users(app: App) -> None:
     service = backtests(app)
-    service.on_step = lambda percent: time.sleep(0.4)  # the worker thread sleeps at every step
+    service.on_step = lambda percent: time.sleep(1.0)  # the worker thread sleeps at every step
     screen = await app.send(ALICE, "/backtest")
     await app.press(ALICE, screen, "🤖 AI trend")
     await app.press(ALICE, screen, "conservative")
@@ -157,7 +157,7 @@ async def test_a_slow_backtest_does_not_hold_up_other_users(app: App) -> None:
 
     answer = await app.send(BOB, "/start")
     assert "Hello" in answer.text
-    assert time.monotonic() - started < 1.0  # answered while the run sleeps for seconds
+    assert time.monotonic() - started < 3.0  # answered while the run sleeps for several seconds
 
     # Alice's own commands are answered too, and a second run of hers is refused while one runs
     other = await app.send(ALICE, "/backtest")

@@ -157,7 +157,7 @@ async def test_sandbox_grid_bot_from_the_wizard_fills_within_a_minute(sandbox: T
     assert await asyncio.wait_for(sandbox.process.wait(), STEP_TIMEOUT) == 0
 
 
-@pytest.mark.parametrize("sandbox_env", [{"REPLAY_SPEED": "5"}])  # 5 candles a second: a quicker test
+@pytest.mark.parametrize("sandbox_env", [{"REPLAY_SPEED": "10"}])  # 10 candles a second: a quicker test
 async def test_sandbox_trend_bot_reports_its_entries_and_exits(sandbox: Terminal) -> None:
     """An AI trend bot created through the wizard trades on the replay and its entries and exits
     arrive in the chat."""
@@ -173,10 +173,8 @@ async def test_sandbox_trend_bot_reports_its_entries_and_exits(sandbox: Terminal
         ("[1] Default", "#1"),
         ("step 6/8", None),
         ("[1] Default", "#1"),
-        ("step 7/8", None),
-        ("[1] Default", "#1"),
-        ("step 8/8", None),
-        ("[1] Default", "#1"),
+        ("step 7/8", "0.3"),  # tight stop loss and take profit: the first exit comes soon
+        ("step 8/8", "0.3"),
         ("✅ Create", None),
     ]
     for marker, answer in answers:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -270,14 +269,13 @@ def test_resample_1m_to_1h() -> None:
         resample(hourly, "1m")
 
 
-def test_backtest_is_fast(btc_1h: Candles) -> None:
+def test_every_preset_trades_on_two_years(btc_1h: Candles) -> None:
+    # how fast: bench/trend_backtest.py measures it (no timing in unit tests)
     for s in BUILTIN_STRATEGIES:
         if s.kind == "ai_model":
             continue
         candles = resample(btc_1h, s.timeframe)
-        started = time.perf_counter()
         r = run_trend_backtest(candles, s)
-        assert time.perf_counter() - started < 2.0
         assert r.trades and r.candles == len(candles)
 
 

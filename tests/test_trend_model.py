@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import time
 from pathlib import Path
 
 import numpy as np
@@ -127,12 +126,10 @@ def test_load_refuses_foreign_or_stale_bytes(eth_short: Candles) -> None:
         load_model(b"not a pickle")
 
 
-def test_model_trains_in_seconds_on_two_years(eth_1h: Candles) -> None:
-    started = time.perf_counter()
+def test_model_trains_on_two_years_of_hourly_candles(eth_1h: Candles) -> None:
+    # how fast: bench/trend_backtest.py measures it (no timing in unit tests)
     model = train_model(eth_1h, ModelParams(train_window=17_520))
-    elapsed = time.perf_counter() - started
     assert model.trained_rows > 17_000
-    assert elapsed < 10, elapsed
 
 
 def test_ai_model_signals_need_the_gate_and_the_trend_filter(eth_short: Candles) -> None:
