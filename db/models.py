@@ -351,6 +351,8 @@ class PaperOrder(Base):
     status: Mapped[str] = mapped_column(String(10), default="open", server_default="open")
     client_order_id: Mapped[str] = mapped_column(String(64))
     reduce_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # a stop-market order (type 'market'): rests until the price reaches it (engine.paper)
+    trigger_price: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     created_ts: Mapped[int] = mapped_column(BigInteger)  # ms since the epoch (feed time)
     filled_ts: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime | None] = _created()
@@ -404,7 +406,8 @@ class TrendBotState(Base):
 class TrendPositionRow(Base):
     """One position of a trend bot, its own ledger (bots of a user share the exchange position).
 
-    Journaled before its orders go out: `entry_order_id` / `exit_order_id` / `tp_order_id` are the
+    Journaled before its orders go out: `entry_order_id` / `exit_order_id` / `tp_order_id` /
+    `sl_order_id` (the exchange-side stop loss) are the
     deterministic client order ids. status: opening -> open -> closing -> closed (failed: the entry
     was refused). Prices and money in quote currency, qty in base, ts in ms since the epoch."""
 
@@ -437,6 +440,7 @@ class TrendPositionRow(Base):
     take_profit: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     liquidation: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     tp_order_id: Mapped[str | None] = mapped_column(String(64))
+    sl_order_id: Mapped[str | None] = mapped_column(String(64))
     exit_order_id: Mapped[str | None] = mapped_column(String(64))
     exit_reason: Mapped[str | None] = mapped_column(String(12))
     exit_price: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)

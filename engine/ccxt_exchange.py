@@ -515,6 +515,14 @@ class CcxtExchange:
                 rejected.append(RejectedOrder(req.client_order_id, "duplicate client order id in the batch"))
                 continue
             client_ids.add(req.client_order_id)
+            if req.trigger_price is not None:  # plan orders have no batch endpoint
+                try:
+                    accepted.append(await self.create_order(req))
+                except (InvalidOrder, InsufficientFunds) as exc:
+                    rejected.append(RejectedOrder(req.client_order_id, str(exc)))
+                except TemporaryExchangeError:
+                    unknown.append(req.client_order_id)
+                continue
             try:
                 market = self.market(req.symbol)
                 if req.symbol not in references and _needs_reference(req, market):
@@ -629,7 +637,9 @@ class CcxtExchange:
         return accepted, rejected
 
     async def cancel_order(self, order_id: str, symbol: str) -> None:
-        self.market(symbol)
+        market = self.market(symbol)
+        if market.type == "swap" and await self._cancel_plan(order_id, symbol):
+            return
         attempts = 0
 
         async def cancel_once() -> Any:
@@ -648,9 +658,15 @@ class CcxtExchange:
     async def cancel_orders(self, order_ids: Sequence[str], symbol: str) -> list[str]:
         """Ids the exchange confirmed cancelled, in batches of 50. An order cancelled by a try
         whose answer got lost is not in the list (it no longer shows in `fetch_open_orders`)."""
-        self.market(symbol)
+        market = self.market(symbol)
         cancelled: list[str] = []
         ids = list(order_ids)
+        if market.type == "swap":  # stop orders (plan orders) are cancelled on their own endpoint
+            plans = {o.id for o in await self._plan_orders(symbol, live=True)}
+            for order_id in [i for i in ids if i in plans]:
+                if await self._cancel_plan(order_id, symbol):
+                    cancelled.append(order_id)
+            ids = [i for i in ids if i not in plans]
         for start in range(0, len(ids), BATCH_LIMIT):
             raw = await self._call(self._client.cancel_orders, ids[start : start + BATCH_LIMIT], symbol)
             cancelled += [o["id"] for o in raw if o.get("id") and o.get("status") != "rejected"]
@@ -658,7 +674,14 @@ class CcxtExchange:
 
     async def fetch_order(self, order_id: str, symbol: str) -> Order:
         market = self.market(symbol)
-        raw = await self._call(self._client.fetch_order, order_id, symbol)
+        try:
+            raw = await self._call(self._client.fetch_order, order_id, symbol)
+        except OrderNotFound:
+            if market.type != "swap":
+                raise
+            raw = await self._call(self._raw_plan_order, symbol, order_id=order_id)
+            if raw is None:
+                raise
         return self._order_from_ccxt(raw, market)
 
     async def fetch_order_by_client_id(self, client_order_id: str, symbol: str) -> Order | None:
@@ -669,7 +692,10 @@ class CcxtExchange:
     async def fetch_open_orders(self, symbol: str) -> list[Order]:
         market = self.market(symbol)
         raw = await self._call(self._client.fetch_open_orders, symbol)
-        return [self._order_from_ccxt(o, market) for o in raw]
+        orders = [self._order_from_ccxt(o, market) for o in raw]
+        if market.type == "swap":
+            orders += await self._plan_orders(symbol, live=True)
+        return orders
 
     async def close(self) -> None:
         await self._registry.release(self._key)
@@ -683,7 +709,45 @@ class CcxtExchange:
         try:
             return await self._client.fetch_order("", symbol, {"clientOrderId": client_order_id})
         except ccxt.OrderNotFound:
-            return None
+            if self.market(symbol).type != "swap":
+                return None
+            return await self._raw_plan_order(symbol, client_order_id=client_order_id)
+
+    # --- stop orders: Bitget's futures plan orders (place-plan-order, planType normal_plan) -------
+
+    async def _raw_plan_order(
+        self, symbol: str, *, client_order_id: str | None = None, order_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """A plan order by client id or id, live ones first, then the history (executed, cancelled).
+        Raw ccxt calls: the caller's retry loop handles errors."""
+        params: dict[str, Any] = {"trigger": True, "planType": "normal_plan"}
+        if client_order_id is not None:
+            params["clientOid"] = client_order_id
+        if order_id is not None:
+            params["orderId"] = order_id
+        for fetch in (self._client.fetch_open_orders, self._client.fetch_canceled_and_closed_orders):
+            for raw in await fetch(symbol, None, None, dict(params)):
+                if (client_order_id is not None and raw.get("clientOrderId") == client_order_id) or (
+                    order_id is not None and str(raw.get("id")) == order_id
+                ):
+                    return raw
+        return None
+
+    async def _plan_orders(self, symbol: str, *, live: bool) -> list[Order]:
+        market = self.market(symbol)
+        fetch = self._client.fetch_open_orders if live else self._client.fetch_canceled_and_closed_orders
+        raw = await self._call(fetch, symbol, None, None, {"trigger": True, "planType": "normal_plan"})
+        return [self._order_from_ccxt(o, market) for o in raw]
+
+    async def _cancel_plan(self, order_id: str, symbol: str) -> bool:
+        """Cancel a live plan order; False when `order_id` is not one (or no longer live)."""
+        if not any(o.id == order_id for o in await self._plan_orders(symbol, live=True)):
+            return False
+        try:
+            await self._call(self._client.cancel_order, order_id, symbol, {"trigger": True})
+        except OrderNotFound:
+            return False
+        return True
 
     async def _find_by_client_ids(self, market: Market, client_ids: list[str]) -> dict[str, Order]:
         """Which of these orders reached the exchange: open orders first (one request), then one
@@ -737,6 +801,13 @@ class CcxtExchange:
         params: dict[str, Any] = {"clientOrderId": req.client_order_id}
         if req.reduce_only and market.type == "swap":
             params["reduceOnly"] = True
+        if req.trigger_price is not None:
+            # a stop-market order: Bitget's plan order (place-plan-order, normal_plan), triggered by the
+            # last traded price, then a reduce-only market order
+            if market.type != "swap" or not req.reduce_only:
+                raise InvalidOrder(f"{req.symbol}: exchange-side stops are reduce-only, on perpetuals only")
+            params["triggerPrice"] = _text(round_price(market, req.trigger_price))
+            params["triggerType"] = "fill_price"
         if req.post_only and req.type == "limit":
             params["postOnly"] = True
         return _Prepared(req, qty, price, params)
@@ -749,7 +820,7 @@ class CcxtExchange:
 
     async def _order_after_create(self, raw: dict[str, Any], prepared: _Prepared, market: Market) -> Order:
         order = self._order_from_request(raw, prepared)
-        if prepared.req.type == "market" and order.id:
+        if prepared.req.type == "market" and prepared.req.trigger_price is None and order.id:
             # A market order fills at once; its fills and fee are what the caller needs.
             try:
                 return await self.fetch_order(order.id, order.symbol)
@@ -773,6 +844,9 @@ class CcxtExchange:
             status="open",
             ts=raw.get("timestamp"),
             reduce_only=req.reduce_only,
+            trigger_price=round_price(self.market(req.symbol), req.trigger_price)
+            if req.trigger_price is not None
+            else None,
         )
 
     def _order_from_ccxt(self, raw: dict[str, Any], market: Market) -> Order:
@@ -803,6 +877,7 @@ class CcxtExchange:
             status=_status(raw.get("status")),
             ts=raw.get("timestamp"),
             reduce_only=bool(raw.get("reduceOnly")),
+            trigger_price=_dec(raw.get("triggerPrice")) or None,
         )
 
 

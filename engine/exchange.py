@@ -167,7 +167,11 @@ class OrderRequest:
     """An order to place. `client_order_id` is deterministic per bot and order slot, so a
     retry or a restart can find the order again instead of placing it twice (invariant 3).
     For a market order `price` may carry a reference price (spot market buys are sized in
-    quote currency from it); without one the adapter reads the ticker."""
+    quote currency from it); without one the adapter reads the ticker.
+
+    `trigger_price` makes a market order a stop-market order: it rests on the exchange until the last
+    price reaches it (a sell at or below it, a buy at or above it), then fills at market. Only
+    reduce-only stops on USDT-M perpetuals are supported (a position's exchange-side stop loss)."""
 
     symbol: str
     side: OrderSide
@@ -177,6 +181,7 @@ class OrderRequest:
     client_order_id: str
     reduce_only: bool = False
     post_only: bool = False
+    trigger_price: Decimal | None = None
 
     def __post_init__(self) -> None:
         if self.side not in ("buy", "sell"):
@@ -187,6 +192,11 @@ class OrderRequest:
             raise ValueError("a limit order needs a price")
         if not self.client_order_id:
             raise ValueError("client_order_id is required")
+        if self.trigger_price is not None:
+            if self.type != "market" or not self.reduce_only:
+                raise ValueError("a stop (trigger_price) must be a reduce-only market order")
+            if self.trigger_price <= 0:
+                raise ValueError(f"trigger_price must be above 0, not {self.trigger_price}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +217,7 @@ class Order:
     status: OrderStatus
     ts: int | None
     reduce_only: bool = False
+    trigger_price: Decimal | None = None  # a stop-market order's trigger (see OrderRequest)
 
     @property
     def remaining_qty(self) -> Decimal:

@@ -11,6 +11,13 @@ Fill rules:
   lowest first (the order a falling/rising walk reaches them). A limit placed beyond the current
   price fills at the next price point, at its own price.
 * a market order fills at once at the last price x (1 +/- slippage) with the taker fee.
+* a stop-market order (`trigger_price`; reduce-only, USDT-M perpetuals only) rests until a price point
+  reaches its trigger (a sell stop: price <= trigger, a buy stop: price >= trigger), then fills with
+  the taker fee AT THE TRIGGER when the price walked through it from the previous point of the same
+  candle (same ts), or at the point's own price when that point opened past it (a gap: the first
+  point of a new ts, e.g. a candle's open, or a stop placed beyond the price). Stops rest in the same
+  heaps as the limits (a sell stop beside the buys, a buy stop beside the sells), so one point fills
+  everything it crosses in walk order (falling: highest first; rising: lowest first).
 * fees are quote currency: price x qty x rate, 8 decimals.
 * spot: a buy locks price x qty + maker fee of quote, a sell locks its base quantity.
 * USDT-M perpetuals (symbols "BASE/USDT:USDT"): one-way positions; an order locks its margin
@@ -230,6 +237,7 @@ class PaperVenue:
         Returns the orders filled, in fill order. With `cursor` = (feed name, position) the feed's
         position is committed in the same transaction as the fills."""
         async with self._lock:
+            previous = self._last.get(symbol)
             self._last[symbol] = (price, ts)
             crossing = self._crossing(symbol, float(price))
             if not crossing and cursor is None:
@@ -238,7 +246,10 @@ class PaperVenue:
                 async with write_gate(self.db), self.db.write() as session:
                     rows = await _rows_by_id(session, crossing)
                     await _preload_balances(session, {row.user_id for row in rows.values()})
-                    filled = [await self._fill_resting(session, rows[order_id], ts) for order_id in crossing]
+                    filled = [
+                        await self._fill_resting(session, rows[order_id], ts, price, previous)
+                        for order_id in crossing
+                    ]
                     if cursor is not None:
                         await _save_cursor(session, *cursor)
             except BaseException:
@@ -512,7 +523,11 @@ class PaperVenue:
         qty = round_qty_down(market, req.qty)
         last = self._last.get(req.symbol)
         ts = last[1] if last else 0
-        if req.type == "limit":
+        if req.trigger_price is not None:
+            if market.type != "swap" or not req.reduce_only or req.type != "market":
+                raise InvalidOrder("stop orders are reduce-only market orders on perpetuals")
+            price = round_price(market, req.trigger_price)
+        elif req.type == "limit":
             assert req.price is not None
             price = round_price(market, req.price)
         else:
@@ -537,10 +552,13 @@ class PaperVenue:
             status="open",
             client_order_id=req.client_order_id,
             reduce_only=req.reduce_only,
+            trigger_price=price if req.trigger_price is not None else None,
             created_ts=ts,
         )
         rate = self.maker_fee if req.type == "limit" else self.taker_fee
-        if req.type == "market":  # fills below, paid from free funds
+        if req.trigger_price is not None:  # rests, reserving nothing (it only closes)
+            await self._check_reduce(session, user_id, req)
+        elif req.type == "market":  # fills below, paid from free funds
             if market.type == "swap" and req.reduce_only:
                 await self._check_reduce(session, user_id, req)
         elif market.type == "spot":
@@ -559,7 +577,7 @@ class PaperVenue:
                 await _lock_funds(session, user_id, market.quote, row.reserved)
         session.add(row)
         known[key] = row
-        if req.type == "market":
+        if req.type == "market" and req.trigger_price is None:
             await self._execute(session, row, market, price, ts, rate)
         return row, True
 
@@ -568,9 +586,26 @@ class PaperVenue:
         if position.qty == 0 or (position.qty > 0) == (req.side == "buy"):
             raise InvalidOrder("reduce-only order would not reduce the position")
 
-    async def _fill_resting(self, session: AsyncSession, row: PaperOrder, ts: int) -> Order:
-        assert row.status == "open" and row.price is not None
-        await self._execute(session, row, self.market(row.symbol), row.price, ts, self.maker_fee)
+    async def _fill_resting(
+        self,
+        session: AsyncSession,
+        row: PaperOrder,
+        ts: int,
+        point: Decimal,
+        previous: tuple[Decimal, int] | None,
+    ) -> Order:
+        assert row.status == "open"
+        if row.trigger_price is None:
+            assert row.price is not None
+            await self._execute(session, row, self.market(row.symbol), row.price, ts, self.maker_fee)
+            return _order_of(row)
+        trigger = row.trigger_price
+        walked = previous is not None and previous[1] == ts
+        if walked and (previous[0] > trigger if row.side == "sell" else previous[0] < trigger):  # type: ignore[index]
+            price = trigger  # the walk from the previous point passed through it
+        else:
+            price = point  # the point opened past it
+        await self._execute(session, row, self.market(row.symbol), price, ts, self.taker_fee)
         return _order_of(row)
 
     async def _execute(
@@ -699,6 +734,13 @@ class PaperVenue:
         book = self._books.get(order.symbol)
         if book is None:
             book = self._books[order.symbol] = _Book([], [])
+        if order.trigger_price is not None:  # a sell stop crosses as a buy limit does, and vice versa
+            trigger = float(order.trigger_price)
+            if order.side == "sell":
+                heapq.heappush(book.buys, (-trigger, next(self._seq), int(order.id)))
+            else:
+                heapq.heappush(book.sells, (trigger, next(self._seq), int(order.id)))
+            return
         assert order.price is not None
         price = float(order.price)
         if order.side == "buy":
@@ -806,6 +848,7 @@ def _order_of(row: PaperOrder) -> Order:
         status=row.status,  # type: ignore[arg-type]
         ts=row.filled_ts if row.filled_ts is not None else row.created_ts,
         reduce_only=row.reduce_only,
+        trigger_price=row.trigger_price,
     )
 
 
@@ -825,6 +868,7 @@ def _as_stored(order: Order) -> Order:
         filled_qty=_money(order.filled_qty),
         avg_fill_price=_money(order.avg_fill_price),
         fee=_money(order.fee),
+        trigger_price=_money(order.trigger_price),
     )
 
 

@@ -7,11 +7,15 @@ The tick is one idempotent iteration (engine.grid_runtime's pattern), under a pe
    exit the exchange filled goes through engine.trend's rules exactly once: the row, the trades
    row, the bot's stats and the alert are one transaction. An id the exchange never got is sent
    again (same id: the exchange refuses duplicates).
-2. exits: take profit rests on the exchange as a reduce-only limit at the TP price (the paper venue
-   fills it at its own price, maker fee: the backtest's rule). Stop loss and liquidation are watched
-   by the runtime on every tick: a price at or through the stop sends a reduce-only market close
-   (filled at that price point, taker fee; the paper venue has no stop orders, so a stop fills at
-   the point that crossed it where the backtest fills at the stop level itself).
+2. exits: on each entry fill both protective orders go out under deterministic client ids
+   (engine.trend.protective_order_ids): the take profit as a reduce-only limit at the TP price (the
+   paper venue fills it at its own price, maker fee) and, on perpetuals, the stop loss as a
+   reduce-only stop-market order triggered at the SL price (the paper venue fills it at the trigger,
+   or at the open that gapped past it, taker fee; live: a Bitget plan order). Those are the backtest's
+   rules (engine.trend_backtest), and the stop holds while this process is down. When one of them
+   fills, the other is cancelled. The runtime itself only watches liquidation (when it comes before
+   the stop loss), a spot stop loss (no exchange-side stops there) and a protective order that is
+   missing: a price at or through it sends a reduce-only market close (filled at that point).
 3. on each newly closed candle of the bot's timeframe (engine.trend_candles): the strategy's signal
    through engine.trend.decide; closes (reduce-only) before opens, sized from the bot's allocated
    capital at the candle's close. The first tick only notes the newest closed candle: a signal
@@ -192,9 +196,14 @@ class TrendRuntime:
             if slot.status != "open":
                 continue
             reason = exit_hit(slot.position(), price)
-            if reason in ("sl", "liquidation") or (reason == "tp" and slot.tp_order_id is None):
+            if (
+                reason == "liquidation"
+                or (reason == "sl" and slot.sl_order_id is None)
+                or (reason == "tp" and slot.tp_order_id is None)
+            ):
+                base = protective_order_ids(book.bot_id, slot.seq)[1]
                 slot.status, slot.exit_reason = "closing", reason
-                slot.exit_order_id = protective_order_ids(book.bot_id, slot.seq)[1]
+                slot.exit_order_id = await self._fresh_id(exchange, book, base)
                 hit.append(slot)
         if hit:
             await self.store.save(book, TrendChanges(touched={s.seq for s in hit}))
@@ -219,7 +228,11 @@ class TrendRuntime:
     # ---- orders
 
     async def _cancel_protective(self, book: TrendBook, exchange: Exchange, slots: list[Slot]) -> None:
-        mine = {s.tp_order_id for s in slots if s.tp_order_id}
+        await self._cancel_ids(
+            book, exchange, {cid for s in slots for cid in (s.tp_order_id, s.sl_order_id) if cid}
+        )
+
+    async def _cancel_ids(self, book: TrendBook, exchange: Exchange, mine: set[str]) -> None:
         if not mine:
             return
         ids = [o.id for o in await exchange.fetch_open_orders(book.symbol) if o.client_order_id in mine]
@@ -227,18 +240,24 @@ class TrendRuntime:
             await exchange.cancel_orders(ids, book.symbol)
 
     async def _send_closes(self, book: TrendBook, exchange: Exchange, slots: list[Slot]) -> None:
-        """Cancel each position's resting take profit, then close it at market unless the take
-        profit filled first (the next reconcile books that fill as the exit)."""
+        """Cancel each position's resting take profit and stop loss, then close it at market unless
+        one of them filled first (the next reconcile books that fill as the exit)."""
         if not slots:
             return
         await self._cancel_protective(book, exchange, slots)
         for slot in slots:
-            if slot.tp_order_id:
-                tp = await exchange.fetch_order_by_client_id(slot.tp_order_id, book.symbol)
-                if tp is not None and tp.status == "closed":
-                    continue
+            if await self._protective_filled(book, exchange, slot):
+                continue
             assert slot.exit_order_id is not None
             await exchange.create_order(slot.exit_request(book))
+
+    async def _protective_filled(self, book: TrendBook, exchange: Exchange, slot: Slot) -> bool:
+        for cid in (slot.tp_order_id, slot.sl_order_id):
+            if cid:
+                order = await exchange.fetch_order_by_client_id(cid, book.symbol)
+                if order is not None and order.status == "closed":
+                    return True
+        return False
 
     async def _fresh_id(self, exchange: Exchange, book: TrendBook, base: str) -> str:
         cid = base
@@ -267,21 +286,40 @@ class TrendRuntime:
                     elif order.status == "closed":
                         fills.append((order, slot, "entry"))
                     continue
-                if slot.tp_order_id and slot.tp_order_id not in open_ids:
-                    tp = await exchange.fetch_order_by_client_id(slot.tp_order_id, book.symbol)
-                    if tp is not None and tp.status == "closed":
-                        fills.append((tp, slot, "tp"))
+                protective_fill = None
+                for kind in ("tp", "sl"):
+                    cid = slot.tp_order_id if kind == "tp" else slot.sl_order_id
+                    if not cid or cid in open_ids:
                         continue
-                    if tp is None and slot.status == "open" and not stopping:
-                        sends.append(slot.tp_request(book))
-                    elif tp is None or tp.status in ("canceled", "rejected"):
-                        slot.tp_order_id = None
+                    order = await exchange.fetch_order_by_client_id(cid, book.symbol)
+                    if order is not None and order.status == "closed":
+                        protective_fill = (order, slot, kind)
+                        break
+                    if order is None and slot.status == "open" and not stopping:
+                        sends.append(slot.tp_request(book) if kind == "tp" else slot.sl_request(book))
+                    elif order is None or order.status in ("canceled", "rejected"):
+                        if kind == "tp":
+                            slot.tp_order_id = None
+                        else:
+                            slot.sl_order_id = None
                         changes.touched.add(slot.seq)
+                if protective_fill is not None:
+                    fills.append(protective_fill)
+                    continue
+                tp_base, sl_base = protective_order_ids(book.bot_id, slot.seq)
                 if slot.status == "open" and slot.tp_order_id is None and slot.take_profit and not stopping:
-                    base = protective_order_ids(book.bot_id, slot.seq)[0]
-                    slot.tp_order_id = await self._fresh_id(exchange, book, base)
+                    slot.tp_order_id = await self._fresh_id(exchange, book, tp_base)
                     changes.touched.add(slot.seq)
                     sends.append(slot.tp_request(book))
+                if (
+                    slot.status == "open"
+                    and slot.sl_order_id is None
+                    and slot.wants_stop_order(book)
+                    and not stopping
+                ):
+                    slot.sl_order_id = await self._fresh_id(exchange, book, sl_base)
+                    changes.touched.add(slot.seq)
+                    sends.append(slot.sl_request(book))
                 if slot.status == "closing":
                     assert slot.exit_order_id is not None
                     order = await exchange.fetch_order_by_client_id(slot.exit_order_id, book.symbol)
@@ -294,13 +332,22 @@ class TrendRuntime:
                         changes.touched.add(slot.seq)
                         changes.error = f"close order {order.client_order_id} was {order.status}"
             fills.sort(key=lambda f: (f[0].ts or 0, f[1].seq))
+            orphans: set[str] = set()  # the other protective order of a position a TP or SL closed
             for order, slot, what in fills:
                 if what == "entry":
                     book.apply_entry(slot, order, changes)
                     if slot.tp_order_id and not stopping:
                         sends.append(slot.tp_request(book))
+                    if slot.sl_order_id and not stopping:
+                        sends.append(slot.sl_request(book))
                 else:
+                    if what in ("tp", "sl"):
+                        other = slot.sl_order_id if what == "tp" else slot.tp_order_id
+                        if other and other != order.client_order_id:
+                            orphans.add(other)
                     book.apply_exit(slot, order, what, changes)
+            # cancelled before the exit is saved: once the position is closed nothing looks at them again
+            await self._cancel_ids(book, exchange, orphans)
             if changes:
                 await self.store.save(book, changes)
             if changes.error:

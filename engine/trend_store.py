@@ -26,6 +26,7 @@ from engine.trend import (
     on_entry_filled,
     on_exit_filled,
     protective_order_ids,
+    stop_of,
 )
 
 DEFAULT_STRATEGY = "ema_adx_baseline"  # a trend bot created without a strategy follows the baseline
@@ -59,6 +60,7 @@ class Slot:
     take_profit: Decimal | None = None
     liquidation: Decimal | None = None
     tp_order_id: str | None = None
+    sl_order_id: str | None = None
     exit_order_id: str | None = None
     exit_reason: str | None = None
     exit_price: Decimal | None = None
@@ -113,6 +115,21 @@ class Slot:
         return OrderRequest(
             self.symbol, self.closing_side, "market", self.qty, self.entry_price, self.exit_order_id,  # type: ignore[arg-type]
             reduce_only=book.settings.market_type == "swap",
+        )  # fmt: skip
+
+    def wants_stop_order(self, book: TrendBook) -> bool:
+        """Whether the stop loss rests on the exchange as a reduce-only stop-market order: on
+        perpetuals, when the stop loss comes before liquidation (else the runtime watches liquidation)."""
+        if book.settings.market_type != "swap" or self.stop_loss is None or self.entry_price is None:
+            return False
+        stop = stop_of(self.position())
+        return stop is not None and stop[1] == "sl"
+
+    def sl_request(self, book: TrendBook) -> OrderRequest:
+        assert self.sl_order_id is not None and self.stop_loss is not None
+        return OrderRequest(
+            self.symbol, self.closing_side, "market", self.qty, self.stop_loss, self.sl_order_id,  # type: ignore[arg-type]
+            reduce_only=True, trigger_price=self.stop_loss,
         )  # fmt: skip
 
     def tp_request(self, book: TrendBook) -> OrderRequest:
@@ -186,8 +203,11 @@ class TrendBook:
         slot.stop_loss, slot.take_profit, slot.liquidation = (
             position.stop_loss, position.take_profit, position.liquidation,
         )  # fmt: skip
+        tp_id, sl_id = protective_order_ids(self.bot_id, slot.seq)
         if position.take_profit is not None:
-            slot.tp_order_id = protective_order_ids(self.bot_id, slot.seq)[0]
+            slot.tp_order_id = tp_id
+        if slot.wants_stop_order(self):
+            slot.sl_order_id = sl_id
         changes.touched.add(slot.seq)
         changes.trades.append(self._trade(order, price, "ai_bot", None))
         changes.last_fill_ts = order.ts

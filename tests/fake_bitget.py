@@ -211,6 +211,25 @@ class FakeOrder:
 
 
 @dataclass
+class FakePlan:
+    """A futures plan order (place-plan-order, planType normal_plan): a market order sent when the
+    last price reaches `trigger_price` (a sell at or below it, a buy at or above it)."""
+
+    order_id: str
+    client_oid: str
+    symbol: str
+    side: str
+    size: Decimal
+    trigger_price: Decimal
+    trigger_type: str
+    reduce_only: bool
+    status: str = "live"  # live, executed, cancelled
+    executed: FakeOrder | None = None
+    c_time: int = field(default_factory=now_ms)
+    u_time: int = field(default_factory=now_ms)
+
+
+@dataclass
 class FakePosition:
     qty: Decimal = ZERO  # signed: > 0 long, < 0 short (one-way mode)
     entry: Decimal = ZERO
@@ -227,6 +246,7 @@ class FakeAccount:
     orders: dict[str, FakeOrder] = field(default_factory=dict)
     positions: dict[str, FakePosition] = field(default_factory=dict)
     leverage: dict[str, int] = field(default_factory=dict)
+    plans: dict[str, FakePlan] = field(default_factory=dict)
 
 
 class FakeBitget:
@@ -319,6 +339,29 @@ class FakeBitget:
         assert order.live and order.price is not None
         amount = order.size - order.filled if qty is None else qty
         self._fill(account, order, amount, order.price, taker=False)
+
+    def trigger_plans(self, api_key: str, symbol: str, last: Decimal) -> list[FakePlan]:
+        """The last price of `symbol` is `last`: every live plan order it reaches sends its market
+        order (filled at the book as a taker); returns the plans executed."""
+        account = self.accounts[api_key]
+        done = []
+        for plan in list(account.plans.values()):
+            if plan.status != "live" or plan.symbol != symbol:
+                continue
+            if (plan.side == "sell" and last <= plan.trigger_price) or (
+                plan.side == "buy" and last >= plan.trigger_price
+            ):
+                request = {
+                    "symbol": plan.symbol,
+                    "side": plan.side,
+                    "orderType": "market",
+                    "size": fmt(plan.size),
+                    "reduceOnly": "YES" if plan.reduce_only else "NO",
+                }
+                plan.executed = self._place(account, USDT_FUTURES, request)
+                plan.status, plan.u_time = "executed", now_ms()
+                done.append(plan)
+        return done
 
     def requests_to(self, path: str, method: str | None = None) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path == path and (method is None or r.method == method)]
@@ -569,6 +612,126 @@ class FakeBitget:
         ]
         return {"entrustedList": orders, "endId": orders[-1]["orderId"] if orders else None}
 
+    def h_mix_place_plan(self, account: FakeAccount, _q: dict[str, str], body: Any) -> Any:
+        _product(body)
+        client_oid = str(body.get("clientOid") or next(self._ids))
+        if any(o.client_oid == client_oid for o in account.orders.values()) or any(
+            p.client_oid == client_oid for p in account.plans.values()
+        ):
+            raise BitgetError("40786", "Duplicate clientOid")
+        rules = _contract_of(body.get("symbol"))
+        trigger, size = _decimal(body.get("triggerPrice")), _decimal(body.get("size"))
+        if (
+            body.get("planType") != "normal_plan"
+            or body.get("orderType") != "market"  # a stop-market: the only kind the adapter sends
+            or body.get("side") not in ("buy", "sell")
+            or trigger is None
+            or trigger <= 0
+            or size is None
+            or size <= 0
+            or body.get("triggerType") not in ("fill_price", "mark_price")
+        ):
+            raise BitgetError("40017", "Parameter verification failed")
+        if _places(trigger) > int(rules["pricePlace"]) or _places(size) > int(rules["volumePlace"]):
+            raise BitgetError("41103", "param price scale error error")
+        plan = FakePlan(
+            order_id=str(next(self._ids)),
+            client_oid=client_oid,
+            symbol=body["symbol"],
+            side=body["side"],
+            size=size,
+            trigger_price=trigger,
+            trigger_type=body["triggerType"],
+            reduce_only=str(body.get("reduceOnly", "NO")).upper() == "YES",
+        )
+        account.plans[plan.order_id] = plan
+        return {"orderId": plan.order_id, "clientOid": plan.client_oid}
+
+    def h_mix_plan_pending(self, account: FakeAccount, query: dict[str, str], _b: Any) -> Any:
+        return self._plans(account, query, live=True)
+
+    def h_mix_plan_history(self, account: FakeAccount, query: dict[str, str], _b: Any) -> Any:
+        return self._plans(account, query, live=False)
+
+    def _plans(self, account: FakeAccount, query: dict[str, str], *, live: bool) -> Any:
+        _product(query)
+        if not query.get("planType"):
+            raise BitgetError("40017", "Parameter verification failed")
+        symbol, order_id, client_oid = query.get("symbol"), query.get("orderId"), query.get("clientOid")
+        plans = [
+            self._plan_view(p)
+            for p in account.plans.values()
+            if (p.status == "live") == live
+            and query["planType"] in ("normal_plan", "profit_loss")
+            and symbol in (None, p.symbol)
+            and order_id in (None, p.order_id)
+            and client_oid in (None, p.client_oid)
+        ]
+        return {"entrustedList": plans, "endId": plans[-1]["orderId"] if plans else None}
+
+    def h_mix_cancel_plan(self, account: FakeAccount, _q: dict[str, str], body: Any) -> Any:
+        _product(body)
+        success, failure = [], []
+        for ref in body.get("orderIdList") or []:
+            plan = next(
+                (
+                    p
+                    for p in account.plans.values()
+                    if p.symbol == body.get("symbol")
+                    and (p.order_id == ref.get("orderId") or p.client_oid == ref.get("clientOid"))
+                ),
+                None,
+            )
+            if plan is None or plan.status != "live":
+                failure.append(
+                    {
+                        "orderId": ref.get("orderId", ""),
+                        "clientOid": ref.get("clientOid", ""),
+                        "errorMsg": "The order does not exist",
+                        "errorCode": "40768",
+                    }
+                )
+                continue
+            plan.status, plan.u_time = "cancelled", now_ms()
+            success.append({"orderId": plan.order_id, "clientOid": plan.client_oid})
+        return {"successList": success, "failureList": failure}
+
+    def _plan_view(self, plan: FakePlan) -> dict[str, Any]:
+        done = plan.executed
+        return {
+            "planType": "normal_plan",
+            "symbol": plan.symbol,
+            "size": fmt(plan.size),
+            "orderId": plan.order_id,
+            "clientOid": plan.client_oid,
+            "planStatus": plan.status,
+            "price": "",
+            "executePrice": "0",
+            "priceAvg": fmt(done.avg_price) if done is not None and done.filled else "",
+            "baseVolume": fmt(done.filled) if done is not None else "0",
+            "fee": fmt(-done.fee) if done is not None else "0",
+            "callbackRatio": "",
+            "triggerPrice": fmt(plan.trigger_price),
+            "triggerType": plan.trigger_type,
+            "side": plan.side,
+            "posSide": "net",
+            "marginCoin": "USDT",
+            "marginMode": "crossed",
+            "enterPointSource": "API",
+            "tradeSide": f"{plan.side}_single",
+            "posMode": "one_way_mode",
+            "orderType": "market",
+            "reduceOnly": "YES" if plan.reduce_only else "NO",
+            "stopSurplusTriggerPrice": "",
+            "stopSurplusExecutePrice": "",
+            "stopSurplusTriggerType": "fill_price",
+            "stopLossTriggerPrice": "",
+            "stopLossExecutePrice": "",
+            "stopLossTriggerType": "fill_price",
+            "cTime": str(plan.c_time),
+            "uTime": str(plan.u_time),
+        }
+
     def h_mix_accounts(self, account: FakeAccount, query: dict[str, str], _b: Any) -> Any:
         _product(query)
         upnl = sum((self._upnl(s, p) for s, p in account.positions.items()), ZERO)
@@ -652,7 +815,9 @@ class FakeBitget:
         if client_oid in self._rejections:
             code, msg = self._rejections[client_oid]
             raise BitgetError(code, msg)
-        if any(o.client_oid == client_oid for o in account.orders.values()):
+        if any(o.client_oid == client_oid for o in account.orders.values()) or any(
+            p.client_oid == client_oid for p in account.plans.values()
+        ):
             raise BitgetError("40786", "Duplicate clientOid")
         symbol = req.get("symbol")
         side = req.get("side")
@@ -1065,6 +1230,10 @@ ROUTES = {
     ("POST", "/api/v2/mix/order/batch-cancel-orders"): FakeBitget.h_mix_batch_cancel,
     ("GET", "/api/v2/mix/order/detail"): FakeBitget.h_mix_detail,
     ("GET", "/api/v2/mix/order/orders-pending"): FakeBitget.h_mix_pending,
+    ("POST", "/api/v2/mix/order/place-plan-order"): FakeBitget.h_mix_place_plan,
+    ("GET", "/api/v2/mix/order/orders-plan-pending"): FakeBitget.h_mix_plan_pending,
+    ("GET", "/api/v2/mix/order/orders-plan-history"): FakeBitget.h_mix_plan_history,
+    ("POST", "/api/v2/mix/order/cancel-plan-order"): FakeBitget.h_mix_cancel_plan,
     ("GET", "/api/v2/mix/account/accounts"): FakeBitget.h_mix_accounts,
     ("GET", "/api/v2/mix/position/all-position"): FakeBitget.h_mix_positions,
     ("POST", "/api/v2/mix/account/set-leverage"): FakeBitget.h_mix_set_leverage,

@@ -488,3 +488,81 @@ async def test_new_keys_of_a_connected_account_take_effect(
     fresh = await registry.connect("bitget", 1, ALICE)
     assert fresh is stale
     assert (await fresh.fetch_balance("spot")).free("USDT") == D(10000)
+
+
+# --- exchange-side stop loss (Bitget plan orders) ---------------------------------------------------
+
+PLAN_PLACE = "/api/v2/mix/order/place-plan-order"
+
+
+def stop_order(symbol: str, side: str, qty: str, trigger: str, cid: str) -> OrderRequest:
+    return OrderRequest(
+        symbol,
+        side,
+        "market",
+        D(qty),
+        None,
+        cid,
+        reduce_only=True,
+        trigger_price=D(trigger),  # type: ignore[arg-type]
+    )
+
+
+async def test_a_stop_loss_rests_on_bitget_as_a_plan_order_and_fills_when_triggered(
+    alice: CcxtExchange, fake: FakeBitget
+) -> None:
+    await alice.create_order(market_order(SWAP, "buy", "0.002", "trend-9-open"))
+    with pytest.raises(InvalidOrder, match="perpetuals"):
+        await alice.create_order(
+            OrderRequest(
+                SPOT, "sell", "market", D("0.001"), None, "spot-sl", trigger_price=D("1"), reduce_only=True
+            )
+        )
+
+    sl = await alice.create_order(stop_order(SWAP, "sell", "0.001", "90000.06", "mb9p1sl"))
+    [sent] = fake.requests_to(PLAN_PLACE)  # signed like every private call (the fake checks it)
+    body = sent.body
+    assert (body["planType"], body["triggerPrice"], body["triggerType"], body["orderType"]) == (
+        "normal_plan", "90000.1", "fill_price", "market",
+    )  # fmt: skip
+    assert (body["side"], body["size"], body["reduceOnly"], body["clientOid"]) == (
+        "sell",
+        "0.001",
+        "YES",
+        "mb9p1sl",
+    )
+    assert (sl.status, sl.trigger_price, sl.reduce_only, sl.client_order_id) == (
+        "open",
+        D("90000.1"),
+        True,
+        "mb9p1sl",
+    )
+    assert fake.requests_to(MIX_PLACE)[-1].body["clientOid"] == "trend-9-open"  # not a regular order
+
+    # idempotent by client id, listed with the open orders, found by client id and by id
+    again = await alice.create_order(stop_order(SWAP, "sell", "0.001", "90000.06", "mb9p1sl"))
+    assert again.id == sl.id and len(fake.requests_to(PLAN_PLACE)) == 2
+    assert [o.client_order_id for o in await alice.fetch_open_orders(SWAP)] == ["mb9p1sl"]
+    found = await alice.fetch_order_by_client_id("mb9p1sl", SWAP)
+    assert found is not None and (found.id, found.status, found.trigger_price) == (
+        sl.id,
+        "open",
+        D("90000.1"),
+    )
+    assert (await alice.fetch_order(sl.id, SWAP)).client_order_id == "mb9p1sl"
+
+    # a second stop is cancelled; the first one triggers and closes its part of the position at market
+    other = await alice.create_order(stop_order(SWAP, "sell", "0.001", "85000", "mb9p2sl"))
+    assert await alice.cancel_orders([other.id], SWAP) == [other.id]
+    assert (await alice.fetch_order_by_client_id("mb9p2sl", SWAP)).status == "canceled"  # type: ignore[union-attr]
+    [executed] = fake.trigger_plans(ALICE.api_key, "BTCUSDT", D("90000"))
+    assert executed.client_oid == "mb9p1sl"
+    filled = await alice.fetch_order_by_client_id("mb9p1sl", SWAP)
+    assert filled is not None and (filled.status, filled.filled_qty) == ("closed", D("0.001"))
+    assert filled.avg_fill_price == executed.executed.avg_price  # type: ignore[union-attr]
+    assert filled.fee == executed.executed.fee > 0  # type: ignore[union-attr]
+    assert await alice.fetch_open_orders(SWAP) == []
+    [position] = await alice.fetch_positions([SWAP])
+    assert (position.side, position.qty) == ("long", D("0.001"))
+    with pytest.raises(OrderNotFound):
+        await alice.cancel_order(sl.id, SWAP)

@@ -204,3 +204,72 @@ async def test_finished_orders_answer_from_memory_as_the_database_does(venue, al
     stored = await ex.fetch_order_by_client_id("f1", BTC)  # asked again: from the database
     assert repr(remembered) == repr(stored) and stored is not None and stored.status == "closed"
     assert stored.avg_fill_price == D("99000") and stored.ts == 2
+
+
+def stop(side: str, qty: str, trigger: str, cid: str, symbol: str = PERP) -> OrderRequest:
+    return OrderRequest(
+        symbol,
+        side,
+        "market",
+        D(qty),
+        None,
+        cid,
+        reduce_only=True,
+        trigger_price=D(trigger),  # type: ignore[arg-type]
+    )
+
+
+async def test_stop_market_orders_fill_at_the_trigger_or_at_a_gapping_open(database, venue, alice) -> None:
+    ex = venue.account(alice.id)
+    await ex.set_leverage(PERP, 10)
+    await venue.on_price(PERP, D("100000"), 1)
+    with pytest.raises(InvalidOrder):  # nothing to protect yet
+        await ex.create_order(stop("sell", "0.1", "99000", "s0"))
+    with pytest.raises(ValueError):  # a stop is a reduce-only market order
+        OrderRequest(PERP, "sell", "limit", D("0.1"), D("99000"), "x", reduce_only=True, trigger_price=D("1"))
+    await ex.create_order(market("buy", "0.2", "p1", PERP))  # long 0.2 at 100000, fee 12
+    sl = await ex.create_order(stop("sell", "0.1", "99000", "s1"))
+    assert (sl.status, sl.type, sl.price, sl.trigger_price, sl.reduce_only) == (
+        "open", "market", None, D("99000"), True,
+    )  # fmt: skip
+    assert (await ex.create_order(stop("sell", "0.1", "99000", "s1"))).id == sl.id  # idempotent by client id
+    gap = await ex.create_order(stop("sell", "0.1", "98500", "s2"))
+    assert {o.client_order_id for o in await ex.fetch_open_orders(PERP)} == {"s1", "s2"}
+    assert await venue.on_price(PERP, D("99000.1"), 1) == []  # above both triggers
+    # the same candle walks down through 99000: s1 fills at its trigger, not at 98800, taker fee
+    [filled] = await venue.on_price(PERP, D("98800"), 1)
+    assert (filled.client_order_id, filled.avg_fill_price, filled.filled_qty, filled.status) == (
+        "s1", D("99000"), D("0.1"), "closed",
+    )  # fmt: skip
+    assert filled.fee == D("99000") * D("0.1") * D("0.0006")
+    # a restart keeps the resting stop; the next candle opens at 98000, past 98500: fills at the open
+    again = PaperVenue(database)
+    assert await again.load() == 1
+    again.mark_price(PERP, D("98800"), 1)
+    [gapped] = await again.on_price(PERP, D("98000"), 2)
+    assert (gapped.id, gapped.avg_fill_price, gapped.fee) == (
+        gap.id,
+        D("98000"),
+        D("98000") * D("0.1") * D("0.0006"),
+    )
+    assert await again.account(alice.id).fetch_positions() == []
+    balance = await again.account(alice.id).fetch_balance()
+    # pnl -100 and -200; fees 12 + 5.94 + 5.88
+    assert balance.total("USDT") == D("10000") - D("100") - D("200") - D("12") - D("5.94") - D("5.88")
+
+
+async def test_a_stop_is_cancelable_and_a_buy_stop_triggers_going_up(venue, alice) -> None:
+    ex = venue.account(alice.id)
+    await venue.on_price(PERP, D("100000"), 1)
+    await ex.set_leverage(PERP, 10)
+    await ex.create_order(market("sell", "0.1", "short", PERP))
+    up = await ex.create_order(stop("buy", "0.1", "101000", "up"))
+    other = await ex.create_order(stop("buy", "0.1", "102000", "other"))
+    version = ex.orders_version(PERP)
+    await ex.cancel_order(other.id, PERP)
+    assert ex.orders_version(PERP) != version
+    assert (await ex.fetch_order_by_client_id("other", PERP)).status == "canceled"  # type: ignore[union-attr]
+    assert await venue.on_price(PERP, D("100999.9"), 1) == []
+    [filled] = await venue.on_price(PERP, D("103000"), 1)  # through 101000 (and 102000, cancelled)
+    assert (filled.id, filled.avg_fill_price) == (up.id, D("101000"))
+    assert await ex.fetch_open_orders(PERP) == [] and await ex.fetch_positions() == []

@@ -3,8 +3,9 @@
 The harness replays the candles point by point (open, low/high, high/low, close) into the paper
 venue's perpetual and ticks the bot after every point, as the scheduler does. Its positions must
 then be the trend backtest's (engine.trend_backtest) on the same candles, trade by trade, and every
-fill leaves its trades row, stats and alert. The stop loss is off here (the venue has no stop
-orders, so a paper stop fills at the point that crossed it, not at the stop level: tested apart).
+fill leaves its trades row, stats and alert; with the stop loss off and on (the stop rests on the
+venue as a reduce-only stop-market order and fills at its level, or at an open that gapped past it,
+as the backtest's stop does).
 """
 
 from __future__ import annotations
@@ -129,15 +130,21 @@ async def harness(database, fleet) -> Harness:  # type: ignore[no-untyped-def]
     return h
 
 
-async def test_positions_match_the_backtest_trade_by_trade(harness: Harness, alice) -> None:
+@pytest.mark.parametrize("stop_loss", [None, D("1"), D("2")], ids=["no-stop", "stop-1pct", "stop-2pct"])
+async def test_positions_match_the_backtest_trade_by_trade(harness: Harness, alice, stop_loss) -> None:
     n = len(CANDLES)
-    bot_id = await trend_bot(harness.fleet, harness.db, alice.id)
+    bot_id = await trend_bot(harness.fleet, harness.db, alice.id, stop_loss=stop_loss)
     await harness.walk(bot_id, n * 4)
-    result = backtest(bot_id, n)
+    result = backtest(bot_id, n, stop_loss)
     rows = await positions(harness.db, bot_id)
     closed = as_trades(rows)
     assert closed == expected_trades(result)
-    assert len(closed) >= 5 and {t[-1] for t in closed} >= {"signal", "tp"}, "the slice should exercise exits"
+    exits = {"signal", "tp"} if stop_loss is None else {"signal", "tp", "sl"}
+    assert len(closed) >= 5 and {t[-1] for t in closed} >= exits, "the slice should exercise exits"
+    if stop_loss is not None:  # the stops were the venue's stop orders, filled at their level
+        stops = [r for r in rows if r.exit_reason == "sl"]
+        assert all(r.exit_order_id == r.sl_order_id == f"mb{bot_id}p{r.seq}sl" for r in stops)
+        assert any(r.exit_price == r.stop_loss for r in stops)
     still_open = [(r.seq, r.side, r.qty, r.entry_ts, r.entry_price) for r in rows if r.status == "open"]
     assert still_open == [
         (t.seq, t.side, t.qty, t.entry_ts, t.entry_price) for t in result.trades if t.reason == "end"
@@ -163,9 +170,10 @@ async def test_positions_match_the_backtest_trade_by_trade(harness: Harness, ali
     assert balance == D("10000") + bot.total_pnl - open_fees
 
 
-async def test_restart_mid_run_applies_fills_once(harness: Harness, alice) -> None:
+@pytest.mark.parametrize("stop_loss", [None, D("1")], ids=["no-stop", "stop-1pct"])
+async def test_restart_mid_run_applies_fills_once(harness: Harness, alice, stop_loss) -> None:
     n = 300
-    bot_id = await trend_bot(harness.fleet, harness.db, alice.id)
+    bot_id = await trend_bot(harness.fleet, harness.db, alice.id, stop_loss=stop_loss)
     await harness.walk(bot_id, 150 * 4 + 1)
     # a crash: a fresh venue from the database and a fresh runtime; the next tick reconciles
     harness.venue = PaperVenue(harness.db, markets={PERP: MARKET})
@@ -174,7 +182,7 @@ async def test_restart_mid_run_applies_fills_once(harness: Harness, alice) -> No
     harness.runtime = harness.new_runtime()
     await harness.walk(bot_id, n * 4 - (150 * 4 + 1))
     rows = await positions(harness.db, bot_id)
-    assert as_trades(rows) == expected_trades(backtest(bot_id, n))
+    assert as_trades(rows) == expected_trades(backtest(bot_id, n, stop_loss))
     async with harness.db.read() as session:
         cids = [c for (c,) in (await session.execute(select(PaperOrder.client_order_id))).all()]
         trade_cids = [c for (c,) in (await session.execute(select(Trade.client_order_id))).all()]
