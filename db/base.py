@@ -21,6 +21,13 @@ class Base(AsyncAttrs, DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def from_ms(ts: int | None) -> datetime:
+    """Naive UTC of a time in ms since the epoch (now when None), as the TIMESTAMP columns hold it."""
+    if ts is None:
+        return utcnow()
+    return datetime.fromtimestamp(ts / 1000, UTC).replace(tzinfo=None)
+
+
 def utcnow() -> datetime:
     """Naive UTC, as the seed's TIMESTAMP columns (without time zone) hold it."""
     return datetime.now(UTC).replace(tzinfo=None)

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.base import utcnow
-from db.models import AlertOutbox, BotInstance, GridBotConfig, GridOrder, User
+from db.base import from_ms, utcnow
+from db.models import AlertOutbox, BotInstance, GridBotConfig, GridOrder, Trade, User
 
 # Alerts that reach the chat even when the bot's notifications are off.
 ALWAYS_SENT_KINDS = frozenset({"bot_stopped_error"})
@@ -74,6 +74,30 @@ async def grid_of(session: AsyncSession, bot_id: int) -> tuple[GridBotConfig, li
         select(GridOrder).where(GridOrder.grid_config_id == config.id).order_by(GridOrder.grid_index)
     )
     return config, list(orders.scalars())
+
+
+async def record_bot_activity(
+    session: AsyncSession,
+    bot: BotInstance,
+    *,
+    user_id: int,
+    chat_id: int,
+    total_trades: int,
+    winning_trades: int,
+    total_pnl: Decimal,
+    last_fill_ts: int | None,
+    trades: list[Trade],
+    alerts: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """A bot's stats, its new trades rows and their alerts, in the caller's transaction (one per fill)."""
+    bot.total_trades = total_trades
+    bot.winning_trades = winning_trades
+    bot.total_pnl = total_pnl
+    if last_fill_ts is not None:
+        bot.last_trade_at = from_ms(last_fill_ts)
+    session.add_all(trades)
+    for kind, payload in alerts:
+        await enqueue_alert(session, user_id=user_id, chat_id=chat_id, kind=kind, payload=payload, bot=bot)
 
 
 async def enqueue_alert(

@@ -26,7 +26,6 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import queries as q
+from db.base import from_ms
 from db.models import BotInstance, GridBotConfig, GridOrder, Trade, User
 from db.session import Database
 from engine.exchange import (
@@ -79,10 +79,7 @@ def unified_symbol(symbol: str) -> str:
     raise InvalidOrder(f"unknown symbol {symbol!r}")
 
 
-def _dt(ts: int | None) -> datetime:
-    if ts is None:
-        return datetime.now(UTC).replace(tzinfo=None)
-    return datetime.fromtimestamp(ts / 1000, UTC).replace(tzinfo=None)
+_dt = from_ms
 
 
 def next_client_id(cid: str) -> str:
@@ -317,16 +314,18 @@ class GridStore:
         config.realized_profit = book.realized
         if price is not None:
             config.current_price = price
-        bot.total_trades = book.total_trades
-        bot.winning_trades = book.winning_trades
-        bot.total_pnl = book.total_pnl
-        if changes.last_fill_ts is not None:
-            bot.last_trade_at = _dt(changes.last_fill_ts)
-        session.add_all(changes.trades)
-        for kind, payload in changes.alerts:
-            await q.enqueue_alert(
-                session, user_id=book.user_id, chat_id=book.chat_id, kind=kind, payload=payload, bot=bot
-            )
+        await q.record_bot_activity(
+            session,
+            bot,
+            user_id=book.user_id,
+            chat_id=book.chat_id,
+            total_trades=book.total_trades,
+            winning_trades=book.winning_trades,
+            total_pnl=book.total_pnl,
+            last_fill_ts=changes.last_fill_ts,
+            trades=changes.trades,
+            alerts=changes.alerts,
+        )
         if flush:
             await session.flush()
         return bot

@@ -4,13 +4,13 @@ transaction per change (position rows, trades row, stats, alerts). See engine.tr
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 
 from db import queries as q
+from db.base import from_ms
 from db.models import BotInstance, Strategy, Trade, TrendBotState, TrendPositionRow, User
 from db.session import Database
 from engine.exchange import Market, Order, OrderRequest
@@ -33,10 +33,7 @@ DEFAULT_STRATEGY = "ema_adx_baseline"  # a trend bot created without a strategy 
 ACTIVE = ("opening", "open", "closing")
 
 
-def _dt(ts: int | None) -> datetime:
-    if ts is None:
-        return datetime.now(UTC).replace(tzinfo=None)
-    return datetime.fromtimestamp(ts / 1000, UTC).replace(tzinfo=None)
+_dt = from_ms
 
 
 @dataclass
@@ -355,16 +352,18 @@ class TrendStore:
                         session.add(row)
                     for name in _SLOT_FIELDS:
                         setattr(row, name, getattr(slot, name))
-            bot.total_trades = book.total_trades
-            bot.winning_trades = book.winning_trades
-            bot.total_pnl = book.total_pnl
-            if changes.last_fill_ts is not None:
-                bot.last_trade_at = _dt(changes.last_fill_ts)
-            session.add_all(changes.trades)
-            for kind, payload in changes.alerts:
-                await q.enqueue_alert(
-                    session, user_id=book.user_id, chat_id=book.chat_id, kind=kind, payload=payload, bot=bot
-                )
+            await q.record_bot_activity(
+                session,
+                bot,
+                user_id=book.user_id,
+                chat_id=book.chat_id,
+                total_trades=book.total_trades,
+                winning_trades=book.winning_trades,
+                total_pnl=book.total_pnl,
+                last_fill_ts=changes.last_fill_ts,
+                trades=changes.trades,
+                alerts=changes.alerts,
+            )
             await session.flush()
 
 
