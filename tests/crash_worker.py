@@ -115,6 +115,7 @@ async def main(path: Path, bots: int, candles: int) -> None:
             await feed.step()
             for bot_id in ids:
                 await runtime.tick(bot_id)
+            print(f"POINT {feed.position}", flush=True)  # the test kills after a chosen number of these
         print("DONE", flush=True)
     finally:
         await db.dispose()

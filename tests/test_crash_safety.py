@@ -31,20 +31,29 @@ def worker(db: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def wait_ready(proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
-    """Block until the worker printed READY (its start-up is done; what follows is the replay)."""
+def read_lines(proc: subprocess.Popen[bytes], wanted: bytes, count: int = 1, timeout: float = 120.0) -> bool:
+    """Block until the worker printed `count` lines starting with `wanted`; False when it ended first."""
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
+    seen = 0
     while time.monotonic() < deadline:
         ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
         if not ready:
             break
         line = proc.stdout.readline()
         if not line:
-            raise AssertionError(f"worker ended before READY: {(proc.stderr.read() if proc.stderr else b'').decode()[-3000:]}")
-        if line.strip() == b"READY":
-            return
-    raise AssertionError("worker not READY in time")
+            return False
+        if line.startswith(wanted):
+            seen += 1
+            if seen >= count:
+                return True
+    raise AssertionError(f"worker printed no {wanted!r} in time")
+
+
+def wait_ready(proc: subprocess.Popen[bytes]) -> None:
+    """Block until the worker printed READY (its start-up is done; what follows is the replay)."""
+    if not read_lines(proc, b"READY"):
+        raise AssertionError(f"worker ended before READY: {(proc.stderr.read() if proc.stderr else b'').decode()[-3000:]}")
 
 
 def run_to_end(db: Path) -> float:
@@ -90,26 +99,28 @@ def snapshot(db: Path) -> dict[str, list[tuple]]:
 
 def test_sigkill_at_random_moments_changes_nothing(tmp_path: Path) -> None:
     reference, crashed = tmp_path / "reference.db", tmp_path / "crashed.db"
-    replay = run_to_end(reference)
+    run_to_end(reference)
 
-    # kill at a random moment of each life's replay; on average a life gets 1/4 of a fair share, so
-    # the run cannot end before the last kill however slow or fast this machine is
+    # each life replays a random number of price points (up to 1/4 of a fair share, so the run cannot end
+    # before the last kill), then dies at a random moment of the next one: in a tick, a commit, an order;
+    # the first lives of a run also die while reconciling, which is a moment worth testing too
     rng = random.Random(20250520)
+    per_life = max(2, CANDLES * 4 // (2 * KILLS))
     kills = 0
     positions: list[int] = []
     while kills < KILLS:
         proc = worker(crashed)
         wait_ready(proc)
-        try:
-            proc.wait(timeout=rng.uniform(0.01, replay / (2 * KILLS)))
-        except subprocess.TimeoutExpired:
+        alive = kills < 2 or read_lines(proc, b"POINT", rng.randint(1, per_life))
+        if alive and proc.poll() is None:
+            time.sleep(rng.uniform(0.0, 0.05))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             kills += 1
             positions.append(cursor(crashed))
             continue
-        out = proc.stdout.read() if proc.stdout else b""
-        assert proc.returncode == 0 and b"DONE" in out, (proc.stderr.read() if proc.stderr else b"").decode()
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0 and b"DONE" in out, err.decode()[-3000:]
         break  # finished before we could kill it: the kills so far must be enough
     assert kills >= KILLS, f"the run finished after {kills} kills; make it longer"
     final_position = CANDLES * 4
