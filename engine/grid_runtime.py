@@ -79,9 +79,6 @@ def unified_symbol(symbol: str) -> str:
     raise InvalidOrder(f"unknown symbol {symbol!r}")
 
 
-_dt = from_ms
-
-
 def next_client_id(cid: str) -> str:
     """The id to use when `cid` was cancelled and its order must go out again: 'x' -> 'xr1' -> 'xr2'."""
     base, n = _SUFFIX.match(cid).groups()  # type: ignore[union-attr]
@@ -388,11 +385,11 @@ def _copy_interval(row: GridOrder, book: GridBook, i: int) -> None:
         row.buy_filled_qty = s.qty
         row.buy_fee = s.entry_fee
         if s.last_fill_ts is not None and s.status in (IntervalStatus.BUY_FILLED, IntervalStatus.SELL_PLACED):
-            row.buy_filled_at = _dt(s.last_fill_ts)
+            row.buy_filled_at = from_ms(s.last_fill_ts)
     sold = book.sell_fills.get(i)
     if sold is not None:
         row.sell_filled_price, row.sell_filled_qty = sold[0], sold[1]
-        row.sell_filled_at = _dt(sold[2])
+        row.sell_filled_at = from_ms(sold[2])
 
 
 class GridRuntime:
@@ -712,7 +709,7 @@ class GridRuntime:
                 realized_pnl=profit_total if order.side == "sell" else None,
                 exchange_order_id=order.id,
                 client_order_id=order.client_order_id,
-                executed_at=_dt(ts),
+                executed_at=from_ms(ts),
             )
         )
 
@@ -821,7 +818,7 @@ class GridRuntime:
                 realized_pnl=pnl,
                 exchange_order_id=order.id,
                 client_order_id=cid,
-                executed_at=_dt(order.ts),
+                executed_at=from_ms(order.ts),
             )
         )
         changes.alerts.append(("grid_fill", self._fill_payload(book, -1, "sell", price, qty, order.fee)))

@@ -33,9 +33,6 @@ DEFAULT_STRATEGY = "ema_adx_baseline"  # a trend bot created without a strategy 
 ACTIVE = ("opening", "open", "closing")
 
 
-_dt = from_ms
-
-
 @dataclass
 class Slot:
     """One position of the bot (a trend_positions row); money in quote currency, ts in ms."""
@@ -246,7 +243,7 @@ class TrendBook:
             realized_pnl=pnl,
             exchange_order_id=order.id,
             client_order_id=order.client_order_id,
-            executed_at=_dt(order.ts),
+            executed_at=from_ms(order.ts),
         )
 
     def _payload(self, slot: Slot, price: Decimal, qty: Decimal) -> dict[str, Any]:
