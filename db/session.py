@@ -2,20 +2,35 @@
 
 - SQLite: WAL, a busy timeout, foreign keys on, and every transaction of the write engine begins with
   BEGIN IMMEDIATE (pysqlite's deferred BEGIN lets two read-then-write transactions interleave).
+  SQLite has one writer per file, so the process queues its writers on one asyncio lock
+  (`Database.write`, `Database.run_write`) instead of letting them meet in SQLite's busy handler,
+  which sleeps its thread in 1..100 ms steps long after the lock is free again.
 - PostgreSQL (asyncpg): the queries lock the user's row (SELECT ... FOR UPDATE) before reading sums.
+
+`run_write(fn)` is the engine's hot path: `fn(connection)` issues Core statements (executemany
+batches) in one transaction. On SQLite it runs in a dedicated writer thread on a synchronous pysqlite
+connection, so a whole transaction costs one hop between the event loop and a thread instead of one
+per statement; on PostgreSQL it runs through `AsyncConnection.run_sync`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextvars
+import weakref
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, event
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+T = TypeVar("T")
+_IN_WRITE: contextvars.ContextVar[bool] = contextvars.ContextVar("in_write", default=False)
 
 
 def is_sqlite(url: str) -> bool:
@@ -30,8 +45,25 @@ def _sqlite_engine(url: str, *, begin: str) -> AsyncEngine:
         max_overflow=8,
         pool_timeout=120,
     )
+    _sqlite_setup(engine.sync_engine, begin=begin)
+    return engine
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def _sqlite_writer_engine(url: str) -> Engine:
+    """The synchronous pysqlite engine of the writer thread (one connection, that thread's only)."""
+    sync_url = make_url(url).set(drivername="sqlite")
+    engine = create_sync_engine(
+        sync_url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        pool_size=1,
+        max_overflow=0,
+    )
+    _sqlite_setup(engine, begin="BEGIN IMMEDIATE")
+    return engine
+
+
+def _sqlite_setup(engine: Engine, *, begin: str) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
@@ -41,11 +73,9 @@ def _sqlite_engine(url: str, *, begin: str) -> AsyncEngine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql(begin)
-
-    return engine
 
 
 def create_engine(url: str, *, write: bool = True) -> AsyncEngine:
@@ -73,12 +103,63 @@ class Database:
         self.read_engine = create_engine(url, write=False) if self.is_sqlite else self.engine
         self._write = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._read = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
+        # per event loop (a lock is bound to the loop it first waited in; tests run several loops)
+        self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._writer_engine: Engine | None = None
+        self._writer_thread: ThreadPoolExecutor | None = None
+
+    @asynccontextmanager
+    async def _writer(self) -> AsyncIterator[None]:
+        """SQLite: this process's one writer at a time. A write inside a write would wait for itself;
+        it fails at once instead."""
+        if _IN_WRITE.get():
+            raise RuntimeError("a write transaction inside another one (SQLite has one writer)")
+        token = _IN_WRITE.set(True)
+        try:
+            if not self.is_sqlite:
+                yield
+            else:
+                loop = asyncio.get_running_loop()
+                lock = self._writer_locks.get(loop)
+                if lock is None:
+                    lock = self._writer_locks[loop] = asyncio.Lock()
+                async with lock:
+                    yield
+        finally:
+            _IN_WRITE.reset(token)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed on success, rolled back on any exception."""
-        async with self._write() as session, session.begin():
+        async with self._writer(), self._write() as session, session.begin():
             yield session
+
+    async def run_write(self, fn: Callable[[Connection], T]) -> T:
+        """`fn(connection)` in one write transaction (committed when it returns, rolled back when it
+        raises); see the module docstring. Once started it is not abandoned: a cancelled caller
+        waits for the transaction's end, so the caller's in-memory state can follow its outcome."""
+        async with self._writer():
+            if not self.is_sqlite:
+                async with self.engine.begin() as connection:
+                    return await connection.run_sync(fn)
+            if self._writer_engine is None:
+                self._writer_engine = _sqlite_writer_engine(self.url)
+                self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="db-writer")
+            engine = self._writer_engine
+            future = asyncio.get_running_loop().run_in_executor(
+                self._writer_thread, _transaction, engine, fn
+            )
+            try:
+                return await asyncio.shield(future)
+            except asyncio.CancelledError:
+                while not future.done():  # the transaction runs on; hold the writer until it ends
+                    try:
+                        await asyncio.shield(future)
+                    except asyncio.CancelledError:
+                        continue
+                raise
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -89,3 +170,13 @@ class Database:
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
+        if self._writer_thread is not None and self._writer_engine is not None:
+            engine, thread = self._writer_engine, self._writer_thread
+            self._writer_engine = self._writer_thread = None
+            await asyncio.get_running_loop().run_in_executor(thread, engine.dispose)
+            thread.shutdown(wait=False)
+
+
+def _transaction(engine: Engine, fn: Callable[[Connection], T]) -> T:
+    with engine.begin() as connection:
+        return fn(connection)

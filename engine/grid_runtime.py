@@ -57,7 +57,6 @@ from engine.grid import (
     on_sell_filled,
     q8,
 )
-from engine.paper import write_gate
 
 QUOTES = ("USDT", "USDC", "BTC", "ETH")
 _SUFFIX = re.compile(r"^(.*?)(?:r(\d+))?$")
@@ -270,7 +269,7 @@ class GridStore:
         started = time.perf_counter()
         self.commits += 1
         self.saves += len(batch)
-        async with write_gate(self.db), self.db.write() as session:
+        async with self.db.write() as session:
             await _preload(session, batch)
             for item in batch:
                 await self._write(session, item.book, item.changes, item.price, flush=False)

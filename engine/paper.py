@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import weakref
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -79,21 +78,6 @@ FINISHED_KEPT = 200_000
 _VENUE_SERIALS = itertools.count(1)
 _IN_CHUNK = 500  # ids per "IN (...)" of a batched query
 _SWAP_RULES = {"BTC": (Decimal("0.1"), Decimal("0.0001")), "ETH": (Decimal("0.01"), Decimal("0.01"))}
-
-
-_GATES: weakref.WeakKeyDictionary[Database, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-def write_gate(db: Database) -> asyncio.Lock:
-    """One write transaction at a time per database in this process, for the engine's writers (the
-    paper venue, the grid store). SQLite has one writer: two connections that BEGIN IMMEDIATE at
-    once make the loser sleep in SQLite's busy handler (1, 2, 5 ... 100 ms steps, in its thread),
-    long after the lock is free again; queueing here instead costs nothing. (Its natural home is
-    db.session.Database.write, for every writer of the process.)"""
-    gate = _GATES.get(db)
-    if gate is None:
-        gate = _GATES[db] = asyncio.Lock()
-    return gate
 
 
 def paper_markets(
@@ -243,7 +227,7 @@ class PaperVenue:
             if not crossing and cursor is None:
                 return []
             try:
-                async with write_gate(self.db), self.db.write() as session:
+                async with self.db.write() as session:
                     rows = await _rows_by_id(session, crossing)
                     await _preload_balances(session, {row.user_id for row in rows.values()})
                     filled = [
@@ -334,7 +318,7 @@ class PaperVenue:
         for user_id in dict.fromkeys(uid for uid, _, _ in batch):
             await self._fund(user_id)
         staged: list[tuple[int, list[tuple[PaperOrder, bool]], list[RejectedOrder]]] = []
-        async with write_gate(self.db), self.db.write() as session:
+        async with self.db.write() as session:
             users = {uid for uid, _, _ in batch}
             await _preload_balances(session, users)
             known = await _rows_by_client_id(
@@ -367,7 +351,7 @@ class PaperVenue:
     async def create_order(self, user_id: int, req: OrderRequest) -> Order:
         async with self._lock:
             await self._fund(user_id)
-            async with write_gate(self.db), self.db.write() as session:
+            async with self.db.write() as session:
                 row, is_new = await self._create(session, user_id, req, {})
                 await session.flush()
                 order = _order_of(row)
@@ -381,7 +365,7 @@ class PaperVenue:
         async with self._lock:
             done: list[int] = []
             canceled: list[Order] = []
-            async with write_gate(self.db), self.db.write() as session:
+            async with self.db.write() as session:
                 for order_id in order_ids:
                     row = await self._row(session, user_id, order_id, symbol)
                     if row is None or row.status != "open":
@@ -475,7 +459,7 @@ class PaperVenue:
         cap = min(x for x in (max_leverage, market.max_leverage, 10**6) if x is not None)
         if not 1 <= leverage <= cap:
             raise InvalidOrder(f"leverage {leverage} is outside 1..{cap}")
-        async with self._lock, write_gate(self.db), self.db.write() as session:
+        async with self._lock, self.db.write() as session:
             position = await _position(session, user_id, symbol)
             if position.qty != 0 and position.leverage != leverage:
                 raise InvalidOrder("close the position before changing its leverage")
@@ -487,7 +471,7 @@ class PaperVenue:
         """First use of an account: its USDT balance is the user's paper_balance."""
         if user_id in self._funded:
             return
-        async with write_gate(self.db), self.db.write() as session:
+        async with self.db.write() as session:
             existing = (
                 await session.execute(select(PaperBalance.id).where(PaperBalance.user_id == user_id).limit(1))
             ).first()
