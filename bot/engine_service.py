@@ -115,7 +115,7 @@ class EngineService:
         self._types: dict[int, str] = {}
         self._health: dict[int, _Health] = {}
         self._modes: dict[int, tuple[float, str]] = {}
-        self._equity: dict[int, tuple[float, Decimal]] = {}
+        self._equity_cache: dict[int, tuple[float, Decimal]] = {}
         if self not in fleet.listeners:
             fleet.listeners.append(self)
 
@@ -269,45 +269,51 @@ class EngineService:
     # ---- exchanges and money
 
     async def exchange_for(self, user_id: int) -> Exchange:
-        cached = self._modes.get(user_id)
-        if cached is not None and time.monotonic() - cached[0] < self.equity_ttl:
-            mode = cached[1]
-        else:  # re-read now and then: the user may switch between paper and live in /keys
-            async with self.db.read() as session:
-                user = await session.get(User, user_id)
-            mode = user.trading_mode if user is not None else "paper"
-            self._modes[user_id] = (time.monotonic(), mode)
-        if mode == "live" and self.live_exchange_for is not None:
+        if await self._mode(user_id) == "live" and self.live_exchange_for is not None:
             async with self.db.read() as session:
                 user = await session.get(User, user_id)
             assert user is not None
             return await self.live_exchange_for(user)
         return self.venue.account(user_id)
 
-    async def equity(self, user: User) -> Decimal:
-        """The account's USDT balance (free + locked), cached `equity_ttl` seconds (the fleet's
-        EquityProvider: allocated capital = equity x allocation_percent / 100)."""
-        cached = self._equity.get(user.id)
+    async def _mode(self, user_id: int) -> str:
+        """The user's trading mode, re-read every `equity_ttl` seconds (the user may switch between
+        paper and live in /keys)."""
+        cached = self._modes.get(user_id)
         if cached is not None and time.monotonic() - cached[0] < self.equity_ttl:
             return cached[1]
-        exchange = await self.exchange_for(user.id)
+        async with self.db.read() as session:
+            mode = (
+                await session.execute(select(User.trading_mode).where(User.id == user_id))
+            ).scalar_one_or_none()
+        mode = mode or "paper"
+        self._modes[user_id] = (time.monotonic(), mode)
+        return mode
+
+    async def equity(self, user: User) -> Decimal:
+        """The account's USDT balance (free + locked) plus held coins at their last price, cached
+        `equity_ttl` seconds (the fleet's EquityProvider: allocated capital = equity x
+        allocation_percent / 100)."""
+        return await self._equity(user.id)
+
+    async def _equity(self, user_id: int) -> Decimal:
+        cached = self._equity_cache.get(user_id)
+        if cached is not None and time.monotonic() - cached[0] < self.equity_ttl:
+            return cached[1]
+        exchange = await self.exchange_for(user_id)
         balance = await exchange.fetch_balance()
         value = balance.total("USDT")
         for asset, amount in balance.assets.items():  # held base valued at the last price
             if asset != "USDT" and amount.total:
                 ticker = await _ticker_or_none(exchange, f"{asset}/USDT")
                 value += amount.total * ticker if ticker is not None else Decimal(0)
-        self._equity[user.id] = (time.monotonic(), value)
+        self._equity_cache[user_id] = (time.monotonic(), value)
         return value
 
     async def capital(self, user_id: int, allocation_percent: Decimal) -> Decimal:
-        """Allocated capital of a bot (quote currency) plus what its grid already holds is checked
-        by the grid runtime before it commits more."""
-        async with self.db.read() as session:
-            user = await session.get(User, user_id)
-        if user is None:
-            return Decimal(0)
-        return await self.equity(user) * allocation_percent / HUNDRED
+        """Allocated capital of a bot (quote currency); what its grid already holds is checked by
+        the grid runtime before it commits more. An unknown user's account holds nothing."""
+        return await self._equity(user_id) * allocation_percent / HUNDRED
 
 
 async def _ticker_or_none(exchange: Exchange, symbol: str) -> Decimal | None:

@@ -37,10 +37,9 @@ import itertools
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select
 
 from db.models import PaperBalance, PaperOrder, PaperPosition, ReplayCursor, User
 from db.session import Database
@@ -67,6 +66,7 @@ from engine.exchange import (
 )
 from engine.grid import q8
 from engine.markets import BITGET_SPOT
+from engine.paper_state import DuplicateOrders, OrderRow, PaperState, PaperTxn, money, order_row_of
 
 ZERO = Decimal(0)
 DEFAULT_MAKER_FEE = Decimal("0.0002")
@@ -76,7 +76,6 @@ DEFAULT_TAKER_FEE = Decimal("0.0006")
 # client order id after the fact (the grid runtime's reconcile): the database is read only on a miss.
 FINISHED_KEPT = 200_000
 _VENUE_SERIALS = itertools.count(1)
-_IN_CHUNK = 500  # ids per "IN (...)" of a batched query
 _SWAP_RULES = {"BTC": (Decimal("0.1"), Decimal("0.0001")), "ETH": (Decimal("0.01"), Decimal("0.01"))}
 
 
@@ -134,7 +133,8 @@ class PaperVenue:
 
     Fee rates are fractions (0.0002 = 0.02 %), `slippage` a fraction of the price that market orders
     pay (buys above, sells below). `start_balance` is the USDT an account starts with when the user
-    row has none (the user's `paper_balance` otherwise)."""
+    row has none (the user's `paper_balance` otherwise). The state lives in memory
+    (engine.paper_state) and in the database, written before memory changes; `load` reads it."""
 
     def __init__(
         self,
@@ -150,6 +150,8 @@ class PaperVenue:
         self.taker_fee = taker_fee
         self.slippage = slippage
         self.markets = dict(markets) if markets is not None else paper_markets(maker_fee, taker_fee)
+        self.state = PaperState()
+        self._loaded = False
         self._books: dict[str, _Book] = {}
         self._open: dict[int, Order] = {}  # open orders by paper id
         self._owner: dict[int, int] = {}  # paper id -> user id
@@ -158,7 +160,7 @@ class PaperVenue:
         self._seq = itertools.count()
         self._lock = asyncio.Lock()  # every state change of the venue is one transaction at a time
         self._accounts: dict[int, PaperExchange] = {}
-        self._funded: set[int] = set()
+        self._start_balances: dict[int, Decimal] = {}  # paper_balance of accounts not funded yet
         self._finished: OrderedDict[tuple[int, str], Order] = OrderedDict()  # see FINISHED_KEPT
         self.serial = next(_VENUE_SERIALS)  # tells this venue's orders_version() from another's
         self._versions: dict[tuple[int, str], int] = {}  # (account, symbol) -> changes of its open orders
@@ -168,19 +170,30 @@ class PaperVenue:
     # ---- set-up
 
     async def load(self) -> int:
-        """Rebuild the book from the open orders in the database; returns how many there are."""
+        """Rebuild the state and the book from the database; returns how many orders are open."""
         async with self._lock:
-            self._books.clear()
-            self._open.clear()
-            self._owner.clear()
-            self._by_account.clear()
-            async with self.db.read() as session:
-                rows = (
-                    await session.execute(select(PaperOrder).where(PaperOrder.status == "open"))
-                ).scalars()
-                for row in rows:
-                    self._rest(row.user_id, _order_of(row))
+            await self._load()
             return len(self._open)
+
+    async def _load(self) -> None:
+        self._books.clear()
+        self._open.clear()
+        self._owner.clear()
+        self._by_account.clear()
+        async with self.db.read() as session:
+            orders = (await session.execute(select(PaperOrder).where(PaperOrder.status == "open"))).scalars()
+            balances = (await session.execute(select(PaperBalance))).scalars()
+            positions = (await session.execute(select(PaperPosition))).scalars()
+            max_id = (await session.execute(select(func.max(PaperOrder.id)))).scalar_one()
+            self.state.load(orders.all(), balances.all(), positions.all(), max_id or 0)
+        for row in self.state.orders.values():
+            self._rest(row.user_id, row.order())
+        self._loaded = True
+
+    async def _ready(self) -> None:
+        """Load once before the first change (a venue used without `load`)."""
+        if not self._loaded:
+            await self._load()
 
     def account(self, user_id: int) -> PaperExchange:
         """The `Exchange` of one paper account (cached)."""
@@ -211,6 +224,21 @@ class PaperVenue:
         or cancelled (in this process; a new venue starts again from 0, and so must its readers)."""
         return self._versions.get((user_id, symbol), 0)
 
+    # ---- transactions
+
+    async def _commit(self, txn: PaperTxn) -> None:
+        """Write `txn` in one transaction, then install it and update the book."""
+        await self.db.run_write(txn.write)
+        opened, closed = txn.install()
+        for row in closed:
+            self._finish(row.user_id, row.order())
+            self._unrest(row.id)
+        for row in opened:
+            self._rest(row.user_id, row.order())
+
+    def _txn(self) -> PaperTxn:
+        return PaperTxn(self.state, self._start_balances)
+
     # ---- price points
 
     async def on_price(
@@ -221,29 +249,28 @@ class PaperVenue:
         Returns the orders filled, in fill order. With `cursor` = (feed name, position) the feed's
         position is committed in the same transaction as the fills."""
         async with self._lock:
+            await self._ready()
             previous = self._last.get(symbol)
             self._last[symbol] = (price, ts)
             crossing = self._crossing(symbol, float(price))
             if not crossing and cursor is None:
                 return []
             try:
-                async with self.db.write() as session:
-                    rows = await _rows_by_id(session, crossing)
-                    await _preload_balances(session, {row.user_id for row in rows.values()})
-                    filled = [
-                        await self._fill_resting(session, rows[order_id], ts, price, previous)
-                        for order_id in crossing
-                    ]
-                    if cursor is not None:
-                        await _save_cursor(session, *cursor)
+                txn = self._txn()
+                rows = []
+                for order_id in crossing:
+                    row = txn.order(order_id)
+                    assert row is not None
+                    self._fill_resting(txn, row, ts, price, previous)
+                    rows.append(row)
+                txn.cursor = cursor
+                await self._commit(txn)
             except BaseException:
                 for order_id in crossing:  # nothing was committed: the orders rest again
-                    self._push(self._open[order_id])
+                    if order_id in self._open:
+                        self._push(self._open[order_id])
                 raise
-            for order_id, order in zip(crossing, filled, strict=True):
-                self._finish(self._owner.get(order_id), order)
-                self._unrest(order_id)
-            return filled
+            return [row.quantized().order() for row in rows]
 
     async def walk_candle(
         self, symbol: str, open_: Decimal, high: Decimal, low: Decimal, close: Decimal, ts: int
@@ -315,68 +342,66 @@ class PaperVenue:
     async def _create_batches(
         self, batch: Sequence[tuple[int, list[OrderRequest], asyncio.Future[BatchResult]]]
     ) -> list[BatchResult]:
-        for user_id in dict.fromkeys(uid for uid, _, _ in batch):
-            await self._fund(user_id)
-        staged: list[tuple[int, list[tuple[PaperOrder, bool]], list[RejectedOrder]]] = []
-        async with self.db.write() as session:
-            users = {uid for uid, _, _ in batch}
-            await _preload_balances(session, users)
-            known = await _rows_by_client_id(
-                session, {(uid, req.client_order_id) for uid, reqs, _ in batch for req in reqs}
-            )
+        await self._ready()
+        await self._fund({uid for uid, _, _ in batch})
+        known: dict[tuple[int, str], OrderRow] = {}
+        while True:
+            txn = self._txn()
+            txn.known = known
+            staged: list[tuple[list[OrderRow], list[RejectedOrder]]] = []
             for user_id, reqs, _ in batch:
-                accepted: list[tuple[PaperOrder, bool]] = []
+                txn.fund(user_id)
+                accepted: list[OrderRow] = []
                 rejected: list[RejectedOrder] = []
                 for req in reqs:
                     try:
-                        accepted.append(await self._create(session, user_id, req, known))
+                        accepted.append(self._create(txn, user_id, req))
                     except (InvalidOrder, InsufficientFunds) as exc:
                         rejected.append(RejectedOrder(req.client_order_id, f"{type(exc).__name__}: {exc}"))
-                staged.append((user_id, accepted, rejected))
-            await session.flush()  # one INSERT for the batch; the rows get their ids
-            results = []
-            resting: list[tuple[int, Order]] = []
-            for user_id, accepted, rejected in staged:
-                orders = [_order_of(row) for row, _ in accepted]
-                resting += [
-                    (user_id, order)
-                    for order, (_, is_new) in zip(orders, accepted, strict=True)
-                    if is_new and order.status == "open"
-                ]
-                results.append(BatchResult(accepted=tuple(orders), rejected=tuple(rejected)))
-        for user_id, order in resting:
-            self._rest(user_id, order)
-        return results
+                staged.append((accepted, rejected))
+            try:
+                await self._commit(txn)
+            except DuplicateOrders as dup:  # sent again: answered with the orders it already has
+                known = {**known, **dup.existing}
+                continue
+            return [
+                BatchResult(
+                    accepted=tuple(row.quantized().order() for row in accepted), rejected=tuple(rejected)
+                )
+                for accepted, rejected in staged
+            ]
 
     async def create_order(self, user_id: int, req: OrderRequest) -> Order:
         async with self._lock:
-            await self._fund(user_id)
-            async with self.db.write() as session:
-                row, is_new = await self._create(session, user_id, req, {})
-                await session.flush()
-                order = _order_of(row)
-            if is_new and order.status == "open":
-                self._rest(user_id, order)
-            elif is_new:
-                self._finish(user_id, order)
-            return order
+            await self._ready()
+            await self._fund({user_id})
+            known: dict[tuple[int, str], OrderRow] = {}
+            while True:
+                txn = self._txn()
+                txn.known = known
+                txn.fund(user_id)
+                row = self._create(txn, user_id, req)
+                try:
+                    await self._commit(txn)
+                except DuplicateOrders as dup:
+                    known = {**known, **dup.existing}
+                    continue
+                return row.quantized().order()
 
     async def cancel_orders(self, user_id: int, order_ids: Sequence[str], symbol: str) -> list[str]:
         async with self._lock:
+            await self._ready()
+            txn = self._txn()
             done: list[int] = []
-            canceled: list[Order] = []
-            async with self.db.write() as session:
-                for order_id in order_ids:
-                    row = await self._row(session, user_id, order_id, symbol)
-                    if row is None or row.status != "open":
-                        continue
-                    await self._release(session, row)
-                    row.status = "canceled"
-                    done.append(row.id)
-                    canceled.append(_order_of(row))
-            for paper_id, order in zip(done, canceled, strict=True):
-                self._finish(user_id, order)
-                self._unrest(paper_id)
+            for order_id in order_ids:
+                row = txn.order(int(order_id)) if order_id.isdigit() else None
+                if row is None or row.user_id != user_id or row.symbol != symbol or row.status != "open":
+                    continue
+                self._release(txn, row)
+                row.status = "canceled"
+                done.append(row.id)
+            if done:
+                await self._commit(txn)
             return [str(i) for i in done]
 
     async def fetch_order(self, user_id: int, order_id: str, symbol: str) -> Order:
@@ -387,11 +412,13 @@ class PaperVenue:
             and cached.symbol == symbol
         ):
             return self._open[cached_id]
-        async with self.db.read() as session:
-            row = await self._row(session, user_id, order_id, symbol)
-            if row is None:
-                raise OrderNotFound(f"order {order_id} not found")
-            return _order_of(row)
+        row = None
+        if order_id.isdigit():
+            async with self.db.read() as session:
+                row = await session.get(PaperOrder, int(order_id))
+        if row is None or row.user_id != user_id or row.symbol != symbol:
+            raise OrderNotFound(f"order {order_id} not found")
+        return order_row_of(row).order()
 
     async def fetch_order_by_client_id(self, user_id: int, client_order_id: str, symbol: str) -> Order | None:
         for order in self._by_account.get((user_id, symbol), {}).values():
@@ -408,49 +435,40 @@ class PaperVenue:
                     )
                 )
             ).scalar_one_or_none()
-            return _order_of(row) if row is not None and row.symbol == symbol else None
+            return order_row_of(row).order() if row is not None and row.symbol == symbol else None
 
     async def fetch_balance(self, user_id: int, market_type: MarketType | None) -> Balance:
-        # read-only: the fleet asks for it inside its own write transaction (SQLite has one writer),
+        # from memory, committed state only: the fleet asks for it inside its own write transaction,
         # so an account not funded yet shows the user's paper_balance without writing it
-        async with self.db.read() as session:
-            rows = (
-                await session.execute(select(PaperBalance).where(PaperBalance.user_id == user_id))
-            ).scalars()
-            assets = {r.asset: [r.free, r.locked] for r in rows}
-            if not assets:
-                user = await session.get(User, user_id)
-                if user is not None:
-                    assets["USDT"] = [user.paper_balance, ZERO]
-            positions = (
-                await session.execute(select(PaperPosition).where(PaperPosition.user_id == user_id))
-            ).scalars()
-            margin = sum((p.margin for p in positions), ZERO)
+        await self._ready()
+        assets = {a: [row.free, row.locked] for a, row in self.state.assets(user_id).items()}
+        if not assets:
+            start = await self._start_balance(user_id)
+            if start is not None:
+                assets["USDT"] = [start, ZERO]
+        margin = sum((p.margin for (uid, _), p in self.state.positions.items() if uid == user_id), ZERO)
         if margin and "USDT" in assets:
             assets["USDT"][1] += margin
         return Balance({a: AssetBalance(f, u, f + u) for a, (f, u) in assets.items()})
 
     async def fetch_positions(self, user_id: int, symbols: Sequence[str] | None) -> list[Position]:
-        async with self.db.read() as session:
-            rows = (
-                await session.execute(select(PaperPosition).where(PaperPosition.user_id == user_id))
-            ).scalars()
-            out = []
-            for row in rows:
-                if row.qty == 0 or (symbols is not None and row.symbol not in symbols):
-                    continue
-                last = self.last_price(row.symbol) or row.entry_price
-                out.append(
-                    Position(
-                        row.symbol,
-                        "long" if row.qty > 0 else "short",
-                        abs(row.qty),
-                        row.entry_price,
-                        Decimal(row.leverage),
-                        q8((last - row.entry_price) * row.qty),
-                    )
+        await self._ready()
+        out = []
+        for (uid, symbol), row in sorted(self.state.positions.items()):
+            if uid != user_id or row.qty == 0 or (symbols is not None and symbol not in symbols):
+                continue
+            last = self.last_price(symbol) or row.entry_price
+            out.append(
+                Position(
+                    symbol,
+                    "long" if row.qty > 0 else "short",
+                    abs(row.qty),
+                    row.entry_price,
+                    Decimal(row.leverage),
+                    q8((last - row.entry_price) * row.qty),
                 )
-            return out
+            )
+        return out
 
     async def set_leverage(self, user_id: int, symbol: str, leverage: int, max_leverage: int | None) -> None:
         market = self.market(symbol)
@@ -459,50 +477,43 @@ class PaperVenue:
         cap = min(x for x in (max_leverage, market.max_leverage, 10**6) if x is not None)
         if not 1 <= leverage <= cap:
             raise InvalidOrder(f"leverage {leverage} is outside 1..{cap}")
-        async with self._lock, self.db.write() as session:
-            position = await _position(session, user_id, symbol)
+        async with self._lock:
+            await self._ready()
+            txn = self._txn()
+            position = txn.position(user_id, symbol)
             if position.qty != 0 and position.leverage != leverage:
                 raise InvalidOrder("close the position before changing its leverage")
             position.leverage = leverage
+            await self._commit(txn)
 
     # ---- internals: accounts and balances
 
-    async def _fund(self, user_id: int) -> None:
-        """First use of an account: its USDT balance is the user's paper_balance."""
-        if user_id in self._funded:
-            return
-        async with self.db.write() as session:
-            existing = (
-                await session.execute(select(PaperBalance.id).where(PaperBalance.user_id == user_id).limit(1))
-            ).first()
-            if existing is None:
-                user = await session.get(User, user_id)
-                if user is None:
-                    raise InvalidOrder(f"no paper account for user {user_id}")
-                session.add(PaperBalance(user_id=user_id, asset="USDT", free=user.paper_balance, locked=ZERO))
-        self._funded.add(user_id)
+    async def _start_balance(self, user_id: int) -> Decimal | None:
+        """The user's paper_balance (None: no such user)."""
+        cached = self._start_balances.get(user_id)
+        if cached is None:
+            async with self.db.read() as session:
+                cached = (
+                    await session.execute(select(User.paper_balance).where(User.id == user_id))
+                ).scalar_one_or_none()
+            if cached is not None:
+                self._start_balances[user_id] = cached
+        return cached
 
-    async def _create(
-        self,
-        session: AsyncSession,
-        user_id: int,
-        req: OrderRequest,
-        known: dict[tuple[int, str], PaperOrder | None],
-    ) -> tuple[PaperOrder, bool]:
-        """Stage one order in `session` (flushed by the caller). `known` holds the rows of the client
-        order ids of this transaction that already exist (loaded up front); the new row joins it."""
+    async def _fund(self, user_ids: set[int]) -> None:
+        """Accounts used for the first time start with the user's paper_balance of USDT (written
+        with the change that first uses them)."""
+        for user_id in sorted(user_ids - self.state.funded):
+            if await self._start_balance(user_id) is None:
+                raise InvalidOrder(f"no paper account for user {user_id}")
+
+    def _create(self, txn: PaperTxn, user_id: int, req: OrderRequest) -> OrderRow:
+        """Stage one order in `txn`; an order with a client order id the account already used is
+        that order (open ones from memory, others from `txn.known`, filled by DuplicateOrders)."""
         key = (user_id, req.client_order_id)
-        existing = known.get(key)
-        if existing is None and key not in known:
-            existing = (
-                await session.execute(
-                    select(PaperOrder).where(
-                        PaperOrder.user_id == user_id, PaperOrder.client_order_id == req.client_order_id
-                    )
-                )
-            ).scalar_one_or_none()
+        existing = txn.open_by_client_id(user_id, req.client_order_id) or txn.known.get(key)
         if existing is not None:
-            return existing, False
+            return existing
         market = self.market(req.symbol)
         qty = round_qty_down(market, req.qty)
         last = self._last.get(req.symbol)
@@ -523,7 +534,8 @@ class PaperVenue:
             raise InvalidOrder(f"quantity {req.qty} is under the minimum {market.min_qty}")
         if qty * price < market.min_notional and not req.reduce_only:
             raise InvalidOrder(f"order value {q8(qty * price)} is under the minimum {market.min_notional}")
-        row = PaperOrder(
+        row = OrderRow(
+            id=0,
             user_id=user_id,
             symbol=req.symbol,
             side=req.side,
@@ -531,6 +543,7 @@ class PaperVenue:
             price=price if req.type == "limit" else None,
             qty=qty,
             filled_qty=ZERO,
+            avg_price=None,
             fee=ZERO,
             reserved=ZERO,
             status="open",
@@ -541,69 +554,67 @@ class PaperVenue:
         )
         rate = self.maker_fee if req.type == "limit" else self.taker_fee
         if req.trigger_price is not None:  # rests, reserving nothing (it only closes)
-            await self._check_reduce(session, user_id, req)
+            self._check_reduce(txn, user_id, req)
         elif req.type == "market":  # fills below, paid from free funds
             if market.type == "swap" and req.reduce_only:
-                await self._check_reduce(session, user_id, req)
+                self._check_reduce(txn, user_id, req)
         elif market.type == "spot":
             if req.side == "buy":
                 row.reserved = q8(price * qty) + q8(price * qty * rate)
-                await _lock_funds(session, user_id, market.quote, row.reserved)
+                _lock_funds(txn, user_id, market.quote, row.reserved)
             else:
                 row.reserved = qty
-                await _lock_funds(session, user_id, market.base, qty)
+                _lock_funds(txn, user_id, market.base, qty)
         else:
-            position = await _position(session, user_id, req.symbol)
+            position = txn.position(user_id, req.symbol)
             if req.reduce_only:
-                await self._check_reduce(session, user_id, req)
+                self._check_reduce(txn, user_id, req)
             else:
                 row.reserved = q8(price * qty / position.leverage) + q8(price * qty * rate)
-                await _lock_funds(session, user_id, market.quote, row.reserved)
-        session.add(row)
-        known[key] = row
+                _lock_funds(txn, user_id, market.quote, row.reserved)
         if req.type == "market" and req.trigger_price is None:
-            await self._execute(session, row, market, price, ts, rate)
-        return row, True
+            self._execute(txn, row, market, price, ts, rate)
+        return txn.add_order(row)
 
-    async def _check_reduce(self, session: AsyncSession, user_id: int, req: OrderRequest) -> None:
-        position = await _position(session, user_id, req.symbol)
+    @staticmethod
+    def _check_reduce(txn: PaperTxn, user_id: int, req: OrderRequest) -> None:
+        position = txn.position(user_id, req.symbol)
         if position.qty == 0 or (position.qty > 0) == (req.side == "buy"):
             raise InvalidOrder("reduce-only order would not reduce the position")
 
-    async def _fill_resting(
+    def _fill_resting(
         self,
-        session: AsyncSession,
-        row: PaperOrder,
+        txn: PaperTxn,
+        row: OrderRow,
         ts: int,
         point: Decimal,
         previous: tuple[Decimal, int] | None,
-    ) -> Order:
+    ) -> None:
         assert row.status == "open"
         if row.trigger_price is None:
             assert row.price is not None
-            await self._execute(session, row, self.market(row.symbol), row.price, ts, self.maker_fee)
-            return _order_of(row)
+            self._execute(txn, row, self.market(row.symbol), row.price, ts, self.maker_fee)
+            return
         trigger = row.trigger_price
         walked = previous is not None and previous[1] == ts
         if walked and (previous[0] > trigger if row.side == "sell" else previous[0] < trigger):  # type: ignore[index]
             price = trigger  # the walk from the previous point passed through it
         else:
             price = point  # the point opened past it
-        await self._execute(session, row, self.market(row.symbol), price, ts, self.taker_fee)
-        return _order_of(row)
+        self._execute(txn, row, self.market(row.symbol), price, ts, self.taker_fee)
 
-    async def _execute(
-        self, session: AsyncSession, row: PaperOrder, market: Market, price: Decimal, ts: int, rate: Decimal
+    def _execute(
+        self, txn: PaperTxn, row: OrderRow, market: Market, price: Decimal, ts: int, rate: Decimal
     ) -> None:
         """Fill `row` completely at `price` (fee `rate`), moving its reserved funds."""
         qty = row.qty
         if market.type == "swap" and row.reduce_only:  # only what closes the position fills
-            qty = min(qty, abs((await _position(session, row.user_id, row.symbol)).qty))
+            qty = min(qty, abs(txn.position(row.user_id, row.symbol).qty))
         cost = q8(price * qty)
         fee = q8(price * qty * rate)
         if market.type == "spot":
-            quote = await _balance(session, row.user_id, market.quote)
-            base = await _balance(session, row.user_id, market.base)
+            quote = txn.balance(row.user_id, market.quote)
+            base = txn.balance(row.user_id, market.base)
             if row.side == "buy":
                 if row.type == "market":  # nothing was locked: pay from free funds
                     if quote.free < cost + fee:
@@ -622,7 +633,7 @@ class PaperVenue:
                     base.locked -= row.reserved
                 quote.free += cost - fee
         else:
-            await self._fill_swap(session, row, market, price, qty, fee)
+            self._fill_swap(txn, row, market, price, qty, fee)
         row.reserved = ZERO
         row.filled_qty = qty
         row.avg_price = price
@@ -630,17 +641,12 @@ class PaperVenue:
         row.status = "closed"
         row.filled_ts = ts
 
-    async def _fill_swap(
-        self,
-        session: AsyncSession,
-        row: PaperOrder,
-        market: Market,
-        price: Decimal,
-        qty: Decimal,
-        fee: Decimal,
+    @staticmethod
+    def _fill_swap(
+        txn: PaperTxn, row: OrderRow, market: Market, price: Decimal, qty: Decimal, fee: Decimal
     ) -> None:
-        quote = await _balance(session, row.user_id, market.quote)
-        position = await _position(session, row.user_id, row.symbol)
+        quote = txn.balance(row.user_id, market.quote)
+        position = txn.position(row.user_id, row.symbol)
         delta = qty if row.side == "buy" else -qty
         if row.type == "market" and not row.reduce_only:
             # the margin of a market order is taken at its fill price
@@ -681,24 +687,14 @@ class PaperVenue:
         if quote.free < 0:
             raise InsufficientFunds(f"margin call: {market.quote} balance would be {quote.free}")
 
-    async def _release(self, session: AsyncSession, row: PaperOrder) -> None:
+    def _release(self, txn: PaperTxn, row: OrderRow) -> None:
         market = self.market(row.symbol)
         asset = market.base if market.type == "spot" and row.side == "sell" else market.quote
         if row.reserved:
-            balance = await _balance(session, row.user_id, asset)
+            balance = txn.balance(row.user_id, asset)
             balance.locked -= row.reserved
             balance.free += row.reserved
             row.reserved = ZERO
-
-    async def _row(
-        self, session: AsyncSession, user_id: int, order_id: str, symbol: str
-    ) -> PaperOrder | None:
-        if not order_id.isdigit():
-            return None
-        row = await session.get(PaperOrder, int(order_id))
-        if row is None or row.user_id != user_id or row.symbol != symbol:
-            return None
-        return row
 
     # ---- internals: the in-memory book
 
@@ -817,42 +813,16 @@ class PaperExchange:
 # ---- rows ------------------------------------------------------------------------------------------
 
 
-def _order_of(row: PaperOrder) -> Order:
-    return Order(
-        id=str(row.id),
-        client_order_id=row.client_order_id,
-        symbol=row.symbol,
-        side=row.side,  # type: ignore[arg-type]
-        type=row.type,
-        price=row.price,
-        qty=row.qty,
-        filled_qty=row.filled_qty,  # type: ignore[arg-type]
-        avg_fill_price=row.avg_price,
-        fee=row.fee,
-        status=row.status,  # type: ignore[arg-type]
-        ts=row.filled_ts if row.filled_ts is not None else row.created_ts,
-        reduce_only=row.reduce_only,
-        trigger_price=row.trigger_price,
-    )
-
-
-_QUANTUM = Decimal("0.00000001")
-
-
-def _money(value: Decimal | None) -> Decimal | None:
-    return None if value is None else value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
-
-
 def _as_stored(order: Order) -> Order:
     """The order exactly as reading it back from the database gives it (money at 8 decimals)."""
     return replace(
         order,
-        price=_money(order.price),
-        qty=_money(order.qty),
-        filled_qty=_money(order.filled_qty),
-        avg_fill_price=_money(order.avg_fill_price),
-        fee=_money(order.fee),
-        trigger_price=_money(order.trigger_price),
+        price=money(order.price),
+        qty=money(order.qty),  # type: ignore[arg-type]
+        filled_qty=money(order.filled_qty),  # type: ignore[arg-type]
+        avg_fill_price=money(order.avg_fill_price),
+        fee=money(order.fee),  # type: ignore[arg-type]
+        trigger_price=money(order.trigger_price),
     )
 
 
@@ -879,108 +849,12 @@ def _current_exception() -> BaseException:
     return exc
 
 
-async def _rows_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, PaperOrder]:
-    rows: dict[int, PaperOrder] = {}
-    for k in range(0, len(ids), _IN_CHUNK):
-        chunk = ids[k : k + _IN_CHUNK]
-        rows.update(
-            (row.id, row)
-            for row in (await session.execute(select(PaperOrder).where(PaperOrder.id.in_(chunk)))).scalars()
-        )
-    return rows
-
-
-async def _rows_by_client_id(
-    session: AsyncSession, pairs: set[tuple[int, str]]
-) -> dict[tuple[int, str], PaperOrder | None]:
-    """The existing orders of these (account, client order id) pairs; every pair asked for is a
-    key (None: no such order), so `_create` does not ask again."""
-    known: dict[tuple[int, str], PaperOrder | None] = {}
-    users, wanted = sorted({u for u, _ in pairs}), sorted({c for _, c in pairs})
-    for k in range(0, len(wanted), _IN_CHUNK):
-        chunk = wanted[k : k + _IN_CHUNK]
-        query = select(PaperOrder).where(PaperOrder.user_id.in_(users), PaperOrder.client_order_id.in_(chunk))
-        for row in (await session.execute(query)).scalars():
-            if (row.user_id, row.client_order_id) in pairs:
-                known[(row.user_id, row.client_order_id)] = row
-    for pair in pairs:
-        known.setdefault(pair, None)
-    return known
-
-
-async def _preload_balances(session: AsyncSession, user_ids: set[int]) -> None:
-    """Load the balances of these accounts into the transaction's cache in one query."""
-    cache = session.info.setdefault("balances", {})
-    loaded: set[int] = session.info.setdefault("balances_of", set())
-    todo = sorted(set(user_ids) - loaded)
-    for k in range(0, len(todo), _IN_CHUNK):
-        chunk = todo[k : k + _IN_CHUNK]
-        for row in (
-            await session.execute(select(PaperBalance).where(PaperBalance.user_id.in_(chunk)))
-        ).scalars():
-            cache[(row.user_id, row.asset)] = row
-        loaded.update(chunk)
-
-
-async def _balance(session: AsyncSession, user_id: int, asset: str) -> PaperBalance:
-    cache: dict[tuple[int, str], PaperBalance] = session.info.setdefault("balances", {})
-    row = cache.get((user_id, asset))
-    if row is not None:
-        return row
-    if user_id not in session.info.get("balances_of", ()):
-        row = (
-            await session.execute(
-                select(PaperBalance).where(PaperBalance.user_id == user_id, PaperBalance.asset == asset)
-            )
-        ).scalar_one_or_none()
-    if row is None:
-        row = PaperBalance(user_id=user_id, asset=asset, free=ZERO, locked=ZERO)
-        session.add(row)
-        await session.flush()
-    cache[(user_id, asset)] = row
-    return row
-
-
-async def _lock_funds(session: AsyncSession, user_id: int, asset: str, amount: Decimal) -> None:
-    balance = await _balance(session, user_id, asset)
+def _lock_funds(txn: PaperTxn, user_id: int, asset: str, amount: Decimal) -> None:
+    balance = txn.balance(user_id, asset)
     if balance.free < amount:
         raise InsufficientFunds(f"need {amount} {asset}, have {balance.free}")
     balance.free -= amount
     balance.locked += amount
-
-
-async def _position(session: AsyncSession, user_id: int, symbol: str) -> PaperPosition:
-    cache: dict[tuple[int, str], PaperPosition] = session.info.setdefault("positions", {})
-    cached = cache.get((user_id, symbol))
-    if cached is not None:
-        return cached
-    row = (
-        await session.execute(
-            select(PaperPosition).where(PaperPosition.user_id == user_id, PaperPosition.symbol == symbol)
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        row = PaperPosition(
-            user_id=user_id,
-            symbol=symbol,
-            qty=ZERO,
-            entry_price=ZERO,
-            leverage=1,
-            margin=ZERO,
-            realized_pnl=ZERO,
-        )
-        session.add(row)
-        await session.flush()
-    cache[(user_id, symbol)] = row
-    return row
-
-
-async def _save_cursor(session: AsyncSession, name: str, position: int) -> None:
-    row = await session.get(ReplayCursor, name)
-    if row is None:
-        session.add(ReplayCursor(name=name, position=position))
-    else:
-        row.position = position
 
 
 async def load_cursor(db: Database, name: str) -> int | None:

@@ -273,3 +273,104 @@ async def test_a_stop_is_cancelable_and_a_buy_stop_triggers_going_up(venue, alic
     [filled] = await venue.on_price(PERP, D("103000"), 1)  # through 101000 (and 102000, cancelled)
     assert (filled.id, filled.avg_fill_price) == (up.id, D("101000"))
     assert await ex.fetch_open_orders(PERP) == [] and await ex.fetch_positions() == []
+
+
+async def test_a_client_order_id_used_before_a_restart_answers_with_that_order(database, alice) -> None:
+    """Only open orders are in memory; the database remembers the rest (and a batch mixing an old id
+    with a new one places only the new one)."""
+    first = PaperVenue(database)
+    await first.on_price(BTC, D("100000"), 1)
+    filled = await first.account(alice.id).create_order(limit("buy", "0.01", "99000", "old"))
+    await first.on_price(BTC, D("98000"), 2)
+    second = PaperVenue(database)  # a new process
+    await second.load()
+    await second.on_price(BTC, D("98500"), 3)
+    ex = second.account(alice.id)
+    before = await ex.fetch_balance()
+    batch = await ex.create_orders(
+        [limit("buy", "0.01", "99000", "old"), limit("buy", "0.01", "97000", "new")]
+    )
+    old, new = batch.accepted
+    assert old.id == filled.id and old.status == "closed" and old.avg_fill_price == D("99000")
+    assert new.status == "open" and int(new.id) > int(old.id)
+    assert [o.client_order_id for o in await ex.fetch_open_orders(BTC)] == ["new"]
+    after = await ex.fetch_balance()
+    assert after.assets["USDT"].used - before.assets["USDT"].used == D("970.194")  # only "new" locked
+    assert after.total("BTC") == before.total("BTC") == D("0.01")
+
+
+async def test_a_failed_write_leaves_the_venue_as_it_was(database, alice, monkeypatch) -> None:
+    venue = PaperVenue(database)
+    await venue.load()
+    ex = venue.account(alice.id)
+    await venue.on_price(BTC, D("100000"), 1)
+    await ex.create_order(limit("buy", "0.01", "99000", "a"))
+    balance = await ex.fetch_balance()
+    real = database.run_write
+
+    async def failing(fn):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(database, "run_write", failing)
+    with pytest.raises(OSError):
+        await venue.on_price(BTC, D("98000"), 2)  # would fill "a"
+    with pytest.raises(OSError):
+        await ex.create_orders([limit("buy", "0.01", "95000", "b")])
+    assert [o.client_order_id for o in await ex.fetch_open_orders(BTC)] == ["a"]
+    assert await ex.fetch_balance() == balance
+    monkeypatch.setattr(database, "run_write", real)
+    filled = await venue.on_price(BTC, D("98000"), 3)  # it rests again and fills now
+    assert [o.client_order_id for o in filled] == ["a"]
+    assert (await ex.fetch_balance()).total("BTC") == D("0.01")
+
+
+async def test_memory_and_database_agree_after_a_random_session(database, alice, bob) -> None:
+    """Spot and perpetual orders, fills, cancels and a stop over random prices: the state the venue
+    holds in memory equals the state a new process loads from the database."""
+    import random
+
+    rng = random.Random(7)
+    venue = PaperVenue(database)
+    await venue.load()
+    await venue.on_price(BTC, D("100000"), 1)
+    await venue.on_price(PERP, D("100000"), 1)
+    accounts = [venue.account(alice.id), venue.account(bob.id)]
+    await accounts[1].set_leverage(PERP, 5)
+    price, n = D("100000"), 0
+    for step in range(2, 160):
+        price += D(rng.randint(-400, 400))
+        ex = rng.choice(accounts)
+        n += 1
+        action = rng.random()
+        try:
+            if action < 0.4:
+                side = rng.choice(["buy", "sell"])
+                offset = D(rng.randint(50, 600)) * (-1 if side == "buy" else 1)
+                symbol = rng.choice([BTC, PERP])
+                await ex.create_orders([limit(side, "0.003", str(price + offset), f"o{n}", symbol=symbol)])
+            elif action < 0.5:
+                await ex.create_order(market(rng.choice(["buy", "sell"]), "0.002", f"m{n}", symbol=PERP))
+            elif action < 0.6:
+                open_ = await ex.fetch_open_orders(rng.choice([BTC, PERP]))
+                if open_:
+                    await ex.cancel_orders([open_[0].id], open_[0].symbol)
+            elif action < 0.65:
+                positions = await ex.fetch_positions([PERP])
+                if positions:
+                    side = "sell" if positions[0].side == "long" else "buy"
+                    await ex.create_order(
+                        stop(side, "0.001", str(price + (-300 if side == "sell" else 300)), f"s{n}")
+                    )
+        except (InsufficientFunds, InvalidOrder):
+            pass
+        await venue.on_price(BTC, price, step)
+        await venue.on_price(PERP, price, step)
+    fresh = PaperVenue(database)
+    await fresh.load()
+    assert fresh.state.orders == venue.state.orders and len(venue.state.orders) > 3
+    assert fresh.state.balances == venue.state.balances
+    assert fresh.state.positions == venue.state.positions
+    assert fresh.state.next_id == venue.state.next_id
+    for ex in accounts:
+        for symbol in (BTC, PERP):
+            assert fresh.open_orders(ex.user_id, symbol) == venue.open_orders(ex.user_id, symbol)

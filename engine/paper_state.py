@@ -1,0 +1,369 @@
+"""The paper venue's state: its database rows held in memory, and the transaction that changes them.
+
+The venue (engine.paper) is the only writer of paper_orders, paper_balances and paper_positions,
+so it keeps the open orders and every account's balances and positions in memory and never reads
+them back. A `PaperTxn` is one change of that state: the matching logic works on copies of the rows
+it touches (`order`, `balance`, `position`); `write(connection)` stores exactly those rows with a few
+Core executemany statements in one transaction (`Database.run_write`: one hop to SQLite's writer
+thread); only once that is committed does `install` put the copies (money quantized to 8 decimals,
+as reading them back would give) in place of the originals. A failed write leaves memory untouched.
+
+Idempotency: a new order whose (account, client order id) the database already holds makes `write`
+raise `DuplicateOrders` with those orders before anything is written; the venue answers them with
+the existing orders and runs the batch again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields, replace
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from db.models import PaperBalance, PaperOrder, PaperPosition, ReplayCursor
+from engine.exchange import Order
+
+ZERO = Decimal(0)
+_QUANTUM = Decimal("0.00000001")
+_IN_CHUNK = 500  # values per "IN (...)"
+
+_ORDERS = PaperOrder.__table__
+_BALANCES = PaperBalance.__table__
+_POSITIONS = PaperPosition.__table__
+_CURSORS = ReplayCursor.__table__
+
+
+def money(value: Decimal | None) -> Decimal | None:
+    """A money value as the database stores it (8 decimals)."""
+    return None if value is None else value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+@dataclass(slots=True)
+class OrderRow:
+    """A paper_orders row (same column names); `id` is assigned by the venue."""
+
+    id: int
+    user_id: int
+    symbol: str
+    side: str
+    type: str
+    price: Decimal | None
+    qty: Decimal
+    filled_qty: Decimal
+    avg_price: Decimal | None
+    fee: Decimal
+    reserved: Decimal
+    status: str
+    client_order_id: str
+    reduce_only: bool
+    trigger_price: Decimal | None
+    created_ts: int
+    filled_ts: int | None = None
+
+    def order(self) -> Order:
+        return Order(
+            id=str(self.id),
+            client_order_id=self.client_order_id,
+            symbol=self.symbol,
+            side=self.side,  # type: ignore[arg-type]
+            type=self.type,  # type: ignore[arg-type]
+            price=self.price,
+            qty=self.qty,
+            filled_qty=self.filled_qty,
+            avg_fill_price=self.avg_price,
+            fee=self.fee,
+            status=self.status,  # type: ignore[arg-type]
+            ts=self.filled_ts if self.filled_ts is not None else self.created_ts,
+            reduce_only=self.reduce_only,
+            trigger_price=self.trigger_price,
+        )
+
+    def quantized(self) -> OrderRow:
+        return replace(
+            self,
+            price=money(self.price),
+            qty=money(self.qty),  # type: ignore[arg-type]
+            filled_qty=money(self.filled_qty),  # type: ignore[arg-type]
+            avg_price=money(self.avg_price),
+            fee=money(self.fee),  # type: ignore[arg-type]
+            reserved=money(self.reserved),  # type: ignore[arg-type]
+            trigger_price=money(self.trigger_price),
+        )
+
+
+@dataclass(slots=True)
+class BalanceRow:
+    user_id: int
+    asset: str
+    free: Decimal
+    locked: Decimal
+    stored: bool = True  # the row exists in the database
+
+    def quantized(self) -> BalanceRow:
+        return replace(self, free=money(self.free), locked=money(self.locked), stored=True)  # type: ignore[arg-type]
+
+
+@dataclass(slots=True)
+class PositionRow:
+    user_id: int
+    symbol: str
+    qty: Decimal
+    entry_price: Decimal
+    leverage: int
+    margin: Decimal
+    realized_pnl: Decimal
+    stored: bool = True
+
+    def quantized(self) -> PositionRow:
+        return replace(
+            self,
+            qty=money(self.qty),  # type: ignore[arg-type]
+            entry_price=money(self.entry_price),  # type: ignore[arg-type]
+            margin=money(self.margin),  # type: ignore[arg-type]
+            realized_pnl=money(self.realized_pnl),  # type: ignore[arg-type]
+            stored=True,
+        )
+
+
+_ORDER_FIELDS = [f.name for f in fields(OrderRow)]
+_ORDER_CHANGES = ("status", "filled_qty", "avg_price", "fee", "reserved", "filled_ts")
+
+
+def order_row_of(row: Any) -> OrderRow:
+    """An OrderRow from a paper_orders result row (Core or ORM)."""
+    return OrderRow(**{name: getattr(row, name) for name in _ORDER_FIELDS})
+
+
+class DuplicateOrders(Exception):
+    """New orders whose client order ids the account already used: {(user, client id): existing}."""
+
+    def __init__(self, existing: dict[tuple[int, str], OrderRow]) -> None:
+        super().__init__(f"{len(existing)} client order ids already used")
+        self.existing = existing
+
+
+class PaperState:
+    """The rows in memory (see the module docstring); `next_id` is the next paper order id."""
+
+    def __init__(self) -> None:
+        self.orders: dict[int, OrderRow] = {}  # open orders by id
+        self.by_client_id: dict[tuple[int, str], int] = {}  # open orders: (user, client id) -> id
+        self.balances: dict[tuple[int, str], BalanceRow] = {}
+        self.funded: set[int] = set()  # accounts with balance rows
+        self.positions: dict[tuple[int, str], PositionRow] = {}
+        self.next_id = 1
+
+    def load(
+        self, orders: Iterable[Any], balances: Iterable[Any], positions: Iterable[Any], max_id: int
+    ) -> None:
+        self.orders.clear()
+        self.by_client_id.clear()
+        self.balances.clear()
+        self.funded.clear()
+        self.positions.clear()
+        for r in orders:
+            row = order_row_of(r)
+            self.orders[row.id] = row
+            self.by_client_id[(row.user_id, row.client_order_id)] = row.id
+        for r in balances:
+            self.balances[(r.user_id, r.asset)] = BalanceRow(r.user_id, r.asset, r.free, r.locked)
+            self.funded.add(r.user_id)
+        for r in positions:
+            self.positions[(r.user_id, r.symbol)] = PositionRow(
+                r.user_id, r.symbol, r.qty, r.entry_price, r.leverage, r.margin, r.realized_pnl
+            )
+        self.next_id = max_id + 1
+
+    def assets(self, user_id: int) -> dict[str, BalanceRow]:
+        return {asset: row for (uid, asset), row in self.balances.items() if uid == user_id}
+
+
+class PaperTxn:
+    """One change of the venue's state (see the module docstring)."""
+
+    def __init__(self, state: PaperState, start_balances: dict[int, Decimal]) -> None:
+        self.state = state
+        self.start_balances = start_balances  # USDT of accounts funded by this change
+        self.new_orders: dict[int, OrderRow] = {}
+        self.orders: dict[int, OrderRow] = {}  # working copies of existing open orders
+        self.balances: dict[tuple[int, str], BalanceRow] = {}
+        self.positions: dict[tuple[int, str], PositionRow] = {}
+        self.cursor: tuple[str, int] | None = None
+        self.known: dict[tuple[int, str], OrderRow] = {}  # existing orders of client ids sent again
+        self._next_id = state.next_id
+
+    # ---- rows to change
+
+    def add_order(self, row: OrderRow) -> OrderRow:
+        row.id = self._next_id
+        self._next_id += 1
+        self.new_orders[row.id] = row
+        return row
+
+    def order(self, order_id: int) -> OrderRow | None:
+        """The working copy of an open order (None: not open)."""
+        row = self.orders.get(order_id) or self.new_orders.get(order_id)
+        if row is None:
+            original = self.state.orders.get(order_id)
+            if original is None:
+                return None
+            row = self.orders[order_id] = replace(original)
+        return row
+
+    def open_by_client_id(self, user_id: int, client_order_id: str) -> OrderRow | None:
+        order_id = self.state.by_client_id.get((user_id, client_order_id))
+        if order_id is not None:
+            return self.order(order_id)
+        for row in self.new_orders.values():
+            if row.user_id == user_id and row.client_order_id == client_order_id:
+                return row
+        return None
+
+    def balance(self, user_id: int, asset: str) -> BalanceRow:
+        key = (user_id, asset)
+        row = self.balances.get(key)
+        if row is not None:
+            return row
+        original = self.state.balances.get(key)
+        if original is not None:
+            row = replace(original)
+        else:
+            start = ZERO
+            if asset == "USDT" and user_id not in self.state.funded:
+                start = self.start_balances.get(user_id, ZERO)
+            row = BalanceRow(user_id, asset, start, ZERO, stored=False)
+        self.balances[key] = row
+        return row
+
+    def position(self, user_id: int, symbol: str) -> PositionRow:
+        key = (user_id, symbol)
+        row = self.positions.get(key)
+        if row is None:
+            original = self.state.positions.get(key)
+            row = (
+                replace(original)
+                if original is not None
+                else PositionRow(user_id, symbol, ZERO, ZERO, 1, ZERO, ZERO, stored=False)
+            )
+            self.positions[key] = row
+        return row
+
+    def fund(self, user_id: int) -> None:
+        """An account's first use: its USDT balance row is written with this change."""
+        if user_id not in self.state.funded:
+            self.balance(user_id, "USDT")
+
+    # ---- the write (in the writer thread) and its installation (in the event loop)
+
+    def write(self, connection: Connection) -> None:
+        if self.new_orders:
+            self._check_duplicates(connection)
+            connection.execute(
+                insert(_ORDERS), [{n: getattr(r, n) for n in _ORDER_FIELDS} for r in self.new_orders.values()]
+            )
+        if self.orders:
+            connection.execute(
+                update(_ORDERS).where(_ORDERS.c.id == bindparam("_id")),
+                [{"_id": r.id, **{n: getattr(r, n) for n in _ORDER_CHANGES}} for r in self.orders.values()],
+            )
+        new = [r for r in self.balances.values() if not r.stored]
+        old = [r for r in self.balances.values() if r.stored]
+        if new:
+            connection.execute(
+                insert(_BALANCES),
+                [{"user_id": r.user_id, "asset": r.asset, "free": r.free, "locked": r.locked} for r in new],
+            )
+        if old:
+            connection.execute(
+                update(_BALANCES).where(
+                    _BALANCES.c.user_id == bindparam("_user"), _BALANCES.c.asset == bindparam("_asset")
+                ),
+                [{"_user": r.user_id, "_asset": r.asset, "free": r.free, "locked": r.locked} for r in old],
+            )
+        if self.positions:
+            self._write_positions(connection)
+        if self.cursor is not None:
+            name, position = self.cursor
+            done = connection.execute(
+                update(_CURSORS).where(_CURSORS.c.name == name).values(position=position)
+            )
+            if not done.rowcount:
+                connection.execute(insert(_CURSORS).values(name=name, position=position))
+
+    def _write_positions(self, connection: Connection) -> None:
+        columns = ("qty", "entry_price", "leverage", "margin", "realized_pnl")
+        new = [r for r in self.positions.values() if not r.stored]
+        old = [r for r in self.positions.values() if r.stored]
+        if new:
+            connection.execute(
+                insert(_POSITIONS),
+                [
+                    {"user_id": r.user_id, "symbol": r.symbol, **{c: getattr(r, c) for c in columns}}
+                    for r in new
+                ],
+            )
+        if old:
+            connection.execute(
+                update(_POSITIONS).where(
+                    _POSITIONS.c.user_id == bindparam("_user"), _POSITIONS.c.symbol == bindparam("_symbol")
+                ),
+                [
+                    {"_user": r.user_id, "_symbol": r.symbol, **{c: getattr(r, c) for c in columns}}
+                    for r in old
+                ],
+            )
+
+    def _check_duplicates(self, connection: Connection) -> None:
+        wanted = {(r.user_id, r.client_order_id) for r in self.new_orders.values()}
+        users = sorted({u for u, _ in wanted})
+        cids = sorted({c for _, c in wanted})
+        existing: dict[tuple[int, str], OrderRow] = {}
+        for k in range(0, len(cids), _IN_CHUNK):
+            query = select(_ORDERS).where(
+                _ORDERS.c.user_id.in_(users), _ORDERS.c.client_order_id.in_(cids[k : k + _IN_CHUNK])
+            )
+            for r in connection.execute(query):
+                if (r.user_id, r.client_order_id) in wanted:
+                    existing[(r.user_id, r.client_order_id)] = order_row_of(r)
+        if existing:
+            raise DuplicateOrders(existing)
+
+    def install(self) -> tuple[list[OrderRow], list[OrderRow]]:
+        """After the commit: the copies replace the originals. Returns (orders now open that were
+        not, orders no longer open), quantized as stored."""
+        state = self.state
+        state.next_id = max(state.next_id, self._next_id)
+        opened: list[OrderRow] = []
+        closed: list[OrderRow] = []
+        for row in self.new_orders.values():
+            row = row.quantized()
+            if row.status == "open":
+                state.orders[row.id] = row
+                state.by_client_id[(row.user_id, row.client_order_id)] = row.id
+                opened.append(row)
+            else:
+                closed.append(row)
+        for row in self.orders.values():
+            row = row.quantized()
+            if row.status == "open":
+                state.orders[row.id] = row
+            else:
+                state.orders.pop(row.id, None)
+                state.by_client_id.pop((row.user_id, row.client_order_id), None)
+                closed.append(row)
+        for key, balance in self.balances.items():
+            state.balances[key] = balance.quantized()
+            state.funded.add(balance.user_id)
+        for key, position in self.positions.items():
+            state.positions[key] = position.quantized()
+        return opened, closed
+
+    def stored(self, row: OrderRow) -> OrderRow:
+        """A row of this change as installed (quantized)."""
+        return row.quantized()
+
+
+def orders_of(rows: Sequence[OrderRow]) -> list[Order]:
+    return [row.order() for row in rows]
