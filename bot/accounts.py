@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -34,9 +35,13 @@ class Accounts:
         self._cipher = cipher
         self.allowed_telegram_ids = allowed_telegram_ids
         self._cache: OrderedDict[int, UserDTO] = OrderedDict()
+        # told every user this service answers with (the engine keeps their trading modes from it)
+        self.watchers: list[Callable[[UserDTO], None]] = []
 
     def _remember(self, user: UserDTO) -> UserDTO:
         """Every answer passes here: the cache of users by Telegram id (this service is their only writer)."""
+        for watcher in self.watchers:
+            watcher(user)
         self._cache[user.telegram_id] = user
         self._cache.move_to_end(user.telegram_id)
         if len(self._cache) > USER_CACHE_SIZE:

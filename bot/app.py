@@ -113,6 +113,7 @@ def build_services(settings: Settings) -> Services:
         db, fleet, venue=venue, live_exchange_for=live.exchange_for, interval=settings.tick_interval
     )
     fleet.equity = engine.equity  # allocated capital from the account's balance
+    accounts.watchers.append(engine.user_seen)  # a switch between paper and live applies at once
     fleet.price_of = lambda symbol: venue.last_price(unified_symbol(symbol))
     return Services(
         settings=settings, db=db, fleet=fleet, accounts=accounts, strategies=Strategies(db), engine=engine

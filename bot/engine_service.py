@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.dto import BotDTO
+from bot.dto import BotDTO, UserDTO
 from bot.errors import DomainError
 from bot.fleet import Fleet
 from bot.scheduler import BotScheduler
@@ -87,6 +87,7 @@ class EngineService:
         max_failures: int = 5,
         max_backoff: float = 60.0,
         equity_ttl: float = 5.0,
+        mode_ttl: float = 60.0,
         scheduler: BotScheduler | None = None,
         compressed_replay: bool = True,
     ) -> None:
@@ -99,6 +100,7 @@ class EngineService:
         self.max_failures = max_failures
         self.max_backoff = max_backoff
         self.equity_ttl = equity_ttl
+        self.mode_ttl = mode_ttl
         self.grid = GridRuntime(GridStore(db), self.exchange_for, self.stop_bot, self.capital)
         self.trend = TrendRuntime(
             TrendStore(db),
@@ -276,11 +278,16 @@ class EngineService:
             return await self.live_exchange_for(user)
         return self.venue.account(user_id)
 
+    def user_seen(self, user: UserDTO) -> None:
+        """Told by bot.accounts (the users' writer) of every user it answers with: a switch between
+        paper and live in /keys applies to the next tick."""
+        self._modes[user.id] = (time.monotonic(), user.trading_mode)
+
     async def _mode(self, user_id: int) -> str:
-        """The user's trading mode, re-read every `equity_ttl` seconds (the user may switch between
-        paper and live in /keys)."""
+        """The user's trading mode: from `user_seen`, re-read after `mode_ttl` seconds (another
+        process may have changed it)."""
         cached = self._modes.get(user_id)
-        if cached is not None and time.monotonic() - cached[0] < self.equity_ttl:
+        if cached is not None and time.monotonic() - cached[0] < self.mode_ttl:
             return cached[1]
         async with self.db.read() as session:
             mode = (

@@ -88,3 +88,26 @@ async def test_a_live_grid_bot_places_its_orders_on_the_users_exchange(
     await engine.run_tick(bot.id)  # a second tick reconciles and places nothing twice
     assert len(fake.accounts[KEY].orders) == len(orders)
     await engine.shutdown()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_switch_between_paper_and_live_applies_to_the_next_tick(
+    database: Database, fleet: Fleet, accounts: Accounts, live: LiveAccounts
+) -> None:
+    """The engine keeps each user's trading mode; the accounts service (the users' only writer) tells
+    it of every change, so a long re-read interval never leaves a bot on the wrong exchange."""
+
+    async def user_exchange(user: User):  # type: ignore[no-untyped-def]
+        return await live.exchange_for(user)
+
+    venue = PaperVenue(database)
+    engine = EngineService(database, fleet, venue=venue, live_exchange_for=user_exchange, mode_ttl=3600)
+    accounts.watchers.append(engine.user_seen)  # as bot/app.py wires it
+    user = await accounts.register(telegram_id=78, chat_id=78)
+    assert await engine.exchange_for(user.id) is venue.account(user.id)
+    await accounts.set_api_keys(user.id, api_key=KEY, secret=SECRET, passphrase=PASSPHRASE)
+    await accounts.set_trading_mode(user.id, "live")
+    assert await engine.exchange_for(user.id) is not venue.account(user.id)
+    await accounts.set_trading_mode(user.id, "paper")
+    assert await engine.exchange_for(user.id) is venue.account(user.id)
+    await engine.shutdown()
