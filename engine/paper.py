@@ -164,6 +164,7 @@ class PaperVenue:
         self._finished: OrderedDict[tuple[int, str], Order] = OrderedDict()  # see FINISHED_KEPT
         self.serial = next(_VENUE_SERIALS)  # tells this venue's orders_version() from another's
         self._versions: dict[tuple[int, str], int] = {}  # (account, symbol) -> changes of its open orders
+        self._groups: dict[tuple[int, str], dict[str, int]] = {}  # the same per client order id prefix
         self._queue: list[tuple[int, list[OrderRequest], asyncio.Future[BatchResult]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -219,10 +220,15 @@ class PaperVenue:
     def open_orders(self, user_id: int, symbol: str) -> list[Order]:
         return list(self._by_account.get((user_id, symbol), {}).values())
 
-    def orders_version(self, user_id: int, symbol: str) -> int:
-        """A number that changes whenever an open order of the account on `symbol` is added, filled
-        or cancelled (in this process; a new venue starts again from 0, and so must its readers)."""
-        return self._versions.get((user_id, symbol), 0)
+    def orders_version(self, user_id: int, symbol: str, prefix: str | None = None) -> int:
+        """A number that changes whenever an open order of the account on `symbol` (with `prefix`:
+        one whose client order id starts with it) is added, filled or cancelled (in this process;
+        a new venue starts again from 0, and so must its readers). A prefix counts the changes
+        from its first use on."""
+        if prefix is None:
+            return self._versions.get((user_id, symbol), 0)
+        groups = self._groups.setdefault((user_id, symbol), {})
+        return groups.setdefault(prefix, 0)
 
     # ---- transactions
 
@@ -703,12 +709,18 @@ class PaperVenue:
         self._open[paper_id] = order
         self._owner[paper_id] = user_id
         self._by_account.setdefault((user_id, order.symbol), {})[paper_id] = order
-        self._bump(user_id, order.symbol)
+        self._bump(user_id, order)
         self._push(order)
 
-    def _bump(self, user_id: int, symbol: str) -> None:
-        key = (user_id, symbol)
+    def _bump(self, user_id: int, order: Order) -> None:
+        key = (user_id, order.symbol)
         self._versions[key] = self._versions.get(key, 0) + 1
+        groups = self._groups.get(key)
+        if groups:
+            cid = order.client_order_id or ""
+            for prefix in groups:
+                if cid.startswith(prefix):
+                    groups[prefix] += 1
 
     def _push(self, order: Order) -> None:
         book = self._books.get(order.symbol)
@@ -742,7 +754,7 @@ class PaperVenue:
         user_id = self._owner.pop(paper_id, None)
         if order is not None and user_id is not None:
             self._by_account.get((user_id, order.symbol), {}).pop(paper_id, None)
-            self._bump(user_id, order.symbol)
+            self._bump(user_id, order)
 
 
 class PaperExchange:
@@ -798,10 +810,11 @@ class PaperExchange:
     async def fetch_open_orders(self, symbol: str) -> list[Order]:
         return self.venue.open_orders(self.user_id, symbol)
 
-    def orders_version(self, symbol: str) -> tuple[int, int]:
-        """Changes whenever this account's open orders on `symbol` change (an optional extra of the
-        paper exchange: the grid runtime skips reconciling while it stays the same)."""
-        return self.venue.serial, self.venue.orders_version(self.user_id, symbol)
+    def orders_version(self, symbol: str, prefix: str | None = None) -> tuple[int, int]:
+        """Changes whenever this account's open orders on `symbol` (with `prefix`: those whose client
+        order ids start with it) change. An optional extra of the paper exchange: the grid runtime
+        skips reconciling a bot while its own orders' version stays the same."""
+        return self.venue.serial, self.venue.orders_version(self.user_id, symbol, prefix)
 
     async def set_leverage(self, symbol: str, leverage: int, max_leverage: int | None = None) -> None:
         await self.venue.set_leverage(self.user_id, symbol, leverage, max_leverage)

@@ -374,3 +374,22 @@ async def test_memory_and_database_agree_after_a_random_session(database, alice,
     for ex in accounts:
         for symbol in (BTC, PERP):
             assert fresh.open_orders(ex.user_id, symbol) == venue.open_orders(ex.user_id, symbol)
+
+
+async def test_orders_version_of_a_client_id_prefix_changes_only_with_those_orders(venue, alice) -> None:
+    ex = venue.account(alice.id)
+    await venue.on_price(BTC, D("100000"), 1)
+    await ex.create_orders(
+        [limit("buy", "0.01", "99000", "mb1i0c0b"), limit("buy", "0.01", "98000", "mb12i0c0b")]
+    )
+    one, twelve, account = (
+        ex.orders_version(BTC, "mb1i"),
+        ex.orders_version(BTC, "mb12i"),
+        ex.orders_version(BTC),
+    )
+    await venue.on_price(BTC, D("98500"), 2)  # fills bot 1's order only
+    assert ex.orders_version(BTC, "mb1i") != one
+    assert ex.orders_version(BTC, "mb12i") == twelve
+    assert ex.orders_version(BTC) != account
+    await ex.cancel_orders([o.id for o in await ex.fetch_open_orders(BTC)], BTC)
+    assert ex.orders_version(BTC, "mb12i") != twelve
