@@ -7,10 +7,12 @@ Sums of money are added in Python with Decimal: on SQLite the column holds exact
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import from_ms, utcnow
@@ -76,6 +78,39 @@ async def grid_of(session: AsyncSession, bot_id: int) -> tuple[GridBotConfig, li
     return config, list(orders.scalars())
 
 
+def bot_stats(
+    *, total_trades: int, winning_trades: int, total_pnl: Decimal, last_fill_ts: int | None
+) -> dict[str, Any]:
+    """The bot_instances columns a bot's activity sets (last_trade_at only when something filled)."""
+    values: dict[str, Any] = {
+        "total_trades": total_trades,
+        "winning_trades": winning_trades,
+        "total_pnl": total_pnl,
+    }
+    if last_fill_ts is not None:
+        values["last_trade_at"] = from_ms(last_fill_ts)
+    return values
+
+
+def alert_wanted(kind: str, telegram_notify: bool | None) -> bool:
+    """A bot's alert is written when its notifications are on, or when its kind must always be sent."""
+    return bool(telegram_notify) or kind in ALWAYS_SENT_KINDS
+
+
+def alert_values(
+    *, user_id: int, chat_id: int, bot_id: int | None, kind: str, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """The alert_outbox columns of a new alert."""
+    return {
+        "user_id": user_id,
+        "chat_id": chat_id,
+        "bot_instance_id": bot_id,
+        "kind": kind,
+        "payload": payload,
+        "created_at": utcnow(),
+    }
+
+
 async def record_bot_activity(
     session: AsyncSession,
     bot: BotInstance,
@@ -89,12 +124,16 @@ async def record_bot_activity(
     trades: list[Trade],
     alerts: list[tuple[str, dict[str, Any]]],
 ) -> None:
-    """A bot's stats, its new trades rows and their alerts, in the caller's transaction (one per fill)."""
-    bot.total_trades = total_trades
-    bot.winning_trades = winning_trades
-    bot.total_pnl = total_pnl
-    if last_fill_ts is not None:
-        bot.last_trade_at = from_ms(last_fill_ts)
+    """A bot's stats, its new trades rows and their alerts, in the caller's transaction (one per fill).
+    The ORM variant; `write_bots_activity` is the same for many bots in Core statements."""
+    stats = bot_stats(
+        total_trades=total_trades,
+        winning_trades=winning_trades,
+        total_pnl=total_pnl,
+        last_fill_ts=last_fill_ts,
+    )
+    for name, value in stats.items():
+        setattr(bot, name, value)
     session.add_all(trades)
     for kind, payload in alerts:
         await enqueue_alert(session, user_id=user_id, chat_id=chat_id, kind=kind, payload=payload, bot=bot)
@@ -111,15 +150,100 @@ async def enqueue_alert(
 ) -> AlertOutbox | None:
     """Write a push alert in the caller's transaction; none for a bot with notifications off
     (except the kinds that must always reach the owner)."""
-    if bot is not None and not bot.telegram_notify and kind not in ALWAYS_SENT_KINDS:
+    if bot is not None and not alert_wanted(kind, bot.telegram_notify):
         return None
     alert = AlertOutbox(
-        user_id=user_id,
-        chat_id=chat_id,
-        bot_instance_id=bot.id if bot is not None else None,
-        kind=kind,
-        payload=payload,
-        created_at=utcnow(),
+        **alert_values(
+            user_id=user_id,
+            chat_id=chat_id,
+            bot_id=bot.id if bot is not None else None,
+            kind=kind,
+            payload=payload,
+        )
     )
     session.add(alert)
     return alert
+
+
+# ---- Core: the engine's write path (Database.run_write), many bots per transaction -----------------
+
+_IN_CHUNK = 500
+
+
+class RowsGone(LookupError):
+    """An UPDATE by id found fewer rows than it was given (the row was deleted under the writer)."""
+
+
+def update_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """UPDATE `table` SET <the row's other keys> WHERE id = row["_id"], for every row: rows that set
+    the same columns go in one executemany, in id order (the ORM's order: the same row locks first).
+    Onupdate defaults (updated_at) apply. Raises RowsGone when the database can tell a row is missing."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    dialect = connection.dialect
+    for group in groups.values():
+        group.sort(key=lambda row: row["_id"])
+        result = connection.execute(update(table).where(table.c.id == bindparam("_id")), group)
+        sane = dialect.supports_sane_multi_rowcount if len(group) > 1 else dialect.supports_sane_rowcount
+        if sane and result.rowcount != len(group):
+            raise RowsGone(f"{table.name}: {len(group) - result.rowcount} of {len(group)} rows are gone")
+
+
+@dataclass(slots=True)
+class BotActivity:
+    """What `record_bot_activity` writes for one bot, as plain values: its stats, its new trades rows
+    (dicts of trades columns) and its alerts (kind, payload)."""
+
+    bot_id: int
+    user_id: int
+    chat_id: int
+    total_trades: int
+    winning_trades: int
+    total_pnl: Decimal
+    last_fill_ts: int | None
+    trades: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def write_bots_activity(connection: Connection, activities: Sequence[BotActivity]) -> None:
+    """`record_bot_activity` for many bots in Core statements on the caller's (synchronous) connection:
+    one executemany per table. The bots' telegram_notify is read in the same transaction after their
+    rows are updated (so on PostgreSQL after their row locks are held), never from a cache: the owner
+    can turn notifications off at any time."""
+    if not activities:
+        return
+    update_rows(
+        connection,
+        BotInstance.__table__,
+        [
+            {
+                "_id": a.bot_id,
+                **bot_stats(
+                    total_trades=a.total_trades,
+                    winning_trades=a.winning_trades,
+                    total_pnl=a.total_pnl,
+                    last_fill_ts=a.last_fill_ts,
+                ),
+            }
+            for a in activities
+        ],
+    )
+    trades = [row for a in activities for row in a.trades]
+    if trades:
+        connection.execute(insert(Trade.__table__), trades)
+    asking = sorted({a.bot_id for a in activities for kind, _ in a.alerts if kind not in ALWAYS_SENT_KINDS})
+    notify: dict[int, bool | None] = {}
+    for k in range(0, len(asking), _IN_CHUNK):
+        query = select(BotInstance.id, BotInstance.telegram_notify).where(
+            BotInstance.id.in_(asking[k : k + _IN_CHUNK])
+        )
+        notify.update((bot_id, on) for bot_id, on in connection.execute(query))
+    alerts = [
+        alert_values(user_id=a.user_id, chat_id=a.chat_id, bot_id=a.bot_id, kind=kind, payload=payload)
+        for a in activities
+        for kind, payload in a.alerts
+        if alert_wanted(kind, notify.get(a.bot_id))
+    ]
+    if alerts:
+        connection.execute(insert(AlertOutbox.__table__), alerts)

@@ -29,12 +29,11 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection
 
 from db import queries as q
 from db.base import from_ms
-from db.models import BotInstance, GridBotConfig, GridOrder, Trade, User
+from db.models import BotInstance, GridBotConfig, GridOrder, User
 from db.session import Database
 from engine.exchange import (
     Exchange,
@@ -94,6 +93,7 @@ class GridBook:
     name: str
     symbol: str  # unified, e.g. "BTC/USDT"
     config_id: int
+    row_ids: list[int]  # grid_orders.id of each interval
     lines: list[Decimal]
     intervals: list[IntervalState]
     buy_cids: list[str | None]
@@ -149,7 +149,7 @@ class GridBook:
 @dataclass
 class _Changes:
     touched: set[int] = field(default_factory=set)
-    trades: list[Trade] = field(default_factory=list)
+    trades: list[dict[str, Any]] = field(default_factory=list)  # trades rows (column values)
     alerts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     requests: list[OrderRequest] = field(default_factory=list)
     fills: int = 0
@@ -166,7 +166,11 @@ class GridStore:
     point that filled many bots) are written in one transaction; each caller returns only once the
     transaction holding its changes is committed, so "journaled before sent" holds per bot. Each
     bot's changes are whole inside that transaction. If a batch fails, its saves are retried one
-    per transaction, so the error reaches only the bot that caused it."""
+    per transaction, so the error reaches only the bot that caused it.
+
+    A transaction is one `Database.run_write`: an executemany UPDATE by id per table (the book knows
+    its rows' ids), one INSERT of the trades and one of the alerts; the only read is the bots'
+    telegram_notify, in the same transaction (see db.queries.write_bots_activity)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -214,6 +218,7 @@ class GridStore:
                 name=bot.name.split("\x1f", 1)[0],
                 symbol=unified_symbol(bot.symbol),
                 config_id=config.id,
+                row_ids=[r.id for r in rows],
                 lines=lines,
                 intervals=intervals,
                 buy_cids=[r.buy_order_id for r in rows],
@@ -269,62 +274,18 @@ class GridStore:
         started = time.perf_counter()
         self.commits += 1
         self.saves += len(batch)
-        async with self.db.write() as session:
-            await _preload(session, batch)
-            for item in batch:
-                await self._write(session, item.book, item.changes, item.price, flush=False)
-            await session.flush()  # the whole batch in one go (a few executemany statements)
-        self.commit_seconds += time.perf_counter() - started
+        # the statements' parameters are taken here, on the loop: the writer thread only executes them
+        intervals = [_interval_row(item.book, i) for item in batch for i in item.changes.touched]
+        configs = [_config_row(item.book, item.price) for item in batch]
+        activities = [_activity(item.book, item.changes) for item in batch]
 
-    async def _write(
-        self,
-        session: AsyncSession,
-        book: GridBook,
-        changes: _Changes,
-        price: Decimal | None,
-        *,
-        flush: bool = True,
-    ) -> BotInstance:
-        bot = await session.get(BotInstance, book.bot_id)
-        config = await session.get(GridBotConfig, book.config_id)
-        assert bot is not None and config is not None
-        if changes.touched:
-            rows = session.info.get("grid_rows", {}).get(book.config_id)
-            if rows is None:
-                rows = {
-                    r.grid_index: r
-                    for r in (
-                        await session.execute(
-                            select(GridOrder).where(GridOrder.grid_config_id == book.config_id)
-                        )
-                    ).scalars()
-                }
-            for i in changes.touched:
-                _copy_interval(rows[i], book, i)
-        config.active_buy_orders = len(
-            {book.buy_cids[s.index] for s in book.intervals if s.status == IntervalStatus.BUY_PLACED}
-        )
-        config.active_sell_orders = sum(1 for s in book.intervals if s.status == IntervalStatus.SELL_PLACED)
-        config.filled_buy_count = book.filled_buys
-        config.filled_sell_count = book.filled_sells
-        config.realized_profit = book.realized
-        if price is not None:
-            config.current_price = price
-        await q.record_bot_activity(
-            session,
-            bot,
-            user_id=book.user_id,
-            chat_id=book.chat_id,
-            total_trades=book.total_trades,
-            winning_trades=book.winning_trades,
-            total_pnl=book.total_pnl,
-            last_fill_ts=changes.last_fill_ts,
-            trades=changes.trades,
-            alerts=changes.alerts,
-        )
-        if flush:
-            await session.flush()
-        return bot
+        def write(connection: Connection) -> None:
+            q.write_bots_activity(connection, activities)  # bots first: the order of the ORM's flush
+            q.update_rows(connection, GridBotConfig.__table__, configs)
+            q.update_rows(connection, GridOrder.__table__, intervals)
+
+        await self.db.run_write(write)
+        self.commit_seconds += time.perf_counter() - started
 
 
 @dataclass(slots=True)
@@ -344,51 +305,94 @@ def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
         future.set_exception(exc)
 
 
-_IN_CHUNK = 500
-
-
-async def _preload(session: AsyncSession, batch: Sequence[_Save]) -> None:
-    """The bots, configs and (where touched) grid rows of a batch, one query each: `_write`'s
-    `session.get` then finds them in the identity map."""
-    bot_ids = [item.book.bot_id for item in batch]
-    config_ids = [item.book.config_id for item in batch]
-    touched = [item.book.config_id for item in batch if item.changes.touched]
-    if len(batch) == 1:  # nothing to gain
-        return
-    for k in range(0, len(batch), _IN_CHUNK):
-        await session.execute(select(BotInstance).where(BotInstance.id.in_(bot_ids[k : k + _IN_CHUNK])))
-        await session.execute(
-            select(GridBotConfig).where(GridBotConfig.id.in_(config_ids[k : k + _IN_CHUNK]))
-        )
-    rows: dict[int, dict[int, GridOrder]] = session.info.setdefault("grid_rows", {})
-    for k in range(0, len(touched), _IN_CHUNK):
-        chunk = touched[k : k + _IN_CHUNK]
-        for config_id in chunk:
-            rows.setdefault(config_id, {})
-        for row in (
-            await session.execute(select(GridOrder).where(GridOrder.grid_config_id.in_(chunk)))
-        ).scalars():
-            rows[row.grid_config_id][row.grid_index] = row
-
-
-def _copy_interval(row: GridOrder, book: GridBook, i: int) -> None:
+def _interval_row(book: GridBook, i: int) -> dict[str, Any]:
+    """The grid_orders columns interval `i` sets ("_id": its row): buy_filled_* only while it holds a
+    buy, buy_filled_at only once bought, sell_filled_* only when this save filled its sell."""
     s = book.intervals[i]
-    row.status = s.status.value
-    row.cycle = s.cycle
-    row.qty = s.qty
-    row.buy_order_id = book.buy_cids[i]
-    row.sell_order_id = book.sell_cids[i]
-    row.profit = s.realized_profit
+    row: dict[str, Any] = {
+        "_id": book.row_ids[i],
+        "status": s.status.value,
+        "cycle": s.cycle,
+        "qty": s.qty,
+        "buy_order_id": book.buy_cids[i],
+        "sell_order_id": book.sell_cids[i],
+        "profit": s.realized_profit,
+    }
     if s.entry_price is not None:
-        row.buy_filled_price = s.entry_price
-        row.buy_filled_qty = s.qty
-        row.buy_fee = s.entry_fee
+        row["buy_filled_price"] = s.entry_price
+        row["buy_filled_qty"] = s.qty
+        row["buy_fee"] = s.entry_fee
         if s.last_fill_ts is not None and s.status in (IntervalStatus.BUY_FILLED, IntervalStatus.SELL_PLACED):
-            row.buy_filled_at = from_ms(s.last_fill_ts)
+            row["buy_filled_at"] = from_ms(s.last_fill_ts)
     sold = book.sell_fills.get(i)
     if sold is not None:
-        row.sell_filled_price, row.sell_filled_qty = sold[0], sold[1]
-        row.sell_filled_at = from_ms(sold[2])
+        row["sell_filled_price"], row["sell_filled_qty"] = sold[0], sold[1]
+        row["sell_filled_at"] = from_ms(sold[2])
+    return row
+
+
+def _config_row(book: GridBook, price: Decimal | None) -> dict[str, Any]:
+    """The grid_bot_configs columns a save sets (current_price only when given)."""
+    row: dict[str, Any] = {
+        "_id": book.config_id,
+        "active_buy_orders": len(
+            {book.buy_cids[s.index] for s in book.intervals if s.status == IntervalStatus.BUY_PLACED}
+        ),
+        "active_sell_orders": sum(1 for s in book.intervals if s.status == IntervalStatus.SELL_PLACED),
+        "filled_buy_count": book.filled_buys,
+        "filled_sell_count": book.filled_sells,
+        "realized_profit": book.realized,
+    }
+    if price is not None:
+        row["current_price"] = price
+    return row
+
+
+def _activity(book: GridBook, changes: _Changes) -> q.BotActivity:
+    return q.BotActivity(
+        bot_id=book.bot_id,
+        user_id=book.user_id,
+        chat_id=book.chat_id,
+        total_trades=book.total_trades,
+        winning_trades=book.winning_trades,
+        total_pnl=book.total_pnl,
+        last_fill_ts=changes.last_fill_ts,
+        trades=changes.trades,
+        alerts=changes.alerts,
+    )
+
+
+def _trade_row(
+    book: GridBook,
+    *,
+    side: str,
+    order_type: str,
+    qty: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    realized_pnl: Decimal | None,
+    exchange_order_id: str,
+    client_order_id: str | None,
+    ts: int | None,
+) -> dict[str, Any]:
+    """A trades row of a grid fill (created_at: the column's default)."""
+    assert book.market is not None
+    return {
+        "user_id": book.user_id,
+        "bot_instance_id": book.bot_id,
+        "trade_source": "grid_bot",
+        "symbol": book.symbol.replace("/", ""),
+        "side": side,
+        "order_type": order_type,
+        "qty": qty,
+        "price": price,
+        "fee": fee,
+        "fee_currency": book.market.quote,
+        "realized_pnl": realized_pnl,
+        "exchange_order_id": exchange_order_id,
+        "client_order_id": client_order_id,
+        "executed_at": from_ms(ts),
+    }
 
 
 class GridRuntime:
@@ -694,21 +698,17 @@ class GridRuntime:
                     )
                 )
         changes.trades.append(
-            Trade(
-                user_id=book.user_id,
-                bot_instance_id=book.bot_id,
-                trade_source="grid_bot",
-                symbol=book.symbol.replace("/", ""),
+            _trade_row(
+                book,
                 side=order.side,
                 order_type=order.type,
                 qty=order.filled_qty,
                 price=price,
                 fee=order.fee,
-                fee_currency=book.market.quote,
                 realized_pnl=profit_total if order.side == "sell" else None,
                 exchange_order_id=order.id,
                 client_order_id=order.client_order_id,
-                executed_at=from_ms(ts),
+                ts=ts,
             )
         )
 
@@ -803,21 +803,17 @@ class GridRuntime:
             pnl += result.profit
             changes.touched.add(s.index)
         changes.trades.append(
-            Trade(
-                user_id=book.user_id,
-                bot_instance_id=book.bot_id,
-                trade_source="grid_bot",
-                symbol=book.symbol.replace("/", ""),
+            _trade_row(
+                book,
                 side="sell",
                 order_type="market",
                 qty=order.filled_qty,
                 price=price,
                 fee=order.fee,
-                fee_currency=book.market.quote,
                 realized_pnl=pnl,
                 exchange_order_id=order.id,
                 client_order_id=cid,
-                executed_at=from_ms(order.ts),
+                ts=order.ts,
             )
         )
         changes.alerts.append(("grid_fill", self._fill_payload(book, -1, "sell", price, qty, order.fee)))

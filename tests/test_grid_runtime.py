@@ -8,10 +8,12 @@ fill, and every fill leaves its trades row, counters and alerts.
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal as D
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from bot.errors import NotRunning
 from bot.fleet import Fleet
@@ -20,7 +22,7 @@ from db.session import Database
 from engine.backtest import run_grid_backtest
 from engine.candles import load_candles, walk_points
 from engine.feeds import DATA_DIR
-from engine.grid_runtime import GridRuntime, GridStore
+from engine.grid_runtime import GridRuntime, GridStore, _Changes
 from engine.paper import PaperVenue
 
 BTC = "BTC/USDT"
@@ -48,11 +50,15 @@ class Harness:
 
         return GridRuntime(GridStore(self.db), exchange_for, stopper)
 
-    async def walk(self, bot_ids: list[int], start: int, stop: int) -> None:
+    async def walk(self, bot_ids: list[int], start: int, stop: int, *, together: bool = False) -> None:
+        """Tick the bots at every point; `together`: concurrently (their saves share transactions)."""
         for k in range(start, stop):
             ts, o, h, lo, c = CANDLES.candle(k)
             for point in walk_points(o, h, lo, c):
                 await self.venue.on_price(BTC, point, ts)
+                if together:
+                    await asyncio.gather(*(self.runtime.tick(bot_id) for bot_id in bot_ids))
+                    continue
                 for bot_id in bot_ids:
                     await self.runtime.tick(bot_id)
 
@@ -257,3 +263,68 @@ async def test_a_quiet_tick_does_no_sql_and_a_fill_between_ticks_is_still_applie
             )
         ).scalar_one()
     assert buys == 1  # the fill was applied although the price no longer shows it
+
+
+async def _count(database: Database, what, *where) -> int:  # type: ignore[no-untyped-def]
+    async with database.read() as session:
+        return (await session.execute(select(func.count()).select_from(what).where(*where))).scalar_one()
+
+
+async def test_notifications_turned_off_mid_run_stop_the_grid_alerts_but_not_the_always_sent_ones(
+    harness: Harness, alice, bob
+) -> None:
+    quiet = await grid_bot(harness.fleet, alice.id)
+    loud = await grid_bot(harness.fleet, bob.id)  # its saves share the transactions of `quiet`'s
+    bots = [quiet, loud]
+
+    def fills(bot_id: int):  # type: ignore[no-untyped-def]
+        return _count(
+            harness.db, AlertOutbox, AlertOutbox.bot_instance_id == bot_id, AlertOutbox.kind == "grid_fill"
+        )
+
+    await harness.walk(bots, 0, 60, together=True)
+    assert await fills(quiet) > 0
+    assert harness.runtime.store.commits < harness.runtime.store.saves  # group commits happened
+    await harness.fleet.set_notify(alice.id, quiet, False)  # as the chat's toggle does, mid-run
+    before = {
+        bot_id: (await fills(bot_id), await _count(harness.db, Trade, Trade.bot_instance_id == bot_id))
+        for bot_id in bots
+    }
+    await harness.walk(bots, 60, 240, together=True)
+    trades = await _count(harness.db, Trade, Trade.bot_instance_id == quiet)
+    assert trades > before[quiet][1]  # it kept trading, silently
+    assert await fills(quiet) == before[quiet][0]
+    assert await fills(loud) > before[loud][0]
+    book = harness.runtime._books[quiet]
+    await harness.runtime.store.save(book, _Changes(alerts=[("bot_stopped_error", {"bot_id": quiet})]))
+    assert await _count(harness.db, AlertOutbox, AlertOutbox.kind == "bot_stopped_error") == 1
+    await harness.fleet.set_notify(alice.id, quiet, True)
+    await harness.runtime.store.save(book, _Changes(alerts=[("grid_fill", {"bot_id": quiet})]))
+    assert await fills(quiet) == before[quiet][0] + 1
+
+
+async def test_a_failed_group_commit_is_retried_one_save_per_transaction(
+    harness: Harness, alice, bob
+) -> None:
+    good, bad = await grid_bot(harness.fleet, alice.id), await grid_bot(harness.fleet, bob.id)
+    await harness.walk([good, bad], 0, 1)
+    store = harness.runtime.store
+    books = {bot_id: harness.runtime._books[bot_id] for bot_id in (good, bad)}
+    async with harness.db.read() as session:
+        taken = (await session.execute(select(Trade).where(Trade.bot_instance_id == bad))).scalars().first()
+    row = {
+        c.name: getattr(taken, c.name) for c in Trade.__table__.columns if c.name not in ("id", "created_at")
+    }
+    commits = store.commits
+    results = await asyncio.gather(
+        store.save(books[good], _Changes(alerts=[("grid_fill", {"bot_id": good})])),
+        store.save(books[bad], _Changes(trades=[row])),  # its client order id is taken: unique violation
+        return_exceptions=True,
+    )
+    assert results[0] is None and isinstance(results[1], IntegrityError)
+    assert store.commits == commits + 3  # the batch, then each save on its own
+    async with harness.db.read() as session:
+        payloads = (
+            await session.execute(select(AlertOutbox.payload).where(AlertOutbox.bot_instance_id == good))
+        ).scalars()
+        assert {"bot_id": good} in list(payloads)
