@@ -385,6 +385,12 @@ def on_sell_filled(
     return new, result, intent
 
 
+def client_order_prefix(bot_id: int) -> str:
+    """What every client order id of a grid bot's intervals starts with (its market buys and resent
+    orders included): ``mb12i``."""
+    return f"mb{bot_id}i"
+
+
 def client_order_id(bot_id: int, interval: int, cycle: int, side: str) -> str:
     """Deterministic exchange client order id, e.g. ``mb12i3c7b`` (<= 32 chars, [A-Za-z0-9]).
 
@@ -397,7 +403,7 @@ def client_order_id(bot_id: int, interval: int, cycle: int, side: str) -> str:
     side = str(side)
     if side not in (Side.BUY, Side.SELL):
         raise ValueError(f"side must be 'buy' or 'sell', got {side!r}")
-    cid = f"mb{bot_id}i{interval}c{cycle}{side[0]}"
+    cid = f"{client_order_prefix(bot_id)}{interval}c{cycle}{side[0]}"
     if len(cid) > _CLIENT_ID_MAX or not _CLIENT_ID_RE.fullmatch(cid):
         raise ValueError(f"client order id {cid!r} longer than {_CLIENT_ID_MAX} characters")
     return cid

@@ -15,7 +15,15 @@ The tick is one idempotent iteration (it may be re-run after a crash at any poin
 
 The bot's state is cached in memory between ticks (a tick that changes nothing does no I/O but
 the ticker and the open orders); any failure drops the cache, so the next tick reloads the truth
-from the database. Order placement per (user, symbol) is serialised with an asyncio.Lock.
+from the database.
+
+Locks: a bot's tick and its halt never overlap (one asyncio.Lock per bot). Placement that commits
+capital (the initial grid, a grid placed again after a restart: the capital check, the journal and
+the orders) and the stops (cancel, close) are serialised per (user, symbol), so two bots of one
+account ordering at once cannot overdraw. The counter-order of a fill is not: it re-uses capital
+the grid already holds (the bought coin, the quote the sell freed) and grids trade spot, where bots
+share no position; taking the account's lock for it would queue every bot of an account behind each
+other's database writes.
 Alert kinds written here: grid_fill, grid_cycle, grid_stop.
 """
 
@@ -50,6 +58,7 @@ from engine.grid import (
     OrderIntent,
     Side,
     client_order_id,
+    client_order_prefix,
     fee_for,
     on_buy_filled,
     on_order_placed,
@@ -413,15 +422,23 @@ class GridRuntime:
         self.capital = capital
         self._books: dict[int, GridBook] = {}
         self._locks: dict[tuple[int, str], asyncio.Lock] = {}
+        self._bot_locks: dict[int, asyncio.Lock] = {}
 
     def forget(self, bot_id: int) -> None:
         self._books.pop(bot_id, None)
 
     def lock_for(self, user_id: int, symbol: str) -> asyncio.Lock:
+        """The account's placement lock on `symbol` (see the module docstring)."""
         key = (user_id, symbol)
         lock = self._locks.get(key)
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    def _bot_lock(self, bot_id: int) -> asyncio.Lock:
+        lock = self._bot_locks.get(bot_id)
+        if lock is None:
+            lock = self._bot_locks[bot_id] = asyncio.Lock()
         return lock
 
     async def book(self, bot_id: int) -> GridBook | None:
@@ -438,7 +455,7 @@ class GridRuntime:
         if book is None:
             return
         try:
-            async with self.lock_for(book.user_id, book.symbol):
+            async with self._bot_lock(bot_id):
                 stop_reason = await self._tick(book)
         except BaseException:
             self.forget(bot_id)  # the database holds the truth; reload it next time
@@ -452,7 +469,7 @@ class GridRuntime:
         book = self._books.pop(bot_id, None) or await self.store.load(bot_id, require_running=False)
         if book is None:
             return
-        async with self.lock_for(book.user_id, book.symbol):
+        async with self._bot_lock(bot_id), self.lock_for(book.user_id, book.symbol):
             await self._cancel_everything(book, close_position)
 
     # ---- the tick
@@ -465,16 +482,20 @@ class GridRuntime:
         price = (await exchange.fetch_ticker(book.symbol)).last
         book.price = price
         version_of = getattr(exchange, "orders_version", None)  # the paper exchange has it
-        version = version_of(book.symbol) if version_of is not None else None
+        version = (
+            version_of(book.symbol, client_order_prefix(book.bot_id)) if version_of is not None else None
+        )
         if version is not None and version == book.settled and self._stop_reason(book, price) is None:
-            return None  # quiet: none of the account's orders changed since everything was in place
+            return None  # quiet: none of the bot's orders changed since everything was in place
         book.settled = None
         if not book.started:
             if not await self._triggered(book, price):
                 return None
-            await self._place_missing(book, exchange, price, fresh=True)
+            async with self.lock_for(book.user_id, book.symbol):
+                await self._place_missing(book, exchange, price, fresh=True)
         elif any(s.status in NEEDS_BUY or s.status in HOLDING for s in book.intervals):
-            await self._place_missing(book, exchange, price, fresh=False)  # after a stop and a restart
+            async with self.lock_for(book.user_id, book.symbol):  # after a stop and a restart
+                await self._place_missing(book, exchange, price, fresh=False)
         await self._reconcile(book, exchange)
         reason = self._stop_reason(book, price)
         if reason is not None:
@@ -745,7 +766,8 @@ class GridRuntime:
     # ---- stops
 
     async def _stop_for_price(self, book: GridBook, exchange: Exchange, reason: str, price: Decimal) -> None:
-        await self._cancel_everything(book, None, exchange)
+        async with self.lock_for(book.user_id, book.symbol):
+            await self._cancel_everything(book, None, exchange)
         changes = _Changes()
         changes.alerts.append(
             (

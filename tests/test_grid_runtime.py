@@ -328,3 +328,56 @@ async def test_a_failed_group_commit_is_retried_one_save_per_transaction(
             await session.execute(select(AlertOutbox.payload).where(AlertOutbox.bot_instance_id == good))
         ).scalars()
         assert {"bot_id": good} in list(payloads)
+
+
+class _Watched:
+    """A paper account that records how many buy placements (they commit capital; a sell re-uses
+    the coin a buy got) of its account are in flight at once."""
+
+    def __init__(self, inner, flights: dict[int, list[int]], user_id: int) -> None:
+        self.inner, self.flights, self.user_id = inner, flights, user_id
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    async def _placing(self, call, reqs):
+        if not any(r.side == "buy" for r in reqs):
+            return await call
+        now = self.flights.setdefault(self.user_id, [0, 0])
+        now[0] += 1
+        now[1] = max(now[1], now[0])
+        try:
+            await asyncio.sleep(0.01)  # a slow exchange: anything not serialised overlaps here
+            return await call
+        finally:
+            now[0] -= 1
+
+    async def create_order(self, req):
+        return await self._placing(self.inner.create_order(req), [req])
+
+    async def create_orders(self, reqs):
+        return await self._placing(self.inner.create_orders(reqs), reqs)
+
+
+async def test_placements_that_commit_capital_are_serialised_per_account(
+    harness: Harness, alice, bob
+) -> None:
+    """DESIGN.md: the capital check and the orders of one account's bots do not interleave (two bots
+    cannot overdraw), while different accounts place at the same time."""
+    flights: dict[int, list[int]] = {}
+
+    async def exchange_for(user_id: int):
+        return _Watched(harness.venue.account(user_id), flights, user_id)
+
+    runtime = GridRuntime(GridStore(harness.db), exchange_for, harness.runtime.stopper)
+    mine = [await grid_bot(harness.fleet, alice.id, name=f"a{k}") for k in range(3)]
+    theirs = [await grid_bot(harness.fleet, bob.id, name=f"b{k}") for k in range(3)]
+    ts, o, *_ = CANDLES.candle(0)
+    await harness.venue.on_price(BTC, o, ts)
+    await asyncio.gather(*(runtime.tick(b) for pair in zip(mine, theirs, strict=True) for b in pair))
+    assert flights[alice.id][1] == 1 and flights[bob.id][1] == 1  # one placement at a time per account
+    async with harness.db.read() as session:
+        open_orders = (
+            await session.execute(select(func.count()).where(PaperOrder.status == "open"))
+        ).scalar_one()
+    assert open_orders == 6 * GRIDS  # every interval of every bot has its order out
