@@ -634,7 +634,7 @@ class GridRuntime:
             found: list[tuple[str, Order | None]] = [
                 (cid, await exchange.fetch_order_by_client_id(cid, book.symbol)) for cid in missing
             ]
-            found.sort(key=lambda pair: (pair[1].ts or 0, pair[1].id) if pair[1] else (0, ""))
+            found.sort(key=_fill_order)
             changes = _Changes()
             resend: list[str] = []
             for cid, order in found:
@@ -840,6 +840,15 @@ class GridRuntime:
         )
         changes.alerts.append(("grid_fill", self._fill_payload(book, -1, "sell", price, qty, order.fee)))
         await self.store.save(book, changes, price=book.price)
+
+
+def _fill_order(pair: tuple[str, Order | None]) -> tuple[int, int, str]:
+    """Fills in the order the exchange made them: by time, then by order id, compared as a number
+    when it is one ("99" before "100"; the paper venue's and Bitget's ids are decimal); not found first."""
+    order = pair[1]
+    if order is None:
+        return (0, 0, "")
+    return (order.ts or 0, len(order.id), order.id)
 
 
 def _is_market(cid: str) -> bool:

@@ -21,8 +21,9 @@ from db.models import AlertOutbox, BotInstance, GridBotConfig, GridOrder, PaperO
 from db.session import Database
 from engine.backtest import run_grid_backtest
 from engine.candles import load_candles, walk_points
+from engine.exchange import Order
 from engine.feeds import DATA_DIR
-from engine.grid_runtime import GridRuntime, GridStore, _Changes
+from engine.grid_runtime import GridRuntime, GridStore, _Changes, _fill_order
 from engine.paper import PaperVenue
 
 BTC = "BTC/USDT"
@@ -381,3 +382,13 @@ async def test_placements_that_commit_capital_are_serialised_per_account(
             await session.execute(select(func.count()).where(PaperOrder.status == "open"))
         ).scalar_one()
     assert open_orders == 6 * GRIDS  # every interval of every bot has its order out
+
+
+def test_fills_of_one_moment_are_applied_in_the_order_of_their_order_ids_as_numbers() -> None:
+    def order(order_id: str, ts: int) -> Order:
+        return Order(
+            order_id, f"c{order_id}", BTC, "sell", "limit", D(1), D(1), D(1), D(1), D(0), "closed", ts
+        )
+
+    found = [("c100", order("100", 5)), ("c99", order("99", 5)), ("c101", order("101", 4)), ("gone", None)]
+    assert [cid for cid, _ in sorted(found, key=_fill_order)] == ["gone", "c101", "c99", "c100"]
