@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select
 
 from bot.accounts import Accounts
+from bot.app import tune_gc
 from bot.engine_service import EngineService
 from bot.fleet import Fleet
 from db.migrate import upgrade_head
@@ -158,6 +159,7 @@ async def main(args: argparse.Namespace) -> None:
     service.scheduler.tick = measured
     t = time.monotonic()
     await service.start(feeds=[feed])
+    tune_gc()  # as bot/app.py does once the app has started
     if resumed:
         print(f"start-up: {n} running bots resumed in {time.monotonic() - t:.1f} s")
     else:

@@ -15,8 +15,8 @@ the existing orders and runs the batch again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -38,6 +38,10 @@ _CURSORS = ReplayCursor.__table__
 def money(value: Decimal | None) -> Decimal | None:
     """A money value as the database stores it (8 decimals)."""
     return None if value is None else value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def _q(value: Decimal) -> Decimal:
+    return value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
 @dataclass(slots=True)
@@ -80,17 +84,22 @@ class OrderRow:
             trigger_price=self.trigger_price,
         )
 
-    def quantized(self) -> OrderRow:
-        return replace(
-            self,
-            price=money(self.price),
-            qty=money(self.qty),  # type: ignore[arg-type]
-            filled_qty=money(self.filled_qty),  # type: ignore[arg-type]
-            avg_price=money(self.avg_price),
-            fee=money(self.fee),  # type: ignore[arg-type]
-            reserved=money(self.reserved),  # type: ignore[arg-type]
-            trigger_price=money(self.trigger_price),
-        )
+    def copy(self) -> OrderRow:
+        return OrderRow(
+            self.id, self.user_id, self.symbol, self.side, self.type, self.price, self.qty,
+            self.filled_qty, self.avg_price, self.fee, self.reserved, self.status,
+            self.client_order_id, self.reduce_only, self.trigger_price, self.created_ts, self.filled_ts,
+        )  # fmt: skip
+
+    def quantize(self) -> None:
+        """Money as the database stores it (in place: only a transaction's own copies are quantized)."""
+        self.price = money(self.price)
+        self.qty = _q(self.qty)
+        self.filled_qty = _q(self.filled_qty)
+        self.avg_price = money(self.avg_price)
+        self.fee = _q(self.fee)
+        self.reserved = _q(self.reserved)
+        self.trigger_price = money(self.trigger_price)
 
 
 @dataclass(slots=True)
@@ -101,8 +110,11 @@ class BalanceRow:
     locked: Decimal
     stored: bool = True  # the row exists in the database
 
-    def quantized(self) -> BalanceRow:
-        return replace(self, free=money(self.free), locked=money(self.locked), stored=True)  # type: ignore[arg-type]
+    def copy(self) -> BalanceRow:
+        return BalanceRow(self.user_id, self.asset, self.free, self.locked, self.stored)
+
+    def quantize(self) -> None:
+        self.free, self.locked, self.stored = _q(self.free), _q(self.locked), True
 
 
 @dataclass(slots=True)
@@ -116,15 +128,15 @@ class PositionRow:
     realized_pnl: Decimal
     stored: bool = True
 
-    def quantized(self) -> PositionRow:
-        return replace(
-            self,
-            qty=money(self.qty),  # type: ignore[arg-type]
-            entry_price=money(self.entry_price),  # type: ignore[arg-type]
-            margin=money(self.margin),  # type: ignore[arg-type]
-            realized_pnl=money(self.realized_pnl),  # type: ignore[arg-type]
-            stored=True,
-        )
+    def copy(self) -> PositionRow:
+        return PositionRow(
+            self.user_id, self.symbol, self.qty, self.entry_price, self.leverage, self.margin,
+            self.realized_pnl, self.stored,
+        )  # fmt: skip
+
+    def quantize(self) -> None:
+        self.qty, self.entry_price = _q(self.qty), _q(self.entry_price)
+        self.margin, self.realized_pnl, self.stored = _q(self.margin), _q(self.realized_pnl), True
 
 
 _ORDER_FIELDS = [f.name for f in fields(OrderRow)]
@@ -187,6 +199,7 @@ class PaperTxn:
         self.state = state
         self.start_balances = start_balances  # USDT of accounts funded by this change
         self.new_orders: dict[int, OrderRow] = {}
+        self._new_by_client_id: dict[tuple[int, str], OrderRow] = {}
         self.orders: dict[int, OrderRow] = {}  # working copies of existing open orders
         self.balances: dict[tuple[int, str], BalanceRow] = {}
         self.positions: dict[tuple[int, str], PositionRow] = {}
@@ -200,6 +213,7 @@ class PaperTxn:
         row.id = self._next_id
         self._next_id += 1
         self.new_orders[row.id] = row
+        self._new_by_client_id[(row.user_id, row.client_order_id)] = row
         return row
 
     def order(self, order_id: int) -> OrderRow | None:
@@ -209,17 +223,14 @@ class PaperTxn:
             original = self.state.orders.get(order_id)
             if original is None:
                 return None
-            row = self.orders[order_id] = replace(original)
+            row = self.orders[order_id] = original.copy()
         return row
 
     def open_by_client_id(self, user_id: int, client_order_id: str) -> OrderRow | None:
         order_id = self.state.by_client_id.get((user_id, client_order_id))
         if order_id is not None:
             return self.order(order_id)
-        for row in self.new_orders.values():
-            if row.user_id == user_id and row.client_order_id == client_order_id:
-                return row
-        return None
+        return self._new_by_client_id.get((user_id, client_order_id))
 
     def balance(self, user_id: int, asset: str) -> BalanceRow:
         key = (user_id, asset)
@@ -228,7 +239,7 @@ class PaperTxn:
             return row
         original = self.state.balances.get(key)
         if original is not None:
-            row = replace(original)
+            row = original.copy()
         else:
             start = ZERO
             if asset == "USDT" and user_id not in self.state.funded:
@@ -243,7 +254,7 @@ class PaperTxn:
         if row is None:
             original = self.state.positions.get(key)
             row = (
-                replace(original)
+                original.copy()
                 if original is not None
                 else PositionRow(user_id, symbol, ZERO, ZERO, 1, ZERO, ZERO, stored=False)
             )
@@ -332,13 +343,13 @@ class PaperTxn:
 
     def install(self) -> tuple[list[OrderRow], list[OrderRow]]:
         """After the commit: the copies replace the originals. Returns (orders now open that were
-        not, orders no longer open), quantized as stored."""
+        not, orders no longer open), quantized as stored (in place: the copies are this change's own)."""
         state = self.state
         state.next_id = max(state.next_id, self._next_id)
         opened: list[OrderRow] = []
         closed: list[OrderRow] = []
         for row in self.new_orders.values():
-            row = row.quantized()
+            row.quantize()
             if row.status == "open":
                 state.orders[row.id] = row
                 state.by_client_id[(row.user_id, row.client_order_id)] = row.id
@@ -346,7 +357,7 @@ class PaperTxn:
             else:
                 closed.append(row)
         for row in self.orders.values():
-            row = row.quantized()
+            row.quantize()
             if row.status == "open":
                 state.orders[row.id] = row
             else:
@@ -354,16 +365,10 @@ class PaperTxn:
                 state.by_client_id.pop((row.user_id, row.client_order_id), None)
                 closed.append(row)
         for key, balance in self.balances.items():
-            state.balances[key] = balance.quantized()
+            balance.quantize()
+            state.balances[key] = balance
             state.funded.add(balance.user_id)
         for key, position in self.positions.items():
-            state.positions[key] = position.quantized()
+            position.quantize()
+            state.positions[key] = position
         return opened, closed
-
-    def stored(self, row: OrderRow) -> OrderRow:
-        """A row of this change as installed (quantized)."""
-        return row.quantized()
-
-
-def orders_of(rows: Sequence[OrderRow]) -> list[Order]:
-    return [row.order() for row in rows]

@@ -374,6 +374,8 @@ async def test_memory_and_database_agree_after_a_random_session(database, alice,
     for ex in accounts:
         for symbol in (BTC, PERP):
             assert fresh.open_orders(ex.user_id, symbol) == venue.open_orders(ex.user_id, symbol)
+            ids = {o.client_order_id for o in await ex.fetch_open_orders(symbol)}
+            assert set(ex.open_client_order_ids(symbol)) == ids
 
 
 async def test_orders_version_of_a_client_id_prefix_changes_only_with_those_orders(venue, alice) -> None:
