@@ -414,9 +414,7 @@ class TrendPositionRow(Base):
     __tablename__ = "trend_positions"
     __table_args__ = (
         CheckConstraint("side IN ('long', 'short')", name="side_known"),
-        CheckConstraint(
-            "status IN ('opening', 'open', 'closing', 'closed', 'failed')", name="status_known"
-        ),
+        CheckConstraint("status IN ('opening', 'open', 'closing', 'closed', 'failed')", name="status_known"),
         UniqueConstraint("bot_instance_id", "seq"),
         Index("ix_trend_positions_bot_status", "bot_instance_id", "status"),
     )

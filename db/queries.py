@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import from_ms, utcnow
+from db.bulk import insert_rows, update_rows_where
 from db.models import AlertOutbox, BotInstance, GridBotConfig, GridOrder, Trade, User
 
 # Alerts that reach the chat even when the bot's notifications are off.
@@ -184,10 +185,10 @@ def update_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
     dialect = connection.dialect
     for group in groups.values():
         group.sort(key=lambda row: row["_id"])
-        result = connection.execute(update(table).where(table.c.id == bindparam("_id")), group)
+        changed = update_rows_where(connection, table, {"_id": "id"}, group)
         sane = dialect.supports_sane_multi_rowcount if len(group) > 1 else dialect.supports_sane_rowcount
-        if sane and result.rowcount != len(group):
-            raise RowsGone(f"{table.name}: {len(group) - result.rowcount} of {len(group)} rows are gone")
+        if sane and changed != len(group):
+            raise RowsGone(f"{table.name}: {len(group) - changed} of {len(group)} rows are gone")
 
 
 @dataclass(slots=True)
@@ -231,7 +232,7 @@ def write_bots_activity(connection: Connection, activities: Sequence[BotActivity
     )
     trades = [row for a in activities for row in a.trades]
     if trades:
-        connection.execute(insert(Trade.__table__), trades)
+        insert_rows(connection, Trade.__table__, trades)
     asking = sorted({a.bot_id for a in activities for kind, _ in a.alerts if kind not in ALWAYS_SENT_KINDS})
     notify: dict[int, bool | None] = {}
     for k in range(0, len(asking), _IN_CHUNK):
@@ -246,4 +247,4 @@ def write_bots_activity(connection: Connection, activities: Sequence[BotActivity
         if alert_wanted(kind, notify.get(a.bot_id))
     ]
     if alerts:
-        connection.execute(insert(AlertOutbox.__table__), alerts)
+        insert_rows(connection, AlertOutbox.__table__, alerts)

@@ -148,9 +148,7 @@ class Database:
                 self._writer_engine = _sqlite_writer_engine(self.url)
                 self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="db-writer")
             engine = self._writer_engine
-            future = asyncio.get_running_loop().run_in_executor(
-                self._writer_thread, _transaction, engine, fn
-            )
+            future = asyncio.get_running_loop().run_in_executor(self._writer_thread, _transaction, engine, fn)
             try:
                 return await asyncio.shield(future)
             except asyncio.CancelledError:

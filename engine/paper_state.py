@@ -20,8 +20,9 @@ from dataclasses import dataclass, fields
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, insert, select, tuple_, update
 
+from db.bulk import insert_rows, update_rows_where
 from db.models import PaperBalance, PaperOrder, PaperPosition, ReplayCursor
 from engine.exchange import Order
 
@@ -270,29 +271,34 @@ class PaperTxn:
 
     def write(self, connection: Connection) -> None:
         if self.new_orders:
-            self._check_duplicates(connection)
-            connection.execute(
-                insert(_ORDERS), [{n: getattr(r, n) for n in _ORDER_FIELDS} for r in self.new_orders.values()]
-            )
+            rows = [{n: getattr(r, n) for n in _ORDER_FIELDS} for r in self.new_orders.values()]
+            if connection.dialect.name == "sqlite":  # the unique (user, client id) says it in one go
+                if insert_rows(connection, _ORDERS, rows, or_ignore=True) != len(rows):
+                    self._check_duplicates(connection)
+                    raise RuntimeError("paper orders were not inserted")  # not a duplicate: a bug
+            else:
+                self._check_duplicates(connection)
+                insert_rows(connection, _ORDERS, rows)
         if self.orders:
-            connection.execute(
-                update(_ORDERS).where(_ORDERS.c.id == bindparam("_id")),
+            update_rows_where(
+                connection,
+                _ORDERS,
+                {"_id": "id"},
                 [{"_id": r.id, **{n: getattr(r, n) for n in _ORDER_CHANGES}} for r in self.orders.values()],
             )
         new = [r for r in self.balances.values() if not r.stored]
         old = [r for r in self.balances.values() if r.stored]
-        if new:
-            connection.execute(
-                insert(_BALANCES),
-                [{"user_id": r.user_id, "asset": r.asset, "free": r.free, "locked": r.locked} for r in new],
-            )
-        if old:
-            connection.execute(
-                update(_BALANCES).where(
-                    _BALANCES.c.user_id == bindparam("_user"), _BALANCES.c.asset == bindparam("_asset")
-                ),
-                [{"_user": r.user_id, "_asset": r.asset, "free": r.free, "locked": r.locked} for r in old],
-            )
+        insert_rows(
+            connection,
+            _BALANCES,
+            [{"user_id": r.user_id, "asset": r.asset, "free": r.free, "locked": r.locked} for r in new],
+        )
+        update_rows_where(
+            connection,
+            _BALANCES,
+            {"_user": "user_id", "_asset": "asset"},
+            [{"_user": r.user_id, "_asset": r.asset, "free": r.free, "locked": r.locked} for r in old],
+        )
         if self.positions:
             self._write_positions(connection)
         if self.cursor is not None:
@@ -307,36 +313,26 @@ class PaperTxn:
         columns = ("qty", "entry_price", "leverage", "margin", "realized_pnl")
         new = [r for r in self.positions.values() if not r.stored]
         old = [r for r in self.positions.values() if r.stored]
-        if new:
-            connection.execute(
-                insert(_POSITIONS),
-                [
-                    {"user_id": r.user_id, "symbol": r.symbol, **{c: getattr(r, c) for c in columns}}
-                    for r in new
-                ],
-            )
-        if old:
-            connection.execute(
-                update(_POSITIONS).where(
-                    _POSITIONS.c.user_id == bindparam("_user"), _POSITIONS.c.symbol == bindparam("_symbol")
-                ),
-                [
-                    {"_user": r.user_id, "_symbol": r.symbol, **{c: getattr(r, c) for c in columns}}
-                    for r in old
-                ],
-            )
+        insert_rows(
+            connection,
+            _POSITIONS,
+            [{"user_id": r.user_id, "symbol": r.symbol, **{c: getattr(r, c) for c in columns}} for r in new],
+        )
+        update_rows_where(
+            connection,
+            _POSITIONS,
+            {"_user": "user_id", "_symbol": "symbol"},
+            [{"_user": r.user_id, "_symbol": r.symbol, **{c: getattr(r, c) for c in columns}} for r in old],
+        )
 
     def _check_duplicates(self, connection: Connection) -> None:
-        wanted = {(r.user_id, r.client_order_id) for r in self.new_orders.values()}
-        users = sorted({u for u, _ in wanted})
-        cids = sorted({c for _, c in wanted})
+        """Raise DuplicateOrders with the stored orders of the new orders' (account, client id)s."""
+        wanted = sorted({(r.user_id, r.client_order_id) for r in self.new_orders.values()})
         existing: dict[tuple[int, str], OrderRow] = {}
-        for k in range(0, len(cids), _IN_CHUNK):
-            query = select(_ORDERS).where(
-                _ORDERS.c.user_id.in_(users), _ORDERS.c.client_order_id.in_(cids[k : k + _IN_CHUNK])
-            )
-            for r in connection.execute(query):
-                if (r.user_id, r.client_order_id) in wanted:
+        for k in range(0, len(wanted), _IN_CHUNK):
+            pairs = tuple_(_ORDERS.c.user_id, _ORDERS.c.client_order_id).in_(wanted[k : k + _IN_CHUNK])
+            for r in connection.execute(select(_ORDERS).where(pairs)):
+                if r.id not in self.new_orders:  # not one this transaction just inserted
                     existing[(r.user_id, r.client_order_id)] = order_row_of(r)
         if existing:
             raise DuplicateOrders(existing)

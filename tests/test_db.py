@@ -144,3 +144,56 @@ async def test_float_money_is_refused(database: Database) -> None:
         async with database.write() as session:
             user = await _user(session)
             session.add(Trade(user_id=user.id, symbol="BTCUSDT", side="buy", qty=0.1, price=Decimal(1)))
+
+
+async def test_bulk_rows_are_the_rows_core_writes(database: Database, alice) -> None:  # type: ignore[no-untyped-def]
+    """db.bulk (raw executemany on SQLite) writes what Core's executemany writes: money exact, the
+    columns' defaults on INSERT, updated_at on UPDATE, JSON, and SQLAlchemy's own errors."""
+    from datetime import datetime
+
+    from sqlalchemy import insert
+
+    from db.bulk import insert_rows, update_rows_where
+    from db.models import AlertOutbox
+
+    trade = {"user_id": alice.id, "symbol": "BTCUSDT", "side": "buy", "qty": Decimal("0.00000001"),
+             "price": Decimal("999999999999.99999999"), "executed_at": datetime(2025, 5, 1, 12, 0, 0)}  # fmt: skip
+    alert = {"user_id": alice.id, "chat_id": 1, "kind": "grid_fill", "payload": {"price": "1.5", "n": [1]}}
+
+    def write(connection):  # type: ignore[no-untyped-def]
+        connection.execute(insert(Trade.__table__), [{**trade, "client_order_id": "core"}])
+        assert insert_rows(connection, Trade.__table__, [{**trade, "client_order_id": "bulk"}]) == 1
+        connection.execute(insert(AlertOutbox.__table__), [{**alert, "kind": "core"}])
+        insert_rows(connection, AlertOutbox.__table__, [{**alert, "kind": "bulk"}])
+
+    await database.run_write(write)
+    async with database.read() as session:
+        bulk, core = (await session.execute(select(Trade).order_by(Trade.client_order_id))).scalars().all()
+        alerts = {a.kind: a for a in (await session.execute(select(AlertOutbox))).scalars()}
+    skip = {"id", "client_order_id", "created_at"}
+    assert {c: getattr(bulk, c) for c in Trade.__table__.columns.keys() if c not in skip} == {
+        c: getattr(core, c) for c in Trade.__table__.columns.keys() if c not in skip
+    }
+    assert bulk.price == Decimal("999999999999.99999999") and bulk.trade_source == "manual" and bulk.fee == 0
+    assert bulk.created_at is not None
+    assert alerts["bulk"].payload == alerts["core"].payload == {"price": "1.5", "n": [1]}
+    assert alerts["bulk"].attempts == alerts["core"].attempts == 0
+
+    def change(connection):  # type: ignore[no-untyped-def]
+        return update_rows_where(
+            connection,
+            Trade.__table__,
+            {"_cid": "client_order_id"},
+            [{"_cid": "bulk", "fee": Decimal("0.5")}],
+        )
+
+    assert await database.run_write(change) == 1
+    async with database.read() as session:
+        changed = (await session.execute(select(Trade).where(Trade.client_order_id == "bulk"))).scalar_one()
+    assert changed.fee == Decimal("0.5")
+
+    def duplicate(connection):  # type: ignore[no-untyped-def]
+        insert_rows(connection, Trade.__table__, [{**trade, "client_order_id": "bulk"}])
+
+    with pytest.raises(IntegrityError):
+        await database.run_write(duplicate)
