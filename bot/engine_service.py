@@ -141,12 +141,12 @@ class EngineService:
                     .order_by(BotInstance.id)
                 )
             ).all()
-        resumed = []
+        resumed = [bot_id for bot_id, bot_type in rows if self.runner.handles(bot_type)]
+        await self.grid.preload([bot_id for bot_id, bot_type in rows if bot_type == "grid"])
         for bot_id, bot_type in rows:
             if self.runner.handles(bot_type):
                 self._types[bot_id] = bot_type
                 self.scheduler.schedule(bot_id)
-                resumed.append(bot_id)
         log.info("engine: resumed %d running bots", len(resumed))
         return resumed
 

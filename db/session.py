@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import queue
+import threading
 import weakref
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -29,6 +31,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+DISPOSE_TIMEOUT = 5.0
 T = TypeVar("T")
 _IN_WRITE: contextvars.ContextVar[bool] = contextvars.ContextVar("in_write", default=False)
 
@@ -108,7 +111,7 @@ class Database:
             weakref.WeakKeyDictionary()
         )
         self._writer_engine: Engine | None = None
-        self._writer_thread: ThreadPoolExecutor | None = None
+        self._writer_thread: _WriterThread | None = None
 
     @asynccontextmanager
     async def _writer(self) -> AsyncIterator[None]:
@@ -144,11 +147,10 @@ class Database:
             if not self.is_sqlite:
                 async with self.engine.begin() as connection:
                     return await connection.run_sync(fn)
-            if self._writer_engine is None:
+            if self._writer_engine is None or self._writer_thread is None:
                 self._writer_engine = _sqlite_writer_engine(self.url)
-                self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="db-writer")
-            engine = self._writer_engine
-            future = asyncio.get_running_loop().run_in_executor(self._writer_thread, _transaction, engine, fn)
+                self._writer_thread = _WriterThread()
+            future = asyncio.wrap_future(self._writer_thread.submit(_transaction, self._writer_engine, fn))
             try:
                 return await asyncio.shield(future)
             except asyncio.CancelledError:
@@ -171,8 +173,40 @@ class Database:
         if self._writer_thread is not None and self._writer_engine is not None:
             engine, thread = self._writer_engine, self._writer_thread
             self._writer_engine = self._writer_thread = None
-            await asyncio.get_running_loop().run_in_executor(thread, engine.dispose)
-            thread.shutdown(wait=False)
+            try:  # a transaction stuck behind a lock is not waited for (SQLite rolls it back)
+                await asyncio.wait_for(asyncio.wrap_future(thread.submit(engine.dispose)), DISPOSE_TIMEOUT)
+            except TimeoutError:
+                pass
+            thread.stop()
+
+
+class _WriterThread:
+    """The SQLite writer thread: runs what it is given, one at a time. A daemon thread: the process
+    never waits for it at exit (ThreadPoolExecutor would, for a transaction stuck behind a lock)."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None] = (
+            queue.SimpleQueue()
+        )
+        threading.Thread(target=self._run, name="db-writer", daemon=True).start()
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        future: Future[T] = Future()
+        self._queue.put((future, fn, args))
+        return future
+
+    def stop(self) -> None:
+        self._queue.put(None)
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            future, fn, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # handed to the awaiting coroutine
+                future.set_exception(exc)
 
 
 def _transaction(engine: Engine, fn: Callable[[Connection], T]) -> T:

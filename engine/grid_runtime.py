@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from db import queries as q
 from db.base import from_ms
@@ -168,6 +168,9 @@ class _Changes:
         return bool(self.touched or self.trades or self.alerts)
 
 
+_IN_CHUNK = 500  # ids per "IN (...)"
+
+
 class GridStore:
     """The grid runtime's repository: reads a bot's grid, writes one tick's changes in one transaction.
 
@@ -201,51 +204,45 @@ class GridStore:
             found = await q.grid_of(session, bot_id)
             if found is None or user is None:
                 return None
-            config, rows = found
-            lines = [r.grid_price for r in rows] + [config.upper_price]
-            intervals = []
-            for r in rows:
-                status = IntervalStatus(r.status or "pending")
-                holding = status in (IntervalStatus.BUY_FILLED, IntervalStatus.SELL_PLACED)
-                intervals.append(
-                    IntervalState(
-                        index=r.grid_index,
-                        buy_price=lines[r.grid_index],
-                        sell_price=lines[r.grid_index + 1],
-                        qty=r.qty or ZERO,
-                        status=status,
-                        cycle=r.cycle,
-                        entry_price=r.buy_filled_price if holding else None,
-                        entry_fee=r.buy_fee if holding else None,
-                        realized_profit=r.profit or ZERO,
-                    )
+            return _book_of(bot, user, *found)
+
+    async def load_many(self, bot_ids: Sequence[int]) -> dict[int, GridBook]:
+        """The grids of many running grid bots in a few queries (a restart resumes them all)."""
+        books: dict[int, GridBook] = {}
+        async with self.db.read() as session:
+            for k in range(0, len(bot_ids), _IN_CHUNK):
+                chunk = bot_ids[k : k + _IN_CHUNK]
+                bots = (await session.execute(select(BotInstance).where(BotInstance.id.in_(chunk)))).scalars()
+                bots = [b for b in bots if b.bot_type == "grid" and b.is_running and b.is_active]
+                users = {
+                    u.id: u
+                    for u in (
+                        await session.execute(select(User).where(User.id.in_({b.user_id for b in bots})))
+                    ).scalars()
+                }
+                configs = {
+                    c.bot_instance_id: c
+                    for c in (
+                        await session.execute(
+                            select(GridBotConfig).where(
+                                GridBotConfig.bot_instance_id.in_([b.id for b in bots])
+                            )
+                        )
+                    ).scalars()
+                }
+                rows: dict[int, list[GridOrder]] = {}
+                query = (
+                    select(GridOrder)
+                    .where(GridOrder.grid_config_id.in_([c.id for c in configs.values()]))
+                    .order_by(GridOrder.grid_config_id, GridOrder.grid_index)
                 )
-            return GridBook(
-                bot_id=bot.id,
-                user_id=bot.user_id,
-                chat_id=user.chat_id,
-                name=bot.name.split("\x1f", 1)[0],
-                symbol=unified_symbol(bot.symbol),
-                config_id=config.id,
-                row_ids=[r.id for r in rows],
-                lines=lines,
-                intervals=intervals,
-                buy_cids=[r.buy_order_id for r in rows],
-                sell_cids=[r.sell_order_id for r in rows],
-                trigger=config.trigger_price,
-                stop_upper=config.stop_upper,
-                stop_lower=config.stop_lower,
-                close_on_stop=config.close_position_on_stop,
-                total_investment=config.total_investment,
-                allocation_percent=bot.allocation_percent,
-                first_price=config.current_price,
-                filled_buys=config.filled_buy_count or 0,
-                filled_sells=config.filled_sell_count or 0,
-                realized=config.realized_profit or ZERO,
-                total_trades=bot.total_trades or 0,
-                winning_trades=bot.winning_trades or 0,
-                total_pnl=bot.total_pnl or ZERO,
-            )
+                for row in (await session.execute(query)).scalars():
+                    rows.setdefault(row.grid_config_id, []).append(row)
+                for bot in bots:
+                    config, user = configs.get(bot.id), users.get(bot.user_id)
+                    if config is not None and user is not None:
+                        books[bot.id] = _book_of(bot, user, config, rows.get(config.id, []))
+        return books
 
     async def save(self, book: GridBook, changes: _Changes, *, price: Decimal | None = None) -> None:
         loop = asyncio.get_running_loop()
@@ -404,6 +401,54 @@ def _trade_row(
     }
 
 
+def _book_of(bot: BotInstance, user: User, config: GridBotConfig, rows: list[GridOrder]) -> GridBook:
+    """A running grid bot's book from its rows."""
+    lines = [r.grid_price for r in rows] + [config.upper_price]
+    intervals = []
+    for r in rows:
+        status = IntervalStatus(r.status or "pending")
+        holding = status in (IntervalStatus.BUY_FILLED, IntervalStatus.SELL_PLACED)
+        intervals.append(
+            IntervalState(
+                index=r.grid_index,
+                buy_price=lines[r.grid_index],
+                sell_price=lines[r.grid_index + 1],
+                qty=r.qty or ZERO,
+                status=status,
+                cycle=r.cycle,
+                entry_price=r.buy_filled_price if holding else None,
+                entry_fee=r.buy_fee if holding else None,
+                realized_profit=r.profit or ZERO,
+            )
+        )
+    return GridBook(
+        bot_id=bot.id,
+        user_id=bot.user_id,
+        chat_id=user.chat_id,
+        name=bot.name.split("\x1f", 1)[0],
+        symbol=unified_symbol(bot.symbol),
+        config_id=config.id,
+        row_ids=[r.id for r in rows],
+        lines=lines,
+        intervals=intervals,
+        buy_cids=[r.buy_order_id for r in rows],
+        sell_cids=[r.sell_order_id for r in rows],
+        trigger=config.trigger_price,
+        stop_upper=config.stop_upper,
+        stop_lower=config.stop_lower,
+        close_on_stop=config.close_position_on_stop,
+        total_investment=config.total_investment,
+        allocation_percent=bot.allocation_percent,
+        first_price=config.current_price,
+        filled_buys=config.filled_buy_count or 0,
+        filled_sells=config.filled_sell_count or 0,
+        realized=config.realized_profit or ZERO,
+        total_trades=bot.total_trades or 0,
+        winning_trades=bot.winning_trades or 0,
+        total_pnl=bot.total_pnl or ZERO,
+    )
+
+
 class GridRuntime:
     """Ticks grid bots. `exchange_for(user_id)` gives the user's exchange account,
     `stopper(user_id, bot_id, reason)` stops a bot through the fleet, `capital(user_id, percent)`
@@ -440,6 +485,12 @@ class GridRuntime:
         if lock is None:
             lock = self._bot_locks[bot_id] = asyncio.Lock()
         return lock
+
+    async def preload(self, bot_ids: Sequence[int]) -> None:
+        """Load the books of these bots at once (a restart resumes them all; one by one, each first
+        tick would read its own)."""
+        todo = [b for b in bot_ids if b not in self._books]
+        self._books.update(await self.store.load_many(todo))
 
     async def book(self, bot_id: int) -> GridBook | None:
         book = self._books.get(bot_id)

@@ -392,3 +392,17 @@ def test_fills_of_one_moment_are_applied_in_the_order_of_their_order_ids_as_numb
 
     found = [("c100", order("100", 5)), ("c99", order("99", 5)), ("c101", order("101", 4)), ("gone", None)]
     assert [cid for cid, _ in sorted(found, key=_fill_order)] == ["gone", "c101", "c99", "c100"]
+
+
+async def test_books_loaded_together_are_the_books_loaded_one_by_one(harness: Harness, alice, bob) -> None:
+    """A restart loads every running grid at once (GridStore.load_many); stopped bots, trend bots and
+    unknown ids are left out, and each book is the one a bot's own first tick would read."""
+    bots = [await grid_bot(harness.fleet, user.id, name=f"g{k}") for user in (alice, bob) for k in range(2)]
+    await harness.walk(bots, 0, 30)
+    await harness.fleet.stop(bob.id, bots[-1])
+    store = GridStore(harness.db)
+    together = await store.load_many([*bots, 999_999])
+    assert sorted(together) == bots[:-1]
+    for bot_id in bots[:-1]:
+        assert together[bot_id] == await store.load(bot_id)
+    assert together[bots[0]].filled_buys > 0  # the walk filled something: the books are not fresh
