@@ -1,10 +1,12 @@
-"""Executemany of plain rows, for the engine's hot path (inside `Database.run_write`).
+"""Many rows in few statements, for the engine's hot path (inside `Database.run_write`).
 
-On SQLite a statement is compiled once per (table, columns) and the rows go to the DBAPI cursor's
-executemany as tuples, each value passed through its column type's own bind processor: SQLAlchemy's
-per-row bookkeeping costs several times SQLite's own work there. On other databases it is Core's
-executemany. The column defaults Core would apply are filled in here (scalar and Python defaults of
-omitted columns on INSERT, `onupdate` on UPDATE: updated_at), so both paths write the same rows.
+On SQLite the rows go in multi-row statements, `INSERT INTO t (...) VALUES (...), (...), ...` and
+`WITH v(...) AS (VALUES (...), ...) UPDATE t SET ... FROM v WHERE ...`, a few hundred rows each, with
+every value passed through its column type's own bind processor (as Core does): a DBAPI
+executemany steps SQLite once per row and gives up and takes back the GIL each time, which under a
+busy event loop costs far more than SQLite's own work. On other databases it is Core's executemany.
+The column defaults Core would apply are filled in here (scalar and Python defaults of omitted
+columns on INSERT, `onupdate` on UPDATE: updated_at), so both paths write the same rows.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, Table, and_, bindparam, insert, update
 from sqlalchemy.exc import DBAPIError
 
-_Compiled = tuple[str, list[str], list[Any]]  # SQL, parameter names in order, their processors
-_CACHE: dict[tuple[Any, ...], _Compiled] = {}
+MAX_VARIABLES = 32_000  # SQLite's limit is 32,766 host parameters per statement (3.32+)
+MAX_ROWS = 500  # rows per statement
 
 
 def insert_rows(
@@ -44,8 +46,10 @@ def _insert_group(
         if or_ignore:
             raise ValueError("or_ignore is for SQLite")
         return connection.execute(insert(table), [{**row, **extra} for row in rows]).rowcount
-    sql, order, processors = _compiled(connection, ("insert", table, tuple(names), or_ignore), table, names)
-    return _executemany(connection, sql, order, processors, rows, extra)
+    prefix = "INSERT OR IGNORE" if or_ignore else "INSERT"
+    quote = connection.dialect.identifier_preparer.quote
+    head = f"{prefix} INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) VALUES "
+    return _many(connection, table, names, names, rows, extra, lambda values: head + values)
 
 
 def update_rows_where(
@@ -63,9 +67,20 @@ def update_rows_where(
         condition = and_(*(table.c[column] == bindparam(param) for param, column in where.items()))
         return connection.execute(update(table).where(condition), [{**row, **extra} for row in rows]).rowcount
     columns = sets + list(extra)
-    key = ("update", table, tuple(columns), tuple(where.items()))
-    sql, order, processors = _compiled(connection, key, table, columns, where)
-    return _executemany(connection, sql, order, processors, rows, extra)
+    params = list(where) + columns
+    types = [where[p] for p in where] + columns  # the column whose type each value has
+    quote = connection.dialect.identifier_preparer.quote
+    names = [f"v{k}" for k in range(len(params))]
+    sets_sql = ", ".join(f"{quote(c)} = v.v{len(where) + k}" for k, c in enumerate(columns))
+    match = " AND ".join(f"{quote(table.name)}.{quote(where[p])} = v.v{k}" for k, p in enumerate(where))
+    unique = list({tuple(row[p] for p in where): row for row in rows}.values())  # the last one wins
+
+    target = f"UPDATE {quote(table.name)} SET {sets_sql} FROM v WHERE {match}"
+
+    def statement(values: str) -> str:
+        return f"WITH v({', '.join(names)}) AS (VALUES {values}) {target}"
+
+    return _many(connection, table, params, types, unique, extra, statement)
 
 
 def _default(default: Any) -> Any:
@@ -76,62 +91,45 @@ def _default(default: Any) -> Any:
     raise ValueError(f"cannot apply the default {default!r} outside Core")
 
 
-def _compiled(
+_PROCESSORS: dict[tuple[Any, ...], list[Any]] = {}
+
+
+def _many(
     connection: Connection,
-    key: tuple[Any, ...],
     table: Table,
+    params: Sequence[str],
     columns: Sequence[str],
-    where: Mapping[str, str] | None = None,
-) -> _Compiled:
-    cached = _CACHE.get(key)
-    if cached is not None:
-        return cached
-    dialect = connection.dialect
-    values = {name: bindparam(name, type_=table.c[name].type) for name in columns}
-    types = {name: table.c[name].type for name in columns}
-    if where is None:
-        statement: Any = insert(table).values(values)
-        if key[3]:
-            statement = statement.prefix_with("OR IGNORE")
-    else:
-        condition = and_(
-            *(
-                table.c[column] == bindparam(param, type_=table.c[column].type)
-                for param, column in where.items()
-            )
-        )
-        statement = update(table).where(condition).values(values)
-        types.update({param: table.c[column].type for param, column in where.items()})
-    compiled = statement.compile(dialect=dialect)
-    order = list(compiled.positiontup or ())
-    # as Core does (through the dialect's impl: TypeDecorator.load_dialect_impl, e.g. money as text on SQLite)
-    processors = [types[name]._cached_bind_processor(dialect) for name in order]
-    _CACHE[key] = (compiled.string, order, processors)
-    return _CACHE[key]
-
-
-def _executemany(
-    connection: Connection,
-    sql: str,
-    order: list[str],
-    processors: list[Any],
     rows: Sequence[Mapping[str, Any]],
     extra: Mapping[str, Any],
+    statement: Any,
 ) -> int:
-    steps = list(zip(order, processors, strict=True))
-    params = []
-    for row in rows:
-        values = []
-        for name, process in steps:
-            value = row[name] if name in row else extra[name]
-            values.append(process(value) if process is not None and value is not None else value)
-        params.append(values)
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    dbapi = connection.dialect.loaded_dbapi
+    """Run `statement(values)` over chunks of `rows`; `params[k]` is the row key of the k-th value of
+    a row and `columns[k]` the column whose type binds it. Returns the rows changed."""
+    dialect = connection.dialect
+    key = (table, tuple(columns))
+    processors = _PROCESSORS.get(key)
+    if processors is None:  # as Core binds them (TypeDecorator.load_dialect_impl: money as text here)
+        processors = _PROCESSORS[key] = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
+    steps = list(zip(params, processors, strict=True))
+    per_chunk = max(1, min(MAX_ROWS, MAX_VARIABLES // len(steps)))
+    one = "(" + ", ".join("?" * len(steps)) + ")"
+    raw = connection.connection.driver_connection
+    cursor = raw.cursor()  # type: ignore[union-attr]
+    dbapi = dialect.loaded_dbapi
+    before = raw.total_changes  # type: ignore[union-attr]  # (rowcount is -1 for a WITH ... UPDATE)
     try:
-        cursor.executemany(sql, params)
-        return int(cursor.rowcount)
-    except dbapi.Error as exc:  # as SQLAlchemy raises it (sqlalchemy.exc.IntegrityError, ...)
-        raise DBAPIError.instance(sql, params, exc, dbapi.Error) from exc
+        for start in range(0, len(rows), per_chunk):
+            chunk = rows[start : start + per_chunk]
+            values: list[Any] = []
+            for row in chunk:
+                for name, process in steps:
+                    value = row[name] if name in row else extra[name]
+                    values.append(process(value) if process is not None and value is not None else value)
+            sql = statement(", ".join([one] * len(chunk)))
+            try:
+                cursor.execute(sql, values)
+            except dbapi.Error as exc:  # as SQLAlchemy raises it (sqlalchemy.exc.IntegrityError, ...)
+                raise DBAPIError.instance(sql, values, exc, dbapi.Error) from exc
     finally:
         cursor.close()
+    return int(raw.total_changes - before)  # type: ignore[union-attr]

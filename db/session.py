@@ -32,6 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 DISPOSE_TIMEOUT = 5.0
+# page cache of the writer thread's connection: the engine's inserts and updates touch index pages all
+# over a growing file; SQLite's default 2 MB makes them re-read pages from the OS on most rows
+WRITER_CACHE_KIB = 128 * 1024
 T = TypeVar("T")
 _IN_WRITE: contextvars.ContextVar[bool] = contextvars.ContextVar("in_write", default=False)
 
@@ -61,11 +64,11 @@ def _sqlite_writer_engine(url: str) -> Engine:
         pool_size=1,
         max_overflow=0,
     )
-    _sqlite_setup(engine, begin="BEGIN IMMEDIATE")
+    _sqlite_setup(engine, begin="BEGIN IMMEDIATE", cache_kib=WRITER_CACHE_KIB)
     return engine
 
 
-def _sqlite_setup(engine: Engine, *, begin: str) -> None:
+def _sqlite_setup(engine: Engine, *, begin: str, cache_kib: int = 2_000) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
@@ -74,6 +77,7 @@ def _sqlite_setup(engine: Engine, *, begin: str) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA cache_size=-{cache_kib}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
