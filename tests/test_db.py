@@ -197,3 +197,58 @@ async def test_bulk_rows_are_the_rows_core_writes(database: Database, alice) -> 
 
     with pytest.raises(IntegrityError):
         await database.run_write(duplicate)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_cancelled_write_still_ends_before_the_next_writer_starts(database: Database) -> None:
+    """run_write hands its transaction to the writer thread; a caller cancelled meanwhile (a stopping
+    bot, shutdown) does not abandon it: the transaction commits, and the process's next writer waits
+    for it instead of meeting SQLite's lock."""
+    import asyncio
+    import time
+
+    from sqlalchemy import insert
+
+    from db.models import ReplayCursor
+
+    spans: list[tuple[str, float, float]] = []
+
+    def slow(connection):  # type: ignore[no-untyped-def]
+        start = time.monotonic()
+        connection.execute(insert(ReplayCursor.__table__).values(name="slow", position=1))
+        time.sleep(0.3)
+        spans.append(("slow", start, time.monotonic()))
+
+    task = asyncio.create_task(database.run_write(slow))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    next_writer = asyncio.create_task(_timed_write(database, spans))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await next_writer
+    ends = {name: (start, end) for name, start, end in spans}
+    assert (
+        ends["next"][0] >= ends["slow"][1]
+    )  # no overlap: the next writer waited for the thread's transaction
+    async with database.read() as session:
+        assert (await session.get(ReplayCursor, "slow")) is not None  # committed, not abandoned
+
+
+async def _timed_write(database: Database, spans: list[tuple[str, float, float]]) -> None:
+    import time
+
+    from db.models import ReplayCursor
+
+    async with database.write() as session:
+        start = time.monotonic()
+        session.add(ReplayCursor(name="next", position=2))
+        await session.flush()
+    spans.append(("next", start, time.monotonic()))
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_write_inside_a_write_fails_at_once_instead_of_waiting_for_itself(database: Database) -> None:
+    async with database.write():
+        with pytest.raises(RuntimeError, match="inside another"):
+            async with database.write():
+                pass
