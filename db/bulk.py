@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, Table, and_, bindparam, insert, update
 from sqlalchemy.exc import DBAPIError
 
+from db.types import ExactDecimal
+
 MAX_VARIABLES = 32_000  # SQLite's limit is 32,766 host parameters per statement (3.32+)
 MAX_ROWS = 500  # rows per statement
 
@@ -83,6 +85,14 @@ def update_rows_where(
     return _many(connection, table, params, types, unique, extra, statement)
 
 
+def _processor(type_: Any, dialect: Any) -> Any:
+    """The column type's bind processor; money's without the TypeDecorator's wrapping (the same
+    text, checked against Core's in tests/test_db.py)."""
+    if isinstance(type_, ExactDecimal) and dialect.name == "sqlite":
+        return type_.sqlite_text
+    return type_._cached_bind_processor(dialect)
+
+
 def _default(default: Any) -> Any:
     if default.is_scalar:
         return default.arg
@@ -109,7 +119,7 @@ def _many(
     key = (table, tuple(columns))
     processors = _PROCESSORS.get(key)
     if processors is None:  # as Core binds them (TypeDecorator.load_dialect_impl: money as text here)
-        processors = _PROCESSORS[key] = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
+        processors = _PROCESSORS[key] = [_processor(table.c[c].type, dialect) for c in columns]
     steps = list(zip(params, processors, strict=True))
     per_chunk = max(1, min(MAX_ROWS, MAX_VARIABLES // len(steps)))
     one = "(" + ", ".join("?" * len(steps)) + ")"
