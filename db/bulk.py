@@ -21,6 +21,7 @@ from db.types import ExactDecimal
 
 MAX_VARIABLES = 32_000  # SQLite's limit is 32,766 host parameters per statement (3.32+)
 MAX_ROWS = 500  # rows per statement
+IN_CHUNK = 500  # values per "IN (...)" of the queries that look many rows up at once
 
 
 def insert_rows(

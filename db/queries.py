@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import from_ms, utcnow
-from db.bulk import insert_rows, update_rows_where
+from db.bulk import IN_CHUNK, insert_rows, update_rows_where
 from db.models import AlertOutbox, BotInstance, GridBotConfig, GridOrder, Trade, User
 
 # Alerts that reach the chat even when the bot's notifications are off.
@@ -168,8 +168,6 @@ async def enqueue_alert(
 
 # ---- Core: the engine's write path (Database.run_write), many bots per transaction -----------------
 
-_IN_CHUNK = 500
-
 
 class RowsGone(LookupError):
     """An UPDATE by id found fewer rows than it was given (the row was deleted under the writer)."""
@@ -235,9 +233,9 @@ def write_bots_activity(connection: Connection, activities: Sequence[BotActivity
         insert_rows(connection, Trade.__table__, trades)
     asking = sorted({a.bot_id for a in activities for kind, _ in a.alerts if kind not in ALWAYS_SENT_KINDS})
     notify: dict[int, bool | None] = {}
-    for k in range(0, len(asking), _IN_CHUNK):
+    for k in range(0, len(asking), IN_CHUNK):
         query = select(BotInstance.id, BotInstance.telegram_notify).where(
-            BotInstance.id.in_(asking[k : k + _IN_CHUNK])
+            BotInstance.id.in_(asking[k : k + IN_CHUNK])
         )
         notify.update((bot_id, on) for bot_id, on in connection.execute(query))
     alerts = [

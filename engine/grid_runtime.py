@@ -41,6 +41,7 @@ from sqlalchemy import Connection, select
 
 from db import queries as q
 from db.base import from_ms
+from db.bulk import IN_CHUNK
 from db.models import BotInstance, GridBotConfig, GridOrder, User
 from db.session import Database
 from engine.exchange import (
@@ -168,9 +169,6 @@ class _Changes:
         return bool(self.touched or self.trades or self.alerts)
 
 
-_IN_CHUNK = 500  # ids per "IN (...)"
-
-
 class GridStore:
     """The grid runtime's repository: reads a bot's grid, writes one tick's changes in one transaction.
 
@@ -210,8 +208,8 @@ class GridStore:
         """The grids of many running grid bots in a few queries (a restart resumes them all)."""
         books: dict[int, GridBook] = {}
         async with self.db.read() as session:
-            for k in range(0, len(bot_ids), _IN_CHUNK):
-                chunk = bot_ids[k : k + _IN_CHUNK]
+            for k in range(0, len(bot_ids), IN_CHUNK):
+                chunk = bot_ids[k : k + IN_CHUNK]
                 bots = (await session.execute(select(BotInstance).where(BotInstance.id.in_(chunk)))).scalars()
                 bots = [b for b in bots if b.bot_type == "grid" and b.is_running and b.is_active]
                 users = {

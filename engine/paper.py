@@ -456,7 +456,7 @@ class PaperVenue:
             start = await self._start_balance(user_id)
             if start is not None:
                 assets["USDT"] = [start, ZERO]
-        margin = sum((p.margin for (uid, _), p in self.state.positions.items() if uid == user_id), ZERO)
+        margin = sum((p.margin for p in self.state.positions_of(user_id).values()), ZERO)
         if margin and "USDT" in assets:
             assets["USDT"][1] += margin
         return Balance({a: AssetBalance(f, u, f + u) for a, (f, u) in assets.items()})
@@ -464,8 +464,8 @@ class PaperVenue:
     async def fetch_positions(self, user_id: int, symbols: Sequence[str] | None) -> list[Position]:
         await self._ready()
         out = []
-        for (uid, symbol), row in sorted(self.state.positions.items()):
-            if uid != user_id or row.qty == 0 or (symbols is not None and symbol not in symbols):
+        for symbol, row in sorted(self.state.positions_of(user_id).items()):
+            if row.qty == 0 or (symbols is not None and symbol not in symbols):
                 continue
             last = self.last_price(symbol) or row.entry_price
             out.append(

@@ -16,19 +16,18 @@ the existing orders and runs the batch again.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, tuple_, update
 
-from db.bulk import insert_rows, update_rows_where
+from db.bulk import IN_CHUNK, insert_rows, update_rows_where
 from db.models import PaperBalance, PaperOrder, PaperPosition, ReplayCursor
 from engine.exchange import Order
 
 ZERO = Decimal(0)
 _QUANTUM = Decimal("0.00000001")
-_IN_CHUNK = 500  # values per "IN (...)"
 
 _ORDERS = PaperOrder.__table__
 _BALANCES = PaperBalance.__table__
@@ -166,6 +165,7 @@ class PaperState:
         self.balances: dict[tuple[int, str], BalanceRow] = {}
         self.funded: set[int] = set()  # accounts with balance rows
         self.positions: dict[tuple[int, str], PositionRow] = {}
+        self.of_user: dict[int, _Account] = {}  # the same balances and positions by account
         self.next_id = 1
 
     def load(
@@ -176,21 +176,41 @@ class PaperState:
         self.balances.clear()
         self.funded.clear()
         self.positions.clear()
+        self.of_user.clear()
         for r in orders:
             row = order_row_of(r)
             self.orders[row.id] = row
             self.by_client_id[(row.user_id, row.client_order_id)] = row.id
         for r in balances:
-            self.balances[(r.user_id, r.asset)] = BalanceRow(r.user_id, r.asset, r.free, r.locked)
-            self.funded.add(r.user_id)
+            self.put_balance(BalanceRow(r.user_id, r.asset, r.free, r.locked))
         for r in positions:
-            self.positions[(r.user_id, r.symbol)] = PositionRow(
-                r.user_id, r.symbol, r.qty, r.entry_price, r.leverage, r.margin, r.realized_pnl
+            self.put_position(
+                PositionRow(r.user_id, r.symbol, r.qty, r.entry_price, r.leverage, r.margin, r.realized_pnl)
             )
         self.next_id = max_id + 1
 
+    def put_balance(self, row: BalanceRow) -> None:
+        self.balances[(row.user_id, row.asset)] = row
+        self.of_user.setdefault(row.user_id, _Account()).balances[row.asset] = row
+        self.funded.add(row.user_id)
+
+    def put_position(self, row: PositionRow) -> None:
+        self.positions[(row.user_id, row.symbol)] = row
+        self.of_user.setdefault(row.user_id, _Account()).positions[row.symbol] = row
+
     def assets(self, user_id: int) -> dict[str, BalanceRow]:
-        return {asset: row for (uid, asset), row in self.balances.items() if uid == user_id}
+        account = self.of_user.get(user_id)
+        return dict(account.balances) if account is not None else {}
+
+    def positions_of(self, user_id: int) -> dict[str, PositionRow]:
+        account = self.of_user.get(user_id)
+        return dict(account.positions) if account is not None else {}
+
+
+@dataclass(slots=True)
+class _Account:
+    balances: dict[str, BalanceRow] = field(default_factory=dict)
+    positions: dict[str, PositionRow] = field(default_factory=dict)
 
 
 class PaperTxn:
@@ -329,8 +349,8 @@ class PaperTxn:
         """Raise DuplicateOrders with the stored orders of the new orders' (account, client id)s."""
         wanted = sorted({(r.user_id, r.client_order_id) for r in self.new_orders.values()})
         existing: dict[tuple[int, str], OrderRow] = {}
-        for k in range(0, len(wanted), _IN_CHUNK):
-            pairs = tuple_(_ORDERS.c.user_id, _ORDERS.c.client_order_id).in_(wanted[k : k + _IN_CHUNK])
+        for k in range(0, len(wanted), IN_CHUNK):
+            pairs = tuple_(_ORDERS.c.user_id, _ORDERS.c.client_order_id).in_(wanted[k : k + IN_CHUNK])
             for r in connection.execute(select(_ORDERS).where(pairs)):
                 if r.id not in self.new_orders:  # not one this transaction just inserted
                     existing[(r.user_id, r.client_order_id)] = order_row_of(r)
@@ -360,11 +380,10 @@ class PaperTxn:
                 state.orders.pop(row.id, None)
                 state.by_client_id.pop((row.user_id, row.client_order_id), None)
                 closed.append(row)
-        for key, balance in self.balances.items():
+        for balance in self.balances.values():
             balance.quantize()
-            state.balances[key] = balance
-            state.funded.add(balance.user_id)
-        for key, position in self.positions.items():
+            state.put_balance(balance)
+        for position in self.positions.values():
             position.quantize()
-            state.positions[key] = position
+            state.put_position(position)
         return opened, closed
