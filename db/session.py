@@ -7,7 +7,7 @@
   which sleeps its thread in 1..100 ms steps long after the lock is free again.
 - PostgreSQL (asyncpg): the queries lock the user's row (SELECT ... FOR UPDATE) before reading sums.
 
-`run_write(fn)` is the engine's hot path: `fn(connection)` issues Core statements (executemany
+`run_write(fn)` is the engine's hot path: `fn(connection)` issues Core statements (db.bulk's multi-row
 batches) in one transaction. On SQLite it runs in a dedicated writer thread on a synchronous pysqlite
 connection, so a whole transaction costs one hop between the event loop and a thread instead of one
 per statement; on PostgreSQL it runs through `AsyncConnection.run_sync`.

@@ -36,7 +36,7 @@ import heapq
 import itertools
 from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -66,7 +66,7 @@ from engine.exchange import (
 )
 from engine.grid import q8
 from engine.markets import BITGET_SPOT
-from engine.paper_state import DuplicateOrders, OrderRow, PaperState, PaperTxn, money, order_row_of
+from engine.paper_state import DuplicateOrders, OrderRow, PaperState, PaperTxn, order_row_of
 
 ZERO = Decimal(0)
 DEFAULT_MAKER_FEE = Decimal("0.0002")
@@ -432,8 +432,8 @@ class PaperVenue:
 
     async def fetch_order_by_client_id(self, user_id: int, client_order_id: str, symbol: str) -> Order | None:
         open_order = self._open_cids.get((user_id, symbol), {}).get(client_order_id)
-        if open_order is not None:
-            return _as_stored(open_order)
+        if open_order is not None:  # every order the venue holds is as stored (installed after commit)
+            return open_order
         finished = self._finished.pop((user_id, client_order_id), None)  # asked once; then the database
         if finished is not None:
             return finished if finished.symbol == symbol else None
@@ -451,12 +451,12 @@ class PaperVenue:
         # from memory, committed state only: the fleet asks for it inside its own write transaction,
         # so an account not funded yet shows the user's paper_balance without writing it
         await self._ready()
-        assets = {a: [row.free, row.locked] for a, row in self.state.assets(user_id).items()}
+        assets = {a: [row.free, row.locked] for a, row in self.state.account(user_id).balances.items()}
         if not assets:
             start = await self._start_balance(user_id)
             if start is not None:
                 assets["USDT"] = [start, ZERO]
-        margin = sum((p.margin for p in self.state.positions_of(user_id).values()), ZERO)
+        margin = sum((p.margin for p in self.state.account(user_id).positions.values()), ZERO)
         if margin and "USDT" in assets:
             assets["USDT"][1] += margin
         return Balance({a: AssetBalance(f, u, f + u) for a, (f, u) in assets.items()})
@@ -464,7 +464,7 @@ class PaperVenue:
     async def fetch_positions(self, user_id: int, symbols: Sequence[str] | None) -> list[Position]:
         await self._ready()
         out = []
-        for symbol, row in sorted(self.state.positions_of(user_id).items()):
+        for symbol, row in sorted(self.state.account(user_id).positions.items()):
             if row.qty == 0 or (symbols is not None and symbol not in symbols):
                 continue
             last = self.last_price(symbol) or row.entry_price
@@ -513,7 +513,7 @@ class PaperVenue:
     async def _fund(self, user_ids: set[int]) -> None:
         """Accounts used for the first time start with the user's paper_balance of USDT (written
         with the change that first uses them)."""
-        for user_id in sorted(user_ids - self.state.funded):
+        for user_id in sorted(u for u in user_ids if not self.state.funded(u)):
             if await self._start_balance(user_id) is None:
                 raise InvalidOrder(f"no paper account for user {user_id}")
 
@@ -750,7 +750,7 @@ class PaperVenue:
         """Remember a filled or cancelled order for its owner's look-up by client order id."""
         if user_id is None:
             return
-        self._finished[(user_id, order.client_order_id)] = _as_stored(order)
+        self._finished[(user_id, order.client_order_id)] = order
         while len(self._finished) > FINISHED_KEPT:
             self._finished.popitem(last=False)
 
@@ -835,20 +835,7 @@ class PaperExchange:
         return None
 
 
-# ---- rows ------------------------------------------------------------------------------------------
-
-
-def _as_stored(order: Order) -> Order:
-    """The order exactly as reading it back from the database gives it (money at 8 decimals)."""
-    return replace(
-        order,
-        price=money(order.price),
-        qty=money(order.qty),  # type: ignore[arg-type]
-        filled_qty=money(order.filled_qty),  # type: ignore[arg-type]
-        avg_fill_price=money(order.avg_fill_price),
-        fee=money(order.fee),  # type: ignore[arg-type]
-        trigger_price=money(order.trigger_price),
-    )
+# ---- helpers -------------------------------------------------------------------------------------------
 
 
 def _settle(

@@ -3,21 +3,22 @@
 The venue (engine.paper) is the only writer of paper_orders, paper_balances and paper_positions,
 so it keeps the open orders and every account's balances and positions in memory and never reads
 them back. A `PaperTxn` is one change of that state: the matching logic works on copies of the rows
-it touches (`order`, `balance`, `position`); `write(connection)` stores exactly those rows with a few
-Core executemany statements in one transaction (`Database.run_write`: one hop to SQLite's writer
-thread); only once that is committed does `install` put the copies (money quantized to 8 decimals,
-as reading them back would give) in place of the originals. A failed write leaves memory untouched.
+it touches (`order`, `balance`, `position`); `write(connection)` stores exactly those rows (db.bulk's
+multi-row statements) in one transaction (`Database.run_write`: one hop to SQLite's writer thread);
+only once that is committed does `install` put the copies (money quantized to 8 decimals, as reading
+them back would give) in place of the originals. A failed write leaves memory untouched.
 
 Idempotency: a new order whose (account, client order id) the database already holds makes `write`
-raise `DuplicateOrders` with those orders before anything is written; the venue answers them with
-the existing orders and runs the batch again.
+raise `DuplicateOrders` with those orders, and the transaction is rolled back (on SQLite the unique
+index tells it: INSERT OR IGNORE inserts fewer rows); the venue answers them with the existing orders
+and runs the batch again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, tuple_, update
@@ -25,9 +26,9 @@ from sqlalchemy import Connection, insert, select, tuple_, update
 from db.bulk import IN_CHUNK, insert_rows, update_rows_where
 from db.models import PaperBalance, PaperOrder, PaperPosition, ReplayCursor
 from engine.exchange import Order
+from engine.grid import q8
 
 ZERO = Decimal(0)
-_QUANTUM = Decimal("0.00000001")
 
 _ORDERS = PaperOrder.__table__
 _BALANCES = PaperBalance.__table__
@@ -37,11 +38,7 @@ _CURSORS = ReplayCursor.__table__
 
 def money(value: Decimal | None) -> Decimal | None:
     """A money value as the database stores it (8 decimals)."""
-    return None if value is None else value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
-
-
-def _q(value: Decimal) -> Decimal:
-    return value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
+    return None if value is None else q8(value)
 
 
 @dataclass(slots=True)
@@ -94,11 +91,11 @@ class OrderRow:
     def quantize(self) -> None:
         """Money as the database stores it (in place: only a transaction's own copies are quantized)."""
         self.price = money(self.price)
-        self.qty = _q(self.qty)
-        self.filled_qty = _q(self.filled_qty)
+        self.qty = q8(self.qty)
+        self.filled_qty = q8(self.filled_qty)
         self.avg_price = money(self.avg_price)
-        self.fee = _q(self.fee)
-        self.reserved = _q(self.reserved)
+        self.fee = q8(self.fee)
+        self.reserved = q8(self.reserved)
         self.trigger_price = money(self.trigger_price)
 
 
@@ -114,7 +111,7 @@ class BalanceRow:
         return BalanceRow(self.user_id, self.asset, self.free, self.locked, self.stored)
 
     def quantize(self) -> None:
-        self.free, self.locked, self.stored = _q(self.free), _q(self.locked), True
+        self.free, self.locked, self.stored = q8(self.free), q8(self.locked), True
 
 
 @dataclass(slots=True)
@@ -135,8 +132,8 @@ class PositionRow:
         )  # fmt: skip
 
     def quantize(self) -> None:
-        self.qty, self.entry_price = _q(self.qty), _q(self.entry_price)
-        self.margin, self.realized_pnl, self.stored = _q(self.margin), _q(self.realized_pnl), True
+        self.qty, self.entry_price = q8(self.qty), q8(self.entry_price)
+        self.margin, self.realized_pnl, self.stored = q8(self.margin), q8(self.realized_pnl), True
 
 
 _ORDER_FIELDS = [f.name for f in fields(OrderRow)]
@@ -162,10 +159,7 @@ class PaperState:
     def __init__(self) -> None:
         self.orders: dict[int, OrderRow] = {}  # open orders by id
         self.by_client_id: dict[tuple[int, str], int] = {}  # open orders: (user, client id) -> id
-        self.balances: dict[tuple[int, str], BalanceRow] = {}
-        self.funded: set[int] = set()  # accounts with balance rows
-        self.positions: dict[tuple[int, str], PositionRow] = {}
-        self.of_user: dict[int, _Account] = {}  # the same balances and positions by account
+        self.accounts: dict[int, Account] = {}  # balances and positions by account (user id)
         self.next_id = 1
 
     def load(
@@ -173,10 +167,7 @@ class PaperState:
     ) -> None:
         self.orders.clear()
         self.by_client_id.clear()
-        self.balances.clear()
-        self.funded.clear()
-        self.positions.clear()
-        self.of_user.clear()
+        self.accounts.clear()
         for r in orders:
             row = order_row_of(r)
             self.orders[row.id] = row
@@ -190,27 +181,25 @@ class PaperState:
         self.next_id = max_id + 1
 
     def put_balance(self, row: BalanceRow) -> None:
-        self.balances[(row.user_id, row.asset)] = row
-        self.of_user.setdefault(row.user_id, _Account()).balances[row.asset] = row
-        self.funded.add(row.user_id)
+        self.accounts.setdefault(row.user_id, Account()).balances[row.asset] = row
 
     def put_position(self, row: PositionRow) -> None:
-        self.positions[(row.user_id, row.symbol)] = row
-        self.of_user.setdefault(row.user_id, _Account()).positions[row.symbol] = row
+        self.accounts.setdefault(row.user_id, Account()).positions[row.symbol] = row
 
-    def assets(self, user_id: int) -> dict[str, BalanceRow]:
-        account = self.of_user.get(user_id)
-        return dict(account.balances) if account is not None else {}
+    def account(self, user_id: int) -> Account:
+        """The account's rows (an empty one, not stored, for an account never used)."""
+        return self.accounts.get(user_id) or Account()
 
-    def positions_of(self, user_id: int) -> dict[str, PositionRow]:
-        account = self.of_user.get(user_id)
-        return dict(account.positions) if account is not None else {}
+    def funded(self, user_id: int) -> bool:
+        """The account has balance rows (its first use wrote them)."""
+        account = self.accounts.get(user_id)
+        return account is not None and bool(account.balances)
 
 
 @dataclass(slots=True)
-class _Account:
-    balances: dict[str, BalanceRow] = field(default_factory=dict)
-    positions: dict[str, PositionRow] = field(default_factory=dict)
+class Account:
+    balances: dict[str, BalanceRow] = field(default_factory=dict)  # by asset
+    positions: dict[str, PositionRow] = field(default_factory=dict)  # by symbol
 
 
 class PaperTxn:
@@ -258,12 +247,12 @@ class PaperTxn:
         row = self.balances.get(key)
         if row is not None:
             return row
-        original = self.state.balances.get(key)
+        original = self.state.account(user_id).balances.get(asset)
         if original is not None:
             row = original.copy()
         else:
             start = ZERO
-            if asset == "USDT" and user_id not in self.state.funded:
+            if asset == "USDT" and not self.state.funded(user_id):
                 start = self.start_balances.get(user_id, ZERO)
             row = BalanceRow(user_id, asset, start, ZERO, stored=False)
         self.balances[key] = row
@@ -273,7 +262,7 @@ class PaperTxn:
         key = (user_id, symbol)
         row = self.positions.get(key)
         if row is None:
-            original = self.state.positions.get(key)
+            original = self.state.account(user_id).positions.get(symbol)
             row = (
                 original.copy()
                 if original is not None
@@ -284,7 +273,7 @@ class PaperTxn:
 
     def fund(self, user_id: int) -> None:
         """An account's first use: its USDT balance row is written with this change."""
-        if user_id not in self.state.funded:
+        if not self.state.funded(user_id):
             self.balance(user_id, "USDT")
 
     # ---- the write (in the writer thread) and its installation (in the event loop)

@@ -75,12 +75,23 @@ def _delivered(emu: TelegramEmulator, users: list[User]) -> Counter[int]:
 def test_render_shows_numbers_and_symbols_as_a_trader_reads_them() -> None:
     text = render_alert(
         "grid_fill",
-        {"name": "g", "side": "buy", "qty": "0.00047100", "symbol": "BTC/USDT", "price": "105604.68",
-         "interval": 11, "fee": "0.02984388"},
+        {
+            "name": "g",
+            "side": "buy",
+            "qty": "0.00047100",
+            "symbol": "BTC/USDT",
+            "price": "105604.68",
+            "interval": 11,
+            "fee": "0.02984388",
+        },
         "en",
     )
     assert text == "✅ <b>g</b> buy 0.000471 BTCUSDT at 105604.68 (grid 11, fee 0.02984388)"
-    assert "ETHUSDT" in render_alert("trend_entry", {"name": "t", "side": "long", "qty": "1.50", "symbol": "ETH/USDT:USDT", "price": "3000"}, "en")
+    assert "ETHUSDT" in render_alert(
+        "trend_entry",
+        {"name": "t", "side": "long", "qty": "1.50", "symbol": "ETH/USDT:USDT", "price": "3000"},
+        "en",
+    )
 
 
 def test_render_escapes_and_falls_back() -> None:

@@ -53,7 +53,9 @@ def read_lines(proc: subprocess.Popen[bytes], wanted: bytes, count: int = 1, tim
 def wait_ready(proc: subprocess.Popen[bytes]) -> None:
     """Block until the worker printed READY (its start-up is done; what follows is the replay)."""
     if not read_lines(proc, b"READY"):
-        raise AssertionError(f"worker ended before READY: {(proc.stderr.read() if proc.stderr else b'').decode()[-3000:]}")
+        raise AssertionError(
+            f"worker ended before READY: {(proc.stderr.read() if proc.stderr else b'').decode()[-3000:]}"
+        )
 
 
 def run_to_end(db: Path) -> float:

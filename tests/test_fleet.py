@@ -276,10 +276,14 @@ async def test_listeners_hear_committed_starts_and_stops(fleet: Fleet, alice: Us
     assert recorder.events == [("started", bot.id), ("stopped", bot.id)]
 
 
-async def test_a_range_too_narrow_for_the_tick_is_refused(fleet: Fleet, alice: UserDTO, database: Database) -> None:
+async def test_a_range_too_narrow_for_the_tick_is_refused(
+    fleet: Fleet, alice: UserDTO, database: Database
+) -> None:
     # 100 intervals between 100.00 and 100.50 would need lines 0.005 apart; BTCUSDT's tick is 0.01
     with pytest.raises(ValidationError) as err:
-        await _grid(fleet, alice, lower_price="100", upper_price="100.5", grid_count=100, total_investment="100000")
+        await _grid(
+            fleet, alice, lower_price="100", upper_price="100.5", grid_count=100, total_investment="100000"
+        )
     assert err.value.field == "grid_count"
     assert await _count(database, BotInstance) == 0
 
@@ -298,7 +302,9 @@ async def test_the_view_cache_never_shows_a_stale_bot(database: Database, alice:
     # the engine writes a bot's stats outside the service, then says so (EngineService after each tick)
     async with database.write() as session:
         await session.execute(
-            BotInstance.__table__.update().where(BotInstance.id == bot.id).values(total_pnl="12.5", total_trades=3)
+            BotInstance.__table__.update()
+            .where(BotInstance.id == bot.id)
+            .values(total_pnl="12.5", total_trades=3)
         )
     fleet.bot_changed(bot.id)
     (after, _), (card, _) = await fleet.overview(alice.id), await fleet.card(alice.id, bot.id)

@@ -33,8 +33,14 @@ async def app(emu: TelegramEmulator, db_url: str) -> AsyncIterator[App]:
 async def _grid_bot(app: App, telegram_id: int = ALICE) -> BotDTO:
     user = await app.services.accounts.register(telegram_id=telegram_id, chat_id=telegram_id)
     change = await app.services.fleet.create_grid_bot(
-        user.id, name="Grid <1>", symbol="BTCUSDT", allocation_percent="20", lower_price="60000",
-        upper_price="70000", grid_count=10, total_investment="1000",
+        user.id,
+        name="Grid <1>",
+        symbol="BTCUSDT",
+        allocation_percent="20",
+        lower_price="60000",
+        upper_price="70000",
+        grid_count=10,
+        total_investment="1000",
     )
     return change.bot
 
@@ -45,17 +51,30 @@ async def _fills(app: App, bot: BotDTO, user_id: int) -> None:
         for side, price, pnl in (("buy", "63000", None), ("sell", "64000", "1.54")):
             session.add(
                 Trade(
-                    user_id=user_id, bot_instance_id=bot.id, trade_source="grid_bot", symbol="BTCUSDT",
-                    side=side, qty=Decimal("0.001587"), price=Decimal(price), fee=Decimal("0.02"),
-                    realized_pnl=Decimal(pnl) if pnl else None, client_order_id=f"mb{bot.id}i3c0{side[0]}",
+                    user_id=user_id,
+                    bot_instance_id=bot.id,
+                    trade_source="grid_bot",
+                    symbol="BTCUSDT",
+                    side=side,
+                    qty=Decimal("0.001587"),
+                    price=Decimal(price),
+                    fee=Decimal("0.02"),
+                    realized_pnl=Decimal(pnl) if pnl else None,
+                    client_order_id=f"mb{bot.id}i3c0{side[0]}",
                     executed_at=utcnow(),
                 )
             )
         await session.execute(
-            update(GridBotConfig).values(current_price=Decimal("64321.5"), active_buy_orders=3, realized_profit=Decimal("1.54"))
+            update(GridBotConfig).values(
+                current_price=Decimal("64321.5"), active_buy_orders=3, realized_profit=Decimal("1.54")
+            )
         )
         await session.execute(update(GridOrder).where(GridOrder.grid_index < 3).values(status="buy_placed"))
-        await session.execute(update(GridOrder).where(GridOrder.grid_index == 3).values(status="buy_placed", cycle=1, profit=Decimal("1.54")))
+        await session.execute(
+            update(GridOrder)
+            .where(GridOrder.grid_index == 3)
+            .values(status="buy_placed", cycle=1, profit=Decimal("1.54"))
+        )
 
 
 async def test_grid_card_shows_the_lines_and_their_orders(app: App) -> None:
@@ -100,5 +119,8 @@ async def test_no_fills_no_chart_and_others_cannot_see_it(app: App) -> None:
 
     other = await app.send(BOB, "/start")
     answer = await app.press_data(BOB, other, f"b:chart:{bot.id}")
-    assert "not found" in (answer.text or "").lower() or "not found" in app.emu.bot_messages(BOB)[-1].text.lower()
+    assert (
+        "not found" in (answer.text or "").lower()
+        or "not found" in app.emu.bot_messages(BOB)[-1].text.lower()
+    )
     assert not app.emu.calls_to("sendPhoto")

@@ -58,8 +58,14 @@ async def test_a_live_grid_bot_places_its_orders_on_the_users_exchange(
     await accounts.set_trading_mode(user.id, "live")
     bot = (
         await fleet.create_grid_bot(
-            user.id, name="live grid", symbol="BTCUSDT", allocation_percent="20", lower_price="70000",
-            upper_price="80000", grid_count=10, total_investment="1000",
+            user.id,
+            name="live grid",
+            symbol="BTCUSDT",
+            allocation_percent="20",
+            lower_price="70000",
+            upper_price="80000",
+            grid_count=10,
+            total_investment="1000",
         )
     ).bot
     # equity comes from the exchange: 10,000 USDT there, 20 % of it = 2,000 >= 1,000 invested

@@ -108,7 +108,9 @@ async def test_sandbox_chat_from_start_to_a_pressed_button(sandbox: Terminal, tm
     assert (tmp_path / "multibot.db").exists()  # paper trading on SQLite in the working directory
 
 
-async def test_sandbox_grid_bot_from_the_wizard_fills_within_a_minute(sandbox: Terminal, tmp_path: Path) -> None:
+async def test_sandbox_grid_bot_from_the_wizard_fills_within_a_minute(
+    sandbox: Terminal, tmp_path: Path
+) -> None:
     """`make run` as a new user meets it: /start, a grid bot through the wizard (range suggested around
     the replayed price), start it, and see its fills arrive as alerts within a minute."""
     at = await sandbox.expect("/quit (or Ctrl-D) exits.")

@@ -25,10 +25,14 @@ async def test_builtins_are_seeded_and_match_the_engine(strategies: Strategies, 
         assert row.definition() == next(s for s in BUILTIN_STRATEGIES if s.name == row.name)
 
 
-async def test_a_saved_copy_is_the_owners_only(strategies: Strategies, fleet: Fleet, alice: UserDTO, bob: UserDTO) -> None:
+async def test_a_saved_copy_is_the_owners_only(
+    strategies: Strategies, fleet: Fleet, alice: UserDTO, bob: UserDTO
+) -> None:
     base = await strategies.by_name(alice.id, "conservative")
     mine = await strategies.save_copy(
-        alice.id, base.id, name="slow and steady",
+        alice.id,
+        base.id,
+        name="slow and steady",
         overrides={"ema_fast": "10", "stop_loss_percent": "2.5", "leverage": "3", "timeframe": "1h"},
     )
     assert (mine.params["ema_fast"], mine.timeframe) == (10, "1h")
@@ -39,8 +43,14 @@ async def test_a_saved_copy_is_the_owners_only(strategies: Strategies, fleet: Fl
     with pytest.raises(NotFound):
         await strategies.get(bob.id, mine.id)
     with pytest.raises(NotFound):
-        await fleet.create_trend_bot(bob.id, name="thief", symbol="BTCUSDT", allocation_percent="5", strategy_id=mine.id)
-    bot = (await fleet.create_trend_bot(alice.id, name="uses it", symbol="BTCUSDT", allocation_percent="5", strategy_id=mine.id)).bot
+        await fleet.create_trend_bot(
+            bob.id, name="thief", symbol="BTCUSDT", allocation_percent="5", strategy_id=mine.id
+        )
+    bot = (
+        await fleet.create_trend_bot(
+            alice.id, name="uses it", symbol="BTCUSDT", allocation_percent="5", strategy_id=mine.id
+        )
+    ).bot
     assert bot.strategy_id == mine.id
     with pytest.raises(NameTaken):
         await strategies.save_copy(alice.id, base.id, name="slow and steady")
@@ -48,10 +58,19 @@ async def test_a_saved_copy_is_the_owners_only(strategies: Strategies, fleet: Fl
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"nonsense": "1"}, {"ema_fast": "-3"}, {"ema_fast": "abc"}, {"leverage": "101"}, {"timeframe": "7m"},
-     {"stop_loss_percent": "100"}, {"risk": "1"}],
+    [
+        {"nonsense": "1"},
+        {"ema_fast": "-3"},
+        {"ema_fast": "abc"},
+        {"leverage": "101"},
+        {"timeframe": "7m"},
+        {"stop_loss_percent": "100"},
+        {"risk": "1"},
+    ],
 )
-async def test_bad_overrides_change_nothing(strategies: Strategies, alice: UserDTO, overrides: dict[str, str]) -> None:
+async def test_bad_overrides_change_nothing(
+    strategies: Strategies, alice: UserDTO, overrides: dict[str, str]
+) -> None:
     base = await strategies.by_name(alice.id, "conservative")
     with pytest.raises(ValidationError):
         await strategies.save_copy(alice.id, base.id, name="bad", overrides=overrides)

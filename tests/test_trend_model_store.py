@@ -16,7 +16,9 @@ from engine.trend_model import predict_proba
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_the_model_survives_a_restart_without_retraining(
-    database: Database, monkeypatch: pytest.MonkeyPatch, alice  # type: ignore[no-untyped-def]
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    alice,  # type: ignore[no-untyped-def]
 ) -> None:
     candles = load_candles(DATA_DIR / "ethusdt_1h_2y.csv.gz")  # real hourly candles shipped in engine/data
     history = ClosedCandles(candles, candles.timestamps[-1])

@@ -77,7 +77,12 @@ async def emu(
     venue = PaperVenue(database)
     engine = EngineService(database, fleet, venue=venue)
     services = Services(
-        settings=settings, db=database, fleet=fleet, accounts=accounts, strategies=Strategies(database), engine=engine
+        settings=settings,
+        db=database,
+        fleet=fleet,
+        accounts=accounts,
+        strategies=Strategies(database),
+        engine=engine,
     )
     dp = build_dispatcher(services)
     async with TelegramEmulator() as emulator:
@@ -243,10 +248,14 @@ async def test_trend_wizard_reasks_a_wrong_answer_at_every_step(
     # a forged id of a strategy the user cannot see (another user's copy) is refused like a typed name
     other = await accounts.register(telegram_id=7999, chat_id=7999)
     strategies = Strategies(database)
-    theirs = await strategies.save_copy(other.id, (await strategies.by_name(other.id, "balanced")).id, name="Theirs")
+    theirs = await strategies.save_copy(
+        other.id, (await strategies.by_name(other.id, "balanced")).id, name="Theirs"
+    )
     before = max(m.message_id for m in chat.emu.transcript(USER))
     await chat.press(
-        strategy_prompt, WizardCD(step="strategy", action=WizardAction.answer, value=str(theirs.id)).pack(), forged=True
+        strategy_prompt,
+        WizardCD(step="strategy", action=WizardAction.answer, value=str(theirs.id)).pack(),
+        forged=True,
     )
     forged_strategy = await chat.emu.wait_for_bot_message(USER, after_message_id=before)
     assert forged_strategy.text.startswith("⚠️ " + en("wizard.rule.strategy", name=str(theirs.id)))
