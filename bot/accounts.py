@@ -185,5 +185,3 @@ class Accounts:
         if user is None:
             raise NotFound("user")
         return user
-
-

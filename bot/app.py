@@ -38,7 +38,7 @@ from db.session import Database
 from engine.ccxt_exchange import CcxtExchangeRegistry
 from engine.credentials import CredentialCipher
 from engine.feeds import LivePriceFeed, PriceSink, ReplayFeed
-from engine.grid_runtime import unified_symbol
+from engine.grid_store import unified_symbol
 from engine.live_accounts import LiveAccounts
 from engine.paper import PaperVenue
 

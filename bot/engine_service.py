@@ -51,7 +51,8 @@ from engine.exchange import (
     TemporaryExchangeError,
 )
 from engine.feeds import ReplayFeed
-from engine.grid_runtime import GridRuntime, GridStore
+from engine.grid_runtime import GridRuntime
+from engine.grid_store import GridStore
 from engine.paper import PaperVenue
 from engine.runner import Runner
 from engine.trend_candles import CandleSource

@@ -15,7 +15,7 @@ from db.models import BotInstance, Strategy, Trade, TrendBotState, TrendPosition
 from db.session import Database
 from engine.exchange import Market, Order, OrderRequest
 from engine.grid import ZERO
-from engine.grid_runtime import unified_symbol
+from engine.grid_store import unified_symbol
 from engine.strategies import StrategyDef, get_strategy
 from engine.trend import (
     ClosedTrade,

@@ -26,7 +26,8 @@ from db.models import BotInstance
 from db.session import Database
 from engine.credentials import CredentialCipher
 from engine.feeds import DATA_DIR, ReplayFeed
-from engine.grid_runtime import GridRuntime, GridStore
+from engine.grid_runtime import GridRuntime
+from engine.grid_store import GridStore
 from engine.paper import PaperVenue, load_cursor
 
 SYMBOL = "BTC/USDT"

@@ -23,7 +23,8 @@ from engine.backtest import run_grid_backtest
 from engine.candles import load_candles, walk_points
 from engine.exchange import Order
 from engine.feeds import DATA_DIR
-from engine.grid_runtime import GridRuntime, GridStore, _Changes, _fill_order
+from engine.grid_runtime import GridRuntime, _fill_order
+from engine.grid_store import GridStore, _Changes
 from engine.paper import PaperVenue
 
 BTC = "BTC/USDT"

@@ -15,8 +15,7 @@ TEXTS = {
         "wizard.ask.allocation": "Which share of the account balance, in %? Still free: <b>{free} %</b>.",
         "wizard.ask.leverage": "Maximum leverage, 1 to {maximum} (default {default}x).",
         "wizard.ask.max_positions": (
-            "How many positions may be open at once? 1 to "
-            "{maximum} (default {default})."
+            "How many positions may be open at once? 1 to {maximum} (default {default})."
         ),
         "wizard.ask.stop_loss": "Stop loss in % of the entry price (default {default} %).",
         "wizard.ask.take_profit": "Take profit in % of the entry price (default {default} %).",
@@ -34,12 +33,10 @@ TEXTS = {
             "trigger ({quote}). Skip to start at once."
         ),
         "wizard.ask.stop_upper": (
-            "Optional: stop the bot when the price rises above "
-            "this ({quote}, above {upper})."
+            "Optional: stop the bot when the price rises above this ({quote}, above {upper})."
         ),
         "wizard.ask.stop_lower": (
-            "Optional: stop the bot when the price falls below "
-            "this ({quote}, below {lower})."
+            "Optional: stop the bot when the price falls below this ({quote}, below {lower})."
         ),
         # why an answer was refused
         "wizard.rule.name": "The name must be 1 to {maximum} characters, without control characters.",
@@ -51,16 +48,13 @@ TEXTS = {
         "wizard.rule.leverage": "The leverage must be a whole number from 1 to {maximum}.",
         "wizard.rule.max_positions": "Max positions must be a whole number from 1 to {maximum}.",
         "wizard.rule.stop_loss": (
-            "The stop loss must be a number above 0 and below "
-            "100 %, with at most 2 decimals."
+            "The stop loss must be a number above 0 and below 100 %, with at most 2 decimals."
         ),
         "wizard.rule.take_profit": (
-            "The take profit must be a number above 0 %, at "
-            "most 999.99, 2 decimals at most."
+            "The take profit must be a number above 0 %, at most 999.99, 2 decimals at most."
         ),
         "wizard.rule.lower_price": (
-            "The lower price must be a number above 0 "
-            "({quote}), with at most 8 decimals."
+            "The lower price must be a number above 0 ({quote}), with at most 8 decimals."
         ),
         "wizard.rule.upper_price": "The upper price must be a number above the lower price ({lower}).",
         "wizard.rule.grid_count": "The number of grids must be a whole number from {minimum} to {maximum}.",
@@ -69,8 +63,7 @@ TEXTS = {
         "wizard.rule.trigger_price": "The trigger must be a price above 0 ({quote}).",
         "wizard.rule.stop_upper": "The upper stop must be a price above the upper price ({upper}).",
         "wizard.rule.stop_lower": (
-            "The lower stop must be a price above 0 and "
-            "below the lower price ({lower})."
+            "The lower stop must be a price above 0 and below the lower price ({lower})."
         ),
         "wizard.err.over_allocation": "{requested} % is more than the {free} % still free.",
         "wizard.err.name_taken": "You already have a bot named “{name}”. Choose another name.",
@@ -88,8 +81,7 @@ TEXTS = {
         ),
         "wizard.err.too_many_bots": "You already have {limit} bots, the most allowed. Delete one first.",
         "wizard.err.nothing_free": (
-            "Your whole balance is allocated (0 % free). "
-            "Lower another bot's share first."
+            "Your whole balance is allocated (0 % free). Lower another bot's share first."
         ),
         "wizard.err.generic": "That did not work. Please try again.",
         "wizard.err.use_buttons": "Please use the buttons (or /cancel).",
@@ -140,8 +132,7 @@ TEXTS = {
             "Capital needed: {needed} {quote} · this bot's allocation: {allocation} % of your balance"
         ),
         "wizard.preview.over_capital": (
-            "⚠️ The grid needs more than the allocated "
-            "capital: it will not start."
+            "⚠️ The grid needs more than the allocated capital: it will not start."
         ),
         "wizard.preview.negative_profit": (
             "⚠️ Fees eat the whole step of some grids (profit ≤ 0): widen the range or use fewer grids."
@@ -178,25 +169,21 @@ TEXTS = {
             "선택: 가격이 이 트리거 ({quote})를 지날 때 그리드를 시작합니다. 바로 시작하려면 건너뛰세요."
         ),
         "wizard.ask.stop_upper": (
-            "선택: 가격이 이 값 위로 오르면 봇을 중지합니다 "
-            "({quote}, {upper}보다 높게)."
+            "선택: 가격이 이 값 위로 오르면 봇을 중지합니다 ({quote}, {upper}보다 높게)."
         ),
         "wizard.ask.stop_lower": (
-            "선택: 가격이 이 값 아래로 내리면 봇을 중지합니다 "
-            "({quote}, {lower}보다 낮게)."
+            "선택: 가격이 이 값 아래로 내리면 봇을 중지합니다 ({quote}, {lower}보다 낮게)."
         ),
         "wizard.rule.name": "이름은 제어 문자 없이 1~{maximum}자여야 합니다.",
         "wizard.rule.symbol": "알 수 없는 마켓 “{symbol}”. BTCUSDT 나 ETHUSDT 같은 심볼을 보내세요.",
         "wizard.rule.allocation": (
-            "배분은 0보다 크고 {free} % (남은 배분) 이하인 "
-            "숫자여야 하며, 소수점은 2자리까지입니다."
+            "배분은 0보다 크고 {free} % (남은 배분) 이하인 숫자여야 하며, 소수점은 2자리까지입니다."
         ),
         "wizard.rule.leverage": "레버리지는 1~{maximum} 사이의 정수여야 합니다.",
         "wizard.rule.max_positions": "최대 포지션 수는 1~{maximum} 사이의 정수여야 합니다.",
         "wizard.rule.stop_loss": "손절은 0보다 크고 100 % 미만인 숫자여야 하며, 소수점은 2자리까지입니다.",
         "wizard.rule.take_profit": (
-            "익절은 0 %보다 크고 999.99 이하인 "
-            "숫자여야 하며, 소수점은 2자리까지입니다."
+            "익절은 0 %보다 크고 999.99 이하인 숫자여야 하며, 소수점은 2자리까지입니다."
         ),
         "wizard.rule.lower_price": "하단 가격은 0보다 큰 숫자여야 하며 ({quote}), 소수점은 8자리까지입니다.",
         "wizard.rule.upper_price": "상단 가격은 하단 가격 ({lower})보다 큰 숫자여야 합니다.",
@@ -222,8 +209,7 @@ TEXTS = {
         ),
         "wizard.err.too_many_bots": "이미 최대 {limit}개의 봇이 있습니다. 먼저 하나를 삭제하세요.",
         "wizard.err.nothing_free": (
-            "잔고가 모두 배분되었습니다 (남은 배분 0 %). "
-            "먼저 다른 봇의 배분을 줄이세요."
+            "잔고가 모두 배분되었습니다 (남은 배분 0 %). 먼저 다른 봇의 배분을 줄이세요."
         ),
         "wizard.err.generic": "처리하지 못했습니다. 다시 시도해 주세요.",
         "wizard.err.use_buttons": "버튼을 사용하세요 (또는 /cancel).",
@@ -265,13 +251,11 @@ TEXTS = {
             "최저 그리드 {low} %, 최고 그리드 {high} %"
         ),
         "wizard.preview.capital": (
-            "필요 자본: {needed} {quote} · 이 봇의 배분: "
-            "{allocation} % = {allocated} {quote}"
+            "필요 자본: {needed} {quote} · 이 봇의 배분: {allocation} % = {allocated} {quote}"
         ),
         "wizard.preview.capital_unknown": "필요 자본: {needed} {quote} · 이 봇의 배분: 잔고의 {allocation} %",
         "wizard.preview.over_capital": (
-            "⚠️ 그리드에 배분된 자본보다 많은 금액이 "
-            "필요합니다: 시작되지 않습니다."
+            "⚠️ 그리드에 배분된 자본보다 많은 금액이 필요합니다: 시작되지 않습니다."
         ),
         "wizard.preview.negative_profit": (
             "⚠️ 일부 그리드는 수수료가 간격 수익을 모두 잠식합니다 (수익 "

@@ -1,0 +1,358 @@
+"""The grid runtime's state: a running grid bot's book and the repository that loads and saves it.
+
+`GridBook` is a running grid bot as engine.grid_runtime holds it between ticks; `GridStore` reads books
+from the database (one bot, or all of a restart's at once) and writes a tick's changes (`_Changes`) by
+group commit, in one `Database.run_write` per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from db import queries as q
+from db.base import from_ms
+from db.bulk import IN_CHUNK
+from db.models import BotInstance, GridBotConfig, GridOrder, User
+from db.session import Database
+from engine.exchange import InvalidOrder, Market, OrderRequest
+from engine.grid import ZERO, IntervalState, IntervalStatus
+
+QUOTES = ("USDT", "USDC", "BTC", "ETH")
+
+
+def unified_symbol(symbol: str) -> str:
+    """Our symbol ('BTCUSDT') as ccxt's unified spot symbol ('BTC/USDT')."""
+    if "/" in symbol:
+        return symbol
+    for quote in QUOTES:
+        if symbol.endswith(quote) and len(symbol) > len(quote):
+            return f"{symbol[: -len(quote)]}/{quote}"
+    raise InvalidOrder(f"unknown symbol {symbol!r}")
+
+
+@dataclass(slots=True)
+class GridBook:
+    """A running grid bot as the runtime holds it between ticks (money in quote currency)."""
+
+    bot_id: int
+    user_id: int
+    chat_id: int
+    name: str
+    symbol: str  # unified, e.g. "BTC/USDT"
+    config_id: int
+    row_ids: list[int]  # grid_orders.id of each interval
+    lines: list[Decimal]
+    intervals: list[IntervalState]
+    buy_cids: list[str | None]
+    sell_cids: list[str | None]
+    trigger: Decimal | None
+    stop_upper: Decimal | None
+    stop_lower: Decimal | None
+    close_on_stop: bool
+    total_investment: Decimal
+    allocation_percent: Decimal
+    first_price: Decimal | None
+    filled_buys: int
+    filled_sells: int
+    realized: Decimal
+    total_trades: int
+    winning_trades: int
+    total_pnl: Decimal
+    market: Market | None = None
+    price: Decimal | None = None
+    sell_fills: dict[int, tuple[Decimal, Decimal, int]] = field(default_factory=dict)
+    # the exchange's orders_version() when a tick last found every order of the book in place
+    settled: object = None
+
+    @property
+    def started(self) -> bool:
+        """Orders were ever journaled (a stopped grid restarts from its intervals, not afresh)."""
+        return self.filled_buys > 0 or any(
+            s.status != IntervalStatus.PENDING or s.cycle > 0 or self.buy_cids[s.index]
+            for s in self.intervals
+        )
+
+    def expected(self) -> dict[str, list[int]]:
+        """Client order ids the bot has out (or is about to send), with their intervals."""
+        out: dict[str, list[int]] = {}
+        for s in self.intervals:
+            if s.status == IntervalStatus.BUY_PLACED and self.buy_cids[s.index]:
+                out.setdefault(self.buy_cids[s.index], []).append(s.index)  # type: ignore[arg-type]
+            elif s.status == IntervalStatus.SELL_PLACED and self.sell_cids[s.index]:
+                out.setdefault(self.sell_cids[s.index], []).append(s.index)  # type: ignore[arg-type]
+        return out
+
+    def committed_capital(self) -> Decimal:
+        """Quote the grid holds: open buys at their line plus bought base at its entry price."""
+        total = ZERO
+        for s in self.intervals:
+            if s.status == IntervalStatus.BUY_PLACED:
+                total += s.qty * s.buy_price
+            elif s.status in (IntervalStatus.BUY_FILLED, IntervalStatus.SELL_PLACED) and s.entry_price:
+                total += s.qty * s.entry_price
+        return total
+
+
+@dataclass
+class _Changes:
+    touched: set[int] = field(default_factory=set)
+    trades: list[dict[str, Any]] = field(default_factory=list)  # trades rows (column values)
+    alerts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    requests: list[OrderRequest] = field(default_factory=list)
+    fills: int = 0
+    last_fill_ts: int | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.touched or self.trades or self.alerts)
+
+
+class GridStore:
+    """The grid runtime's repository: reads a bot's grid, writes one tick's changes in one transaction.
+
+    Group commit: the saves of bots ticking at the same moment (a slot of the scheduler, a price
+    point that filled many bots) are written in one transaction; each caller returns only once the
+    transaction holding its changes is committed, so "journaled before sent" holds per bot. Each
+    bot's changes are whole inside that transaction. If a batch fails, its saves are retried one
+    per transaction, so the error reaches only the bot that caused it.
+
+    A transaction is one `Database.run_write`: an executemany UPDATE by id per table (the book knows
+    its rows' ids), one INSERT of the trades and one of the alerts; the only read is the bots'
+    telegram_notify, in the same transaction (see db.queries.write_bots_activity)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._pending: list[_Save] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self.commits = 0  # transactions written (group commits), for the benchmark
+        self.saves = 0  # saves they held
+        self.commit_seconds = 0.0
+
+    async def load(self, bot_id: int, *, require_running: bool = True) -> GridBook | None:
+        """The grid of a (running) grid bot, or None (not found, not a grid, not running)."""
+        async with self.db.read() as session:
+            bot = await session.get(BotInstance, bot_id)
+            if bot is None or bot.bot_type != "grid":
+                return None
+            if require_running and not (bot.is_running and bot.is_active):
+                return None
+            user = await session.get(User, bot.user_id)
+            found = await q.grid_of(session, bot_id)
+            if found is None or user is None:
+                return None
+            return _book_of(bot, user, *found)
+
+    async def load_many(self, bot_ids: Sequence[int]) -> dict[int, GridBook]:
+        """The grids of many running grid bots in a few queries (a restart resumes them all)."""
+        books: dict[int, GridBook] = {}
+        async with self.db.read() as session:
+            for k in range(0, len(bot_ids), IN_CHUNK):
+                chunk = bot_ids[k : k + IN_CHUNK]
+                bots = (await session.execute(select(BotInstance).where(BotInstance.id.in_(chunk)))).scalars()
+                bots = [b for b in bots if b.bot_type == "grid" and b.is_running and b.is_active]
+                users = {
+                    u.id: u
+                    for u in (
+                        await session.execute(select(User).where(User.id.in_({b.user_id for b in bots})))
+                    ).scalars()
+                }
+                configs = {
+                    c.bot_instance_id: c
+                    for c in (
+                        await session.execute(
+                            select(GridBotConfig).where(
+                                GridBotConfig.bot_instance_id.in_([b.id for b in bots])
+                            )
+                        )
+                    ).scalars()
+                }
+                rows: dict[int, list[GridOrder]] = {}
+                query = (
+                    select(GridOrder)
+                    .where(GridOrder.grid_config_id.in_([c.id for c in configs.values()]))
+                    .order_by(GridOrder.grid_config_id, GridOrder.grid_index)
+                )
+                for row in (await session.execute(query)).scalars():
+                    rows.setdefault(row.grid_config_id, []).append(row)
+                for bot in bots:
+                    config, user = configs.get(bot.id), users.get(bot.user_id)
+                    if config is not None and user is not None:
+                        books[bot.id] = _book_of(bot, user, config, rows.get(config.id, []))
+        return books
+
+    async def save(self, book: GridBook, changes: _Changes, *, price: Decimal | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._pending.append(_Save(book, changes, price, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush(), name="grid store")
+        await done
+
+    async def _flush(self) -> None:
+        while self._pending:
+            await asyncio.sleep(0)  # the other ticks of this loop pass join the batch
+            batch = [item for item in self._pending if not item.done.done()]  # cancelled: not written
+            self._pending = []
+            if not batch:
+                continue
+            try:
+                await self._write_batch(batch)
+            except Exception as exc:
+                if len(batch) == 1:
+                    _settle(batch[0].done, exc)
+                    continue
+                for item in batch:  # one per transaction: the failure lands on its own bot
+                    try:
+                        await self._write_batch([item])
+                    except Exception as one:
+                        _settle(item.done, one)
+                    else:
+                        _settle(item.done, None)
+                continue
+            for item in batch:
+                _settle(item.done, None)
+
+    async def _write_batch(self, batch: Sequence[_Save]) -> None:
+        started = time.perf_counter()
+        self.commits += 1
+        self.saves += len(batch)
+        # the statements' parameters are taken here, on the loop: the writer thread only executes them
+        intervals = [_interval_row(item.book, i) for item in batch for i in item.changes.touched]
+        configs = [_config_row(item.book, item.price) for item in batch]
+        activities = [_activity(item.book, item.changes) for item in batch]
+
+        def write(connection: Connection) -> None:
+            q.write_bots_activity(connection, activities)  # bots first: the order of the ORM's flush
+            q.update_rows(connection, GridBotConfig.__table__, configs)
+            q.update_rows(connection, GridOrder.__table__, intervals)
+
+        await self.db.run_write(write)
+        self.commit_seconds += time.perf_counter() - started
+
+
+@dataclass(slots=True)
+class _Save:
+    book: GridBook
+    changes: _Changes
+    price: Decimal | None
+    done: asyncio.Future[None]
+
+
+def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
+    if future.done():  # the tick waiting for it was cancelled
+        return
+    if exc is None:
+        future.set_result(None)
+    else:
+        future.set_exception(exc)
+
+
+def _interval_row(book: GridBook, i: int) -> dict[str, Any]:
+    """The grid_orders columns interval `i` sets ("_id": its row): buy_filled_* only while it holds a
+    buy, buy_filled_at only once bought, sell_filled_* only when this save filled its sell."""
+    s = book.intervals[i]
+    row: dict[str, Any] = {
+        "_id": book.row_ids[i],
+        "status": s.status.value,
+        "cycle": s.cycle,
+        "qty": s.qty,
+        "buy_order_id": book.buy_cids[i],
+        "sell_order_id": book.sell_cids[i],
+        "profit": s.realized_profit,
+    }
+    if s.entry_price is not None:
+        row["buy_filled_price"] = s.entry_price
+        row["buy_filled_qty"] = s.qty
+        row["buy_fee"] = s.entry_fee
+        if s.last_fill_ts is not None and s.status in (IntervalStatus.BUY_FILLED, IntervalStatus.SELL_PLACED):
+            row["buy_filled_at"] = from_ms(s.last_fill_ts)
+    sold = book.sell_fills.get(i)
+    if sold is not None:
+        row["sell_filled_price"], row["sell_filled_qty"] = sold[0], sold[1]
+        row["sell_filled_at"] = from_ms(sold[2])
+    return row
+
+
+def _config_row(book: GridBook, price: Decimal | None) -> dict[str, Any]:
+    """The grid_bot_configs columns a save sets (current_price only when given)."""
+    row: dict[str, Any] = {
+        "_id": book.config_id,
+        "active_buy_orders": len(
+            {book.buy_cids[s.index] for s in book.intervals if s.status == IntervalStatus.BUY_PLACED}
+        ),
+        "active_sell_orders": sum(1 for s in book.intervals if s.status == IntervalStatus.SELL_PLACED),
+        "filled_buy_count": book.filled_buys,
+        "filled_sell_count": book.filled_sells,
+        "realized_profit": book.realized,
+    }
+    if price is not None:
+        row["current_price"] = price
+    return row
+
+
+def _activity(book: GridBook, changes: _Changes) -> q.BotActivity:
+    return q.BotActivity(
+        bot_id=book.bot_id,
+        user_id=book.user_id,
+        chat_id=book.chat_id,
+        total_trades=book.total_trades,
+        winning_trades=book.winning_trades,
+        total_pnl=book.total_pnl,
+        last_fill_ts=changes.last_fill_ts,
+        trades=changes.trades,
+        alerts=changes.alerts,
+    )
+
+
+def _book_of(bot: BotInstance, user: User, config: GridBotConfig, rows: list[GridOrder]) -> GridBook:
+    """A running grid bot's book from its rows."""
+    lines = [r.grid_price for r in rows] + [config.upper_price]
+    intervals = []
+    for r in rows:
+        status = IntervalStatus(r.status or "pending")
+        holding = status in (IntervalStatus.BUY_FILLED, IntervalStatus.SELL_PLACED)
+        intervals.append(
+            IntervalState(
+                index=r.grid_index,
+                buy_price=lines[r.grid_index],
+                sell_price=lines[r.grid_index + 1],
+                qty=r.qty or ZERO,
+                status=status,
+                cycle=r.cycle,
+                entry_price=r.buy_filled_price if holding else None,
+                entry_fee=r.buy_fee if holding else None,
+                realized_profit=r.profit or ZERO,
+            )
+        )
+    return GridBook(
+        bot_id=bot.id,
+        user_id=bot.user_id,
+        chat_id=user.chat_id,
+        name=bot.name.split("\x1f", 1)[0],
+        symbol=unified_symbol(bot.symbol),
+        config_id=config.id,
+        row_ids=[r.id for r in rows],
+        lines=lines,
+        intervals=intervals,
+        buy_cids=[r.buy_order_id for r in rows],
+        sell_cids=[r.sell_order_id for r in rows],
+        trigger=config.trigger_price,
+        stop_upper=config.stop_upper,
+        stop_lower=config.stop_lower,
+        close_on_stop=config.close_position_on_stop,
+        total_investment=config.total_investment,
+        allocation_percent=bot.allocation_percent,
+        first_price=config.current_price,
+        filled_buys=config.filled_buy_count or 0,
+        filled_sells=config.filled_sell_count or 0,
+        realized=config.realized_profit or ZERO,
+        total_trades=bot.total_trades or 0,
+        winning_trades=bot.winning_trades or 0,
+        total_pnl=bot.total_pnl or ZERO,
+    )
