@@ -16,7 +16,6 @@ per statement; on PostgreSQL it runs through `AsyncConnection.run_sync`.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import queue
 import threading
 import weakref
@@ -36,7 +35,6 @@ DISPOSE_TIMEOUT = 5.0
 # over a growing file; SQLite's default 2 MB makes them re-read pages from the OS on most rows
 WRITER_CACHE_KIB = 128 * 1024
 T = TypeVar("T")
-_IN_WRITE: contextvars.ContextVar[bool] = contextvars.ContextVar("in_write", default=False)
 
 
 def is_sqlite(url: str) -> bool:
@@ -119,23 +117,16 @@ class Database:
 
     @asynccontextmanager
     async def _writer(self) -> AsyncIterator[None]:
-        """SQLite: this process's one writer at a time. A write inside a write would wait for itself;
-        it fails at once instead."""
-        if _IN_WRITE.get():
-            raise RuntimeError("a write transaction inside another one (SQLite has one writer)")
-        token = _IN_WRITE.set(True)
-        try:
-            if not self.is_sqlite:
-                yield
-            else:
-                loop = asyncio.get_running_loop()
-                lock = self._writer_locks.get(loop)
-                if lock is None:
-                    lock = self._writer_locks[loop] = asyncio.Lock()
-                async with lock:
-                    yield
-        finally:
-            _IN_WRITE.reset(token)
+        """SQLite: this process's one writer at a time (a write must not wait for another inside it)."""
+        if not self.is_sqlite:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        lock = self._writer_locks.get(loop)
+        if lock is None:
+            lock = self._writer_locks[loop] = asyncio.Lock()
+        async with lock:
+            yield
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
