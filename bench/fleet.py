@@ -1,24 +1,28 @@
 """N paper grid bots in one process, each ticking every second through the real scheduler and the
 engine service (error policy included), on a replay feed (BTC/USDT 1m from engine/data at
-`--speed` candles per second, 1 = the app's default), on a SQLite file database as in production's
-embedded default. Prints set-up and start-up times, ticks run vs due, tick lateness p50/p99 over
-ALL due ticks, fills, CPU and RSS per bot.
+`--speed` candles per second, 1 = the app's default), on a SQLite file database as in the embedded
+default, or with `--database-url` on a PostgreSQL server as in production. Prints set-up and
+start-up times, ticks run vs due, tick lateness p50/p99 over ALL due ticks, fills, CPU and RSS per bot.
 
     .venv/bin/python bench/fleet.py 1000 [--seconds 20] [--warmup 5] [--template /tmp/fleet-1000.db]
+                                         [--database-url postgresql+asyncpg://user@host:port/postgres]
                                          [--profile out.prof]
 
 * Bots: 10 per user (the fleet's limit), grids of 10 intervals over 1,200 USDT around the replay's
   price, created and started through the fleet service as the chat does (one `Fleet.start` each).
-  `--template FILE` keeps a copy of the database once every grid is placed and reuses it next time:
-  the bots are then resumed at start-up as after a restart (creating and starting them is not what
-  this measures; both are timed the first time).
+* `--template T` (a file; with `--database-url` a database name on that server): the first run
+  creates the bots, starts them through the fleet (both timed), waits until every grid is placed,
+  shuts the services down and keeps a copy of the database as T, then measures in a new process.
+  Every run with T measures a copy of it: the bots are resumed at start-up as after a restart.
+* On PostgreSQL the bench works in a database of its own (`fleet_bench_<pid>`), dropped at the end.
 * Due ticks: a bot scheduled with phase p is due at p + k s. Every due time inside the measurement
   window counts. Its lateness is the time from the due time to the first tick of that bot starting
   at or after it; a due tick with no tick starting within its interval (skipped because the previous
   one still ran, or the loop was too busy) is a missed tick and counts late by the time until the
   bot's next tick started (so at least the interval; until the end of the grace period if none).
-* CPU: process CPU time / wall time over the window (1.0 = one core); RSS per bot: growth of RSS
-  from before the first bot was created to the end, divided by N.
+* CPU: process CPU time / wall time over the window (1.0 = one core; the PostgreSQL server's is not
+  in it); RSS per bot: growth of RSS from before the first bot was created (or copied) to the end,
+  divided by N.
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func, select
+import asyncpg
+from sqlalchemy import func, make_url, select
 
 from bot.accounts import Accounts
 from bot.app import tune_gc
@@ -108,18 +113,128 @@ def percentile(samples: list[float], p: float) -> float:
     return samples[min(len(samples) - 1, int(p * len(samples)))] if samples else float("nan")
 
 
+async def _pg_admin(url: str, sql: str, *args: object) -> object:
+    """Run one statement on the server of `url`, outside a transaction (as CREATE/DROP DATABASE
+    must); returns its first value."""
+    server = make_url(url)
+    connection = await asyncpg.connect(
+        user=server.username,
+        password=server.password,
+        host=server.host,
+        port=server.port,
+        database="postgres",
+    )
+    try:
+        return await connection.fetchval(sql, *args)
+    finally:
+        await connection.close()
+
+
+class Store:
+    """Where the bench's database lives: a SQLite file (the default), or a database of its own on
+    the PostgreSQL server of `--database-url`. A template is a file, or a database on that server."""
+
+    def __init__(self, server_url: str | None) -> None:
+        self.server_url = server_url
+        self.name = f"fleet_bench_{os.getpid()}"
+        self.path = Path(tempfile.mkdtemp()) / "fleet.db"
+
+    @property
+    def url(self) -> str:
+        if self.server_url is None:
+            return f"sqlite+aiosqlite:///{self.path}"
+        return make_url(self.server_url).set(database=self.name).render_as_string(hide_password=False)
+
+    async def exists(self, template: str) -> bool:
+        if self.server_url is None:
+            return await asyncio.to_thread(Path(template).exists)
+        return bool(
+            await _pg_admin(self.server_url, "SELECT 1 FROM pg_database WHERE datname = $1", template)
+        )
+
+    async def create(self, template: str | None = None) -> None:
+        if self.server_url is None:
+            if template is not None:
+                shutil.copy(template, self.path)
+            return
+        await _pg_admin(self.server_url, f'DROP DATABASE IF EXISTS "{self.name}"')
+        clause = f' TEMPLATE "{template}"' if template is not None else ""
+        await _pg_admin(self.server_url, f'CREATE DATABASE "{self.name}"{clause}')
+
+    async def save_as(self, template: str) -> None:
+        """Keep a copy of the database (nothing may be connected to it)."""
+        if self.server_url is None:
+            await asyncio.to_thread(_backup, self.path, Path(template))
+            return
+        await _pg_admin(self.server_url, f'DROP DATABASE IF EXISTS "{template}"')
+        await _pg_admin(self.server_url, f'CREATE DATABASE "{template}" TEMPLATE "{self.name}"')
+
+    async def drop(self) -> None:
+        if self.server_url is None:
+            shutil.rmtree(self.path.parent, ignore_errors=True)
+        else:
+            await _pg_admin(self.server_url, f'DROP DATABASE IF EXISTS "{self.name}"')
+
+
+async def make_template(store: Store, n: int, template: str, speed: float) -> None:
+    """Create the bots, start them through the fleet, wait until every grid is placed, stop the
+    process's services (as a shutdown does: the bots stay running) and keep a copy."""
+    t = time.monotonic()
+    await store.create()
+    await upgrade_head(store.url)
+    db = Database(store.url)
+    fleet = Fleet(db, max_bots_per_user=10)
+    bots = await create_bots(db, fleet, n)
+    print(f"template: {n} bots created through the fleet in {time.monotonic() - t:.1f} s")
+    venue = PaperVenue(db)
+    feed = ReplayFeed.from_file(
+        "BTC/USDT", DATA_DIR / "btcusdt_1m_sample.csv.gz", speed=speed, sink=venue.on_price
+    )
+    service = EngineService(db, fleet, venue=venue, interval=1.0)
+    fleet.equity = service.equity
+    await service.start(feeds=[feed])
+    t = time.monotonic()
+    for user_id, bot_id in bots:  # through the fleet, as the chat does
+        await fleet.start(user_id, bot_id)
+    startup = time.monotonic() - t
+    print(
+        f"template: {n} bots started through the fleet in {startup:.1f} s ({startup / n * 1000:.1f} ms each)"
+    )
+    await _placed(service, n)
+    await service.shutdown()
+    await db.dispose()
+    await store.save_as(template)
+    await store.drop()
+
+
+async def _placed(service: EngineService, n: int) -> float:
+    """Seconds until every bot's grid is placed (the runtime's cache: a started book)."""
+    books = service.grid._books
+    t = time.monotonic()
+    while time.monotonic() - t < 300 and not (
+        len(books) >= n and all(b.started for b in list(books.values()))
+    ):
+        await asyncio.sleep(0.2)
+    return time.monotonic() - t
+
+
 async def main(args: argparse.Namespace) -> None:
     n, seconds, interval = args.bots, args.seconds, 1.0
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    place = Store(args.database_url)
+    url = place.url
+    template = args.template
+    if template is not None and not await place.exists(template):
+        await make_template(place, n, template, args.speed)
+        print("template made; measuring in a new process")
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable, *sys.argv])  # RSS per bot from a fresh process
     rss0 = rss_mb()
-    path = Path(tempfile.mkdtemp()) / "fleet.db"
-    url = f"sqlite+aiosqlite:///{path}"
-    template = Path(args.template) if args.template else None
+    resumed = template is not None
     t = time.monotonic()
-    resumed = template is not None and template.exists()
     if resumed:
-        shutil.copy(template, path)
+        await place.create(template)
         db = Database(url)
         fleet = Fleet(db, max_bots_per_user=10)
         async with db.read() as session:
@@ -129,6 +244,7 @@ async def main(args: argparse.Namespace) -> None:
         assert len(bots) == n, f"{template} holds {len(bots)} bots, not {n}"
         print(f"set-up: {n} running bots copied from {template}")
     else:
+        await place.create()
         await upgrade_head(url)
         db = Database(url)
         fleet = Fleet(db, max_bots_per_user=10)
@@ -172,15 +288,8 @@ async def main(args: argparse.Namespace) -> None:
             f"start-up: {n} bots started through the fleet in {startup:.1f} s "
             f"({startup / n * 1000:.1f} ms each)"
         )
-    books = service.grid._books  # the runtime's cache: a bot is placed once its book is started
-    t = time.monotonic()
-    while time.monotonic() - t < 300 and not (
-        len(books) >= n and all(b.started for b in list(books.values()))
-    ):
-        await asyncio.sleep(0.2)
-    print(f"first placement: every bot's grid placed {time.monotonic() - t:.1f} s after the last start")
-    if template is not None and not resumed:
-        await asyncio.to_thread(_backup, path, template)
+    placed = await _placed(service, n)
+    print(f"first placement: every bot's grid placed {placed:.1f} s after the last start")
     await asyncio.sleep(args.warmup)
     trades0, orders0 = await counts(db)
     recording = True
@@ -208,6 +317,7 @@ async def main(args: argparse.Namespace) -> None:
     await service.shutdown()
     await asyncio.sleep(0.5)
     await db.dispose()
+    await place.drop()
 
     lateness: list[float] = []
     on_time = missed = 0
@@ -257,6 +367,14 @@ if __name__ == "__main__":
     )
     parser.add_argument("--grace", type=float, default=2.0)
     parser.add_argument("--speed", type=float, default=1.0, help="replay candles per second")
-    parser.add_argument("--template", help="database file to reuse (made on first use)")
+    parser.add_argument(
+        "--template",
+        help="database to reuse, made on first use: a file, or with --database-url a database name",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server (postgresql+asyncpg://user@host:port/db) to run on, as production "
+        "does; the bench makes a database of its own there (default: a SQLite file)",
+    )
     parser.add_argument("--profile", help="write a cProfile of the measurement window here")
     asyncio.run(main(parser.parse_args()))

@@ -25,9 +25,10 @@ Wiring (bot/app.py):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -40,6 +41,7 @@ from bot.fleet import Fleet
 from bot.scheduler import BotScheduler
 from bot.trading import Trading
 from db import queries as q
+from db.bulk import IN_CHUNK
 from db.models import BotInstance, User
 from db.session import Database
 from engine.exchange import (
@@ -118,6 +120,8 @@ class EngineService:
         self._types: dict[int, str] = {}
         self._health: dict[int, _Health] = {}
         self._modes: dict[int, tuple[float, str]] = {}
+        self._modes_wanted: set[int] = set()
+        self._modes_read: asyncio.Task[None] | None = None
         self._equity_cache: dict[int, tuple[float, Decimal]] = {}
         if self not in fleet.listeners:
             fleet.listeners.append(self)
@@ -137,14 +141,17 @@ class EngineService:
         async with self.db.read() as session:
             rows = (
                 await session.execute(
-                    select(BotInstance.id, BotInstance.bot_type)
+                    select(BotInstance.id, BotInstance.bot_type, BotInstance.user_id)
                     .where(BotInstance.is_running.is_(True), BotInstance.is_active.is_(True))
                     .order_by(BotInstance.id)
                 )
             ).all()
-        resumed = [bot_id for bot_id, bot_type in rows if self.runner.handles(bot_type)]
-        await self.grid.preload([bot_id for bot_id, bot_type in rows if bot_type == "grid"])
-        for bot_id, bot_type in rows:
+        resumed = [bot_id for bot_id, bot_type, _ in rows if self.runner.handles(bot_type)]
+        # what every first tick would read on its own, read at once
+        await self._read_modes({user_id for _, _, user_id in rows})
+        await self.grid.preload([bot_id for bot_id, bot_type, _ in rows if bot_type == "grid"])
+        await self.venue.recall(self.grid.orders_out())
+        for bot_id, bot_type, _ in rows:
             if self.runner.handles(bot_type):
                 self._types[bot_id] = bot_type
                 self.scheduler.schedule(bot_id)
@@ -286,17 +293,32 @@ class EngineService:
 
     async def _mode(self, user_id: int) -> str:
         """The user's trading mode: from `user_seen`, re-read after `mode_ttl` seconds (another
-        process may have changed it)."""
-        cached = self._modes.get(user_id)
-        if cached is not None and time.monotonic() - cached[0] < self.mode_ttl:
-            return cached[1]
+        process may have changed it). The users asked for while a read is on its way are read
+        together, in one query."""
+        while True:
+            cached = self._modes.get(user_id)
+            if cached is not None and time.monotonic() - cached[0] < self.mode_ttl:
+                return cached[1]
+            self._modes_wanted.add(user_id)
+            if self._modes_read is None or self._modes_read.done():
+                self._modes_read = asyncio.get_running_loop().create_task(self._read_wanted_modes())
+            await asyncio.shield(self._modes_read)  # one tick cancelled does not cancel the others' read
+
+    async def _read_wanted_modes(self) -> None:
+        await asyncio.sleep(0)  # the ticks of this loop pass add theirs
+        wanted, self._modes_wanted = self._modes_wanted, set()
+        await self._read_modes(wanted)
+
+    async def _read_modes(self, user_ids: Collection[int]) -> None:
+        ids = sorted(user_ids)
+        modes: dict[int, str] = {}
         async with self.db.read() as session:
-            mode = (
-                await session.execute(select(User.trading_mode).where(User.id == user_id))
-            ).scalar_one_or_none()
-        mode = mode or "paper"
-        self._modes[user_id] = (time.monotonic(), mode)
-        return mode
+            for k in range(0, len(ids), IN_CHUNK):
+                query = select(User.id, User.trading_mode).where(User.id.in_(ids[k : k + IN_CHUNK]))
+                modes.update((user_id, mode) for user_id, mode in (await session.execute(query)).all())
+        now = time.monotonic()
+        for user_id in ids:  # an unknown user trades on paper
+            self._modes[user_id] = (now, modes.get(user_id) or "paper")
 
     async def equity(self, user: User) -> Decimal:
         """The account's USDT balance (free + locked) plus held coins at their last price, cached

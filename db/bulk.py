@@ -11,10 +11,11 @@ columns on INSERT, `onupdate` on UPDATE: updated_at), so both paths write the sa
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, insert, update
+from sqlalchemy import Column, ColumnElement, Connection, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
 from db.types import ExactDecimal
@@ -53,6 +54,27 @@ def _insert_group(
     quote = connection.dialect.identifier_preparer.quote
     head = f"{prefix} INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) VALUES "
     return _many(connection, table, names, names, rows, extra, lambda values: head + values)
+
+
+def ids_where(
+    connection: Connection, id_column: Column[Any], condition: ColumnElement[bool], ids: Iterable[int]
+) -> set[int]:
+    """The ids among `ids` whose rows meet `condition`. On SQLite each chunk's answer comes as one JSON
+    array: a row-by-row fetch steps SQLite once per row, and the writer thread gives up and takes back
+    the GIL at every step."""
+    wanted = sorted(set(ids))
+    found: set[int] = set()
+    for k in range(0, len(wanted), IN_CHUNK):
+        where = (id_column.in_(wanted[k : k + IN_CHUNK]), condition)
+        if connection.dialect.name == "sqlite":
+            found.update(
+                json.loads(
+                    connection.execute(select(func.json_group_array(id_column)).where(*where)).scalar_one()
+                )
+            )
+        else:
+            found.update(connection.execute(select(id_column).where(*where)).scalars())
+    return found
 
 
 def update_rows_where(

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import from_ms, utcnow
-from db.bulk import IN_CHUNK, insert_rows, update_rows_where
+from db.bulk import ids_where, insert_rows, update_rows_where
 from db.models import AlertOutbox, BotInstance, GridBotConfig, GridOrder, Trade, User
 
 # Alerts that reach the chat even when the bot's notifications are off.
@@ -231,18 +231,15 @@ def write_bots_activity(connection: Connection, activities: Sequence[BotActivity
     trades = [row for a in activities for row in a.trades]
     if trades:
         insert_rows(connection, Trade.__table__, trades)
-    asking = sorted({a.bot_id for a in activities for kind, _ in a.alerts if kind not in ALWAYS_SENT_KINDS})
-    notify: dict[int, bool | None] = {}
-    for k in range(0, len(asking), IN_CHUNK):
-        query = select(BotInstance.id, BotInstance.telegram_notify).where(
-            BotInstance.id.in_(asking[k : k + IN_CHUNK])
-        )
-        notify.update((bot_id, on) for bot_id, on in connection.execute(query))
+    asking = {a.bot_id for a in activities for kind, _ in a.alerts if kind not in ALWAYS_SENT_KINDS}
+    notifying = ids_where(
+        connection, BotInstance.__table__.c.id, BotInstance.__table__.c.telegram_notify.is_(True), asking
+    )
     alerts = [
         alert_values(user_id=a.user_id, chat_id=a.chat_id, bot_id=a.bot_id, kind=kind, payload=payload)
         for a in activities
         for kind, payload in a.alerts
-        if alert_wanted(kind, notify.get(a.bot_id))
+        if alert_wanted(kind, a.bot_id in notifying)
     ]
     if alerts:
         insert_rows(connection, AlertOutbox.__table__, alerts)

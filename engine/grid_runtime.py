@@ -151,6 +151,10 @@ class GridRuntime:
         todo = [b for b in bot_ids if b not in self._books]
         self._books.update(await self.store.load_many(todo))
 
+    def orders_out(self) -> list[tuple[int, str]]:
+        """(user id, client order id) of every order the loaded books have out."""
+        return [(book.user_id, cid) for book in self._books.values() for cid in book.expected()]
+
     async def book(self, bot_id: int) -> GridBook | None:
         book = self._books.get(bot_id)
         if book is None:

@@ -35,12 +35,13 @@ import asyncio
 import heapq
 import itertools
 from collections import OrderedDict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 
+from db.bulk import IN_CHUNK
 from db.models import PaperBalance, PaperOrder, PaperPosition, ReplayCursor, User
 from db.session import Database
 from engine.exchange import (
@@ -197,6 +198,23 @@ class PaperVenue:
         """Load once before the first change (a venue used without `load`)."""
         if not self._loaded:
             await self._load()
+
+    async def recall(self, wanted: Iterable[tuple[int, str]]) -> int:
+        """Read the finished orders among these (account, client order id)s into the look-up that the
+        owners' reconciles ask first (a restart: the orders filled or cancelled while the process was
+        down, one query per chunk instead of one per order). Returns how many were found."""
+        pairs = sorted(set(wanted))
+        found = 0
+        async with self.db.read() as session:
+            for k in range(0, len(pairs), IN_CHUNK):
+                query = select(PaperOrder).where(
+                    tuple_(PaperOrder.user_id, PaperOrder.client_order_id).in_(pairs[k : k + IN_CHUNK]),
+                    PaperOrder.status != "open",
+                )
+                for row in (await session.execute(query)).scalars():
+                    self._finish(row.user_id, order_row_of(row).order())
+                    found += 1
+        return found
 
     def account(self, user_id: int) -> PaperExchange:
         """The `Exchange` of one paper account (cached)."""

@@ -3,6 +3,7 @@ signed with the user's decrypted keys, to a local fake Bitget server (tests/fake
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -116,4 +117,41 @@ async def test_a_switch_between_paper_and_live_applies_to_the_next_tick(
     assert await engine.exchange_for(user.id) is not venue.account(user.id)
     await accounts.set_trading_mode(user.id, "paper")
     assert await engine.exchange_for(user.id) is venue.account(user.id)
+    await engine.shutdown()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+async def test_trading_modes_asked_at_once_are_read_together_and_again_after_their_ttl(
+    database: Database, fleet: Fleet, accounts: Accounts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of bots resuming at once ask for their owners' modes together: one read, not one per
+    tick. A change made elsewhere (another process: the accounts service here does not tell the engine)
+    applies once the mode's time to live has passed."""
+    live_exchange = object()
+
+    async def user_exchange(user: User):  # type: ignore[no-untyped-def]
+        return live_exchange
+
+    venue = PaperVenue(database)
+    engine = EngineService(database, fleet, venue=venue, live_exchange_for=user_exchange, mode_ttl=0.3)
+    users = [await accounts.register(telegram_id=900 + k, chat_id=900 + k) for k in range(30)]
+    await accounts.set_api_keys(users[0].id, api_key=KEY, secret=SECRET, passphrase=PASSPHRASE)
+    await accounts.set_trading_mode(users[0].id, "live")
+    reads = 0
+    real_read = database.read
+
+    def counting_read():  # type: ignore[no-untyped-def]
+        nonlocal reads
+        reads += 1
+        return real_read()
+
+    monkeypatch.setattr(database, "read", counting_read)
+    exchanges = await asyncio.gather(*(engine.exchange_for(u.id) for u in users for _ in range(3)))
+    assert exchanges[:3] == [live_exchange] * 3
+    assert exchanges[3:] == [venue.account(u.id) for u in users[1:] for _ in range(3)]
+    assert reads == 1 + 3  # the modes in one query; then the live user's row for each of its exchanges
+    await accounts.set_trading_mode(users[0].id, "paper")  # not told: as if by another process
+    assert await engine.exchange_for(users[0].id) is live_exchange  # within the time to live
+    await asyncio.sleep(0.35)
+    assert await engine.exchange_for(users[0].id) is venue.account(users[0].id)
     await engine.shutdown()

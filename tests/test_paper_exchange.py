@@ -394,3 +394,35 @@ async def test_orders_version_of_a_client_id_prefix_changes_only_with_those_orde
     assert ex.orders_version(BTC) != account
     await ex.cancel_orders([o.id for o in await ex.fetch_open_orders(BTC)], BTC)
     assert ex.orders_version(BTC, "mb12i") != twelve
+
+
+async def test_recall_reads_the_finished_orders_asked_for_and_the_look_up_answers_from_them(
+    database, alice, bob, monkeypatch
+) -> None:
+    """A restart: the orders filled or cancelled while the process was down are read in one go, and
+    each owner's look-up by client order id then answers as the database would, without reading it."""
+    first = PaperVenue(database)
+    await first.on_price(BTC, D("100000"), 1)
+    a, b = first.account(alice.id), first.account(bob.id)
+    await a.create_orders([limit("buy", "0.01", "99000", "filled"), limit("buy", "0.01", "90000", "open")])
+    cancelled = await a.create_order(limit("buy", "0.01", "95000", "cancelled"))
+    await a.cancel_order(cancelled.id, BTC)
+    await b.create_order(limit("buy", "0.01", "99000", "filled"))  # same client id, another account
+    await first.on_price(BTC, D("98000"), 2)
+    truth = {cid: await a.fetch_order_by_client_id(cid, BTC) for cid in ("filled", "cancelled")}
+    truth = {cid: await a.fetch_order_by_client_id(cid, BTC) for cid in truth}  # the database's answer
+
+    second = PaperVenue(database)  # a new process
+    await second.load()
+    asked = [(alice.id, "filled"), (alice.id, "cancelled"), (alice.id, "open"), (alice.id, "never sent")]
+    assert await second.recall(asked) == 2  # the open order is in the book already; one never existed
+
+    def no_reads():  # type: ignore[no-untyped-def]
+        raise AssertionError("the look-up read the database")
+
+    monkeypatch.setattr(database, "read", no_reads)
+    ex = second.account(alice.id)
+    for cid, order in truth.items():
+        assert repr(await ex.fetch_order_by_client_id(cid, BTC)) == repr(order)
+    assert (await ex.fetch_order_by_client_id("open", BTC)).status == "open"  # type: ignore[union-attr]
+    assert truth["filled"].status == "closed" and truth["cancelled"].status == "canceled"  # type: ignore[union-attr]
