@@ -23,12 +23,19 @@ KILLS = int(os.environ.get("CRASH_KILLS", "20"))
 
 
 def worker(db: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.crash_worker", str(db), "--bots", "20", "--candles", str(CANDLES)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    """The worker process; its stderr goes to a file next to the database (a pipe nobody reads would
+    fill and block it)."""
+    with stderr_of(db).open("ab") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.crash_worker", str(db), "--bots", "20", "--candles", str(CANDLES)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
+
+
+def stderr_of(db: Path) -> Path:
+    return db.with_suffix(".stderr")
 
 
 def read_lines(proc: subprocess.Popen[bytes], wanted: bytes, count: int = 1, timeout: float = 120.0) -> bool:
@@ -50,21 +57,21 @@ def read_lines(proc: subprocess.Popen[bytes], wanted: bytes, count: int = 1, tim
     raise AssertionError(f"worker printed no {wanted!r} in time")
 
 
-def wait_ready(proc: subprocess.Popen[bytes]) -> None:
+def wait_ready(proc: subprocess.Popen[bytes], db: Path) -> None:
     """Block until the worker printed READY (its start-up is done; what follows is the replay)."""
     if not read_lines(proc, b"READY"):
         raise AssertionError(
-            f"worker ended before READY: {(proc.stderr.read() if proc.stderr else b'').decode()[-3000:]}"
+            f"worker ended before READY: {stderr_of(db).read_text(errors='replace')[-3000:]}"
         )
 
 
 def run_to_end(db: Path) -> float:
     """Run the worker to the end; returns the seconds from READY to the end (the replay's length)."""
     proc = worker(db)
-    wait_ready(proc)
+    wait_ready(proc, db)
     started = time.monotonic()
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0 and b"DONE" in out, err.decode()[-3000:]
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0 and b"DONE" in out, stderr_of(db).read_text(errors="replace")[-3000:]
     return time.monotonic() - started
 
 
@@ -112,7 +119,7 @@ def test_sigkill_at_random_moments_changes_nothing(tmp_path: Path) -> None:
     positions: list[int] = []
     while kills < KILLS:
         proc = worker(crashed)
-        wait_ready(proc)
+        wait_ready(proc, crashed)
         alive = kills < 2 or read_lines(proc, b"POINT", rng.randint(1, per_life))
         if alive and proc.poll() is None:
             time.sleep(rng.uniform(0.0, 0.05))
@@ -121,8 +128,8 @@ def test_sigkill_at_random_moments_changes_nothing(tmp_path: Path) -> None:
             kills += 1
             positions.append(cursor(crashed))
             continue
-        out, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0 and b"DONE" in out, err.decode()[-3000:]
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0 and b"DONE" in out, stderr_of(crashed).read_text(errors="replace")[-3000:]
         break  # finished before we could kill it: the kills so far must be enough
     assert kills >= KILLS, f"the run finished after {kills} kills; make it longer"
     final_position = CANDLES * 4

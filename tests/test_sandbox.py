@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+STDERR = "bot.stderr"  # the bot process's stderr, in its working directory
 STEP_TIMEOUT = 30.0  # seconds; the first answer waits for the migrations
 
 
@@ -64,17 +65,18 @@ async def sandbox(tmp_path: Path, sandbox_env: dict[str, str]):  # type: ignore[
     }
     env.update(PYTHONPATH=str(REPO), PYTHONIOENCODING="utf-8", PYTHONUNBUFFERED="1", LANG="C.UTF-8")
     env.update(sandbox_env)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        cwd=tmp_path,
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    with (tmp_path / STDERR).open("wb") as stderr:  # a file: a pipe nobody reads would fill and block the bot
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=tmp_path,
+            env=env,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
     terminal = Terminal(process)
     try:
         yield terminal
@@ -100,8 +102,7 @@ async def test_sandbox_chat_from_start_to_a_pressed_button(sandbox: Terminal, tm
     sandbox.process.stdin.close()
     await sandbox.expect("(chat closed)")
     returncode = await asyncio.wait_for(sandbox.process.wait(), STEP_TIMEOUT)
-    assert sandbox.process.stderr is not None
-    errors = (await sandbox.process.stderr.read()).decode(errors="replace")
+    errors = (tmp_path / STDERR).read_text(errors="replace")
 
     assert returncode == 0, errors
     assert "Traceback" not in errors and "ERROR" not in errors, errors
