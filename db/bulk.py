@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Connection, Table, and_, bindparam, func, insert, select, update
@@ -137,15 +138,26 @@ def _many(
     statement: Any,
 ) -> int:
     """Run `statement(values)` over chunks of `rows`; `params[k]` is the row key of the k-th value of
-    a row and `columns[k]` the column whose type binds it. Returns the rows changed."""
+    a row and `columns[k]` the column whose type binds it. Every row has the same keys, and the names
+    that are not among them come from `extra` (the same value for every row, so bound once). Returns
+    the rows changed."""
     dialect = connection.dialect
     key = (table, tuple(columns))
     processors = _PROCESSORS.get(key)
     if processors is None:  # as Core binds them (TypeDecorator.load_dialect_impl: money as text here)
         processors = _PROCESSORS[key] = [_processor(table.c[c].type, dialect) for c in columns]
-    steps = list(zip(params, processors, strict=True))
-    per_chunk = max(1, min(MAX_ROWS, MAX_VARIABLES // len(steps)))
-    one = "(" + ", ".join("?" * len(steps)) + ")"
+    own = [k for k, name in enumerate(params) if name in rows[0]]
+    assert own == list(range(len(own))), "a row's own keys come before the defaults"
+    get = itemgetter(*params[: len(own)])
+    processed = [(k, processors[k]) for k in own if processors[k] is not None]
+    tail = [
+        processors[k](extra[name]) if processors[k] is not None and extra[name] is not None else extra[name]
+        for k, name in enumerate(params)
+        if k >= len(own)
+    ]
+    width = len(params)
+    per_chunk = max(1, min(MAX_ROWS, MAX_VARIABLES // width))
+    one = "(" + ", ".join("?" * width) + ")"
     raw = connection.connection.driver_connection
     cursor = raw.cursor()  # type: ignore[union-attr]
     dbapi = dialect.loaded_dbapi
@@ -155,9 +167,14 @@ def _many(
             chunk = rows[start : start + per_chunk]
             values: list[Any] = []
             for row in chunk:
-                for name, process in steps:
-                    value = row[name] if name in row else extra[name]
-                    values.append(process(value) if process is not None and value is not None else value)
+                mine = get(row)
+                row_values = list(mine) if len(own) > 1 else [mine]
+                for k, process in processed:
+                    value = row_values[k]
+                    if value is not None:
+                        row_values[k] = process(value)
+                values += row_values
+                values += tail
             sql = statement(", ".join([one] * len(chunk)))
             try:
                 cursor.execute(sql, values)
