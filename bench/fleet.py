@@ -11,9 +11,10 @@ start-up times, ticks run vs due, tick lateness p50/p99 over ALL due ticks, fill
 * Bots: 10 per user (the fleet's limit), grids of 10 intervals over 1,200 USDT around the replay's
   price, created and started through the fleet service as the chat does (one `Fleet.start` each).
 * `--template T` (a file; with `--database-url` a database name on that server): the first run
-  creates the bots, starts them through the fleet (both timed), waits until every grid is placed,
-  shuts the services down and keeps a copy of the database as T, then measures in a new process.
-  Every run with T measures a copy of it: the bots are resumed at start-up as after a restart.
+  creates the bots, starts them through the fleet (both timed), waits until every grid is placed
+  (and 5 s more, for the last orders to reach the venue), shuts the services down and keeps a copy
+  of the database as T, then measures in a new process. Every run with T measures a copy of it:
+  the bots are resumed at start-up as after a restart.
 * On PostgreSQL the bench works in a database of its own (`fleet_bench_<pid>`), dropped at the end.
 * Due ticks: a bot scheduled with phase p is due at p + k s. Every due time inside the measurement
   window counts. Its lateness is the time from the due time to the first tick of that bot starting
@@ -201,6 +202,8 @@ async def make_template(store: Store, n: int, template: str, speed: float) -> No
         f"template: {n} bots started through the fleet in {startup:.1f} s ({startup / n * 1000:.1f} ms each)"
     )
     await _placed(service, n)
+    await asyncio.sleep(5)  # the placements journaled by now reach the venue (a copy of a grid journaled
+    # but not yet sent would make the measured run send it, as a restart does)
     await service.shutdown()
     await db.dispose()
     await store.save_as(template)
