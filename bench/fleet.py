@@ -187,20 +187,9 @@ async def make_template(store: Store, n: int, template: str, speed: float) -> No
     fleet = Fleet(db, max_bots_per_user=10)
     bots = await create_bots(db, fleet, n)
     print(f"template: {n} bots created through the fleet in {time.monotonic() - t:.1f} s")
-    venue = PaperVenue(db)
-    feed = ReplayFeed.from_file(
-        "BTC/USDT", DATA_DIR / "btcusdt_1m_sample.csv.gz", speed=speed, sink=venue.on_price
-    )
-    service = EngineService(db, fleet, venue=venue, interval=1.0)
-    fleet.equity = service.equity
+    service, feed = engine(db, fleet, speed)
     await service.start(feeds=[feed])
-    t = time.monotonic()
-    for user_id, bot_id in bots:  # through the fleet, as the chat does
-        await fleet.start(user_id, bot_id)
-    startup = time.monotonic() - t
-    print(
-        f"template: {n} bots started through the fleet in {startup:.1f} s ({startup / n * 1000:.1f} ms each)"
-    )
+    await start_all(fleet, bots, "template: ")
     await _placed(service, n)
     await asyncio.sleep(5)  # the placements journaled by now reach the venue (a copy of a grid journaled
     # but not yet sent would make the measured run send it, as a restart does)
@@ -208,6 +197,27 @@ async def make_template(store: Store, n: int, template: str, speed: float) -> No
     await db.dispose()
     await store.save_as(template)
     await store.drop()
+
+
+def engine(db: Database, fleet: Fleet, speed: float) -> tuple[EngineService, ReplayFeed]:
+    """The engine service and the replay feed, wired as bot/app.py wires them."""
+    venue = PaperVenue(db)
+    feed = ReplayFeed.from_file(
+        "BTC/USDT", DATA_DIR / "btcusdt_1m_sample.csv.gz", speed=speed, sink=venue.on_price
+    )
+    service = EngineService(db, fleet, venue=venue, interval=1.0)
+    fleet.equity = service.equity  # as bot/app.py wires it
+    return service, feed
+
+
+async def start_all(fleet: Fleet, bots: list[tuple[int, int]], label: str) -> None:
+    """Start every bot through the fleet, as the chat does, and print how long it took."""
+    t = time.monotonic()
+    for user_id, bot_id in bots:
+        await fleet.start(user_id, bot_id)
+    startup = time.monotonic() - t
+    n = len(bots)
+    print(f"{label}{n} bots started through the fleet in {startup:.1f} s ({startup / n * 1000:.1f} ms each)")
 
 
 async def _placed(service: EngineService, n: int) -> float:
@@ -254,12 +264,7 @@ async def main(args: argparse.Namespace) -> None:
         bots = await create_bots(db, fleet, n)
         print(f"set-up: {n} bots created through the fleet in {time.monotonic() - t:.1f} s")
 
-    venue = PaperVenue(db)
-    feed = ReplayFeed.from_file(
-        "BTC/USDT", DATA_DIR / "btcusdt_1m_sample.csv.gz", speed=args.speed, sink=venue.on_price
-    )
-    service = EngineService(db, fleet, venue=venue, interval=interval)
-    fleet.equity = service.equity  # as bot/app.py wires it
+    service, feed = engine(db, fleet, args.speed)
     starts: dict[int, list[float]] = defaultdict(list)
     durations: list[float] = []
     recording = False
@@ -283,14 +288,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"start-up: {n} running bots resumed in {time.monotonic() - t:.1f} s")
     else:
         await asyncio.sleep(0.2)
-        t = time.monotonic()
-        for user_id, bot_id in bots:  # through the fleet, as the chat does
-            await fleet.start(user_id, bot_id)
-        startup = time.monotonic() - t
-        print(
-            f"start-up: {n} bots started through the fleet in {startup:.1f} s "
-            f"({startup / n * 1000:.1f} ms each)"
-        )
+        await start_all(fleet, bots, "start-up: ")
     placed = await _placed(service, n)
     print(f"first placement: every bot's grid placed {placed:.1f} s after the last start")
     await asyncio.sleep(args.warmup)
