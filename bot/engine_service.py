@@ -41,7 +41,7 @@ from bot.fleet import Fleet
 from bot.scheduler import BotScheduler
 from bot.trading import Trading
 from db import queries as q
-from db.bulk import IN_CHUNK
+from db.bulk import in_chunks
 from db.models import BotInstance, User
 from db.session import Database
 from engine.exchange import (
@@ -313,8 +313,8 @@ class EngineService:
         ids = sorted(user_ids)
         modes: dict[int, str] = {}
         async with self.db.read() as session:
-            for k in range(0, len(ids), IN_CHUNK):
-                query = select(User.id, User.trading_mode).where(User.id.in_(ids[k : k + IN_CHUNK]))
+            for chunk in in_chunks(ids):
+                query = select(User.id, User.trading_mode).where(User.id.in_(chunk))
                 modes.update((user_id, mode) for user_id, mode in (await session.execute(query)).all())
         now = time.monotonic()
         for user_id in ids:  # an unknown user trades on paper

@@ -12,18 +12,26 @@ columns on INSERT, `onupdate` on UPDATE: updated_at), so both paths write the sa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Column, ColumnElement, Connection, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
 from db.types import ExactDecimal
 
+T = TypeVar("T")
+
 MAX_VARIABLES = 32_000  # SQLite's limit is 32,766 host parameters per statement (3.32+)
 MAX_ROWS = 500  # rows per statement
 IN_CHUNK = 500  # values per "IN (...)" of the queries that look many rows up at once
+
+
+def in_chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    """`values` in chunks of IN_CHUNK, one "IN (...)" each."""
+    for k in range(0, len(values), IN_CHUNK):
+        yield values[k : k + IN_CHUNK]
 
 
 def insert_rows(
@@ -63,10 +71,9 @@ def ids_where(
     """The ids among `ids` whose rows meet `condition`. On SQLite each chunk's answer comes as one JSON
     array: a row-by-row fetch steps SQLite once per row, and the writer thread gives up and takes back
     the GIL at every step."""
-    wanted = sorted(set(ids))
     found: set[int] = set()
-    for k in range(0, len(wanted), IN_CHUNK):
-        where = (id_column.in_(wanted[k : k + IN_CHUNK]), condition)
+    for chunk in in_chunks(sorted(set(ids))):
+        where = (id_column.in_(chunk), condition)
         if connection.dialect.name == "sqlite":
             found.update(
                 json.loads(

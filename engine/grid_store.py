@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select
 
 from db import queries as q
 from db.base import from_ms
-from db.bulk import IN_CHUNK
+from db.bulk import in_chunks
 from db.models import BotInstance, GridBotConfig, GridOrder, User
 from db.session import Database
 from engine.exchange import InvalidOrder, Market, OrderRequest
@@ -152,8 +152,7 @@ class GridStore:
         """The grids of many running grid bots in a few queries (a restart resumes them all)."""
         books: dict[int, GridBook] = {}
         async with self.db.read() as session:
-            for k in range(0, len(bot_ids), IN_CHUNK):
-                chunk = bot_ids[k : k + IN_CHUNK]
+            for chunk in in_chunks(bot_ids):
                 bots = (await session.execute(select(BotInstance).where(BotInstance.id.in_(chunk)))).scalars()
                 bots = [b for b in bots if b.bot_type == "grid" and b.is_running and b.is_active]
                 users = {

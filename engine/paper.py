@@ -39,9 +39,9 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 
-from db.bulk import IN_CHUNK
+from db.bulk import in_chunks
 from db.models import PaperBalance, PaperOrder, PaperPosition, ReplayCursor, User
 from db.session import Database
 from engine.exchange import (
@@ -67,7 +67,7 @@ from engine.exchange import (
 )
 from engine.grid import q8
 from engine.markets import BITGET_SPOT
-from engine.paper_state import DuplicateOrders, OrderRow, PaperState, PaperTxn, order_row_of
+from engine.paper_state import DuplicateOrders, OrderRow, PaperState, PaperTxn, client_ids_in, order_row_of
 
 ZERO = Decimal(0)
 DEFAULT_MAKER_FEE = Decimal("0.0002")
@@ -206,11 +206,8 @@ class PaperVenue:
         pairs = sorted(set(wanted))
         found = 0
         async with self.db.read() as session:
-            for k in range(0, len(pairs), IN_CHUNK):
-                query = select(PaperOrder).where(
-                    tuple_(PaperOrder.user_id, PaperOrder.client_order_id).in_(pairs[k : k + IN_CHUNK]),
-                    PaperOrder.status != "open",
-                )
+            for chunk in in_chunks(pairs):
+                query = select(PaperOrder).where(client_ids_in(chunk), PaperOrder.status != "open")
                 for row in (await session.execute(query)).scalars():
                     self._finish(row.user_id, order_row_of(row).order())
                     found += 1

@@ -16,14 +16,14 @@ and runs the batch again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, insert, select, tuple_, update
 
-from db.bulk import IN_CHUNK, insert_rows, update_rows_where
+from db.bulk import in_chunks, insert_rows, update_rows_where
 from db.models import PaperBalance, PaperOrder, PaperPosition, ReplayCursor
 from engine.exchange import Order
 from engine.grid import q8
@@ -138,6 +138,11 @@ class PositionRow:
 
 _ORDER_FIELDS = [f.name for f in fields(OrderRow)]
 _ORDER_CHANGES = ("status", "filled_qty", "avg_price", "fee", "reserved", "filled_ts")
+
+
+def client_ids_in(pairs: Sequence[tuple[int, str]]) -> ColumnElement[bool]:
+    """paper_orders rows of these (account, client order id)s (the unique index answers it)."""
+    return tuple_(_ORDERS.c.user_id, _ORDERS.c.client_order_id).in_(pairs)
 
 
 def order_row_of(row: Any) -> OrderRow:
@@ -338,9 +343,8 @@ class PaperTxn:
         """Raise DuplicateOrders with the stored orders of the new orders' (account, client id)s."""
         wanted = sorted({(r.user_id, r.client_order_id) for r in self.new_orders.values()})
         existing: dict[tuple[int, str], OrderRow] = {}
-        for k in range(0, len(wanted), IN_CHUNK):
-            pairs = tuple_(_ORDERS.c.user_id, _ORDERS.c.client_order_id).in_(wanted[k : k + IN_CHUNK])
-            for r in connection.execute(select(_ORDERS).where(pairs)):
+        for chunk in in_chunks(wanted):
+            for r in connection.execute(select(_ORDERS).where(client_ids_in(chunk))):
                 if r.id not in self.new_orders:  # not one this transaction just inserted
                     existing[(r.user_id, r.client_order_id)] = order_row_of(r)
         if existing:
