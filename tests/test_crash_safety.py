@@ -38,6 +38,11 @@ def stderr_of(db: Path) -> Path:
     return db.with_suffix(".stderr")
 
 
+def errors_of(db: Path) -> str:
+    """The end of what the worker of `db` wrote to stderr (for a failure's message)."""
+    return stderr_of(db).read_text(errors="replace")[-3000:]
+
+
 def read_lines(proc: subprocess.Popen[bytes], wanted: bytes, count: int = 1, timeout: float = 120.0) -> bool:
     """Block until the worker printed `count` lines starting with `wanted`; False when it ended first."""
     assert proc.stdout is not None
@@ -60,9 +65,7 @@ def read_lines(proc: subprocess.Popen[bytes], wanted: bytes, count: int = 1, tim
 def wait_ready(proc: subprocess.Popen[bytes], db: Path) -> None:
     """Block until the worker printed READY (its start-up is done; what follows is the replay)."""
     if not read_lines(proc, b"READY"):
-        raise AssertionError(
-            f"worker ended before READY: {stderr_of(db).read_text(errors='replace')[-3000:]}"
-        )
+        raise AssertionError(f"worker ended before READY: {errors_of(db)}")
 
 
 def run_to_end(db: Path) -> float:
@@ -71,7 +74,7 @@ def run_to_end(db: Path) -> float:
     wait_ready(proc, db)
     started = time.monotonic()
     out, _ = proc.communicate(timeout=300)
-    assert proc.returncode == 0 and b"DONE" in out, stderr_of(db).read_text(errors="replace")[-3000:]
+    assert proc.returncode == 0 and b"DONE" in out, errors_of(db)
     return time.monotonic() - started
 
 
@@ -129,7 +132,7 @@ def test_sigkill_at_random_moments_changes_nothing(tmp_path: Path) -> None:
             positions.append(cursor(crashed))
             continue
         out, _ = proc.communicate(timeout=300)
-        assert proc.returncode == 0 and b"DONE" in out, stderr_of(crashed).read_text(errors="replace")[-3000:]
+        assert proc.returncode == 0 and b"DONE" in out, errors_of(crashed)
         break  # finished before we could kill it: the kills so far must be enough
     assert kills >= KILLS, f"the run finished after {kills} kills; make it longer"
     final_position = CANDLES * 4
