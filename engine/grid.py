@@ -32,6 +32,7 @@ MODES = ("arithmetic", "geometric")
 _PRECISION = 50
 _CLIENT_ID_MAX = 32
 _CLIENT_ID_RE = re.compile(r"[A-Za-z0-9]{1,32}")
+_RESENT = re.compile(r"^(.*?)(?:r(\d+))?$")  # an id and how many times its order went out again
 
 
 class GridTooSmall(ValueError):
@@ -407,3 +408,15 @@ def client_order_id(bot_id: int, interval: int, cycle: int, side: str) -> str:
     if len(cid) > _CLIENT_ID_MAX or not _CLIENT_ID_RE.fullmatch(cid):
         raise ValueError(f"client order id {cid!r} longer than {_CLIENT_ID_MAX} characters")
     return cid
+
+
+def next_client_id(cid: str) -> str:
+    """The id to use when `cid` was cancelled and its order must go out again: 'x' -> 'xr1' -> 'xr2'."""
+    base, n = _RESENT.match(cid).groups()  # type: ignore[union-attr]
+    return f"{base}r{int(n or 0) + 1}"
+
+
+def is_market_client_id(cid: str) -> bool:
+    """The id names the one market buy of a grid's intervals at or above the price (resent or not)."""
+    base, _ = _RESENT.match(cid).groups()  # type: ignore[union-attr]
+    return base.endswith("m")

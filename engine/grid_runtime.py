@@ -30,13 +30,11 @@ Alert kinds written here: grid_fill, grid_cycle, grid_stop.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from db.base import from_ms
 from engine.exchange import (
     Exchange,
     InsufficientFunds,
@@ -53,59 +51,21 @@ from engine.grid import (
     client_order_id,
     client_order_prefix,
     fee_for,
+    is_market_client_id,
+    next_client_id,
     on_buy_filled,
     on_order_placed,
     on_sell_filled,
     q8,
 )
-from engine.grid_store import GridBook, GridStore, _Changes
+from engine.grid_store import GridBook, GridStore, _Changes, trade_row
 
-_SUFFIX = re.compile(r"^(.*?)(?:r(\d+))?$")
 HOLDING = (IntervalStatus.BUY_FILLED,)
 NEEDS_BUY = (IntervalStatus.PENDING, IntervalStatus.SELL_FILLED)
 
 ExchangeFor = Callable[[int], Awaitable[Exchange]]
 Stopper = Callable[[int, int, str], Awaitable[None]]  # (user_id, bot_id, reason)
 CapitalFor = Callable[[int, Decimal], Awaitable[Decimal]]  # (user_id, allocation %) -> quote
-
-
-def next_client_id(cid: str) -> str:
-    """The id to use when `cid` was cancelled and its order must go out again: 'x' -> 'xr1' -> 'xr2'."""
-    base, n = _SUFFIX.match(cid).groups()  # type: ignore[union-attr]
-    return f"{base}r{int(n or 0) + 1}"
-
-
-def _trade_row(
-    book: GridBook,
-    *,
-    side: str,
-    order_type: str,
-    qty: Decimal,
-    price: Decimal,
-    fee: Decimal,
-    realized_pnl: Decimal | None,
-    exchange_order_id: str,
-    client_order_id: str | None,
-    ts: int | None,
-) -> dict[str, Any]:
-    """A trades row of a grid fill (created_at: the column's default)."""
-    assert book.market is not None
-    return {
-        "user_id": book.user_id,
-        "bot_instance_id": book.bot_id,
-        "trade_source": "grid_bot",
-        "symbol": book.symbol.replace("/", ""),
-        "side": side,
-        "order_type": order_type,
-        "qty": qty,
-        "price": price,
-        "fee": fee,
-        "fee_currency": book.market.quote,
-        "realized_pnl": realized_pnl,
-        "exchange_order_id": exchange_order_id,
-        "client_order_id": client_order_id,
-        "executed_at": from_ms(ts),
-    }
 
 
 class GridRuntime:
@@ -312,7 +272,7 @@ class GridRuntime:
             s = book.intervals[ids[0]]
             if s.status == IntervalStatus.SELL_PLACED:
                 out.append(OrderRequest(book.symbol, "sell", "limit", s.qty, s.sell_price, cid))
-            elif _is_market(cid):
+            elif is_market_client_id(cid):
                 qty = sum((book.intervals[i].qty for i in ids), ZERO)
                 out.append(OrderRequest(book.symbol, "buy", "market", qty, book.price, cid))
             else:
@@ -437,7 +397,7 @@ class GridRuntime:
                     )
                 )
         changes.trades.append(
-            _trade_row(
+            trade_row(
                 book,
                 side=order.side,
                 order_type=order.type,
@@ -543,7 +503,7 @@ class GridRuntime:
             pnl += result.profit
             changes.touched.add(s.index)
         changes.trades.append(
-            _trade_row(
+            trade_row(
                 book,
                 side="sell",
                 order_type="market",
@@ -567,8 +527,3 @@ def _fill_order(pair: tuple[str, Order | None]) -> tuple[int, int, str]:
     if order is None:
         return (0, 0, "")
     return (order.ts or 0, len(order.id), order.id)
-
-
-def _is_market(cid: str) -> bool:
-    base, _ = _SUFFIX.match(cid).groups()  # type: ignore[union-attr]
-    return base.endswith("m")

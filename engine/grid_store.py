@@ -252,6 +252,39 @@ def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
         future.set_exception(exc)
 
 
+def trade_row(
+    book: GridBook,
+    *,
+    side: str,
+    order_type: str,
+    qty: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    realized_pnl: Decimal | None,
+    exchange_order_id: str,
+    client_order_id: str | None,
+    ts: int | None,
+) -> dict[str, Any]:
+    """A trades row of a grid fill (created_at: the column's default)."""
+    assert book.market is not None
+    return {
+        "user_id": book.user_id,
+        "bot_instance_id": book.bot_id,
+        "trade_source": "grid_bot",
+        "symbol": book.symbol.replace("/", ""),
+        "side": side,
+        "order_type": order_type,
+        "qty": qty,
+        "price": price,
+        "fee": fee,
+        "fee_currency": book.market.quote,
+        "realized_pnl": realized_pnl,
+        "exchange_order_id": exchange_order_id,
+        "client_order_id": client_order_id,
+        "executed_at": from_ms(ts),
+    }
+
+
 def _interval_row(book: GridBook, i: int) -> dict[str, Any]:
     """The grid_orders columns interval `i` sets ("_id": its row): buy_filled_* only while it holds a
     buy, buy_filled_at only once bought, sell_filled_* only when this save filled its sell."""

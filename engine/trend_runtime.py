@@ -33,8 +33,8 @@ import logging
 from decimal import Decimal
 
 from engine.exchange import Exchange, InvalidOrder, Order, OrderRequest
-from engine.grid import ZERO
-from engine.grid_runtime import CapitalFor, ExchangeFor, Stopper, next_client_id
+from engine.grid import ZERO, next_client_id
+from engine.grid_runtime import CapitalFor, ExchangeFor, Stopper
 from engine.strategies import gate_threshold, signals
 from engine.trend import (
     ClosedTrade,
