@@ -7,7 +7,9 @@ The tick is one idempotent iteration (it may be re-run after a crash at any poin
    engine.grid.client_order_id). Ids missing from the exchange's open orders are fetched: a filled
    order goes through engine.grid's state machine exactly once (the new state, the trades row, the
    counters, the stats and the alerts are one transaction, and the next state names a new id); an
-   id the exchange never got is sent again (same id: the exchange refuses a duplicate).
+   id the exchange never got is sent again (same id: the exchange refuses a duplicate). The orders
+   that answer the fills go out once that transaction is committed; on the paper venue of the same
+   database they are placed inside it (one commit per fill, and never a journal without its orders).
 2. start: once the trigger price is crossed (or at once without one), buy limits on every line
    below the price, the intervals at or above it bought at market in one order, their sells placed.
 3. stops: at stop_upper / stop_lower everything is cancelled, the fills that raced the cancel are
@@ -36,6 +38,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.exchange import (
+    BatchResult,
     Exchange,
     InsufficientFunds,
     InvalidOrder,
@@ -58,7 +61,7 @@ from engine.grid import (
     on_sell_filled,
     q8,
 )
-from engine.grid_store import GridBook, GridStore, _Changes, trade_row
+from engine.grid_store import GridBook, GridStore, JointVenue, _Changes, trade_row
 
 HOLDING = (IntervalStatus.BUY_FILLED,)
 NEEDS_BUY = (IntervalStatus.PENDING, IntervalStatus.SELL_FILLED)
@@ -288,12 +291,16 @@ class GridRuntime:
         for req in market:  # a market buy pays for the sells placed after it
             await exchange.create_order(req)
         if limits:
-            result = await exchange.create_orders(limits)
-            for rejected in result.rejected:
-                if "insufficient" in rejected.reason.lower():
-                    raise InsufficientFunds(f"order {rejected.client_order_id}: {rejected.reason}")
-                raise InvalidOrder(f"order {rejected.client_order_id}: {rejected.reason}")
+            _raise_rejected(await exchange.create_orders(limits))
             # ids in result.unknown are looked up (and sent again if missing) by the next reconcile
+
+    def _joint_venue(self, exchange: Exchange) -> JointVenue | None:
+        """The paper venue behind `exchange` when it writes to the store's database: the orders that
+        answer a tick's fills then go out in the journal's own transaction (one commit per fill)."""
+        venue = getattr(exchange, "venue", None)  # the paper exchange has it
+        if venue is None or getattr(venue, "db", None) is not self.store.db:
+            return None
+        return venue  # type: ignore[no-any-return]
 
     async def _reconcile(self, book: GridBook, exchange: Exchange, *, stopping: bool = False) -> None:
         """Apply what happened on the exchange to the intervals (see the module docstring)."""
@@ -328,11 +335,18 @@ class GridRuntime:
                         self._withdraw(book, expected[cid], changes)
                     else:
                         raise InvalidOrder(f"order {cid} was rejected by the exchange")
+            requests = [] if stopping else self._requests(book, resend) + changes.requests
             if changes:
-                await self.store.save(book, changes, price=book.price)
+                venue = self._joint_venue(exchange)
+                placed = await self.store.save(
+                    book, changes, price=book.price, orders=requests if venue else (), venue=venue
+                )
+                if placed is not None:  # the orders went out in the journal's own transaction
+                    _raise_rejected(placed)
+                    requests = []
             if stopping:
                 return
-            await self._send(book, exchange, self._requests(book, resend) + changes.requests)
+            await self._send(book, exchange, requests)
             if not changes.fills:
                 return
 
@@ -518,6 +532,14 @@ class GridRuntime:
         )
         changes.alerts.append(("grid_fill", self._fill_payload(book, -1, "sell", price, qty, order.fee)))
         await self.store.save(book, changes, price=book.price)
+
+
+def _raise_rejected(result: BatchResult) -> None:
+    """The first order the exchange refused, as the error that stops the bot."""
+    for rejected in result.rejected:
+        if "insufficient" in rejected.reason.lower():
+            raise InsufficientFunds(f"order {rejected.client_order_id}: {rejected.reason}")
+        raise InvalidOrder(f"order {rejected.client_order_id}: {rejected.reason}")
 
 
 def _fill_order(pair: tuple[str, Order | None]) -> tuple[int, int, str]:

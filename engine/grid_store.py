@@ -2,17 +2,19 @@
 
 `GridBook` is a running grid bot as engine.grid_runtime holds it between ticks; `GridStore` reads books
 from the database (one bot, or all of a restart's at once) and writes a tick's changes (`_Changes`) by
-group commit, in one `Database.run_write` per batch.
+group commit, in one `Database.run_write` per batch. A save may carry the orders that answer its fills
+when they go to a `JointVenue` (the paper venue on the same database): they are placed in the save's own
+transaction, so a fill costs one commit, and the journal and its orders are committed together.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, select
 
@@ -21,7 +23,7 @@ from db.base import from_ms
 from db.bulk import in_chunks
 from db.models import BotInstance, GridBotConfig, GridOrder, User
 from db.session import Database
-from engine.exchange import InvalidOrder, Market, OrderRequest
+from engine.exchange import BatchResult, InvalidOrder, Market, OrderRequest
 from engine.grid import ZERO, IntervalState, IntervalStatus
 
 QUOTES = ("USDT", "USDC", "BTC", "ETH")
@@ -98,6 +100,16 @@ class GridBook:
             elif s.status in (IntervalStatus.BUY_FILLED, IntervalStatus.SELL_PLACED) and s.entry_price:
                 total += s.qty * s.entry_price
         return total
+
+
+class JointVenue(Protocol):
+    """A venue that places orders in the transaction of the caller's own writes (engine.paper's)."""
+
+    db: Database
+
+    async def create_orders_with(
+        self, batch: Sequence[tuple[int, Sequence[OrderRequest]]], journal: Callable[[Connection], None]
+    ) -> list[BatchResult]: ...
 
 
 @dataclass
@@ -185,39 +197,56 @@ class GridStore:
                         books[bot.id] = _book_of(bot, user, config, rows.get(config.id, []))
         return books
 
-    async def save(self, book: GridBook, changes: _Changes, *, price: Decimal | None = None) -> None:
+    async def save(
+        self,
+        book: GridBook,
+        changes: _Changes,
+        *,
+        price: Decimal | None = None,
+        orders: Sequence[OrderRequest] = (),
+        venue: JointVenue | None = None,
+    ) -> BatchResult | None:
+        """Write the changes (group commit; returns once they are committed). With `orders` and a
+        `venue` on this store's database, the orders are placed in the same transaction and their
+        result is returned; otherwise None (the caller sends its orders itself, after this)."""
+        if venue is not None and venue.db is not self.db:
+            raise ValueError("a joint venue writes to the store's own database")
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        self._pending.append(_Save(book, changes, price, done))
+        done: asyncio.Future[BatchResult | None] = loop.create_future()
+        self._pending.append(_Save(book, changes, price, done, tuple(orders), venue if orders else None))
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush(), name="grid store")
-        await done
+        return await done
 
     async def _flush(self) -> None:
         while self._pending:
             await asyncio.sleep(0)  # the other ticks of this loop pass join the batch
-            batch = [item for item in self._pending if not item.done.done()]  # cancelled: not written
+            pending = [item for item in self._pending if not item.done.done()]  # cancelled: not written
             self._pending = []
-            if not batch:
-                continue
-            try:
-                await self._write_batch(batch)
-            except Exception as exc:
-                if len(batch) == 1:
-                    _settle(batch[0].done, exc)
-                    continue
-                for item in batch:  # one per transaction: the failure lands on its own bot
-                    try:
-                        await self._write_batch([item])
-                    except Exception as one:
-                        _settle(item.done, one)
-                    else:
-                        _settle(item.done, None)
-                continue
-            for item in batch:
-                _settle(item.done, None)
+            for batch in _by_venue(pending):
+                await self._write_or_split(batch)
 
-    async def _write_batch(self, batch: Sequence[_Save]) -> None:
+    async def _write_or_split(self, batch: list[_Save]) -> None:
+        try:
+            results = await self._write_batch(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0].done, exc=exc)
+                return
+            for item in batch:  # one per transaction: the failure lands on its own bot
+                try:
+                    [result] = await self._write_batch([item])
+                except Exception as one:
+                    _settle(item.done, exc=one)
+                else:
+                    _settle(item.done, result)
+            return
+        for item, result in zip(batch, results, strict=True):
+            _settle(item.done, result)
+
+    async def _write_batch(self, batch: Sequence[_Save]) -> list[BatchResult | None]:
+        """Write the batch in one transaction (with the orders of its saves that carry any); returns
+        each save's order result."""
         started = time.perf_counter()
         self.commits += 1
         self.saves += len(batch)
@@ -231,8 +260,19 @@ class GridStore:
             q.update_rows(connection, GridBotConfig.__table__, configs)
             q.update_rows(connection, GridOrder.__table__, intervals)
 
-        await self.db.run_write(write)
+        joint = [item for item in batch if item.venue is not None]
+        results: list[BatchResult | None] = [None] * len(batch)
+        if not joint:
+            await self.db.run_write(write)
+        else:
+            venue = joint[0].venue
+            assert venue is not None
+            placed = iter(
+                await venue.create_orders_with([(item.book.user_id, item.orders) for item in joint], write)
+            )
+            results = [next(placed) if item.venue is not None else None for item in batch]
         self.commit_seconds += time.perf_counter() - started
+        return results
 
 
 @dataclass(slots=True)
@@ -240,14 +280,34 @@ class _Save:
     book: GridBook
     changes: _Changes
     price: Decimal | None
-    done: asyncio.Future[None]
+    done: asyncio.Future[BatchResult | None]
+    orders: tuple[OrderRequest, ...] = ()
+    venue: JointVenue | None = None
 
 
-def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
+def _by_venue(saves: list[_Save]) -> list[list[_Save]]:
+    """The saves split into one transaction per joint venue (the saves without orders go with the
+    first); in practice a process has one venue, so one transaction."""
+    groups: dict[int, list[_Save]] = {}
+    for item in saves:
+        groups.setdefault(id(item.venue) if item.venue is not None else 0, []).append(item)
+    plain = groups.pop(0, [])
+    out = list(groups.values()) or ([plain] if plain else [])
+    if groups and plain:
+        out[0] = plain + out[0]
+    return out
+
+
+def _settle(
+    future: asyncio.Future[BatchResult | None],
+    result: BatchResult | None = None,
+    *,
+    exc: BaseException | None = None,
+) -> None:
     if future.done():  # the tick waiting for it was cancelled
         return
     if exc is None:
-        future.set_result(None)
+        future.set_result(result)
     else:
         future.set_exception(exc)
 

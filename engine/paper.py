@@ -35,11 +35,11 @@ import asyncio
 import heapq
 import itertools
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from db.bulk import in_chunks
 from db.models import PaperBalance, PaperOrder, PaperPosition, ReplayCursor, User
@@ -253,9 +253,18 @@ class PaperVenue:
 
     # ---- transactions
 
-    async def _commit(self, txn: PaperTxn) -> None:
-        """Write `txn` in one transaction, then install it and update the book."""
-        await self.db.run_write(txn.write)
+    async def _commit(self, txn: PaperTxn, journal: Callable[[Connection], None] | None = None) -> None:
+        """Write `txn` in one transaction (with the caller's `journal` first, when given), then
+        install it and update the book."""
+        if journal is None:
+            await self.db.run_write(txn.write)
+        else:
+
+            def write(connection: Connection) -> None:
+                journal(connection)
+                txn.write(connection)
+
+            await self.db.run_write(write)
         opened, closed = txn.install()
         for row in closed:
             self._finish(row.user_id, row.order())
@@ -350,14 +359,14 @@ class PaperVenue:
                 continue
             async with self._lock:
                 try:
-                    results = await self._create_batches(batch)
+                    results = await self._create_batches([(uid, reqs) for uid, reqs, _ in batch])
                 except Exception:
                     if len(batch) == 1:
                         _settle(batch[0][2], exc=_current_exception())
                         continue
                     for item in batch:
                         try:
-                            [result] = await self._create_batches([item])
+                            [result] = await self._create_batches([(item[0], item[1])])
                         except Exception as exc:
                             _settle(item[2], exc=exc)
                         else:
@@ -366,17 +375,28 @@ class PaperVenue:
                 for item, result in zip(batch, results, strict=True):
                     _settle(item[2], result)
 
+    async def create_orders_with(
+        self, batch: Sequence[tuple[int, Sequence[OrderRequest]]], journal: Callable[[Connection], None]
+    ) -> list[BatchResult]:
+        """Place these (account, orders) batches in the same transaction as `journal(connection)`, the
+        caller's own writes (the grid store's group commit of the fills that these orders answer):
+        both are committed, or neither. One result per batch, as `create_orders` gives it."""
+        async with self._lock:
+            return await self._create_batches(batch, journal)
+
     async def _create_batches(
-        self, batch: Sequence[tuple[int, list[OrderRequest], asyncio.Future[BatchResult]]]
+        self,
+        batch: Sequence[tuple[int, Sequence[OrderRequest]]],
+        journal: Callable[[Connection], None] | None = None,
     ) -> list[BatchResult]:
         await self._ready()
-        await self._fund({uid for uid, _, _ in batch})
+        await self._fund({uid for uid, _ in batch})
         known: dict[tuple[int, str], OrderRow] = {}
         while True:
             txn = self._txn()
             txn.known = known
             staged: list[tuple[list[OrderRow], list[RejectedOrder]]] = []
-            for user_id, reqs, _ in batch:
+            for user_id, reqs in batch:
                 txn.fund(user_id)
                 accepted: list[OrderRow] = []
                 rejected: list[RejectedOrder] = []
@@ -387,7 +407,7 @@ class PaperVenue:
                         rejected.append(RejectedOrder(req.client_order_id, f"{type(exc).__name__}: {exc}"))
                 staged.append((accepted, rejected))
             try:
-                await self._commit(txn)
+                await self._commit(txn, journal)
             except DuplicateOrders as dup:  # sent again: answered with the orders it already has
                 known = {**known, **dup.existing}
                 continue

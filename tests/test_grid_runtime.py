@@ -407,3 +407,117 @@ async def test_books_loaded_together_are_the_books_loaded_one_by_one(harness: Ha
     for bot_id in bots[:-1]:
         assert together[bot_id] == await store.load(bot_id)
     assert together[bots[0]].filled_buys > 0  # the walk filled something: the books are not fresh
+
+
+async def _nearest_buy_filled(harness: Harness, bot_id: int) -> int:
+    """The price touches the bot's highest resting buy and is back above it (one fill); returns
+    its interval."""
+    book = harness.runtime._books[bot_id]
+    nearest = max((s for s in book.intervals if s.status.value == "buy_placed"), key=lambda s: s.buy_price)
+    ts = CANDLES.timestamps[1]
+    assert len(await harness.venue.on_price(BTC, nearest.buy_price, ts)) == 1
+    await harness.venue.on_price(BTC, nearest.buy_price + 50, ts)
+    return nearest.index
+
+
+async def test_a_fill_and_the_sell_that_answers_it_are_written_in_one_transaction(
+    harness: Harness, alice, monkeypatch
+) -> None:
+    bot_id = await grid_bot(harness.fleet, alice.id)
+    await harness.walk([bot_id], 0, 1)
+    await harness.runtime.tick(bot_id)
+    filled = await _nearest_buy_filled(harness, bot_id)
+    writes = 0
+    run_write = harness.db.run_write
+
+    async def counted(fn):  # type: ignore[no-untyped-def]
+        nonlocal writes
+        writes += 1
+        return await run_write(fn)
+
+    monkeypatch.setattr(harness.db, "run_write", counted)
+    await harness.runtime.tick(bot_id)
+    assert writes == 1  # the journal and the paper order: one commit, not one each
+    book = harness.runtime._books[bot_id]
+    sell = book.sell_cids[filled]
+    assert book.intervals[filled].status.value == "sell_placed"
+    assert sell in harness.venue.open_client_order_ids(alice.id, BTC)
+    async with harness.db.read() as session:
+        stored = await session.get(GridOrder, book.row_ids[filled])
+        assert (stored.status, stored.sell_order_id) == ("sell_placed", sell)
+        assert (
+            await session.execute(select(PaperOrder).where(PaperOrder.client_order_id == sell))
+        ).scalar_one()
+
+
+async def test_when_the_orders_of_a_fill_cannot_be_written_its_journal_is_not_written_either(
+    harness: Harness, alice, monkeypatch
+) -> None:
+    """Both halves of the fill's transaction fail together; the next tick applies the fill once."""
+    from engine.paper_state import PaperTxn
+
+    bot_id = await grid_bot(harness.fleet, alice.id)
+    await harness.walk([bot_id], 0, 1)
+    await harness.runtime.tick(bot_id)
+    trades = await _count(harness.db, Trade, Trade.bot_instance_id == bot_id)
+    held = await _count(harness.db, GridOrder, GridOrder.status == "sell_placed")
+    sells = await _count(harness.db, PaperOrder, PaperOrder.side == "sell", PaperOrder.status == "open")
+    await _nearest_buy_filled(harness, bot_id)
+    write = PaperTxn.write
+
+    def failing(self, connection):  # type: ignore[no-untyped-def]
+        if self.new_orders:
+            write(self, connection)  # the rows go in, then the transaction fails after them
+            raise OSError("disk full")
+        return write(self, connection)
+
+    monkeypatch.setattr(PaperTxn, "write", failing)
+    with pytest.raises(OSError, match="disk full"):
+        await harness.runtime.tick(bot_id)
+    open_sells = (PaperOrder.side == "sell", PaperOrder.status == "open")
+    assert await _count(harness.db, Trade, Trade.bot_instance_id == bot_id) == trades
+    assert await _count(harness.db, GridOrder, GridOrder.status == "sell_placed") == held
+    assert await _count(harness.db, PaperOrder, *open_sells) == sells
+    assert len(harness.venue.open_client_order_ids(alice.id, BTC)) == GRIDS - 1  # the book: as before
+    monkeypatch.setattr(PaperTxn, "write", write)
+    await harness.runtime.tick(bot_id)  # a fresh book from the database, as after any failure
+    await harness.runtime.tick(bot_id)
+    assert await _count(harness.db, Trade, Trade.bot_instance_id == bot_id) == trades + 1
+    assert await _count(harness.db, PaperOrder, *open_sells) == sells + 1
+    assert await _count(harness.db, GridOrder, GridOrder.status == "sell_placed") == held + 1
+    assert len(harness.venue.open_client_order_ids(alice.id, BTC)) == GRIDS
+
+
+async def test_a_venue_on_another_database_object_gets_the_orders_after_the_journal(
+    harness: Harness, alice, db_url, monkeypatch
+) -> None:
+    """Only a venue writing through the store's own Database joins its transaction; any other
+    exchange is sent the orders once the journal is committed (two commits here)."""
+    other = Database(db_url)
+    try:
+        venue = PaperVenue(other)
+        harness.venue = venue
+        await venue.load()
+        bot_id = await grid_bot(harness.fleet, alice.id)
+        await harness.walk([bot_id], 0, 1)
+        await harness.runtime.tick(bot_id)
+        filled = await _nearest_buy_filled(harness, bot_id)
+        order: list[str] = []
+        save, create = harness.runtime.store.save, venue.create_orders
+
+        async def saving(*args, **kw):  # type: ignore[no-untyped-def]
+            assert kw.get("venue") is None and not kw.get("orders")
+            order.append("journal")
+            return await save(*args, **kw)
+
+        async def creating(*args, **kw):  # type: ignore[no-untyped-def]
+            order.append("orders")
+            return await create(*args, **kw)
+
+        monkeypatch.setattr(harness.runtime.store, "save", saving)
+        monkeypatch.setattr(venue, "create_orders", creating)
+        await harness.runtime.tick(bot_id)
+        assert order == ["journal", "orders"]
+        assert harness.runtime._books[bot_id].intervals[filled].status.value == "sell_placed"
+    finally:
+        await other.dispose()
