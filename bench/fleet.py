@@ -168,6 +168,11 @@ class Store:
             await asyncio.to_thread(_backup, self.path, Path(template))
             return
         await _pg_admin(self.server_url, f'DROP DATABASE IF EXISTS "{template}"')
+        await _pg_admin(  # a connection the pool let go of may still be closing
+            self.server_url,
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
+            self.name,
+        )
         await _pg_admin(self.server_url, f'CREATE DATABASE "{template}" TEMPLATE "{self.name}"')
 
     async def drop(self) -> None:

@@ -11,12 +11,18 @@
 batches) in one transaction. On SQLite it runs in a dedicated writer thread on a synchronous pysqlite
 connection, so a whole transaction costs one hop between the event loop and a thread instead of one
 per statement; on PostgreSQL it runs through `AsyncConnection.run_sync`.
+
+WAL checkpoints (copying the log back into the database file) run in a thread of their own on its own
+connection, beside the writer: SQLite would otherwise run them inside the commit that crosses
+`wal_autocheckpoint`, and every transaction queued behind it would wait. The writer keeps a far larger
+automatic checkpoint as a backstop, should the checkpoint thread ever fall behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import queue
+import sqlite3
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -34,6 +40,8 @@ DISPOSE_TIMEOUT = 5.0
 # page cache of the writer thread's connection: the engine's inserts and updates touch index pages all
 # over a growing file; SQLite's default 2 MB makes them re-read pages from the OS on most rows
 WRITER_CACHE_KIB = 128 * 1024
+CHECKPOINT_EVERY = 0.5  # seconds between the checkpoint thread's passes
+WRITER_AUTOCHECKPOINT = 16_384  # pages (64 MB of log): the writer's own checkpoint, a backstop
 T = TypeVar("T")
 
 
@@ -62,11 +70,15 @@ def _sqlite_writer_engine(url: str) -> Engine:
         pool_size=1,
         max_overflow=0,
     )
-    _sqlite_setup(engine, begin="BEGIN IMMEDIATE", cache_kib=WRITER_CACHE_KIB)
+    _sqlite_setup(
+        engine, begin="BEGIN IMMEDIATE", cache_kib=WRITER_CACHE_KIB, autocheckpoint=WRITER_AUTOCHECKPOINT
+    )
     return engine
 
 
-def _sqlite_setup(engine: Engine, *, begin: str, cache_kib: int = 2_000) -> None:
+def _sqlite_setup(
+    engine: Engine, *, begin: str, cache_kib: int = 2_000, autocheckpoint: int | None = None
+) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
@@ -76,6 +88,8 @@ def _sqlite_setup(engine: Engine, *, begin: str, cache_kib: int = 2_000) -> None
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA cache_size=-{cache_kib}")
+        if autocheckpoint is not None:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -114,6 +128,7 @@ class Database:
         )
         self._writer_engine: Engine | None = None
         self._writer_thread: _WriterThread | None = None
+        self._checkpointer: _Checkpointer | None = None
 
     @asynccontextmanager
     async def _writer(self) -> AsyncIterator[None]:
@@ -145,6 +160,9 @@ class Database:
             if self._writer_engine is None or self._writer_thread is None:
                 self._writer_engine = _sqlite_writer_engine(self.url)
                 self._writer_thread = _WriterThread()
+                path = make_url(self.url).database
+                if path and path != ":memory:" and not path.startswith("file:"):
+                    self._checkpointer = _Checkpointer(path)
             future = asyncio.wrap_future(self._writer_thread.submit(_transaction, self._writer_engine, fn))
             try:
                 return await asyncio.shield(future)
@@ -165,6 +183,9 @@ class Database:
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
+        if self._checkpointer is not None:
+            checkpointer, self._checkpointer = self._checkpointer, None
+            await asyncio.to_thread(checkpointer.stop)
         if self._writer_thread is not None and self._writer_engine is not None:
             engine, thread = self._writer_engine, self._writer_thread
             self._writer_engine = self._writer_thread = None
@@ -202,6 +223,35 @@ class _WriterThread:
                 future.set_result(fn(*args))
             except BaseException as exc:  # handed to the awaiting coroutine
                 future.set_exception(exc)
+
+
+class _Checkpointer:
+    """Checkpoints the WAL of one SQLite file every CHECKPOINT_EVERY seconds, in its own daemon thread
+    on its own connection (PASSIVE: it never waits for the writer or the readers, and copies what it
+    can). SQLite runs the checkpoint without holding the GIL, so it takes the other core."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="db-checkpoint", daemon=True)
+        self._thread.start()
+        self.passes = 0  # checkpoints run (for the tests)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(DISPOSE_TIMEOUT)
+
+    def _run(self) -> None:
+        connection = sqlite3.connect(self._path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        try:
+            while not self._stopped.wait(CHECKPOINT_EVERY):
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:  # busy, or the file is gone: the next pass tries again
+                    continue
+                self.passes += 1
+        finally:
+            connection.close()
 
 
 def _transaction(engine: Engine, fn: Callable[[Connection], T]) -> T:

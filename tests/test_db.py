@@ -275,3 +275,37 @@ async def test_writes_of_ticks_the_scheduler_starts_inline_and_finishes_in_tasks
         scheduler._start(bot_id)
     await asyncio.sleep(0.2)
     assert sorted(done) == [1, 2, 3, 4, 5]
+
+
+async def test_the_wal_is_checkpointed_beside_the_writer_not_inside_its_commits(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """In WAL mode only a checkpoint writes to the database file. The writer's own automatic
+    checkpoint is a 64 MB backstop, so a few MB written must reach the file through the checkpoint
+    thread, and no commit of the writer ran one."""
+    import asyncio
+
+    from db.session import WRITER_AUTOCHECKPOINT
+
+    path = tmp_path / "wal.db"
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        await database.run_write(lambda c: c.exec_driver_sql("CREATE TABLE ballast (x BLOB)"))
+        backstop = await database.run_write(lambda c: c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar())
+        assert backstop == WRITER_AUTOCHECKPOINT and backstop * 4096 > 60_000_000
+        wal = path.with_name("wal.db-wal")
+        for _ in range(10):  # 10 x 100 rows x 4 KB: about 1,000 pages of log
+            await database.run_write(
+                lambda c: c.exec_driver_sql(
+                    "INSERT INTO ballast (x) VALUES " + ", ".join(["(randomblob(4000))"] * 100)
+                )
+            )
+        assert wal.stat().st_size > 3_000_000  # the rows are in the log ...
+        for _ in range(50):
+            if path.stat().st_size > 3_000_000:
+                break
+            await asyncio.sleep(0.1)
+        assert path.stat().st_size > 3_000_000  # ... and the checkpoint thread copied them to the file
+        checkpointer = database._checkpointer
+        assert checkpointer is not None and checkpointer.passes > 0
+    finally:
+        await database.dispose()
+    assert not checkpointer._thread.is_alive()  # dispose stops it
