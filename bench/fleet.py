@@ -168,17 +168,24 @@ class Store:
             await asyncio.to_thread(_backup, self.path, Path(template))
             return
         await _pg_admin(self.server_url, f'DROP DATABASE IF EXISTS "{template}"')
-        await _pg_admin(  # a connection the pool let go of may still be closing
+        await self._disconnect()
+        await _pg_admin(self.server_url, f'CREATE DATABASE "{template}" TEMPLATE "{self.name}"')
+
+    async def _disconnect(self) -> None:
+        """End the sessions still open on the bench's database (a connection the pool let go of may
+        still be closing) before it is copied or dropped."""
+        assert self.server_url is not None
+        await _pg_admin(
             self.server_url,
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
             self.name,
         )
-        await _pg_admin(self.server_url, f'CREATE DATABASE "{template}" TEMPLATE "{self.name}"')
 
     async def drop(self) -> None:
         if self.server_url is None:
             shutil.rmtree(self.path.parent, ignore_errors=True)
         else:
+            await self._disconnect()
             await _pg_admin(self.server_url, f'DROP DATABASE IF EXISTS "{self.name}"')
 
 

@@ -1,22 +1,25 @@
 """Many rows in few statements, for the engine's hot path (inside `Database.run_write`).
 
-On SQLite the rows go in multi-row statements, `INSERT INTO t (...) VALUES (...), (...), ...` and
+The rows go in multi-row statements, `INSERT INTO t (...) VALUES (...), (...), ...` and
 `WITH v(...) AS (VALUES (...), ...) UPDATE t SET ... FROM v WHERE ...`, a few hundred rows each, with
-every value passed through its column type's own bind processor (as Core does): a DBAPI
+every value passed through its column type's own bind processor (as Core does). On SQLite a DBAPI
 executemany steps SQLite once per row and gives up and takes back the GIL each time, which under a
-busy event loop costs far more than SQLite's own work. On other databases it is Core's executemany.
-The column defaults Core would apply are filled in here (scalar and Python defaults of omitted
-columns on INSERT, `onupdate` on UPDATE: updated_at), so both paths write the same rows.
+busy event loop costs far more than SQLite's own work; on PostgreSQL (asyncpg) Core's executemany
+runs the statement once per row on the server. The UPDATE's VALUES are cast to their columns' types
+there (a bare parameter in VALUES would be text). The column defaults Core would apply are filled in
+here (scalar and Python defaults of omitted columns on INSERT, `onupdate` on UPDATE: updated_at), so
+these statements write the rows Core writes (tests/test_db.py compares them).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, ColumnElement, Connection, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Column, ColumnElement, Connection, Table, func, select
 from sqlalchemy.exc import DBAPIError
 
 from db.types import ExactDecimal
@@ -55,10 +58,8 @@ def _insert_group(
         if c.name not in rows[0] and c.default is not None and not c.primary_key
     }
     names = keys + list(extra)
-    if connection.dialect.name != "sqlite":
-        if or_ignore:
-            raise ValueError("or_ignore is for SQLite")
-        return connection.execute(insert(table), [{**row, **extra} for row in rows]).rowcount
+    if or_ignore and connection.dialect.name != "sqlite":
+        raise ValueError("or_ignore is for SQLite")
     prefix = "INSERT OR IGNORE" if or_ignore else "INSERT"
     quote = connection.dialect.identifier_preparer.quote
     head = f"{prefix} INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) VALUES "
@@ -96,9 +97,6 @@ def update_rows_where(
     extra = {
         c.name: _default(c.onupdate) for c in table.columns if c.onupdate is not None and c.name not in sets
     }
-    if connection.dialect.name != "sqlite":
-        condition = and_(*(table.c[column] == bindparam(param) for param, column in where.items()))
-        return connection.execute(update(table).where(condition), [{**row, **extra} for row in rows]).rowcount
     columns = sets + list(extra)
     params = list(where) + columns
     types = [where[p] for p in where] + columns  # the column whose type each value has
@@ -113,7 +111,7 @@ def update_rows_where(
     def statement(values: str) -> str:
         return f"WITH v({', '.join(names)}) AS (VALUES {values}) {target}"
 
-    return _many(connection, table, params, types, unique, extra, statement)
+    return _many(connection, table, params, types, unique, extra, statement, cast=True)
 
 
 def _processor(type_: Any, dialect: Any) -> Any:
@@ -135,6 +133,12 @@ def _default(default: Any) -> Any:
 _PROCESSORS: dict[tuple[Any, ...], list[Any]] = {}
 
 
+def _base_type(type_: Any, dialect: Any) -> str:
+    """ "::TYPE" of a column without its length or precision (a cast to VARCHAR(20) would cut a long
+    value instead of refusing it; the column itself still checks it)."""
+    return "::" + re.sub(r"\(.*\)", "", type_.compile(dialect=dialect)).strip()
+
+
 def _many(
     connection: Connection,
     table: Table,
@@ -143,13 +147,15 @@ def _many(
     rows: Sequence[Mapping[str, Any]],
     extra: Mapping[str, Any],
     statement: Any,
+    *,
+    cast: bool = False,
 ) -> int:
     """Run `statement(values)` over chunks of `rows`; `params[k]` is the row key of the k-th value of
     a row and `columns[k]` the column whose type binds it. Every row has the same keys, and the names
-    that are not among them come from `extra` (the same value for every row, so bound once). Returns
-    the rows changed."""
+    that are not among them come from `extra` (the same value for every row, so bound once). `cast`:
+    on PostgreSQL each value is cast to its column's type. Returns the rows changed."""
     dialect = connection.dialect
-    key = (table, tuple(columns))
+    key = (dialect.name, table, tuple(columns))
     processors = _PROCESSORS.get(key)
     if processors is None:  # as Core binds them (TypeDecorator.load_dialect_impl: money as text here)
         processors = _PROCESSORS[key] = [_processor(table.c[c].type, dialect) for c in columns]
@@ -164,12 +170,8 @@ def _many(
     ]
     width = len(params)
     per_chunk = max(1, min(MAX_ROWS, MAX_VARIABLES // width))
-    one = "(" + ", ".join("?" * width) + ")"
-    raw = connection.connection.driver_connection
-    cursor = raw.cursor()  # type: ignore[union-attr]
-    dbapi = dialect.loaded_dbapi
-    before = raw.total_changes  # type: ignore[union-attr]  # (rowcount is -1 for a WITH ... UPDATE)
-    try:
+
+    def chunks() -> Iterator[tuple[int, list[Any]]]:
         for start in range(0, len(rows), per_chunk):
             chunk = rows[start : start + per_chunk]
             values: list[Any] = []
@@ -182,7 +184,26 @@ def _many(
                         row_values[k] = process(value)
                 values += row_values
                 values += tail
-            sql = statement(", ".join([one] * len(chunk)))
+            yield len(chunk), values
+
+    if dialect.name != "sqlite":  # PostgreSQL: $n parameters, through the connection (its errors)
+        types = [_base_type(table.c[c].type, dialect) if cast else "" for c in columns]
+        changed = 0
+        for count, values in chunks():
+            rows_sql = ", ".join(
+                "(" + ", ".join(f"${r * width + k + 1}{types[k]}" for k in range(width)) + ")"
+                for r in range(count)
+            )
+            changed += connection.exec_driver_sql(statement(rows_sql), tuple(values)).rowcount
+        return changed
+    one = "(" + ", ".join("?" * width) + ")"
+    raw = connection.connection.driver_connection
+    cursor = raw.cursor()  # type: ignore[union-attr]
+    dbapi = dialect.loaded_dbapi
+    before = raw.total_changes  # type: ignore[union-attr]  # (rowcount is -1 for a WITH ... UPDATE)
+    try:
+        for count, values in chunks():
+            sql = statement(", ".join([one] * count))
             try:
                 cursor.execute(sql, values)
             except dbapi.Error as exc:  # as SQLAlchemy raises it (sqlalchemy.exc.IntegrityError, ...)

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from db.models import BotInstance, GridBotConfig, Trade, User
 from db.session import Database
@@ -197,6 +197,14 @@ async def test_bulk_rows_are_the_rows_core_writes(database: Database, alice) -> 
 
     with pytest.raises(IntegrityError):
         await database.run_write(duplicate)
+    if not database.is_sqlite:  # (SQLite does not enforce VARCHAR lengths)
+
+        def too_long(connection):  # type: ignore[no-untyped-def]
+            rows = [{"_cid": "bulk", "symbol": "X" * 21}]  # VARCHAR(20): cast to VARCHAR, not cut
+            return update_rows_where(connection, Trade.__table__, {"_cid": "client_order_id"}, rows)
+
+        with pytest.raises(DBAPIError, match="too long"):
+            await database.run_write(too_long)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
