@@ -175,7 +175,7 @@ class RowsGone(LookupError):
 
 def update_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """UPDATE `table` SET <the row's other keys> WHERE id = row["_id"], for every row: rows that set
-    the same columns go in one executemany, in id order (the ORM's order: the same row locks first).
+    the same columns go in one multi-row statement (db.bulk), listed in id order.
     Onupdate defaults (updated_at) apply. Raises RowsGone when the database can tell a row is missing."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
@@ -207,9 +207,9 @@ class BotActivity:
 
 def write_bots_activity(connection: Connection, activities: Sequence[BotActivity]) -> None:
     """`record_bot_activity` for many bots in Core statements on the caller's (synchronous) connection:
-    one executemany per table. The bots' telegram_notify is read in the same transaction after their
-    rows are updated (so on PostgreSQL after their row locks are held), never from a cache: the owner
-    can turn notifications off at any time."""
+    one multi-row statement per table (db.bulk). The bots' telegram_notify is read in the same
+    transaction after their rows are updated (so on PostgreSQL after their row locks are held), never
+    from a cache: the owner can turn notifications off at any time."""
     if not activities:
         return
     update_rows(

@@ -131,11 +131,12 @@ class GridStore:
     Group commit: the saves of bots ticking at the same moment (a slot of the scheduler, a price
     point that filled many bots) are written in one transaction; each caller returns only once the
     transaction holding its changes is committed, so "journaled before sent" holds per bot. Each
-    bot's changes are whole inside that transaction. If a batch fails, its saves are retried one
-    per transaction, so the error reaches only the bot that caused it.
+    bot's changes are whole inside that transaction, with the paper orders its save carries (the
+    saves that carry orders for one joint venue share its transaction). If a batch fails, its saves
+    are retried one per transaction, so the error reaches only the bot that caused it.
 
-    A transaction is one `Database.run_write`: an executemany UPDATE by id per table (the book knows
-    its rows' ids), one INSERT of the trades and one of the alerts; the only read is the bots'
+    A transaction is one `Database.run_write`: a multi-row UPDATE by id per table (the book knows its
+    rows' ids; db.bulk), one INSERT of the trades and one of the alerts; the only read is the bots'
     telegram_notify, in the same transaction (see db.queries.write_bots_activity)."""
 
     def __init__(self, db: Database) -> None:
