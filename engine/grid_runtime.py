@@ -266,6 +266,8 @@ class GridRuntime:
 
     def _requests(self, book: GridBook, cids: Sequence[str]) -> list[OrderRequest]:
         """The orders named by `cids` (market buys first), rebuilt from the intervals."""
+        if not cids:
+            return []
         expected = book.expected()
         out: list[OrderRequest] = []
         for cid in cids:

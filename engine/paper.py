@@ -253,9 +253,12 @@ class PaperVenue:
 
     # ---- transactions
 
-    async def _commit(self, txn: PaperTxn, journal: Callable[[Connection], None] | None = None) -> None:
+    async def _commit(
+        self, txn: PaperTxn, journal: Callable[[Connection], None] | None = None
+    ) -> dict[int, Order]:
         """Write `txn` in one transaction (with the caller's `journal` first, when given), then
-        install it and update the book."""
+        install it and update the book. Returns the orders it changed, by paper id (built once:
+        the book, the look-up and the callers share them)."""
         if journal is None:
             await self.db.run_write(txn.write)
         else:
@@ -266,11 +269,15 @@ class PaperVenue:
 
             await self.db.run_write(write)
         opened, closed = txn.install()
+        orders: dict[int, Order] = {}
         for row in closed:
-            self._finish(row.user_id, row.order())
+            order = orders[row.id] = row.order()
+            self._finish(row.user_id, order)
             self._unrest(row.id)
         for row in opened:
-            self._rest(row.user_id, row.order())
+            order = orders[row.id] = row.order()
+            self._rest(row.user_id, order)
+        return orders
 
     def _txn(self) -> PaperTxn:
         return PaperTxn(self.state, self._start_balances)
@@ -300,13 +307,13 @@ class PaperVenue:
                     self._fill_resting(txn, row, ts, price, previous)
                     rows.append(row)
                 txn.cursor = cursor
-                await self._commit(txn)
+                changed = await self._commit(txn)
             except BaseException:
                 for order_id in crossing:  # nothing was committed: the orders rest again
                     if order_id in self._open:
                         self._push(self._open[order_id])
                 raise
-            return [row.order() for row in rows]
+            return [changed.get(row.id) or row.order() for row in rows]
 
     async def walk_candle(
         self, symbol: str, open_: Decimal, high: Decimal, low: Decimal, close: Decimal, ts: int
@@ -407,12 +414,15 @@ class PaperVenue:
                         rejected.append(RejectedOrder(req.client_order_id, f"{type(exc).__name__}: {exc}"))
                 staged.append((accepted, rejected))
             try:
-                await self._commit(txn, journal)
+                changed = await self._commit(txn, journal)
             except DuplicateOrders as dup:  # sent again: answered with the orders it already has
                 known = {**known, **dup.existing}
                 continue
             return [
-                BatchResult(accepted=tuple(row.order() for row in accepted), rejected=tuple(rejected))
+                BatchResult(
+                    accepted=tuple(changed.get(row.id) or row.order() for row in accepted),
+                    rejected=tuple(rejected),
+                )
                 for accepted, rejected in staged
             ]
 
