@@ -214,7 +214,19 @@ class GridStore:
             raise ValueError("a joint venue writes to the store's own database")
         loop = asyncio.get_running_loop()
         done: asyncio.Future[BatchResult | None] = loop.create_future()
-        self._pending.append(_Save(book, changes, price, done, tuple(orders), venue if orders else None))
+        # the rows are taken now, while the tick holds its bot and the writer may be busy with the
+        # previous batch; the flush only gathers them (the writer thread only executes statements)
+        self._pending.append(
+            _Save(
+                book,
+                [_interval_row(book, i) for i in changes.touched],
+                _config_row(book, price),
+                _activity(book, changes),
+                done,
+                tuple(orders),
+                venue if orders else None,
+            )
+        )
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush(), name="grid store")
         return await done
@@ -251,10 +263,9 @@ class GridStore:
         started = time.perf_counter()
         self.commits += 1
         self.saves += len(batch)
-        # the statements' parameters are taken here, on the loop: the writer thread only executes them
-        intervals = [_interval_row(item.book, i) for item in batch for i in item.changes.touched]
-        configs = [_config_row(item.book, item.price) for item in batch]
-        activities = [_activity(item.book, item.changes) for item in batch]
+        intervals = [row for item in batch for row in item.intervals]
+        configs = [item.config for item in batch]
+        activities = [item.activity for item in batch]
 
         def write(connection: Connection) -> None:
             q.write_bots_activity(connection, activities)  # bots first: the order of the ORM's flush
@@ -278,9 +289,12 @@ class GridStore:
 
 @dataclass(slots=True)
 class _Save:
+    """One save's rows, taken when it was asked for (the book does not change until it is written)."""
+
     book: GridBook
-    changes: _Changes
-    price: Decimal | None
+    intervals: list[dict[str, Any]]
+    config: dict[str, Any]
+    activity: q.BotActivity
     done: asyncio.Future[BatchResult | None]
     orders: tuple[OrderRequest, ...] = ()
     venue: JointVenue | None = None
