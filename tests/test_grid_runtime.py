@@ -409,6 +409,14 @@ async def test_books_loaded_together_are_the_books_loaded_one_by_one(harness: Ha
     assert together[bots[0]].filled_buys > 0  # the walk filled something: the books are not fresh
 
 
+async def _settled_grid_bot(harness: Harness, user_id: int) -> int:
+    """A started grid bot with its whole grid placed and a tick that found it all in place."""
+    bot_id = await grid_bot(harness.fleet, user_id)
+    await harness.walk([bot_id], 0, 1)
+    await harness.runtime.tick(bot_id)
+    return bot_id
+
+
 async def _nearest_buy_filled(harness: Harness, bot_id: int) -> int:
     """The price touches the bot's highest resting buy and is back above it (one fill); returns
     its interval."""
@@ -423,9 +431,7 @@ async def _nearest_buy_filled(harness: Harness, bot_id: int) -> int:
 async def test_a_fill_and_the_sell_that_answers_it_are_written_in_one_transaction(
     harness: Harness, alice, monkeypatch
 ) -> None:
-    bot_id = await grid_bot(harness.fleet, alice.id)
-    await harness.walk([bot_id], 0, 1)
-    await harness.runtime.tick(bot_id)
+    bot_id = await _settled_grid_bot(harness, alice.id)
     filled = await _nearest_buy_filled(harness, bot_id)
     writes = 0
     run_write = harness.db.run_write
@@ -456,9 +462,7 @@ async def test_when_the_orders_of_a_fill_cannot_be_written_its_journal_is_not_wr
     """Both halves of the fill's transaction fail together; the next tick applies the fill once."""
     from engine.paper_state import PaperTxn
 
-    bot_id = await grid_bot(harness.fleet, alice.id)
-    await harness.walk([bot_id], 0, 1)
-    await harness.runtime.tick(bot_id)
+    bot_id = await _settled_grid_bot(harness, alice.id)
     trades = await _count(harness.db, Trade, Trade.bot_instance_id == bot_id)
     held = await _count(harness.db, GridOrder, GridOrder.status == "sell_placed")
     sells = await _count(harness.db, PaperOrder, PaperOrder.side == "sell", PaperOrder.status == "open")
@@ -492,15 +496,13 @@ async def test_a_venue_on_another_database_object_gets_the_orders_after_the_jour
     harness: Harness, alice, db_url, monkeypatch
 ) -> None:
     """Only a venue writing through the store's own Database joins its transaction; any other
-    exchange is sent the orders once the journal is committed (two commits here)."""
+    exchange is sent the orders once the journal is committed."""
     other = Database(db_url)
     try:
         venue = PaperVenue(other)
         harness.venue = venue
         await venue.load()
-        bot_id = await grid_bot(harness.fleet, alice.id)
-        await harness.walk([bot_id], 0, 1)
-        await harness.runtime.tick(bot_id)
+        bot_id = await _settled_grid_bot(harness, alice.id)
         filled = await _nearest_buy_filled(harness, bot_id)
         order: list[str] = []
         save, create = harness.runtime.store.save, venue.create_orders
