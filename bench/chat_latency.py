@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import build_bot, build_dispatcher, build_services, tune_gc
 from bot.config import Settings
-from bot.sandbox.emulator import EmulatorEvent, TelegramEmulator
+from bot.sandbox.emulator import TelegramEmulator
+from bot.sandbox.records import EmulatorEvent
 from db.migrate import upgrade_head
 from handlers.callbacks import BotAction, BotCD
 

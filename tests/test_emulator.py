@@ -38,7 +38,7 @@ from aiogram.types import (
 from aiogram.utils.backoff import BackoffConfig
 
 from bot.sandbox import ApiError, EmulatorEvent, RateLimits, TelegramEmulator
-from bot.sandbox.emulator import parse_html, parse_markdown_v2, render_text
+from bot.sandbox.formatting import parse_html, parse_markdown_v2, render_text
 
 TOKEN = "123456:TEST"
 USER = 1001

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.i18n import CATALOG, placeholders
-from bot.sandbox.emulator import parse_html
+from bot.sandbox.formatting import parse_html
 from engine.markets import BITGET_SPOT, MarketRules
 from handlers.grid_preview import (
     compute_preview,

@@ -12,7 +12,7 @@ import pytest
 import bot.fleet  # noqa: F401  (defines DomainError subclasses of its own)
 from bot.errors import DomainError
 from bot.i18n import CATALOG, LANGUAGES, placeholders, t
-from bot.sandbox.emulator import render_text
+from bot.sandbox.formatting import render_text
 
 REPO = Path(__file__).resolve().parent.parent
 ALL_KEYS = sorted(set().union(*(CATALOG[lang] for lang in LANGUAGES)))

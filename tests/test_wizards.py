@@ -128,7 +128,7 @@ def en(key: str, **params: object) -> str:
 
 
 def plain(html_text: str) -> str:
-    from bot.sandbox.emulator import parse_html
+    from bot.sandbox.formatting import parse_html
 
     return parse_html(html_text)[0]
 

@@ -1,8 +1,9 @@
 """The sandbox: a local Telegram Bot API emulator and a chat with it in the terminal."""
 
-from bot.sandbox.emulator import (
+from bot.sandbox.api_error import ApiError
+from bot.sandbox.emulator import TelegramEmulator
+from bot.sandbox.records import (
     ApiCall,
-    ApiError,
     CallbackAnswer,
     ChatMessage,
     EmulatorEvent,
@@ -11,7 +12,6 @@ from bot.sandbox.emulator import (
     RateLimits,
     RetryAfterRecord,
     StoredFile,
-    TelegramEmulator,
 )
 from bot.sandbox.terminal import run_terminal_chat
 

@@ -8,6 +8,10 @@ the per-chat transcript, the ``calls`` log and ``wait_for_*`` helpers. Failures
 injected to test the bot's resilience.
 
 Only private chats exist: a chat's id is its user's id, as in Telegram.
+
+Beside it: `formatting` (parse modes, entities, UTF-16 lengths), `records` (what the emulator records
+for the tests and the terminal chat), `api_error` (the Bot API's error answers), `images` (a
+picture's size).
 """
 
 from __future__ import annotations
@@ -19,13 +23,28 @@ import json
 import logging
 import math
 import re
-import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aiohttp import web
+
+from bot.sandbox.api_error import ApiError, bad_request
+from bot.sandbox.formatting import Entity, render_text, utf16_len
+from bot.sandbox.images import image_size
+from bot.sandbox.records import (
+    ApiCall,
+    CallbackAnswer,
+    ChatMessage,
+    EmulatorEvent,
+    FailureRule,
+    Listener,
+    MessageVersion,
+    RateLimits,
+    RetryAfterRecord,
+    StoredFile,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +77,6 @@ _CHAT_ACTIONS = frozenset(
     }
 )
 
-# Methods the flood limits count (Telegram: about 1 message/s per chat, 30/s overall).
-DEFAULT_RATE_LIMITED_METHODS = frozenset(
-    {"sendmessage", "sendphoto", "senddocument", "sendmediagroup", "copymessage", "forwardmessage"}
-)
 
 # Accepted and answered `true`, nothing else (start-up calls a bot may make).
 _NOOP_METHODS = frozenset(
@@ -93,558 +108,7 @@ MSG_NOT_MODIFIED = (
 MSG_QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 
 
-class ApiError(Exception):
-    """An error answer of the Bot API: HTTP status, description and optional parameters."""
-
-    def __init__(self, status: int, description: str, parameters: dict[str, Any] | None = None) -> None:
-        super().__init__(description)
-        self.status = status
-        self.description = description
-        self.parameters = parameters
-
-    def payload(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"ok": False, "error_code": self.status, "description": self.description}
-        if self.parameters:
-            body["parameters"] = self.parameters
-        return body
-
-
-def _bad_request(reason: str) -> ApiError:
-    return ApiError(400, f"Bad Request: {reason}")
-
-
-def utf16_len(text: str) -> int:
-    """Length of `text` the way Telegram counts it: in UTF-16 code units."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-# --------------------------------------------------------------------------- formatting
-
-
-class _ParseError(Exception):
-    pass
-
-
-Entity = tuple[str, int, int]  # (type, offset, length), offsets in code points: compared, never sent
-
-_HTML_TAGS = {
-    "b": "bold",
-    "strong": "bold",
-    "i": "italic",
-    "em": "italic",
-    "u": "underline",
-    "ins": "underline",
-    "s": "strikethrough",
-    "strike": "strikethrough",
-    "del": "strikethrough",
-    "span": "spoiler",
-    "tg-spoiler": "spoiler",
-    "a": "text_link",
-    "tg-emoji": "custom_emoji",
-    "code": "code",
-    "pre": "pre",
-    "blockquote": "blockquote",
-}
-_HTML_ENTITY_RE = re.compile(r"&(lt|gt|amp|quot|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});")
-_HTML_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-
-
-def _byte_offset(src: str, index: int) -> int:
-    return len(src[:index].encode("utf-8"))
-
-
-def parse_html(src: str) -> tuple[str, list[Entity]]:
-    """Telegram's HTML parse mode: plain text and entities, or _ParseError with Telegram's wording."""
-    out: list[str] = []
-    stack: list[tuple[str, int]] = []
-    entities: list[Entity] = []
-    i = 0
-    while i < len(src):
-        ch = src[i]
-        if ch == "<":
-            end = src.find(">", i)
-            if end == -1:
-                raise _ParseError(f"Unclosed start tag at byte offset {_byte_offset(src, i)}")
-            inner = src[i + 1 : end]
-            if inner.startswith("/"):
-                name = inner[1:].strip().lower()
-                if not stack:
-                    raise _ParseError(f"Unexpected end tag at byte offset {_byte_offset(src, i)}")
-                open_name, start = stack[-1]
-                if name != open_name:
-                    raise _ParseError(
-                        f"Unmatched end tag at byte offset {_byte_offset(src, i)}, "
-                        f'expected "</{open_name}>", found "</{name}>"'
-                    )
-                stack.pop()
-                entities.append((_HTML_TAGS[open_name], start, len(out) - start))
-            else:
-                match = re.match(r"[A-Za-z][A-Za-z0-9-]*", inner)
-                name = match.group(0).lower() if match else ""
-                if name not in _HTML_TAGS:
-                    raise _ParseError(f'Unsupported start tag "{name}" at byte offset {_byte_offset(src, i)}')
-                stack.append((name, len(out)))
-            i = end + 1
-        elif ch == "&":
-            match = _HTML_ENTITY_RE.match(src, i)
-            if match is None:
-                out.append("&")
-                i += 1
-                continue
-            ref = match.group(1)
-            if ref in _HTML_NAMED:
-                out.append(_HTML_NAMED[ref])
-            else:
-                code = int(ref[2:], 16) if ref[1] in "xX" else int(ref[1:])
-                out.append(chr(code) if 0 < code <= 0x10FFFF else "\ufffd")
-            i = match.end()
-        else:
-            out.append(ch)
-            i += 1
-    if stack:
-        raise _ParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
-    return "".join(out), entities
-
-
-_MDV2_RESERVED = set("_*[]()~`>#+-=|{}.!")
-_MDV2_MARKERS = {"*": "Bold", "_": "Italic", "__": "Underline", "~": "Strikethrough", "||": "Spoiler"}
-
-
-def parse_markdown_v2(src: str) -> tuple[str, list[Entity]]:
-    """A close approximation of Telegram's MarkdownV2: reserved characters must be escaped."""
-    out: list[str] = []
-    open_marks: list[tuple[str, int, int]] = []  # (marker, start in out, byte offset)
-    entities: list[Entity] = []
-    i = 0
-    at_line_start = True
-    while i < len(src):
-        ch = src[i]
-        if ch == "\\" and i + 1 < len(src):
-            out.append(src[i + 1])
-            i += 2
-            at_line_start = False
-            continue
-        if src.startswith("```", i):
-            end = src.find("```", i + 3)
-            if end == -1:
-                raise _ParseError(f"Can't find end of Pre entity at byte offset {_byte_offset(src, i)}")
-            body = src[i + 3 : end]
-            if "\n" in body:
-                body = body.split("\n", 1)[1]  # first line names the language
-            start = len(out)
-            out.append(re.sub(r"\\([`\\])", r"\1", body))
-            entities.append(("pre", start, len(out) - start))
-            i = end + 3
-            continue
-        if ch == "`":
-            end = i + 1
-            while end < len(src) and src[end] != "`":
-                end += 2 if src[end] == "\\" else 1
-            if end >= len(src):
-                raise _ParseError(f"Can't find end of Code entity at byte offset {_byte_offset(src, i)}")
-            start = len(out)
-            out.append(re.sub(r"\\([`\\])", r"\1", src[i + 1 : end]))
-            entities.append(("code", start, len(out) - start))
-            i = end + 1
-            continue
-        marker = next((m for m in ("__", "||", "*", "_", "~") if src.startswith(m, i)), None)
-        if marker is not None:
-            opened = next((k for k, item in enumerate(open_marks) if item[0] == marker), None)
-            if opened is None:
-                open_marks.append((marker, len("".join(out)), _byte_offset(src, i)))
-            else:
-                _, start, _ = open_marks.pop(opened)
-                entities.append((_MDV2_MARKERS[marker].lower(), start, len("".join(out)) - start))
-            i += len(marker)
-            at_line_start = False
-            continue
-        if ch == "[":
-            close = src.find("](", i)
-            end = src.find(")", close + 2) if close != -1 else -1
-            if close == -1 or end == -1:
-                raise _ParseError(f"Can't find end of TextUrl entity at byte offset {_byte_offset(src, i)}")
-            text, _ = parse_markdown_v2(src[i + 1 : close])
-            start = len("".join(out))
-            out.append(text)
-            entities.append(("text_link", start, len(text)))
-            i = end + 1
-            at_line_start = False
-            continue
-        if ch == ">" and at_line_start:
-            i += 1
-            at_line_start = False
-            continue
-        if ch in _MDV2_RESERVED:
-            raise _ParseError(f"Character '{ch}' is reserved and must be escaped with the preceding '\\'")
-        out.append(ch)
-        at_line_start = ch == "\n"
-        i += 1
-    if open_marks:
-        marker, _, offset = open_marks[-1]
-        raise _ParseError(f"Can't find end of {_MDV2_MARKERS[marker]} entity at byte offset {offset}")
-    return "".join(out), entities
-
-
-def parse_markdown(src: str) -> tuple[str, list[Entity]]:
-    """Telegram's legacy Markdown: *bold* _italic_ `code` ```pre``` [text](url)."""
-    out: list[str] = []
-    entities: list[Entity] = []
-    i = 0
-    while i < len(src):
-        ch = src[i]
-        if ch == "\\" and i + 1 < len(src) and src[i + 1] in "_*`[":
-            out.append(src[i + 1])
-            i += 2
-            continue
-        for marker, kind in (("```", "pre"), ("*", "bold"), ("_", "italic"), ("`", "code")):
-            if src.startswith(marker, i):
-                end = src.find(marker, i + len(marker))
-                if end == -1:
-                    raise _ParseError(
-                        f"Can't find end of the entity starting at byte offset {_byte_offset(src, i)}"
-                    )
-                body = src[i + len(marker) : end]
-                start = len("".join(out))
-                out.append(body)
-                entities.append((kind, start, len(body)))
-                i = end + len(marker)
-                break
-        else:
-            if ch == "[":
-                match = re.match(r"\[([^\]]*)\]\(([^)]*)\)", src[i:])
-                if match is None:
-                    raise _ParseError(
-                        f"Can't find end of the entity starting at byte offset {_byte_offset(src, i)}"
-                    )
-                start = len("".join(out))
-                out.append(match.group(1))
-                entities.append(("text_link", start, len(match.group(1))))
-                i += match.end()
-                continue
-            out.append(ch)
-            i += 1
-    return "".join(out), entities
-
-
-def render_text(raw: str, parse_mode: str | None) -> tuple[str, list[Entity]]:
-    """Apply `parse_mode` to `raw`: (plain text, entities) or ApiError 400 as Telegram words it."""
-    mode = (parse_mode or "").lower()
-    try:
-        if mode == "html":
-            return parse_html(raw)
-        if mode == "markdownv2":
-            return parse_markdown_v2(raw)
-        if mode == "markdown":
-            return parse_markdown(raw)
-    except _ParseError as exc:
-        raise _bad_request(f"can't parse entities: {exc}") from None
-    if mode:
-        raise _bad_request(f"unsupported parse_mode {parse_mode}")
-    return raw, []
-
-
-# --------------------------------------------------------------------------- images
-
-
-def image_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) of a PNG, JPEG, GIF or WebP image, None when it is none of them."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
-        width, height = struct.unpack(">II", data[16:24])
-        return width, height
-    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
-        width, height = struct.unpack("<HH", data[6:10])
-        return width, height
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP" and data[12:16] == b"VP8X" and len(data) >= 30:
-        width = int.from_bytes(data[24:27], "little") + 1
-        height = int.from_bytes(data[27:30], "little") + 1
-        return width, height
-    if data.startswith(b"\xff\xd8"):
-        i = 2
-        while i + 9 < len(data):
-            if data[i] != 0xFF:
-                i += 1
-                continue
-            marker = data[i + 1]
-            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-                height, width = struct.unpack(">HH", data[i + 5 : i + 9])
-                return width, height
-            (length,) = struct.unpack(">H", data[i + 2 : i + 4])
-            i += 2 + length
-    return None
-
-
-# --------------------------------------------------------------------------- records
-
-
-@dataclass
-class StoredFile:
-    """A file the bot uploaded (photo or document); `data` is empty when sent by URL."""
-
-    file_id: str
-    file_unique_id: str
-    kind: Literal["photo", "document"]
-    data: bytes
-    filename: str | None = None
-    content_type: str | None = None
-    width: int | None = None
-    height: int | None = None
-    url: str | None = None
-
-    @property
-    def size(self) -> int:
-        return len(self.data)
-
-    @property
-    def file_path(self) -> str:
-        return f"{self.kind}s/{self.file_unique_id}"
-
-    def photo_sizes(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "file_id": self.file_id,
-                "file_unique_id": self.file_unique_id,
-                "width": self.width or 0,
-                "height": self.height or 0,
-                "file_size": self.size,
-            }
-        ]
-
-    def document(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {
-            "file_id": self.file_id,
-            "file_unique_id": self.file_unique_id,
-            "file_size": self.size,
-        }
-        if self.filename:
-            doc["file_name"] = self.filename
-        if self.content_type:
-            doc["mime_type"] = self.content_type
-        return doc
-
-
-@dataclass
-class MessageVersion:
-    """A previous version of an edited message."""
-
-    text: str | None
-    caption: str | None
-    reply_markup: dict[str, Any] | None
-    replaced_at: float  # unix time of the edit that replaced it
-
-
-@dataclass
-class ChatMessage:
-    """One message of a chat transcript, either direction. Live: edits mutate it in place."""
-
-    chat: dict[str, Any]
-    message_id: int
-    sender: Literal["user", "bot"]
-    from_user: dict[str, Any]
-    date: int
-    text: str | None = None
-    raw_text: str | None = None  # as the bot sent it, before parse_mode
-    parse_mode: str | None = None
-    caption: str | None = None
-    photo: StoredFile | None = None
-    document: StoredFile | None = None
-    reply_markup: dict[str, Any] | None = None
-    reply_to: ChatMessage | None = None
-    entities: list[dict[str, Any]] | None = None  # only the bot_command entity of user messages
-    edit_date: int | None = None
-    edits: list[MessageVersion] = field(default_factory=list)
-    deleted: bool = False
-    deleted_at: float | None = None
-    _signature: tuple[Any, ...] = ()
-
-    @property
-    def chat_id(self) -> int:
-        return int(self.chat["id"])
-
-    @property
-    def is_bot(self) -> bool:
-        return self.sender == "bot"
-
-    @property
-    def version(self) -> int:
-        """0 when sent, +1 per edit."""
-        return len(self.edits)
-
-    @property
-    def inline_keyboard(self) -> list[list[dict[str, Any]]]:
-        if not self.reply_markup:
-            return []
-        return list(self.reply_markup.get("inline_keyboard") or [])
-
-    @property
-    def buttons(self) -> list[dict[str, Any]]:
-        """The inline buttons, row by row, left to right."""
-        return [button for row in self.inline_keyboard for button in row]
-
-    def button_data(self, text: str) -> str:
-        """callback_data of the button labelled `text` (LookupError when there is none)."""
-        for button in self.buttons:
-            if button.get("text") == text and "callback_data" in button:
-                return str(button["callback_data"])
-        labels = [b.get("text") for b in self.buttons]
-        raise LookupError(f"message {self.message_id} has no callback button {text!r}; buttons: {labels}")
-
-    def to_api(self, *, with_reply: bool = True) -> dict[str, Any]:
-        """The Bot API Message object for this message."""
-        message: dict[str, Any] = {
-            "message_id": self.message_id,
-            "from": dict(self.from_user),
-            "chat": dict(self.chat),
-            "date": self.date,
-        }
-        if self.edit_date is not None:
-            message["edit_date"] = self.edit_date
-        if with_reply and self.reply_to is not None:
-            message["reply_to_message"] = self.reply_to.to_api(with_reply=False)
-        if self.text is not None:
-            message["text"] = self.text
-        if self.entities:
-            message["entities"] = [dict(e) for e in self.entities]
-        if self.photo is not None:
-            message["photo"] = self.photo.photo_sizes()
-        if self.document is not None:
-            message["document"] = self.document.document()
-        if self.caption is not None:
-            message["caption"] = self.caption
-        # Telegram echoes only inline keyboards in Message.reply_markup.
-        if self.reply_markup and "inline_keyboard" in self.reply_markup:
-            message["reply_markup"] = json.loads(json.dumps(self.reply_markup))
-        return message
-
-    def describe(self) -> str:
-        body = (
-            self.text
-            if self.text is not None
-            else f"<{'photo' if self.photo else 'document'}> {self.caption or ''}"
-        )
-        flags = "".join(
-            [f" (edited x{self.version})" if self.edits else "", " (deleted)" if self.deleted else ""]
-        )
-        labels = " ".join(f"[{b.get('text')}]" for b in self.buttons)
-        return f"#{self.message_id} {self.sender}{flags}: {body!r} {labels}".rstrip()
-
-
-@dataclass(frozen=True)
-class CallbackAnswer:
-    """What the bot answered to a callback query (answerCallbackQuery)."""
-
-    callback_query_id: str
-    user_id: int
-    chat_id: int | None
-    message_id: int | None
-    data: str | None
-    text: str | None
-    show_alert: bool
-    url: str | None
-    cache_time: int | None
-    pressed_at: float  # time.monotonic()
-    answered_at: float  # time.monotonic()
-
-
-@dataclass
-class ApiCall:
-    """One HTTP call of the Bot API; status 0 means the connection was dropped."""
-
-    method: str
-    params: dict[str, Any]
-    chat_id: int | None
-    started_at: float  # time.monotonic()
-    wall_time: float  # time.time()
-    finished_at: float | None = None
-    status: int | None = None
-    response: dict[str, Any] | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 200
-
-
-@dataclass
-class RetryAfterRecord:
-    """A 429 the emulator issued, and when the next call for the same chat (or method) came."""
-
-    method: str
-    chat_id: int | None
-    retry_after: int
-    issued_at: float  # time.monotonic()
-    source: Literal["injected", "rate_limit"]
-    next_call_at: float | None = None
-    next_call_method: str | None = None
-
-    @property
-    def waited(self) -> float | None:
-        return None if self.next_call_at is None else self.next_call_at - self.issued_at
-
-    @property
-    def early(self) -> bool:
-        """True when the next call came before retry_after seconds had passed."""
-        return self.waited is not None and self.waited < self.retry_after
-
-
-@dataclass
-class FailureRule:
-    """An injected failure: answers `status` to matching calls, `remaining` times or until `until`."""
-
-    method: str | None  # lower-case; None = every method except getUpdates
-    status: int
-    description: str
-    retry_after: int | None
-    chat_id: int | None
-    remaining: int | None
-    until: float | None  # time.monotonic()
-    hits: int = 0
-
-    def active(self, now: float) -> bool:
-        if self.remaining is not None and self.remaining <= 0:
-            return False
-        return self.until is None or now < self.until
-
-    def matches(self, method: str, chat_id: int | None) -> bool:
-        if self.method is None:
-            if method == "getupdates":
-                return False
-        elif self.method != method:
-            return False
-        return self.chat_id is None or self.chat_id == chat_id
-
-
-@dataclass
-class RateLimits:
-    """Telegram-like flood limits: token buckets per chat and overall (messages per second)."""
-
-    per_chat_per_second: float = 1.0
-    per_chat_burst: int = 3
-    global_per_second: float = 30.0
-    global_burst: int = 30
-    methods: frozenset[str] = DEFAULT_RATE_LIMITED_METHODS
-
-
-@dataclass(frozen=True)
-class EmulatorEvent:
-    """A change the bot or the user made, as told to subscribers.
-
-    kind: "user_message", "message" (bot text), "photo", "document", "edit", "delete",
-    "callback_query", "callback_answer", "chat_action". `text`, `caption` and
-    `reply_markup` are snapshots taken when the event happened; `message` is live.
-    """
-
-    kind: str
-    chat_id: int | None
-    message_id: int | None = None
-    message: ChatMessage | None = None
-    text: str | None = None
-    caption: str | None = None
-    reply_markup: dict[str, Any] | None = None
-    callback_answer: CallbackAnswer | None = None
-    action: str | None = None
-    at: float = field(default_factory=time.monotonic)
-
-
-Listener = Callable[[EmulatorEvent], Any]
+# --------------------------------------------------------------------------- state
 
 
 @dataclass
@@ -740,11 +204,11 @@ class _Params:
         if value in (None, ""):
             return default
         if isinstance(value, bool):
-            raise _bad_request(f"invalid {name} specified")
+            raise bad_request(f"invalid {name} specified")
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise _bad_request(f"invalid {name} specified") from None
+            raise bad_request(f"invalid {name} specified") from None
 
     def bool(self, name: str) -> bool:
         value = self.raw.get(name)
@@ -762,17 +226,17 @@ class _Params:
             return json.loads(value)
         except ValueError:
             if name == "reply_markup":
-                raise _bad_request("can't parse reply keyboard markup JSON object") from None
-            raise _bad_request(f"can't parse {name} JSON object") from None
+                raise bad_request("can't parse reply keyboard markup JSON object") from None
+            raise bad_request(f"can't parse {name} JSON object") from None
 
     def chat_id(self, name: str = "chat_id") -> int:
         value = self.raw.get(name)
         if value in (None, ""):
-            raise _bad_request(f"{name} is empty")
+            raise bad_request(f"{name} is empty")
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise _bad_request("chat not found") from None
+            raise bad_request("chat not found") from None
 
     def decoded(self) -> dict[str, Any]:
         """Best-effort typed view for the calls log (never raises)."""
@@ -1371,9 +835,9 @@ class TelegramEmulator:
                 try:
                     body = json.loads(await request.read() or b"{}")
                 except ValueError:
-                    raise _bad_request("can't parse JSON encoded request") from None
+                    raise bad_request("can't parse JSON encoded request") from None
                 if not isinstance(body, dict):
-                    raise _bad_request("JSON object expected")
+                    raise bad_request("JSON object expected")
                 raw.update(body)
             else:
                 form = await request.post()
@@ -1535,7 +999,7 @@ class TelegramEmulator:
         chat_id = params.chat_id()
         chat = self._chats.get(chat_id)
         if chat is None:
-            raise _bad_request("chat not found")
+            raise bad_request("chat not found")
         if chat_id in self._blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         return chat
@@ -1556,7 +1020,7 @@ class TelegramEmulator:
         if target is None or target.deleted:
             if allow_missing:
                 return None
-            raise _bad_request("message to be replied not found")
+            raise bad_request("message to be replied not found")
         return target
 
     def _reply_markup(self, params: _Params) -> dict[str, Any] | None:
@@ -1564,12 +1028,12 @@ class TelegramEmulator:
         if markup is None:
             return None
         if not isinstance(markup, dict):
-            raise _bad_request("can't parse reply keyboard markup JSON object")
+            raise bad_request("can't parse reply keyboard markup JSON object")
         if "inline_keyboard" not in markup:
             return markup  # reply keyboards, ForceReply, ReplyKeyboardRemove: stored as given
         rows = markup["inline_keyboard"]
         if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise _bad_request(
+            raise bad_request(
                 'field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays'
             )
         actions = (
@@ -1587,36 +1051,36 @@ class TelegramEmulator:
         for row in rows:
             for button in row:
                 if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-                    raise _bad_request("can't parse inline keyboard button: Text must be a String")
+                    raise bad_request("can't parse inline keyboard button: Text must be a String")
                 if not any(key in button for key in actions):
-                    raise _bad_request(
+                    raise bad_request(
                         "can't parse inline keyboard button: "
                         "Text buttons are unallowed in the inline keyboard"
                     )
                 if "callback_data" in button:
                     data = button["callback_data"]
                     if not isinstance(data, str) or not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA_BYTES:
-                        raise _bad_request("BUTTON_DATA_INVALID")
+                        raise bad_request("BUTTON_DATA_INVALID")
                 if "url" in button and not str(button["url"]).strip():
-                    raise _bad_request("BUTTON_URL_INVALID")
+                    raise bad_request("BUTTON_URL_INVALID")
         if not any(rows):
             return None  # an empty inline keyboard is no keyboard
         return markup
 
     def _chat_message_for_edit(self, params: _Params) -> ChatMessage:
         if params.has("inline_message_id"):
-            raise _bad_request("inline messages are not supported by the emulator")
+            raise bad_request("inline messages are not supported by the emulator")
         chat = self._chats.get(params.chat_id())
         if chat is None:
-            raise _bad_request("chat not found")
+            raise bad_request("chat not found")
         message_id = params.int("message_id")
         if message_id is None:
-            raise _bad_request("message identifier is not specified")
+            raise bad_request("message identifier is not specified")
         message = chat.messages.get(message_id)
         if message is None or message.deleted:
-            raise _bad_request("message to edit not found")
+            raise bad_request("message to edit not found")
         if not message.is_bot:
-            raise _bad_request("message can't be edited")
+            raise bad_request("message can't be edited")
         return message
 
     def _apply_edit(self, message: ChatMessage, **changes: Any) -> dict[str, Any]:
@@ -1650,28 +1114,28 @@ class TelegramEmulator:
         if upload is None and isinstance(value, str) and value.startswith("attach://"):
             upload = params.files.get(value.removeprefix("attach://"))
             if upload is None:
-                raise _bad_request(
+                raise bad_request(
                     f"wrong file identifier/HTTP URL specified: {kind} not found in the request"
                 )
         if upload is None:
             if not value:
-                raise _bad_request(f"there is no {kind} in the request")
+                raise bad_request(f"there is no {kind} in the request")
             known = self._files.get(str(value))
             if known is not None:
                 return known
             if not str(value).startswith(("http://", "https://")):
-                raise _bad_request("wrong file identifier/HTTP URL specified")
+                raise bad_request("wrong file identifier/HTTP URL specified")
             upload = _Upload(filename=str(value).rsplit("/", 1)[-1], content_type=None, data=b"")
             url: str | None = str(value)
         else:
             url = None
             if not upload.data:
-                raise _bad_request("file must be non-empty")
+                raise bad_request("file must be non-empty")
         width = height = None
         if kind == "photo" and url is None:
             size = image_size(upload.data)
             if size is None:
-                raise _bad_request("IMAGE_PROCESS_FAILED")
+                raise bad_request("IMAGE_PROCESS_FAILED")
             width, height = size
         number = next(self._file_ids)
         stored = StoredFile(
@@ -1694,7 +1158,7 @@ class TelegramEmulator:
             return None, []
         caption, entities = render_text(raw, params.str("parse_mode"))
         if utf16_len(caption) > MAX_CAPTION_LENGTH:
-            raise _bad_request("message caption is too long")
+            raise bad_request("message caption is too long")
         return caption, entities
 
     @staticmethod
@@ -1772,7 +1236,7 @@ class TelegramEmulator:
     async def _set_webhook(self, params: _Params, bot: dict[str, Any]) -> bool:
         url = params.str("url") or ""
         if url and not url.startswith("https://"):
-            raise _bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
         self._webhook_url = url
         if params.bool("drop_pending_updates"):
             self._updates.clear()
@@ -1795,16 +1259,16 @@ class TelegramEmulator:
     async def _set_my_commands(self, params: _Params, bot: dict[str, Any]) -> bool:
         commands = params.json("commands")
         if not isinstance(commands, list):
-            raise _bad_request("commands must be an Array")
+            raise bad_request("commands must be an Array")
         if len(commands) > 100:
-            raise _bad_request("too many commands")
+            raise bad_request("too many commands")
         for command in commands:
             name = command.get("command", "") if isinstance(command, dict) else ""
             description = command.get("description", "") if isinstance(command, dict) else ""
             if not _BOT_COMMAND_NAME_RE.match(str(name)):
-                raise _bad_request("BOT_COMMAND_INVALID")
+                raise bad_request("BOT_COMMAND_INVALID")
             if not 1 <= len(str(description)) <= 256:
-                raise _bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
+                raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
         key = (self._scope_key(params.json("scope")), params.str("language_code") or "")
         self._commands[key] = [{"command": c["command"], "description": c["description"]} for c in commands]
         return True
@@ -1820,13 +1284,13 @@ class TelegramEmulator:
         chat = self._chat_for_send(params)
         raw = params.str("text")
         if not raw:
-            raise _bad_request("message text is empty")
+            raise bad_request("message text is empty")
         parse_mode = params.str("parse_mode")
         text, entities = render_text(raw, parse_mode)
         if not text.strip():
-            raise _bad_request("message text is empty")
+            raise bad_request("message text is empty")
         if utf16_len(text) > MAX_TEXT_LENGTH:
-            raise _bad_request("message is too long")
+            raise bad_request("message is too long")
         markup = self._reply_markup(params)
         reply_to = self._reply_target(params, chat)
         message = self._add_message(
@@ -1850,20 +1314,20 @@ class TelegramEmulator:
     async def _edit_message_text(self, params: _Params, bot: dict[str, Any]) -> dict[str, Any]:
         message = self._chat_message_for_edit(params)
         if message.text is None:
-            raise _bad_request("there is no text in the message to edit")
+            raise bad_request("there is no text in the message to edit")
         raw = params.str("text")
         if not raw:
-            raise _bad_request("message text is empty")
+            raise bad_request("message text is empty")
         parse_mode = params.str("parse_mode")
         text, entities = render_text(raw, parse_mode)
         if not text.strip():
-            raise _bad_request("message text is empty")
+            raise bad_request("message text is empty")
         if utf16_len(text) > MAX_TEXT_LENGTH:
-            raise _bad_request("MESSAGE_TOO_LONG")
+            raise bad_request("MESSAGE_TOO_LONG")
         markup = self._reply_markup(params)  # omitted: the inline keyboard is removed, as in Telegram
         signature = (text, tuple(entities))
         if signature == message._signature and markup == message.reply_markup:
-            raise _bad_request(MSG_NOT_MODIFIED.removeprefix("Bad Request: "))
+            raise bad_request(MSG_NOT_MODIFIED.removeprefix("Bad Request: "))
         return self._apply_edit(
             message, text=text, raw_text=raw, parse_mode=parse_mode, reply_markup=markup, _signature=signature
         )
@@ -1872,27 +1336,27 @@ class TelegramEmulator:
         message = self._chat_message_for_edit(params)
         markup = self._reply_markup(params)
         if markup == message.reply_markup:
-            raise _bad_request(MSG_NOT_MODIFIED.removeprefix("Bad Request: "))
+            raise bad_request(MSG_NOT_MODIFIED.removeprefix("Bad Request: "))
         return self._apply_edit(message, reply_markup=markup)
 
     async def _edit_message_caption(self, params: _Params, bot: dict[str, Any]) -> dict[str, Any]:
         message = self._chat_message_for_edit(params)
         if message.photo is None and message.document is None:
-            raise _bad_request("there is no caption in the message to edit")
+            raise bad_request("there is no caption in the message to edit")
         caption, entities = self._caption(params)
         markup = self._reply_markup(params)
         signature = (caption, tuple(entities))
         if signature == message._signature and markup == message.reply_markup:
-            raise _bad_request(MSG_NOT_MODIFIED.removeprefix("Bad Request: "))
+            raise bad_request(MSG_NOT_MODIFIED.removeprefix("Bad Request: "))
         return self._apply_edit(message, caption=caption, reply_markup=markup, _signature=signature)
 
     async def _delete_message(self, params: _Params, bot: dict[str, Any]) -> bool:
         chat = self._chats.get(params.chat_id())
         if chat is None:
-            raise _bad_request("chat not found")
+            raise bad_request("chat not found")
         message = chat.messages.get(params.int("message_id") or 0)
         if message is None or message.deleted:
-            raise _bad_request("message to delete not found")
+            raise bad_request("message to delete not found")
         message.deleted = True
         message.deleted_at = time.time()
         self._emit(EmulatorEvent("delete", message.chat_id, message.message_id, message))
@@ -1903,7 +1367,7 @@ class TelegramEmulator:
         query = self._queries.get(query_id)
         now = time.monotonic()
         if query is None or query.answered or now - query.created_at > self.callback_query_ttl:
-            raise _bad_request(MSG_QUERY_TOO_OLD.removeprefix("Bad Request: "))
+            raise bad_request(MSG_QUERY_TOO_OLD.removeprefix("Bad Request: "))
         query.answered = True
         answer = CallbackAnswer(
             callback_query_id=query_id,
@@ -1962,14 +1426,14 @@ class TelegramEmulator:
         chat = self._chat_for_send(params)
         action = params.str("action") or ""
         if action not in _CHAT_ACTIONS:
-            raise _bad_request("wrong parameter action in request")
+            raise bad_request("wrong parameter action in request")
         self._emit(EmulatorEvent("chat_action", int(chat.info["id"]), action=action))
         return True
 
     async def _get_file(self, params: _Params, bot: dict[str, Any]) -> dict[str, Any]:
         stored = self._files.get(params.str("file_id") or "")
         if stored is None:
-            raise _bad_request("invalid file_id")
+            raise bad_request("invalid file_id")
         return {
             "file_id": stored.file_id,
             "file_unique_id": stored.file_unique_id,

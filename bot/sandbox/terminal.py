@@ -17,7 +17,9 @@ import threading
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.sandbox.emulator import ChatMessage, EmulatorEvent, TelegramEmulator, image_size, iter_buttons
+from bot.sandbox.emulator import TelegramEmulator, iter_buttons
+from bot.sandbox.images import image_size
+from bot.sandbox.records import ChatMessage, EmulatorEvent
 
 QUIT_COMMAND = "/quit"
 
