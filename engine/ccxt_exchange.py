@@ -6,13 +6,15 @@ loaded once per exchange and shared between clients. Prices are rounded to the t
 down to the lot step before anything is sent; ccxt's errors come out as ours, and temporary
 ones are retried with exponential backoff (order creation too: the client order id makes it
 idempotent, and a retry first looks the order up by that id).
+
+Beside it: engine.ccxt_errors (ccxt's errors as ours, the retries) and engine.ccxt_markets (ccxt's
+markets as our `Market`, its numbers as Decimal).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +24,8 @@ from typing import Any, NamedTuple, TypeVar
 import ccxt
 import ccxt.async_support as ccxt_async
 
+from engine.ccxt_errors import RetryPolicy, Sleep, call_with_retry, is_duplicate_client_id, map_ccxt_error
+from engine.ccxt_markets import dec, dec0, markets_from_ccxt
 from engine.credentials import Credentials
 from engine.exchange import (
     AssetBalance,
@@ -54,67 +58,6 @@ ZERO = Decimal(0)
 BATCH_LIMIT = 50  # Bitget takes at most 50 orders per batch request (spot and futures)
 CLIENT_ORDER_ID_MAX = 50  # Bitget rejects longer clientOid values
 MARKET_BUY_BUFFER = Decimal("0.002")  # of the price, on top of the taker fee (spot market buys)
-Sleep = Callable[[float], Awaitable[Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Retries of temporary errors: `attempts` tries in all, waiting base_delay * 2**n seconds
-    (capped at max_delay) plus up to `jitter` of that at random, so 3,000 bots do not retry
-    in step."""
-
-    attempts: int = 4
-    base_delay: float = 0.5
-    max_delay: float = 8.0
-    jitter: float = 0.1
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1 or self.base_delay < 0 or self.max_delay < 0 or self.jitter < 0:
-            raise ValueError(f"invalid retry policy {self}")
-
-    def delay(self, retry_index: int) -> float:
-        delay = min(self.base_delay * (2**retry_index), self.max_delay)
-        return delay + (random.uniform(0, delay * self.jitter) if self.jitter else 0.0)
-
-
-def map_ccxt_error(exc: BaseException) -> ExchangeError:
-    """ccxt's exception hierarchy to ours (order matters: OrderNotFound is an InvalidOrder)."""
-    message = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, ExchangeError):
-        return exc
-    if isinstance(exc, ccxt.NetworkError | ccxt.OperationFailed):
-        # NetworkError: timeouts, DDoSProtection / RateLimitExceeded, ExchangeNotAvailable /
-        # OnMaintenance, InvalidNonce; OperationFailed also covers BadResponse and CancelPending.
-        return TemporaryExchangeError(message)
-    if isinstance(exc, ccxt.InsufficientFunds):
-        return InsufficientFunds(message)
-    if isinstance(exc, ccxt.OrderNotFound):
-        return OrderNotFound(message)
-    if isinstance(exc, ccxt.InvalidOrder | ccxt.BadRequest | ccxt.ArgumentsRequired | ccxt.OperationRejected):
-        return InvalidOrder(message)
-    if isinstance(exc, ccxt.AuthenticationError):
-        return AuthenticationFailed(message)
-    if isinstance(exc, ccxt.NotSupported):
-        return ExchangeNotSupported(message)
-    return ExchangeError(message)
-
-
-def _is_duplicate_client_id(error: BaseException | str) -> bool:
-    """Bitget answers 40786 "Duplicate clientOid"; other exchanges map theirs to DuplicateOrderId."""
-    text = str(error).lower()
-    return isinstance(error, ccxt.DuplicateOrderId) or "40786" in text or "duplicate clientoid" in text
-
-
-def _dec(value: Any) -> Decimal | None:
-    """ccxt's floats and strings to Decimal through their decimal text, never float arithmetic."""
-    if value is None or value == "":
-        return None
-    return Decimal(str(value))
-
-
-def _dec0(value: Any) -> Decimal:
-    result = _dec(value)
-    return ZERO if result is None else result
 
 
 def _text(value: Decimal) -> str:
@@ -211,7 +154,7 @@ class CcxtExchangeRegistry:
             if key not in self._markets:
                 loader = self._new_client(exchange_id, None, demo)
                 try:
-                    await _call_with_retry(self.retry, self.sleep, loader.load_markets, name="load_markets")
+                    await call_with_retry(self.retry, self.sleep, loader.load_markets, name="load_markets")
                 except BaseException:
                     await loader.close()
                     raise
@@ -278,75 +221,6 @@ def _enable_demo(client: Any, exchange_id: str) -> None:
         raise ExchangeNotSupported(f"{exchange_id} has no demo trading") from exc
 
 
-def markets_from_ccxt(raw_markets: Mapping[str, Any], precision_mode: int) -> dict[str, Market]:
-    """Our `Market` for every spot and perpetual market ccxt loaded (futures, options left out)."""
-    markets: dict[str, Market] = {}
-    for symbol, raw in raw_markets.items():
-        market_type = "spot" if raw.get("spot") else "swap" if raw.get("swap") else None
-        if market_type is None:
-            continue
-        precision = raw.get("precision") or {}
-        tick = _step(precision.get("price"), precision_mode)
-        step = _step(precision.get("amount"), precision_mode)
-        if tick is None or step is None:
-            continue
-        limits = raw.get("limits") or {}
-        max_leverage = _dec((limits.get("leverage") or {}).get("max"))
-        markets[symbol] = Market(
-            symbol=symbol,
-            base=raw["base"],
-            quote=raw["quote"],
-            type=market_type,
-            price_tick=tick,
-            amount_step=step,
-            min_qty=_dec((limits.get("amount") or {}).get("min")) or step,
-            min_notional=_dec0((limits.get("cost") or {}).get("min")),
-            contract_size=_dec(raw.get("contractSize")) or Decimal(1),
-            maker_fee=_dec0(raw.get("maker")),
-            taker_fee=_dec0(raw.get("taker")),
-            max_leverage=int(max_leverage) if max_leverage else None,
-        )
-    return markets
-
-
-def _step(value: Any, precision_mode: int) -> Decimal | None:
-    if value is None:
-        return None
-    if precision_mode == ccxt.TICK_SIZE:
-        return _dec(value)
-    if precision_mode == ccxt.DECIMAL_PLACES:
-        return Decimal(1).scaleb(-int(value))
-    return None  # significant digits: no fixed step to round to
-
-
-async def _call_with_retry(
-    policy: RetryPolicy,
-    sleep: Sleep,
-    fn: Callable[..., Awaitable[T]],
-    *args: Any,
-    name: str = "",
-    **kwargs: Any,
-) -> T:
-    """Run an idempotent ccxt call; temporary errors are retried, the rest mapped and raised."""
-    for attempt in range(policy.attempts):
-        try:
-            return await fn(*args, **kwargs)
-        except ccxt.BaseError as exc:
-            error = map_ccxt_error(exc)
-            if not isinstance(error, TemporaryExchangeError) or attempt + 1 >= policy.attempts:
-                raise error from exc
-            delay = policy.delay(attempt)
-            log.warning(
-                "%s failed (%s), retry %d in %.2fs",
-                name or fn.__name__,
-                type(exc).__name__,
-                attempt + 1,
-                delay,
-            )
-            await sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 @dataclass(slots=True)
 class _Prepared:
     """An order request after rounding: what goes to ccxt."""
@@ -387,7 +261,7 @@ class CcxtExchange:
         return f"CcxtExchange({exchange_id!r}, account={account_id!r}, demo={demo})"
 
     async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-        return await _call_with_retry(self._registry.retry, self._registry.sleep, fn, *args, **kwargs)
+        return await call_with_retry(self._registry.retry, self._registry.sleep, fn, *args, **kwargs)
 
     # --- markets and market data ----------------------------------------------------------------
 
@@ -403,10 +277,10 @@ class CcxtExchange:
     async def fetch_ticker(self, symbol: str) -> Ticker:
         self.market(symbol)
         raw = await self._call(self._client.fetch_ticker, symbol)
-        last = _dec(raw.get("last")) or _dec(raw.get("close"))
+        last = dec(raw.get("last")) or dec(raw.get("close"))
         if last is None:
             raise ExchangeError(f"{symbol} ticker has no last price")
-        return Ticker(symbol, last, _dec(raw.get("bid")), _dec(raw.get("ask")), raw.get("timestamp"))
+        return Ticker(symbol, last, dec(raw.get("bid")), dec(raw.get("ask")), raw.get("timestamp"))
 
     async def fetch_candles(
         self, symbol: str, timeframe: str, since: int | None = None, limit: int | None = None
@@ -414,7 +288,7 @@ class CcxtExchange:
         self.market(symbol)
         rows = await self._call(self._client.fetch_ohlcv, symbol, timeframe, since, limit)
         return [
-            Candle(int(ts), _dec0(o), _dec0(h), _dec0(low), _dec0(c), _dec0(v))
+            Candle(int(ts), dec0(o), dec0(h), dec0(low), dec0(c), dec0(v))
             for ts, o, h, low, c, v in (row[:6] for row in rows)
         ]
 
@@ -426,9 +300,9 @@ class CcxtExchange:
         assets = {}
         for currency in set(totals) | set(frees):
             free, used, total = (
-                _dec0(frees.get(currency)),
-                _dec0(useds.get(currency)),
-                _dec(totals.get(currency)),
+                dec0(frees.get(currency)),
+                dec0(useds.get(currency)),
+                dec(totals.get(currency)),
             )
             assets[currency] = AssetBalance(free, used, free + used if total is None else total)
         return Balance(assets)
@@ -439,7 +313,7 @@ class CcxtExchange:
         raw = await self._call(self._client.fetch_positions, list(symbols) if symbols else None)
         positions = []
         for item in raw:
-            qty = _dec(item.get("contracts"))
+            qty = dec(item.get("contracts"))
             side = item.get("side")
             if not qty or side not in ("long", "short"):
                 continue
@@ -448,9 +322,9 @@ class CcxtExchange:
                     symbol=item["symbol"],
                     side=side,
                     qty=abs(qty),
-                    entry_price=_dec0(item.get("entryPrice")),
-                    leverage=_dec(item.get("leverage")) or Decimal(1),
-                    unrealized_pnl=_dec0(item.get("unrealizedPnl")),
+                    entry_price=dec0(item.get("entryPrice")),
+                    leverage=dec(item.get("leverage")) or Decimal(1),
+                    unrealized_pnl=dec0(item.get("unrealizedPnl")),
                 )
             )
         return positions
@@ -482,7 +356,7 @@ class CcxtExchange:
                         return self._order_from_ccxt(existing, market)
                 raw = await self._client.create_order(*self._ccxt_args(prepared))
             except ccxt.BaseError as exc:
-                if _is_duplicate_client_id(exc):
+                if is_duplicate_client_id(exc):
                     existing = await self._call(self._raw_order_by_client_id, req)
                     if existing is not None:
                         return self._order_from_ccxt(existing, market)
@@ -588,7 +462,7 @@ class CcxtExchange:
                 await self._registry.sleep(policy.delay(attempt))
                 continue
             chunk_accepted, rejected = self._batch_outcome(raw_orders, pending, market)
-            duplicates = [r.client_order_id for r in rejected if _is_duplicate_client_id(r.reason)]
+            duplicates = [r.client_order_id for r in rejected if is_duplicate_client_id(r.reason)]
             if not duplicates:
                 return accepted + chunk_accepted, rejected, []
             # Sent before (a restart re-running its tick): those orders exist and are ours.
@@ -850,12 +724,12 @@ class CcxtExchange:
         )
 
     def _order_from_ccxt(self, raw: dict[str, Any], market: Market) -> Order:
-        price = _dec(raw.get("price")) or None
-        average = _dec(raw.get("average")) or None
+        price = dec(raw.get("price")) or None
+        average = dec(raw.get("average")) or None
         fees = raw.get("fees") or ([raw["fee"]] if raw.get("fee") else [])
         fee = ZERO
         for item in fees:
-            cost, currency = _dec(item.get("cost")), item.get("currency")
+            cost, currency = dec(item.get("cost")), item.get("currency")
             if cost is None:
                 continue
             if currency in (None, market.quote):
@@ -870,14 +744,14 @@ class CcxtExchange:
             side=raw.get("side"),
             type=raw.get("type") if raw.get("type") in ("limit", "market") else "limit",
             price=price,
-            qty=_dec0(raw.get("amount")),
-            filled_qty=_dec0(raw.get("filled")),
+            qty=dec0(raw.get("amount")),
+            filled_qty=dec0(raw.get("filled")),
             avg_fill_price=average,
             fee=fee,
             status=_status(raw.get("status")),
             ts=raw.get("timestamp"),
             reduce_only=bool(raw.get("reduceOnly")),
-            trigger_price=_dec(raw.get("triggerPrice")) or None,
+            trigger_price=dec(raw.get("triggerPrice")) or None,
         )
 
 

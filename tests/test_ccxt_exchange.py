@@ -11,7 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from engine.ccxt_exchange import CcxtExchange, CcxtExchangeRegistry, RetryPolicy
+from engine.ccxt_errors import RetryPolicy
+from engine.ccxt_exchange import CcxtExchange, CcxtExchangeRegistry
 from engine.credentials import Credentials
 from engine.exchange import (
     AuthenticationFailed,
