@@ -35,7 +35,6 @@ import asyncio
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
 
 from engine.exchange import (
     BatchResult,
@@ -54,7 +53,6 @@ from engine.grid import (
     client_order_id,
     client_order_prefix,
     fee_for,
-    is_market_client_id,
     next_client_id,
     on_buy_filled,
     on_order_placed,
@@ -252,7 +250,7 @@ class GridRuntime:
             book.sell_cids[i] = await cid_for(client_order_id(book.bot_id, i, s.cycle, Side.SELL))
             changes.touched.add(i)
         await self.store.save(book, changes, price=price)
-        await self._send(book, exchange, self._requests(book, list(book.expected())))
+        await self._send(book, exchange, book.order_requests(list(book.expected())))
 
     async def _check_capital(self, book: GridBook, extra: Decimal) -> None:
         if self.capital is None:
@@ -263,27 +261,6 @@ class GridRuntime:
             raise InsufficientFunds(
                 f"the grid would commit {q8(needed)} but the bot's allocated capital is {q8(allocated)}"
             )
-
-    def _requests(self, book: GridBook, cids: Sequence[str]) -> list[OrderRequest]:
-        """The orders named by `cids` (market buys first), rebuilt from the intervals."""
-        if not cids:
-            return []
-        expected = book.expected()
-        out: list[OrderRequest] = []
-        for cid in cids:
-            ids = expected.get(cid)
-            if not ids:
-                continue
-            s = book.intervals[ids[0]]
-            if s.status == IntervalStatus.SELL_PLACED:
-                out.append(OrderRequest(book.symbol, "sell", "limit", s.qty, s.sell_price, cid))
-            elif is_market_client_id(cid):
-                qty = sum((book.intervals[i].qty for i in ids), ZERO)
-                out.append(OrderRequest(book.symbol, "buy", "market", qty, book.price, cid))
-            else:
-                out.append(OrderRequest(book.symbol, "buy", "limit", s.qty, s.buy_price, cid))
-        out.sort(key=lambda r: r.type != "market")
-        return out
 
     async def _send(self, book: GridBook, exchange: Exchange, reqs: list[OrderRequest]) -> None:
         if not reqs:
@@ -337,7 +314,7 @@ class GridRuntime:
                         self._withdraw(book, expected[cid], changes)
                     else:
                         raise InvalidOrder(f"order {cid} was rejected by the exchange")
-            requests = [] if stopping else self._requests(book, resend) + changes.requests
+            requests = [] if stopping else book.order_requests(resend) + changes.requests
             if changes:
                 venue = self._joint_venue(exchange)
                 placed = await self.store.save(
@@ -385,7 +362,7 @@ class GridRuntime:
                 if not stopping:
                     new = self._placed(book, new, intent, changes)
                 book.intervals[i] = new
-                changes.alerts.append(("grid_fill", self._fill_payload(book, i, "buy", price, qty, fee)))
+                changes.alerts.append(("grid_fill", book.fill_alert(i, "buy", price, qty, fee)))
             else:
                 new, result, intent = on_sell_filled(s, price, order.filled_qty, order.fee, ts)
                 book.filled_sells += 1
@@ -399,13 +376,13 @@ class GridRuntime:
                     new = self._placed(book, new, intent, changes)
                 book.intervals[i] = new
                 changes.alerts.append(
-                    ("grid_fill", self._fill_payload(book, i, "sell", price, order.filled_qty, order.fee))
+                    ("grid_fill", book.fill_alert(i, "sell", price, order.filled_qty, order.fee))
                 )
                 changes.alerts.append(
                     (
                         "grid_cycle",
                         {
-                            **self._fill_payload(book, i, "sell", price, order.filled_qty, order.fee),
+                            **book.fill_alert(i, "sell", price, order.filled_qty, order.fee),
                             "cycle": result.cycle + 1,
                             "profit": str(result.profit),
                             "realized_profit": str(book.realized),
@@ -441,21 +418,6 @@ class GridRuntime:
             OrderRequest(book.symbol, intent.side.value, "limit", intent.qty, intent.price, cid)
         )
         return on_order_placed(state, intent)
-
-    @staticmethod
-    def _fill_payload(
-        book: GridBook, i: int, side: str, price: Decimal, qty: Decimal, fee: Decimal
-    ) -> dict[str, Any]:
-        return {
-            "bot_id": book.bot_id,
-            "name": book.name,
-            "symbol": book.symbol,
-            "interval": i,
-            "side": side,
-            "price": str(price),
-            "qty": str(qty),
-            "fee": str(fee),
-        }
 
     # ---- stops
 
@@ -532,7 +494,7 @@ class GridRuntime:
                 ts=order.ts,
             )
         )
-        changes.alerts.append(("grid_fill", self._fill_payload(book, -1, "sell", price, qty, order.fee)))
+        changes.alerts.append(("grid_fill", book.fill_alert(-1, "sell", price, qty, order.fee)))
         await self.store.save(book, changes, price=book.price)
 
 

@@ -24,7 +24,7 @@ from db.bulk import in_chunks
 from db.models import BotInstance, GridBotConfig, GridOrder, User
 from db.session import Database
 from engine.exchange import BatchResult, InvalidOrder, Market, OrderRequest
-from engine.grid import ZERO, IntervalState, IntervalStatus
+from engine.grid import ZERO, IntervalState, IntervalStatus, is_market_client_id
 
 QUOTES = ("USDT", "USDC", "BTC", "ETH")
 
@@ -90,6 +90,40 @@ class GridBook:
             elif s.status == IntervalStatus.SELL_PLACED and self.sell_cids[s.index]:
                 out.setdefault(self.sell_cids[s.index], []).append(s.index)  # type: ignore[arg-type]
         return out
+
+    def order_requests(self, cids: Sequence[str]) -> list[OrderRequest]:
+        """The orders named by `cids` (market buys first), rebuilt from the intervals."""
+        if not cids:
+            return []
+        expected = self.expected()
+        out: list[OrderRequest] = []
+        for cid in cids:
+            ids = expected.get(cid)
+            if not ids:
+                continue
+            s = self.intervals[ids[0]]
+            if s.status == IntervalStatus.SELL_PLACED:
+                out.append(OrderRequest(self.symbol, "sell", "limit", s.qty, s.sell_price, cid))
+            elif is_market_client_id(cid):
+                qty = sum((self.intervals[i].qty for i in ids), ZERO)
+                out.append(OrderRequest(self.symbol, "buy", "market", qty, self.price, cid))
+            else:
+                out.append(OrderRequest(self.symbol, "buy", "limit", s.qty, s.buy_price, cid))
+        out.sort(key=lambda r: r.type != "market")
+        return out
+
+    def fill_alert(self, i: int, side: str, price: Decimal, qty: Decimal, fee: Decimal) -> dict[str, Any]:
+        """The payload of a grid_fill alert (interval -1: the closing sale of everything held)."""
+        return {
+            "bot_id": self.bot_id,
+            "name": self.name,
+            "symbol": self.symbol,
+            "interval": i,
+            "side": side,
+            "price": str(price),
+            "qty": str(qty),
+            "fee": str(fee),
+        }
 
     def committed_capital(self) -> Decimal:
         """Quote the grid holds: open buys at their line plus bought base at its entry price."""
