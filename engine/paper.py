@@ -437,11 +437,11 @@ class PaperVenue:
                 txn.fund(user_id)
                 row = self._create(txn, user_id, req)
                 try:
-                    await self._commit(txn)
+                    changed = await self._commit(txn)
                 except DuplicateOrders as dup:
                     known = {**known, **dup.existing}
                     continue
-                return row.order()
+                return changed.get(row.id) or row.order()
 
     async def cancel_orders(self, user_id: int, order_ids: Sequence[str], symbol: str) -> list[str]:
         async with self._lock:
