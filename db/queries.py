@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -99,16 +100,22 @@ def alert_wanted(kind: str, telegram_notify: bool | None) -> bool:
 
 
 def alert_values(
-    *, user_id: int, chat_id: int, bot_id: int | None, kind: str, payload: dict[str, Any]
+    *,
+    user_id: int,
+    chat_id: int,
+    bot_id: int | None,
+    kind: str,
+    payload: dict[str, Any],
+    created_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """The alert_outbox columns of a new alert."""
+    """The alert_outbox columns of a new alert (`created_at`: now when not given)."""
     return {
         "user_id": user_id,
         "chat_id": chat_id,
         "bot_instance_id": bot_id,
         "kind": kind,
         "payload": payload,
-        "created_at": utcnow(),
+        "created_at": created_at or utcnow(),
     }
 
 
@@ -235,8 +242,11 @@ def write_bots_activity(connection: Connection, activities: Sequence[BotActivity
     notifying = ids_where(
         connection, BotInstance.__table__.c.id, BotInstance.__table__.c.telegram_notify.is_(True), asking
     )
+    now = utcnow()  # one transaction, one time
     alerts = [
-        alert_values(user_id=a.user_id, chat_id=a.chat_id, bot_id=a.bot_id, kind=kind, payload=payload)
+        alert_values(
+            user_id=a.user_id, chat_id=a.chat_id, bot_id=a.bot_id, kind=kind, payload=payload, created_at=now
+        )
         for a in activities
         for kind, payload in a.alerts
         if alert_wanted(kind, a.bot_id in notifying)
