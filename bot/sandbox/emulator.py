@@ -9,9 +9,10 @@ injected to test the bot's resilience.
 
 Only private chats exist: a chat's id is its user's id, as in Telegram.
 
-Beside it: `formatting` (parse modes, entities, UTF-16 lengths), `records` (what the emulator records
-for the tests and the terminal chat), `api_error` (the Bot API's error answers), `images` (a
-picture's size).
+Beside it: `methods` (the Bot API methods it answers and the chat state they work on), `params`
+(a request's parameters), `faults` (injected failures, slow answers and flood control), `formatting`
+(parse modes, entities, UTF-16 lengths), `records` (what the emulator records for the tests and the
+terminal chat), `api_error` (the Bot API's error answers), `images` (a picture's size).
 """
 
 from __future__ import annotations
@@ -21,18 +22,19 @@ import contextlib
 import itertools
 import json
 import logging
-import math
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from aiohttp import web
 
-from bot.sandbox.api_error import ApiError, bad_request
-from bot.sandbox.formatting import Entity, render_text, utf16_len
-from bot.sandbox.images import image_size
+from bot.sandbox.api_error import ApiError
+from bot.sandbox.faults import Faults
+from bot.sandbox.formatting import utf16_len
+from bot.sandbox.methods import MAX_TEXT_LENGTH, NOOP_METHODS, BotApiMethods, Chat, Handler, PendingQuery
+from bot.sandbox.params import Params, read_params
 from bot.sandbox.records import (
     ApiCall,
     CallbackAnswer,
@@ -40,7 +42,6 @@ from bot.sandbox.records import (
     EmulatorEvent,
     FailureRule,
     Listener,
-    MessageVersion,
     RateLimits,
     RetryAfterRecord,
     StoredFile,
@@ -48,94 +49,14 @@ from bot.sandbox.records import (
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT_LENGTH = 4096  # UTF-16 code units, after entity parsing
-MAX_CAPTION_LENGTH = 1024
-MAX_CALLBACK_DATA_BYTES = 64
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 DEFAULT_BOT_ID = 123456
 
 TOKEN_RE = re.compile(r"^(\d+):([A-Za-z0-9_-]+)$")
 _COMMAND_RE = re.compile(r"^/[A-Za-z0-9_]{1,64}(@[A-Za-z0-9_]+)?")
-_BOT_COMMAND_NAME_RE = re.compile(r"^[a-z0-9_]{1,32}$")
-
-# Update types Telegram leaves out when allowed_updates is not given or empty.
-_OPT_IN_UPDATE_TYPES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
-
-_CHAT_ACTIONS = frozenset(
-    {
-        "typing",
-        "upload_photo",
-        "record_video",
-        "upload_video",
-        "record_voice",
-        "upload_voice",
-        "upload_document",
-        "choose_sticker",
-        "find_location",
-        "record_video_note",
-        "upload_video_note",
-    }
-)
-
-
-# Accepted and answered `true`, nothing else (start-up calls a bot may make).
-_NOOP_METHODS = frozenset(
-    {
-        "setmydescription",
-        "setmyshortdescription",
-        "setmyname",
-        "setchatmenubutton",
-        "setmydefaultadministratorrights",
-    }
-)
-
-_STATUS_DESCRIPTIONS = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden: bot was blocked by the user",
-    404: "Not Found",
-    409: "Conflict",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
-
-MSG_NOT_MODIFIED = (
-    "Bad Request: message is not modified: specified new message content and reply markup are "
-    "exactly the same as a current content and reply markup of the message"
-)
-MSG_QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 
 
 # --------------------------------------------------------------------------- state
-
-
-@dataclass
-class _Chat:
-    info: dict[str, Any]
-    messages: dict[int, ChatMessage] = field(default_factory=dict)
-    next_message_id: int = 1
-
-
-@dataclass
-class _PendingQuery:
-    user_id: int
-    chat_id: int | None
-    message_id: int | None
-    data: str | None
-    created_at: float
-    answered: bool = False
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    updated_at: float
-
-    def refill(self, now: float, rate: float, burst: int) -> None:
-        self.tokens = min(float(burst), self.tokens + (now - self.updated_at) * rate)
-        self.updated_at = now
 
 
 @dataclass
@@ -144,131 +65,10 @@ class _Outage:
     until: float  # time.monotonic()
 
 
-@dataclass
-class _Upload:
-    filename: str | None
-    content_type: str | None
-    data: bytes
-
-
-# --------------------------------------------------------------------------- request params
-
-_JSON_FIELDS = frozenset(
-    {
-        "reply_markup",
-        "reply_parameters",
-        "allowed_updates",
-        "commands",
-        "scope",
-        "link_preview_options",
-        "entities",
-        "caption_entities",
-        "media",
-    }
-)
-_INT_FIELDS = frozenset(
-    {"message_id", "offset", "limit", "timeout", "reply_to_message_id", "cache_time", "message_thread_id"}
-)
-_BOOL_FIELDS = frozenset(
-    {
-        "show_alert",
-        "disable_notification",
-        "protect_content",
-        "drop_pending_updates",
-        "allow_sending_without_reply",
-        "disable_web_page_preview",
-        "show_caption_above_media",
-        "has_spoiler",
-    }
-)
-
-
-class _Params:
-    """Request parameters from a query string, a form, a multipart body or JSON."""
-
-    def __init__(self, raw: dict[str, Any], files: dict[str, _Upload]) -> None:
-        self.raw = raw
-        self.files = files
-
-    def has(self, name: str) -> bool:
-        return self.raw.get(name) not in (None, "")
-
-    def str(self, name: str) -> str | None:
-        value = self.raw.get(name)
-        if value is None:
-            return None
-        return value if isinstance(value, str) else json.dumps(value)
-
-    def int(self, name: str, default: int | None = None) -> int | None:
-        value = self.raw.get(name)
-        if value in (None, ""):
-            return default
-        if isinstance(value, bool):
-            raise bad_request(f"invalid {name} specified")
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise bad_request(f"invalid {name} specified") from None
-
-    def bool(self, name: str) -> bool:
-        value = self.raw.get(name)
-        if isinstance(value, str):
-            return value.strip().lower() in ("true", "1")
-        return bool(value)
-
-    def json(self, name: str) -> Any:
-        value = self.raw.get(name)
-        if value is None or value == "":
-            return None
-        if not isinstance(value, str):
-            return value
-        try:
-            return json.loads(value)
-        except ValueError:
-            if name == "reply_markup":
-                raise bad_request("can't parse reply keyboard markup JSON object") from None
-            raise bad_request(f"can't parse {name} JSON object") from None
-
-    def chat_id(self, name: str = "chat_id") -> int:
-        value = self.raw.get(name)
-        if value in (None, ""):
-            raise bad_request(f"{name} is empty")
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise bad_request("chat not found") from None
-
-    def decoded(self) -> dict[str, Any]:
-        """Best-effort typed view for the calls log (never raises)."""
-        view: dict[str, Any] = {}
-        for name, value in self.raw.items():
-            try:
-                if name in _JSON_FIELDS:
-                    view[name] = self.json(name)
-                elif name in _INT_FIELDS or name == "chat_id":
-                    view[name] = self.int(name)
-                elif name in _BOOL_FIELDS:
-                    view[name] = self.bool(name)
-                else:
-                    view[name] = value
-            except ApiError:
-                view[name] = value
-        for name, upload in self.files.items():
-            view[name] = {"filename": upload.filename, "size": len(upload.data)}
-        return view
-
-    def call_chat_id(self) -> int | None:
-        value = self.raw.get("chat_id")
-        try:
-            return int(value) if value not in (None, "") else None
-        except (TypeError, ValueError):
-            return None
-
-
 # --------------------------------------------------------------------------- the emulator
 
 
-class TelegramEmulator:
+class TelegramEmulator(BotApiMethods):
     """A Telegram Bot API server on 127.0.0.1 for one bot and any number of private chats.
 
     `token`: when given, only this token is accepted; otherwise any well-formed token
@@ -300,11 +100,10 @@ class TelegramEmulator:
 
         self.calls: list[ApiCall] = []
         self.callback_answers: list[CallbackAnswer] = []
-        self.retry_after_log: list[RetryAfterRecord] = []
-        self.failure_rules: list[FailureRule] = []
+        self._faults = Faults()  # failure rules, retry_after log, slow answers, flood control
 
         self._users: dict[int, dict[str, Any]] = {}
-        self._chats: dict[int, _Chat] = {}
+        self._chats: dict[int, Chat] = {}
         self._blocked: set[int] = set()
         self._updates: list[dict[str, Any]] = []
         self._next_update_id = 1
@@ -312,42 +111,18 @@ class TelegramEmulator:
         self._poll_generation = 0
         self._webhook_url = ""
         self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self._queries: dict[str, _PendingQuery] = {}
+        self._queries: dict[str, PendingQuery] = {}
         self._query_ids = itertools.count(1)
         self._file_ids = itertools.count(1)
         self._files: dict[str, StoredFile] = {}
         self._listeners: list[Listener] = []
         self._changed = asyncio.Event()
-        self._slow: dict[str | None, float] = {}
         self._outage: _Outage | None = None
         self._reopen_task: asyncio.Task[None] | None = None
-        self._rate_limits: RateLimits | None = None
-        self._chat_buckets: dict[int, _Bucket] = {}
-        self._global_bucket: _Bucket | None = None
-        self._penalty_until: dict[int, float] = {}
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._closing = False
-        self._methods: dict[str, Callable[[_Params, dict[str, Any]], Any]] = {
-            "getme": self._get_me,
-            "getupdates": self._get_updates,
-            "deletewebhook": self._delete_webhook,
-            "setwebhook": self._set_webhook,
-            "getwebhookinfo": self._get_webhook_info,
-            "setmycommands": self._set_my_commands,
-            "deletemycommands": self._delete_my_commands,
-            "getmycommands": self._get_my_commands,
-            "sendmessage": self._send_message,
-            "editmessagetext": self._edit_message_text,
-            "editmessagereplymarkup": self._edit_message_reply_markup,
-            "editmessagecaption": self._edit_message_caption,
-            "answercallbackquery": self._answer_callback_query,
-            "deletemessage": self._delete_message,
-            "sendphoto": self._send_photo,
-            "senddocument": self._send_document,
-            "sendchataction": self._send_chat_action,
-            "getfile": self._get_file,
-        }
+        self._methods: dict[str, Handler] = self._method_handlers()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -424,7 +199,7 @@ class TelegramEmulator:
             chat_info["username"] = user["username"]
         chat = self._chats.get(user_id)
         if chat is None:
-            self._chats[user_id] = _Chat(info=chat_info)
+            self._chats[user_id] = Chat(info=chat_info)
         else:
             chat.info = chat_info
         return dict(user)
@@ -484,7 +259,7 @@ class TelegramEmulator:
                 f"buttons: {message.buttons}"
             )
         query_id = f"{user_id}{next(self._query_ids):06d}"
-        self._queries[query_id] = _PendingQuery(
+        self._queries[query_id] = PendingQuery(
             user_id=user_id,
             chat_id=user_id,
             message_id=message_id,
@@ -660,6 +435,16 @@ class TelegramEmulator:
 
     # ------------------------------------------------------------------ failure injection
 
+    @property
+    def failure_rules(self) -> list[FailureRule]:
+        """The injected failure rules, oldest first, each with its hits so far."""
+        return self._faults.failure_rules
+
+    @property
+    def retry_after_log(self) -> list[RetryAfterRecord]:
+        """Every 429 answered (injected or flood control), with the call that followed it."""
+        return self._faults.retry_after_log
+
     def inject_failures(
         self,
         method: str | None = None,
@@ -676,30 +461,19 @@ class TelegramEmulator:
         `method` None matches every method except getUpdates (so a running poller does not
         eat the failures). 429 answers carry parameters.retry_after (default 1 s).
         """
-        if count is None and duration is None:
-            raise ValueError("give a count, a duration, or both")
-        if status == 429:
-            retry_after = 1 if retry_after is None else retry_after
-            description = description or f"Too Many Requests: retry after {retry_after}"
-        else:
-            description = description or _STATUS_DESCRIPTIONS.get(status, "Error")
-        rule = FailureRule(
-            method=method.lower() if method else None,
+        return self._faults.inject(
+            method,
             status=status,
-            description=description,
             retry_after=retry_after,
+            count=count,
+            duration=duration,
             chat_id=chat_id,
-            remaining=count,
-            until=time.monotonic() + duration if duration is not None else None,
+            description=description,
         )
-        self.failure_rules.append(rule)
-        return rule
 
     def clear_failures(self) -> None:
         """Drop injected failures, slow methods and rate-limit penalties (not the outage)."""
-        self.failure_rules.clear()
-        self._slow.clear()
-        self._penalty_until.clear()
+        self._faults.clear()
 
     def slow(self, method: str | None, seconds: float | None) -> None:
         """Answer calls of `method` (None: every method) `seconds` late; 0 or None clears.
@@ -707,11 +481,7 @@ class TelegramEmulator:
         The call takes effect at once; only the answer is late (as with a slow network,
         where a client that times out and retries may duplicate a message).
         """
-        key = method.lower() if method else None
-        if seconds:
-            self._slow[key] = seconds
-        else:
-            self._slow.pop(key, None)
+        self._faults.slow(method, seconds)
 
     async def outage(self, seconds: float, *, mode: Literal["502", "close", "refuse"] = "502") -> None:
         """Make the API unavailable for `seconds` from now.
@@ -746,10 +516,7 @@ class TelegramEmulator:
 
     def enforce_rate_limits(self, enabled: bool = True, *, limits: RateLimits | None = None) -> None:
         """Answer 429 with retry_after like Telegram's flood control (default ~1 msg/s per chat, 30/s)."""
-        self._rate_limits = (limits or RateLimits()) if enabled else None
-        self._chat_buckets.clear()
-        self._global_bucket = None
-        self._penalty_until.clear()
+        self._faults.enforce_rate_limits(enabled, limits=limits)
 
     # ------------------------------------------------------------------ HTTP
 
@@ -759,9 +526,9 @@ class TelegramEmulator:
         now = time.monotonic()
         outage = self._current_outage(now)
         try:
-            params = await self._read_params(request)
+            params = await read_params(request)
         except ApiError as exc:
-            params, early_error = _Params({}, {}), exc
+            params, early_error = Params({}, {}), exc
         else:
             early_error = None
         call = ApiCall(
@@ -785,7 +552,7 @@ class TelegramEmulator:
         request: web.Request,
         token: str,
         method: str,
-        params: _Params,
+        params: Params,
         early_error: ApiError | None,
         outage: _Outage | None,
         call: ApiCall,
@@ -803,7 +570,7 @@ class TelegramEmulator:
             if outage is not None and outage.mode != "502":
                 self._finish(call, 0, None)
                 return self._drop_connection(request)
-        delay = self._slow.get(method.lower(), self._slow.get(None, 0.0))
+        delay = self._faults.answer_delay(method)
         if delay:
             await asyncio.sleep(delay)
         self._finish(call, status, payload)
@@ -827,39 +594,17 @@ class TelegramEmulator:
             self._outage = None
         return self._outage
 
-    async def _read_params(self, request: web.Request) -> _Params:
-        raw: dict[str, Any] = dict(request.query)
-        files: dict[str, _Upload] = {}
-        if request.method == "POST" and request.can_read_body:
-            if request.content_type == "application/json":
-                try:
-                    body = json.loads(await request.read() or b"{}")
-                except ValueError:
-                    raise bad_request("can't parse JSON encoded request") from None
-                if not isinstance(body, dict):
-                    raise bad_request("JSON object expected")
-                raw.update(body)
-            else:
-                form = await request.post()
-                for name, value in form.items():
-                    if isinstance(value, web.FileField):
-                        files[name] = _Upload(value.filename, value.content_type, value.file.read())
-                    else:
-                        raw[name] = value if isinstance(value, str) else bytes(value).decode()
-        return _Params(raw, files)
-
     async def _dispatch(
-        self, token: str, method: str, params: _Params, call: ApiCall
+        self, token: str, method: str, params: Params, call: ApiCall
     ) -> tuple[int, dict[str, Any]]:
         match = TOKEN_RE.match(token)
         if match is None or (self.token is not None and token != self.token):
             return 401, ApiError(401, "Unauthorized").payload()
         name = method.lower()
         handler = self._methods.get(name)
-        if handler is None and name not in _NOOP_METHODS:
+        if handler is None and name not in NOOP_METHODS:
             return 404, ApiError(404, "Not Found: method not found").payload()
-        self._note_followup(name, call)
-        failure = self._injected_failure(name, call) or self._flood_control(name, call)
+        failure = self._faults.failure_for(name, call)
         if failure is not None:
             return failure.status, failure.payload()
         bot_user = self._bot_user(int(match.group(1)))
@@ -877,79 +622,6 @@ class TelegramEmulator:
         if stored is None:
             return web.json_response(ApiError(404, "Not Found").payload(), status=404)
         return web.Response(body=stored.data, content_type=stored.content_type or "application/octet-stream")
-
-    # ------------------------------------------------------------------ failures and flood control
-
-    def _retry_key_matches(self, record: RetryAfterRecord, method: str, chat_id: int | None) -> bool:
-        if record.chat_id is not None:
-            return chat_id == record.chat_id
-        return method == record.method.lower()
-
-    def _note_followup(self, method: str, call: ApiCall) -> None:
-        if method in ("getupdates", "sendchataction"):
-            return
-        for record in self.retry_after_log:
-            if record.next_call_at is None and self._retry_key_matches(record, method, call.chat_id):
-                record.next_call_at = call.started_at
-                record.next_call_method = call.method
-
-    def _issue_429(
-        self, call: ApiCall, retry_after: int, source: Literal["injected", "rate_limit"]
-    ) -> ApiError:
-        self.retry_after_log.append(
-            RetryAfterRecord(
-                method=call.method,
-                chat_id=call.chat_id,
-                retry_after=retry_after,
-                issued_at=call.started_at,
-                source=source,
-            )
-        )
-        return ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
-
-    def _injected_failure(self, method: str, call: ApiCall) -> ApiError | None:
-        now = call.started_at
-        for rule in self.failure_rules:
-            if not rule.active(now) or not rule.matches(method, call.chat_id):
-                continue
-            rule.hits += 1
-            if rule.remaining is not None:
-                rule.remaining -= 1
-            if rule.status == 429:
-                retry_after = rule.retry_after or 1
-                error = self._issue_429(call, retry_after, "injected")
-                error.description = rule.description
-                return error
-            return ApiError(rule.status, rule.description)
-        return None
-
-    def _flood_control(self, method: str, call: ApiCall) -> ApiError | None:
-        limits = self._rate_limits
-        chat_id = call.chat_id
-        if limits is None or method not in limits.methods or chat_id is None:
-            return None
-        now = call.started_at
-        penalty = self._penalty_until.get(chat_id)
-        if penalty is not None and now < penalty:
-            return self._issue_429(call, max(1, math.ceil(penalty - now)), "rate_limit")
-        bucket = self._chat_buckets.setdefault(chat_id, _Bucket(float(limits.per_chat_burst), now))
-        bucket.refill(now, limits.per_chat_per_second, limits.per_chat_burst)
-        if self._global_bucket is None:
-            self._global_bucket = _Bucket(float(limits.global_burst), now)
-        overall = self._global_bucket
-        overall.refill(now, limits.global_per_second, limits.global_burst)
-        wait = 0.0
-        if bucket.tokens < 1:
-            wait = (1 - bucket.tokens) / limits.per_chat_per_second
-        elif overall.tokens < 1:
-            wait = (1 - overall.tokens) / limits.global_per_second
-        if wait > 0:
-            retry_after = max(1, math.ceil(wait))
-            self._penalty_until[chat_id] = now + retry_after
-            return self._issue_429(call, retry_after, "rate_limit")
-        bucket.tokens -= 1
-        overall.tokens -= 1
-        return None
 
     # ------------------------------------------------------------------ state helpers
 
@@ -981,7 +653,7 @@ class TelegramEmulator:
         self._notify()
 
     def _add_message(
-        self, chat: _Chat, *, sender: Literal["user", "bot"], from_user: dict[str, Any], **fields: Any
+        self, chat: Chat, *, sender: Literal["user", "bot"], from_user: dict[str, Any], **fields: Any
     ) -> ChatMessage:
         message = ChatMessage(
             chat=dict(chat.info),
@@ -994,452 +666,6 @@ class TelegramEmulator:
         chat.next_message_id += 1
         chat.messages[message.message_id] = message
         return message
-
-    def _chat_for_send(self, params: _Params) -> _Chat:
-        chat_id = params.chat_id()
-        chat = self._chats.get(chat_id)
-        if chat is None:
-            raise bad_request("chat not found")
-        if chat_id in self._blocked:
-            raise ApiError(403, "Forbidden: bot was blocked by the user")
-        return chat
-
-    def _reply_target(self, params: _Params, chat: _Chat) -> ChatMessage | None:
-        reply = params.json("reply_parameters")
-        if isinstance(reply, dict) and reply.get("message_id") is not None:
-            message_id, allow_missing = (
-                int(reply["message_id"]),
-                bool(reply.get("allow_sending_without_reply")),
-            )
-        elif params.has("reply_to_message_id"):
-            message_id = params.int("reply_to_message_id") or 0
-            allow_missing = params.bool("allow_sending_without_reply")
-        else:
-            return None
-        target = chat.messages.get(message_id)
-        if target is None or target.deleted:
-            if allow_missing:
-                return None
-            raise bad_request("message to be replied not found")
-        return target
-
-    def _reply_markup(self, params: _Params) -> dict[str, Any] | None:
-        markup = params.json("reply_markup")
-        if markup is None:
-            return None
-        if not isinstance(markup, dict):
-            raise bad_request("can't parse reply keyboard markup JSON object")
-        if "inline_keyboard" not in markup:
-            return markup  # reply keyboards, ForceReply, ReplyKeyboardRemove: stored as given
-        rows = markup["inline_keyboard"]
-        if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise bad_request(
-                'field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays'
-            )
-        actions = (
-            "url",
-            "callback_data",
-            "web_app",
-            "login_url",
-            "switch_inline_query",
-            "switch_inline_query_current_chat",
-            "switch_inline_query_chosen_chat",
-            "copy_text",
-            "callback_game",
-            "pay",
-        )
-        for row in rows:
-            for button in row:
-                if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-                    raise bad_request("can't parse inline keyboard button: Text must be a String")
-                if not any(key in button for key in actions):
-                    raise bad_request(
-                        "can't parse inline keyboard button: "
-                        "Text buttons are unallowed in the inline keyboard"
-                    )
-                if "callback_data" in button:
-                    data = button["callback_data"]
-                    if not isinstance(data, str) or not 1 <= len(data.encode()) <= MAX_CALLBACK_DATA_BYTES:
-                        raise bad_request("BUTTON_DATA_INVALID")
-                if "url" in button and not str(button["url"]).strip():
-                    raise bad_request("BUTTON_URL_INVALID")
-        if not any(rows):
-            return None  # an empty inline keyboard is no keyboard
-        return markup
-
-    def _chat_message_for_edit(self, params: _Params) -> ChatMessage:
-        if params.has("inline_message_id"):
-            raise bad_request("inline messages are not supported by the emulator")
-        chat = self._chats.get(params.chat_id())
-        if chat is None:
-            raise bad_request("chat not found")
-        message_id = params.int("message_id")
-        if message_id is None:
-            raise bad_request("message identifier is not specified")
-        message = chat.messages.get(message_id)
-        if message is None or message.deleted:
-            raise bad_request("message to edit not found")
-        if not message.is_bot:
-            raise bad_request("message can't be edited")
-        return message
-
-    def _apply_edit(self, message: ChatMessage, **changes: Any) -> dict[str, Any]:
-        message.edits.append(
-            MessageVersion(
-                text=message.text,
-                caption=message.caption,
-                reply_markup=message.reply_markup,
-                replaced_at=time.time(),
-            )
-        )
-        for name, value in changes.items():
-            setattr(message, name, value)
-        message.edit_date = int(time.time())
-        self._emit(
-            EmulatorEvent(
-                "edit",
-                message.chat_id,
-                message.message_id,
-                message,
-                text=message.text,
-                caption=message.caption,
-                reply_markup=message.reply_markup,
-            )
-        )
-        return message.to_api()
-
-    def _store_file(self, kind: Literal["photo", "document"], params: _Params) -> StoredFile:
-        value = params.raw.get(kind)
-        upload = params.files.get(kind)
-        if upload is None and isinstance(value, str) and value.startswith("attach://"):
-            upload = params.files.get(value.removeprefix("attach://"))
-            if upload is None:
-                raise bad_request(
-                    f"wrong file identifier/HTTP URL specified: {kind} not found in the request"
-                )
-        if upload is None:
-            if not value:
-                raise bad_request(f"there is no {kind} in the request")
-            known = self._files.get(str(value))
-            if known is not None:
-                return known
-            if not str(value).startswith(("http://", "https://")):
-                raise bad_request("wrong file identifier/HTTP URL specified")
-            upload = _Upload(filename=str(value).rsplit("/", 1)[-1], content_type=None, data=b"")
-            url: str | None = str(value)
-        else:
-            url = None
-            if not upload.data:
-                raise bad_request("file must be non-empty")
-        width = height = None
-        if kind == "photo" and url is None:
-            size = image_size(upload.data)
-            if size is None:
-                raise bad_request("IMAGE_PROCESS_FAILED")
-            width, height = size
-        number = next(self._file_ids)
-        stored = StoredFile(
-            file_id=f"emu-{kind}-{number:06d}",
-            file_unique_id=f"AQAD{number:06d}",
-            kind=kind,
-            data=upload.data,
-            filename=upload.filename,
-            content_type=upload.content_type,
-            width=width,
-            height=height,
-            url=url,
-        )
-        self._files[stored.file_id] = stored
-        return stored
-
-    def _caption(self, params: _Params) -> tuple[str | None, list[Entity]]:
-        raw = params.str("caption")
-        if not raw:
-            return None, []
-        caption, entities = render_text(raw, params.str("parse_mode"))
-        if utf16_len(caption) > MAX_CAPTION_LENGTH:
-            raise bad_request("message caption is too long")
-        return caption, entities
-
-    @staticmethod
-    def _scope_key(scope: Any) -> str:
-        return json.dumps(scope or {"type": "default"}, sort_keys=True)
-
-    # ------------------------------------------------------------------ methods
-
-    async def _get_me(self, params: _Params, bot: dict[str, Any]) -> dict[str, Any]:
-        return {
-            **bot,
-            "can_join_groups": True,
-            "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
-            "can_connect_to_business": False,
-            "has_main_web_app": False,
-        }
-
-    def _deliverable(self, limit: int) -> list[dict[str, Any]]:
-        allowed = self._allowed_updates
-        selected: list[dict[str, Any]] = []
-        for update in list(self._updates):
-            kind = next(key for key in update if key != "update_id")
-            wanted = kind in allowed if allowed else kind not in _OPT_IN_UPDATE_TYPES
-            if not wanted:
-                self._updates.remove(update)  # Telegram never generates updates the bot opted out of
-                continue
-            selected.append(update)
-            if len(selected) >= limit:
-                break
-        return selected
-
-    async def _get_updates(self, params: _Params, bot: dict[str, Any]) -> list[dict[str, Any]]:
-        if self._webhook_url:
-            raise ApiError(
-                409,
-                "Conflict: can't use getUpdates method while webhook is active; "
-                "use deleteWebhook to delete the webhook first",
-            )
-        offset = params.int("offset")
-        limit = min(max(params.int("limit", 100) or 100, 1), 100)
-        timeout = max(params.int("timeout", 0) or 0, 0)
-        allowed = params.json("allowed_updates")
-        if allowed is not None:
-            self._allowed_updates = list(allowed) or None
-        if offset is not None and offset > 0:
-            self._updates = [u for u in self._updates if u["update_id"] >= offset]
-        elif offset is not None and offset < 0:
-            self._updates = self._updates[offset:]
-        self._poll_generation += 1
-        generation = self._poll_generation
-        self._notify()  # an older long poll answers 409, as in Telegram
-
-        def ready() -> bool:
-            return bool(
-                self._closing
-                or generation != self._poll_generation
-                or self._current_outage(time.monotonic()) is not None
-                or self._deliverable(limit)
-            )
-
-        if timeout > 0:
-            with contextlib.suppress(TimeoutError):
-                await self.wait_until(ready, timeout=timeout)
-        if generation != self._poll_generation:
-            raise ApiError(
-                409,
-                "Conflict: terminated by other getUpdates request; "
-                "make sure that only one bot instance is running",
-            )
-        if self._current_outage(time.monotonic()) is not None:
-            raise ApiError(502, "Bad Gateway")
-        return json.loads(json.dumps(self._deliverable(limit)))
-
-    async def _set_webhook(self, params: _Params, bot: dict[str, Any]) -> bool:
-        url = params.str("url") or ""
-        if url and not url.startswith("https://"):
-            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
-        self._webhook_url = url
-        if params.bool("drop_pending_updates"):
-            self._updates.clear()
-        self._notify()
-        return True
-
-    async def _delete_webhook(self, params: _Params, bot: dict[str, Any]) -> bool:
-        self._webhook_url = ""
-        if params.bool("drop_pending_updates"):
-            self._updates.clear()
-        return True
-
-    async def _get_webhook_info(self, params: _Params, bot: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "url": self._webhook_url,
-            "has_custom_certificate": False,
-            "pending_update_count": len(self._updates),
-        }
-
-    async def _set_my_commands(self, params: _Params, bot: dict[str, Any]) -> bool:
-        commands = params.json("commands")
-        if not isinstance(commands, list):
-            raise bad_request("commands must be an Array")
-        if len(commands) > 100:
-            raise bad_request("too many commands")
-        for command in commands:
-            name = command.get("command", "") if isinstance(command, dict) else ""
-            description = command.get("description", "") if isinstance(command, dict) else ""
-            if not _BOT_COMMAND_NAME_RE.match(str(name)):
-                raise bad_request("BOT_COMMAND_INVALID")
-            if not 1 <= len(str(description)) <= 256:
-                raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
-        key = (self._scope_key(params.json("scope")), params.str("language_code") or "")
-        self._commands[key] = [{"command": c["command"], "description": c["description"]} for c in commands]
-        return True
-
-    async def _delete_my_commands(self, params: _Params, bot: dict[str, Any]) -> bool:
-        self._commands.pop((self._scope_key(params.json("scope")), params.str("language_code") or ""), None)
-        return True
-
-    async def _get_my_commands(self, params: _Params, bot: dict[str, Any]) -> list[dict[str, Any]]:
-        return self.commands(scope=params.json("scope"), language_code=params.str("language_code") or "")
-
-    async def _send_message(self, params: _Params, bot: dict[str, Any]) -> dict[str, Any]:
-        chat = self._chat_for_send(params)
-        raw = params.str("text")
-        if not raw:
-            raise bad_request("message text is empty")
-        parse_mode = params.str("parse_mode")
-        text, entities = render_text(raw, parse_mode)
-        if not text.strip():
-            raise bad_request("message text is empty")
-        if utf16_len(text) > MAX_TEXT_LENGTH:
-            raise bad_request("message is too long")
-        markup = self._reply_markup(params)
-        reply_to = self._reply_target(params, chat)
-        message = self._add_message(
-            chat,
-            sender="bot",
-            from_user=bot,
-            text=text,
-            raw_text=raw,
-            parse_mode=parse_mode,
-            reply_markup=markup,
-            reply_to=reply_to,
-            _signature=(text, tuple(entities)),
-        )
-        self._emit(
-            EmulatorEvent(
-                "message", message.chat_id, message.message_id, message, text=text, reply_markup=markup
-            )
-        )
-        return message.to_api()
-
-    async def _edit_message_text(self, params: _Params, bot: dict[str, Any]) -> dict[str, Any]:
-        message = self._chat_message_for_edit(params)
-        if message.text is None:
-            raise bad_request("there is no text in the message to edit")
-        raw = params.str("text")
-        if not raw:
-            raise bad_request("message text is empty")
-        parse_mode = params.str("parse_mode")
-        text, entities = render_text(raw, parse_mode)
-        if not text.strip():
-            raise bad_request("message text is empty")
-        if utf16_len(text) > MAX_TEXT_LENGTH:
-            raise bad_request("MESSAGE_TOO_LONG")
-        markup = self._reply_markup(params)  # omitted: the inline keyboard is removed, as in Telegram
-        signature = (text, tuple(entities))
-        if signature == message._signature and markup == message.reply_markup:
-            raise bad_request(MSG_NOT_MODIFIED.removeprefix("Bad Request: "))
-        return self._apply_edit(
-            message, text=text, raw_text=raw, parse_mode=parse_mode, reply_markup=markup, _signature=signature
-        )
-
-    async def _edit_message_reply_markup(self, params: _Params, bot: dict[str, Any]) -> dict[str, Any]:
-        message = self._chat_message_for_edit(params)
-        markup = self._reply_markup(params)
-        if markup == message.reply_markup:
-            raise bad_request(MSG_NOT_MODIFIED.removeprefix("Bad Request: "))
-        return self._apply_edit(message, reply_markup=markup)
-
-    async def _edit_message_caption(self, params: _Params, bot: dict[str, Any]) -> dict[str, Any]:
-        message = self._chat_message_for_edit(params)
-        if message.photo is None and message.document is None:
-            raise bad_request("there is no caption in the message to edit")
-        caption, entities = self._caption(params)
-        markup = self._reply_markup(params)
-        signature = (caption, tuple(entities))
-        if signature == message._signature and markup == message.reply_markup:
-            raise bad_request(MSG_NOT_MODIFIED.removeprefix("Bad Request: "))
-        return self._apply_edit(message, caption=caption, reply_markup=markup, _signature=signature)
-
-    async def _delete_message(self, params: _Params, bot: dict[str, Any]) -> bool:
-        chat = self._chats.get(params.chat_id())
-        if chat is None:
-            raise bad_request("chat not found")
-        message = chat.messages.get(params.int("message_id") or 0)
-        if message is None or message.deleted:
-            raise bad_request("message to delete not found")
-        message.deleted = True
-        message.deleted_at = time.time()
-        self._emit(EmulatorEvent("delete", message.chat_id, message.message_id, message))
-        return True
-
-    async def _answer_callback_query(self, params: _Params, bot: dict[str, Any]) -> bool:
-        query_id = params.str("callback_query_id") or ""
-        query = self._queries.get(query_id)
-        now = time.monotonic()
-        if query is None or query.answered or now - query.created_at > self.callback_query_ttl:
-            raise bad_request(MSG_QUERY_TOO_OLD.removeprefix("Bad Request: "))
-        query.answered = True
-        answer = CallbackAnswer(
-            callback_query_id=query_id,
-            user_id=query.user_id,
-            chat_id=query.chat_id,
-            message_id=query.message_id,
-            data=query.data,
-            text=params.str("text"),
-            show_alert=params.bool("show_alert"),
-            url=params.str("url"),
-            cache_time=params.int("cache_time"),
-            pressed_at=query.created_at,
-            answered_at=now,
-        )
-        self.callback_answers.append(answer)
-        self._emit(
-            EmulatorEvent(
-                "callback_answer", query.chat_id, query.message_id, text=answer.text, callback_answer=answer
-            )
-        )
-        return True
-
-    async def _send_media(
-        self, kind: Literal["photo", "document"], params: _Params, bot: dict[str, Any]
-    ) -> dict[str, Any]:
-        chat = self._chat_for_send(params)
-        caption, entities = self._caption(params)
-        markup = self._reply_markup(params)
-        reply_to = self._reply_target(params, chat)
-        stored = self._store_file(kind, params)
-        message = self._add_message(
-            chat,
-            sender="bot",
-            from_user=bot,
-            caption=caption,
-            parse_mode=params.str("parse_mode"),
-            reply_markup=markup,
-            reply_to=reply_to,
-            _signature=(caption, tuple(entities)),
-            **{kind: stored},
-        )
-        self._emit(
-            EmulatorEvent(
-                kind, message.chat_id, message.message_id, message, caption=caption, reply_markup=markup
-            )
-        )
-        return message.to_api()
-
-    async def _send_photo(self, params: _Params, bot: dict[str, Any]) -> dict[str, Any]:
-        return await self._send_media("photo", params, bot)
-
-    async def _send_document(self, params: _Params, bot: dict[str, Any]) -> dict[str, Any]:
-        return await self._send_media("document", params, bot)
-
-    async def _send_chat_action(self, params: _Params, bot: dict[str, Any]) -> bool:
-        chat = self._chat_for_send(params)
-        action = params.str("action") or ""
-        if action not in _CHAT_ACTIONS:
-            raise bad_request("wrong parameter action in request")
-        self._emit(EmulatorEvent("chat_action", int(chat.info["id"]), action=action))
-        return True
-
-    async def _get_file(self, params: _Params, bot: dict[str, Any]) -> dict[str, Any]:
-        stored = self._files.get(params.str("file_id") or "")
-        if stored is None:
-            raise bad_request("invalid file_id")
-        return {
-            "file_id": stored.file_id,
-            "file_unique_id": stored.file_unique_id,
-            "file_size": stored.size,
-            "file_path": stored.file_path,
-        }
 
 
 def iter_buttons(markup: dict[str, Any] | None) -> Iterable[tuple[int, dict[str, Any]]]:
