@@ -1,8 +1,9 @@
 """The paper exchange: a matching engine with its state in the database.
 
 `PaperVenue` is the market (one per process): it holds every paper account's open orders in an
-in-memory book per symbol for matching, and writes every change (orders, balances, positions) to the
-database before the book changes, so a restart rebuilds the book from the database (`load`).
+in-memory book per symbol for matching (engine.paper_book), and writes every change (orders,
+balances, positions) to the database before the book changes, so a restart rebuilds the book from
+the database (`load`). Its markets and default fees are engine.paper_markets'.
 `PaperExchange` is one account's view of it and implements `engine.exchange.Exchange`.
 
 Fill rules:
@@ -32,11 +33,8 @@ One venue per database: two processes sharing one database would each match the 
 from __future__ import annotations
 
 import asyncio
-import heapq
 import itertools
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import Connection, func, select
@@ -66,76 +64,22 @@ from engine.exchange import (
     round_qty_down,
 )
 from engine.grid import q8
-from engine.markets import BITGET_SPOT
+from engine.paper_book import RestingOrders
+from engine.paper_markets import DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE, paper_markets
 from engine.paper_state import DuplicateOrders, OrderRow, PaperState, PaperTxn, client_ids_in, order_row_of
 
 ZERO = Decimal(0)
-DEFAULT_MAKER_FEE = Decimal("0.0002")
-DEFAULT_TAKER_FEE = Decimal("0.0006")
-# Bitget USDT-M perpetual rules for the markets the static catalog knows (pricePlace / volumePlace).
-# Orders this process filled or cancelled, kept (at most this many) for the owner's one look-up by
-# client order id after the fact (the grid runtime's reconcile): the database is read only on a miss.
-FINISHED_KEPT = 200_000
 _VENUE_SERIALS = itertools.count(1)
-_SWAP_RULES = {"BTC": (Decimal("0.1"), Decimal("0.0001")), "ETH": (Decimal("0.01"), Decimal("0.01"))}
-
-
-def paper_markets(
-    maker_fee: Decimal = DEFAULT_MAKER_FEE, taker_fee: Decimal = DEFAULT_TAKER_FEE
-) -> dict[str, Market]:
-    """The paper venue's markets: Bitget's spot rules ("BTC/USDT") and USDT-M perpetuals ("BTC/USDT:USDT")."""
-    markets: dict[str, Market] = {}
-    for rules in BITGET_SPOT.values():
-        spot = f"{rules.base}/{rules.quote}"
-        markets[spot] = Market(
-            spot,
-            rules.base,
-            rules.quote,
-            "spot",
-            rules.price_tick,
-            rules.amount_step,
-            rules.min_qty,
-            rules.min_notional,
-            maker_fee=maker_fee,
-            taker_fee=taker_fee,
-        )
-        tick, step = _SWAP_RULES.get(rules.base, (rules.price_tick, rules.amount_step))
-        swap = f"{spot}:{rules.quote}"
-        markets[swap] = Market(
-            swap,
-            rules.base,
-            rules.quote,
-            "swap",
-            tick,
-            step,
-            step,
-            Decimal("5"),
-            maker_fee=maker_fee,
-            taker_fee=taker_fee,
-            max_leverage=125,
-        )
-    return markets
-
-
-def spot_symbol(base: str, quote: str) -> str:
-    return f"{base}/{quote}"
-
-
-@dataclass(slots=True)
-class _Book:
-    """Resting orders of one symbol: heaps of (-price, seq, id) for buys and (price, seq, id) for sells."""
-
-    buys: list[tuple[float, int, int]]
-    sells: list[tuple[float, int, int]]
 
 
 class PaperVenue:
     """The paper market shared by every paper account of the process.
 
     Fee rates are fractions (0.0002 = 0.02 %), `slippage` a fraction of the price that market orders
-    pay (buys above, sells below). `start_balance` is the USDT an account starts with when the user
-    row has none (the user's `paper_balance` otherwise). The state lives in memory
-    (engine.paper_state) and in the database, written before memory changes; `load` reads it."""
+    pay (buys above, sells below). An account starts with its user's `paper_balance` of USDT, written
+    with the first change that uses it. The state lives in memory
+    (engine.paper_state, and the open orders' index `book`, engine.paper_book) and in the database,
+    written before memory changes; `load` reads it."""
 
     def __init__(
         self,
@@ -152,21 +96,13 @@ class PaperVenue:
         self.slippage = slippage
         self.markets = dict(markets) if markets is not None else paper_markets(maker_fee, taker_fee)
         self.state = PaperState()
+        self.book = RestingOrders()  # the open orders, for matching and the owners' look-ups
         self._loaded = False
-        self._books: dict[str, _Book] = {}
-        self._open: dict[int, Order] = {}  # open orders by paper id
-        self._owner: dict[int, int] = {}  # paper id -> user id
-        self._by_account: dict[tuple[int, str], dict[int, Order]] = {}
-        self._open_cids: dict[tuple[int, str], dict[str, Order]] = {}  # the same by client order id
         self._last: dict[str, tuple[Decimal, int]] = {}
-        self._seq = itertools.count()
         self._lock = asyncio.Lock()  # every state change of the venue is one transaction at a time
         self._accounts: dict[int, PaperExchange] = {}
         self._start_balances: dict[int, Decimal] = {}  # paper_balance of accounts not funded yet
-        self._finished: OrderedDict[tuple[int, str], Order] = OrderedDict()  # see FINISHED_KEPT
         self.serial = next(_VENUE_SERIALS)  # tells this venue's orders_version() from another's
-        self._versions: dict[tuple[int, str], int] = {}  # (account, symbol) -> changes of its open orders
-        self._groups: dict[tuple[int, str], dict[str, int]] = {}  # the same per client order id prefix
         self._queue: list[tuple[int, list[OrderRequest], asyncio.Future[BatchResult]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -176,14 +112,10 @@ class PaperVenue:
         """Rebuild the state and the book from the database; returns how many orders are open."""
         async with self._lock:
             await self._load()
-            return len(self._open)
+            return len(self.book.orders)
 
     async def _load(self) -> None:
-        self._books.clear()
-        self._open.clear()
-        self._owner.clear()
-        self._by_account.clear()
-        self._open_cids.clear()
+        self.book.clear()
         async with self.db.read() as session:
             orders = (await session.execute(select(PaperOrder).where(PaperOrder.status == "open"))).scalars()
             balances = (await session.execute(select(PaperBalance))).scalars()
@@ -191,7 +123,7 @@ class PaperVenue:
             max_id = (await session.execute(select(func.max(PaperOrder.id)))).scalar_one()
             self.state.load(orders.all(), balances.all(), positions.all(), max_id or 0)
         for row in self.state.orders.values():
-            self._rest(row.user_id, row.order())
+            self.book.rest(row.user_id, row.order())
         self._loaded = True
 
     async def _ready(self) -> None:
@@ -209,7 +141,7 @@ class PaperVenue:
             for chunk in in_chunks(pairs):
                 query = select(PaperOrder).where(client_ids_in(chunk), PaperOrder.status != "open")
                 for row in (await session.execute(query)).scalars():
-                    self._finish(row.user_id, order_row_of(row).order())
+                    self.book.finish(row.user_id, order_row_of(row).order())
                     found += 1
         return found
 
@@ -235,21 +167,16 @@ class PaperVenue:
         return last[0] if last else None
 
     def open_orders(self, user_id: int, symbol: str) -> list[Order]:
-        return list(self._by_account.get((user_id, symbol), {}).values())
+        return self.book.open_orders(user_id, symbol)
 
     def open_client_order_ids(self, user_id: int, symbol: str) -> Collection[str]:
         """The client order ids of the account's open orders on `symbol` (a live view)."""
-        return self._open_cids.setdefault((user_id, symbol), {}).keys()
+        return self.book.open_client_order_ids(user_id, symbol)
 
     def orders_version(self, user_id: int, symbol: str, prefix: str | None = None) -> int:
-        """A number that changes whenever an open order of the account on `symbol` (with `prefix`:
-        one whose client order id starts with it) is added, filled or cancelled (in this process;
-        a new venue starts again from 0, and so must its readers). A prefix counts the changes
-        from its first use on."""
-        if prefix is None:
-            return self._versions.get((user_id, symbol), 0)
-        groups = self._groups.setdefault((user_id, symbol), {})
-        return groups.setdefault(prefix, 0)
+        """Changes whenever an open order of the account on `symbol` (with `prefix`: one whose client
+        order id starts with it) is added, filled or cancelled (see `RestingOrders.orders_version`)."""
+        return self.book.orders_version(user_id, symbol, prefix)
 
     # ---- transactions
 
@@ -270,13 +197,14 @@ class PaperVenue:
             await self.db.run_write(write)
         opened, closed = txn.install()
         orders: dict[int, Order] = {}
+        book = self.book
         for row in closed:
             order = orders[row.id] = row.order()
-            self._finish(row.user_id, order)
-            self._unrest(row.id)
+            book.finish(row.user_id, order)
+            book.unrest(row.id)
         for row in opened:
             order = orders[row.id] = row.order()
-            self._rest(row.user_id, order)
+            book.rest(row.user_id, order)
         return orders
 
     def _txn(self) -> PaperTxn:
@@ -295,7 +223,7 @@ class PaperVenue:
             await self._ready()
             previous = self._last.get(symbol)
             self._last[symbol] = (price, ts)
-            crossing = self._crossing(symbol, float(price))
+            crossing = self.book.crossing(symbol, float(price))
             if not crossing and cursor is None:
                 return []
             try:
@@ -309,9 +237,7 @@ class PaperVenue:
                 txn.cursor = cursor
                 changed = await self._commit(txn)
             except BaseException:
-                for order_id in crossing:  # nothing was committed: the orders rest again
-                    if order_id in self._open:
-                        self._push(self._open[order_id])
+                self.book.rest_again(crossing)  # nothing was committed: the orders rest again
                 raise
             return [changed.get(row.id) or row.order() for row in rows]
 
@@ -326,22 +252,6 @@ class PaperVenue:
         for point in walk_points(open_, high, low, close):
             filled += await self.on_price(symbol, point, ts)
         return filled
-
-    def _crossing(self, symbol: str, price: float) -> list[int]:
-        book = self._books.get(symbol)
-        if book is None:
-            return []
-        out: list[int] = []
-        buys, sells = book.buys, book.sells
-        while buys and -buys[0][0] >= price:
-            order_id = heapq.heappop(buys)[2]
-            if order_id in self._open:
-                out.append(order_id)
-        while sells and sells[0][0] <= price:
-            order_id = heapq.heappop(sells)[2]
-            if order_id in self._open:
-                out.append(order_id)
-        return out
 
     # ---- orders (called by PaperExchange)
 
@@ -460,13 +370,14 @@ class PaperVenue:
             return [str(i) for i in done]
 
     async def fetch_order(self, user_id: int, order_id: str, symbol: str) -> Order:
-        cached = self._open.get(int(order_id)) if order_id.isdigit() else None
+        book = self.book
+        cached = book.orders.get(int(order_id)) if order_id.isdigit() else None
         if (
             cached is not None
-            and self._owner.get(cached_id := int(order_id)) == user_id
+            and book.owners.get(cached_id := int(order_id)) == user_id
             and cached.symbol == symbol
         ):
-            return self._open[cached_id]
+            return book.orders[cached_id]
         row = None
         if order_id.isdigit():
             async with self.db.read() as session:
@@ -476,10 +387,11 @@ class PaperVenue:
         return order_row_of(row).order()
 
     async def fetch_order_by_client_id(self, user_id: int, client_order_id: str, symbol: str) -> Order | None:
-        open_order = self._open_cids.get((user_id, symbol), {}).get(client_order_id)
+        book = self.book
+        open_order = book.open_cids.get((user_id, symbol), {}).get(client_order_id)
         if open_order is not None:  # every order the venue holds is as stored (installed after commit)
             return open_order
-        finished = self._finished.pop((user_id, client_order_id), None)  # asked once; then the database
+        finished = book.finished.pop((user_id, client_order_id), None)  # asked once; then the database
         if finished is not None:
             return finished if finished.symbol == symbol else None
         async with self.db.read() as session:
@@ -751,63 +663,6 @@ class PaperVenue:
             balance.free += row.reserved
             row.reserved = ZERO
 
-    # ---- internals: the in-memory book
-
-    def _rest(self, user_id: int, order: Order) -> None:
-        paper_id = int(order.id)
-        self._open[paper_id] = order
-        self._owner[paper_id] = user_id
-        self._by_account.setdefault((user_id, order.symbol), {})[paper_id] = order
-        if order.client_order_id is not None:
-            self._open_cids.setdefault((user_id, order.symbol), {})[order.client_order_id] = order
-        self._bump(user_id, order)
-        self._push(order)
-
-    def _bump(self, user_id: int, order: Order) -> None:
-        key = (user_id, order.symbol)
-        self._versions[key] = self._versions.get(key, 0) + 1
-        groups = self._groups.get(key)
-        if groups:
-            cid = order.client_order_id or ""
-            for prefix in groups:
-                if cid.startswith(prefix):
-                    groups[prefix] += 1
-
-    def _push(self, order: Order) -> None:
-        book = self._books.get(order.symbol)
-        if book is None:
-            book = self._books[order.symbol] = _Book([], [])
-        if order.trigger_price is not None:  # a sell stop crosses as a buy limit does, and vice versa
-            trigger = float(order.trigger_price)
-            if order.side == "sell":
-                heapq.heappush(book.buys, (-trigger, next(self._seq), int(order.id)))
-            else:
-                heapq.heappush(book.sells, (trigger, next(self._seq), int(order.id)))
-            return
-        assert order.price is not None
-        price = float(order.price)
-        if order.side == "buy":
-            heapq.heappush(book.buys, (-price, next(self._seq), int(order.id)))
-        else:
-            heapq.heappush(book.sells, (price, next(self._seq), int(order.id)))
-
-    def _finish(self, user_id: int | None, order: Order) -> None:
-        """Remember a filled or cancelled order for its owner's look-up by client order id."""
-        if user_id is None:
-            return
-        self._finished[(user_id, order.client_order_id)] = order
-        while len(self._finished) > FINISHED_KEPT:
-            self._finished.popitem(last=False)
-
-    def _unrest(self, paper_id: int | str) -> None:
-        paper_id = int(paper_id)
-        order = self._open.pop(paper_id, None)  # the heap entry is skipped lazily
-        user_id = self._owner.pop(paper_id, None)
-        if order is not None and user_id is not None:
-            self._by_account.get((user_id, order.symbol), {}).pop(paper_id, None)
-            self._open_cids.get((user_id, order.symbol), {}).pop(order.client_order_id or "", None)
-            self._bump(user_id, order)
-
 
 class PaperExchange:
     """One paper account (`engine.exchange.Exchange`)."""
@@ -860,18 +715,18 @@ class PaperExchange:
         return await self.venue.fetch_order_by_client_id(self.user_id, client_order_id, symbol)
 
     async def fetch_open_orders(self, symbol: str) -> list[Order]:
-        return self.venue.open_orders(self.user_id, symbol)
+        return self.venue.book.open_orders(self.user_id, symbol)
 
     def open_client_order_ids(self, symbol: str) -> Collection[str]:
         """The client order ids of `fetch_open_orders(symbol)` without building the orders (an
         optional extra of the paper exchange, as `orders_version`; a live view: use it at once)."""
-        return self.venue.open_client_order_ids(self.user_id, symbol)
+        return self.venue.book.open_client_order_ids(self.user_id, symbol)
 
     def orders_version(self, symbol: str, prefix: str | None = None) -> tuple[int, int]:
         """Changes whenever this account's open orders on `symbol` (with `prefix`: those whose client
         order ids start with it) change. An optional extra of the paper exchange: the grid runtime
         skips reconciling a bot while its own orders' version stays the same."""
-        return self.venue.serial, self.venue.orders_version(self.user_id, symbol, prefix)
+        return self.venue.serial, self.venue.book.orders_version(self.user_id, symbol, prefix)
 
     async def set_leverage(self, symbol: str, leverage: int, max_leverage: int | None = None) -> None:
         await self.venue.set_leverage(self.user_id, symbol, leverage, max_leverage)
@@ -926,6 +781,4 @@ __all__ = [
     "PaperExchange",
     "PaperVenue",
     "load_cursor",
-    "paper_markets",
-    "spot_symbol",
 ]
