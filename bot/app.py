@@ -35,7 +35,7 @@ from bot.i18n import LANGUAGES, t
 from bot.strategies import Strategies
 from db.migrate import upgrade_head
 from db.session import Database
-from engine.ccxt_exchange import CcxtExchangeRegistry
+from engine.ccxt_registry import CcxtExchangeRegistry
 from engine.credentials import CredentialCipher
 from engine.feeds import LivePriceFeed, PriceSink, ReplayFeed
 from engine.grid_store import unified_symbol

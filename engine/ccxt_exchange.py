@@ -1,32 +1,27 @@
-"""The live exchange adapter: `engine.exchange.Exchange` over ccxt's async client.
+"""The live exchange adapter: `engine.exchange.Exchange` over ccxt's async client, one account's.
 
-Bitget first; any ccxt exchange id otherwise, where it has the calls. One ccxt client per user
-account (shared by that user's bots, so ccxt's rate limiter sees all their requests), markets
-loaded once per exchange and shared between clients. Prices are rounded to the tick and amounts
-down to the lot step before anything is sent; ccxt's errors come out as ours, and temporary
-ones are retried with exponential backoff (order creation too: the client order id makes it
-idempotent, and a retry first looks the order up by that id).
+Bitget first; any ccxt exchange id otherwise, where it has the calls. Prices are rounded to the tick
+and amounts down to the lot step before anything is sent; ccxt's errors come out as ours, and
+temporary ones are retried with exponential backoff (order creation too: the client order id makes
+it idempotent, and a retry first looks the order up by that id).
 
-Beside it: engine.ccxt_errors (ccxt's errors as ours, the retries) and engine.ccxt_markets (ccxt's
-markets as our `Market`, its numbers as Decimal).
+Beside it: engine.ccxt_registry (the ccxt clients, one per account, that hand out this adapter),
+engine.ccxt_errors (ccxt's errors as ours, the retries) and engine.ccxt_markets (ccxt's markets as
+our `Market`, its numbers as Decimal).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import ccxt
-import ccxt.async_support as ccxt_async
 
-from engine.ccxt_errors import RetryPolicy, Sleep, call_with_retry, is_duplicate_client_id, map_ccxt_error
-from engine.ccxt_markets import dec, dec0, markets_from_ccxt
-from engine.credentials import Credentials
+from engine.ccxt_errors import call_with_retry, is_duplicate_client_id, map_ccxt_error
+from engine.ccxt_markets import dec, dec0
 from engine.exchange import (
     AssetBalance,
     AuthenticationFailed,
@@ -51,6 +46,9 @@ from engine.exchange import (
     round_qty_down,
 )
 
+if TYPE_CHECKING:  # the registry builds this adapter, so it imports this module
+    from engine.ccxt_registry import AccountKey, CcxtExchangeRegistry
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -62,163 +60,6 @@ MARKET_BUY_BUFFER = Decimal("0.002")  # of the price, on top of the taker fee (s
 
 def _text(value: Decimal) -> str:
     return format(value, "f")
-
-
-class AccountKey(NamedTuple):
-    exchange_id: str
-    account_id: str
-    demo: bool
-
-
-@dataclass(slots=True)
-class _Connection:
-    client: Any
-    adapter: CcxtExchange
-    users: int
-
-
-class CcxtExchangeRegistry:
-    """Owns the ccxt clients: one per (exchange id, account, demo flag), handed out as a shared
-    `CcxtExchange`, and one market table per (exchange id, demo flag).
-
-    `api_base_url` points every REST endpoint elsewhere (tests, a proxy); `ccxt_options` is
-    merged into each client's ccxt config.
-    """
-
-    def __init__(
-        self,
-        *,
-        retry: RetryPolicy | None = None,
-        timeout_ms: int = 10_000,
-        api_base_url: str | None = None,
-        ccxt_options: Mapping[str, Any] | None = None,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        self.retry = retry or RetryPolicy()
-        self.sleep = sleep
-        self._timeout_ms = timeout_ms
-        self._api_base_url = api_base_url
-        self._ccxt_options = dict(ccxt_options or {})
-        self._connections: dict[AccountKey, _Connection] = {}
-        self._loaders: dict[tuple[str, bool], Any] = {}  # public clients that loaded the markets
-        self._markets: dict[tuple[str, bool], dict[str, Market]] = {}
-        self._locks: defaultdict[object, asyncio.Lock] = defaultdict(asyncio.Lock)
-
-    async def connect(
-        self,
-        exchange_id: str,
-        account_id: str | int,
-        credentials: Credentials,
-        *,
-        demo: bool = False,
-        default_type: MarketType = "spot",
-    ) -> CcxtExchange:
-        """The account's shared exchange handle; every `connect` needs a matching `close()`."""
-        key = AccountKey(exchange_id, str(account_id), demo)
-        async with self._locks[key]:
-            connection = self._connections.get(key)
-            if connection is not None:
-                _apply_credentials(connection.client, credentials)  # the user may have new keys
-            else:
-                market_source, markets = await self._shared_markets(exchange_id, demo)
-                client = self._new_client(exchange_id, credentials, demo)
-                client.set_markets_from_exchange(market_source)
-                adapter = CcxtExchange(self, key, client, markets, default_type)
-                connection = self._connections[key] = _Connection(client, adapter, 0)
-            connection.users += 1
-            return connection.adapter
-
-    async def release(self, key: AccountKey) -> None:
-        """One user of the account is done; the last one closes the ccxt client."""
-        async with self._locks[key]:
-            connection = self._connections.get(key)
-            if connection is None:
-                return
-            connection.users -= 1
-            if connection.users <= 0:
-                del self._connections[key]
-                await connection.client.close()
-
-    async def close(self) -> None:
-        """Close every client (application shutdown)."""
-        connections, self._connections = list(self._connections.values()), {}
-        loaders, self._loaders = list(self._loaders.values()), {}
-        self._markets.clear()
-        clients = [c.client for c in connections] + loaders
-        # each close lingers (ccxt's timeout_on_exit) to let sockets shut cleanly: do them together
-        await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
-
-    async def _shared_markets(self, exchange_id: str, demo: bool) -> tuple[Any, dict[str, Market]]:
-        key = (exchange_id, demo)
-        async with self._locks[key]:
-            if key not in self._markets:
-                loader = self._new_client(exchange_id, None, demo)
-                try:
-                    await call_with_retry(self.retry, self.sleep, loader.load_markets, name="load_markets")
-                except BaseException:
-                    await loader.close()
-                    raise
-                self._loaders[key] = loader
-                self._markets[key] = markets_from_ccxt(loader.markets, loader.precisionMode)
-            return self._loaders[key], self._markets[key]
-
-    def _new_client(self, exchange_id: str, credentials: Credentials | None, demo: bool) -> Any:
-        exchange_class = getattr(ccxt_async, exchange_id, None)
-        if exchange_class is None:
-            raise ExchangeNotSupported(f"ccxt has no exchange {exchange_id!r}")
-        config: dict[str, Any] = {"enableRateLimit": True, "timeout": self._timeout_ms}
-        options: dict[str, Any] = {}
-        if exchange_id == "bitget":
-            # Without it ccxt probes /api/v3/account/settings and may switch the account to v3 (UTA).
-            options["uta"] = False
-        config.update(self._ccxt_options)
-        config["options"] = {**options, **self._ccxt_options.get("options", {})}
-        client = exchange_class(config)
-        if credentials is not None:
-            _apply_credentials(client, credentials)
-        _keep_rejected_batch_entries(client)
-        if demo:
-            _enable_demo(client, exchange_id)
-        if self._api_base_url:
-            api = client.urls["api"]
-            if isinstance(api, dict):
-                client.urls["api"] = {name: self._api_base_url for name in api}
-            else:
-                client.urls["api"] = self._api_base_url
-        return client
-
-
-def _apply_credentials(client: Any, credentials: Credentials) -> None:
-    client.apiKey = credentials.api_key
-    client.secret = credentials.secret
-    client.password = credentials.passphrase or ""
-
-
-def _keep_rejected_batch_entries(client: Any) -> None:
-    """ccxt parses the refused entries of a batch (Bitget's failureList) without a symbol, so its
-    parse_orders filters them out and their errorCode/errorMsg is lost. Give them the batch's
-    symbol back; an entry that still goes missing is reported as rejected anyway."""
-    parse_order = client.parse_order
-
-    def parse_order_keeping_rejections(order: Any, market: Any = None) -> Any:
-        parsed = parse_order(order, market)
-        if parsed.get("status") == "rejected" and parsed.get("symbol") is None and market:
-            parsed["symbol"] = market["symbol"]
-        return parsed
-
-    client.parse_order = parse_order_keeping_rejections
-
-
-def _enable_demo(client: Any, exchange_id: str) -> None:
-    # Bitget's demo trading is its live hosts plus a PAPTRADING: 1 header (ccxt's bitget override);
-    # other exchanges have a 'demo' url set or only a sandbox ('test').
-    try:
-        if exchange_id == "bitget" or "demo" in client.urls:
-            client.enable_demo_trading(True)
-        else:
-            client.set_sandbox_mode(True)
-    except ccxt.NotSupported as exc:
-        raise ExchangeNotSupported(f"{exchange_id} has no demo trading") from exc
 
 
 @dataclass(slots=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from engine.ccxt_exchange import CcxtExchange, CcxtExchangeRegistry
+from engine.ccxt_exchange import CcxtExchange
+from engine.ccxt_registry import CcxtExchangeRegistry
 from engine.credentials import CredentialCipher, Credentials
 from engine.exchange import AuthenticationFailed
 

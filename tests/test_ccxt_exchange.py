@@ -12,7 +12,8 @@ from decimal import Decimal
 import pytest
 
 from engine.ccxt_errors import RetryPolicy
-from engine.ccxt_exchange import CcxtExchange, CcxtExchangeRegistry
+from engine.ccxt_exchange import CcxtExchange
+from engine.ccxt_registry import CcxtExchangeRegistry
 from engine.credentials import Credentials
 from engine.exchange import (
     AuthenticationFailed,

@@ -15,7 +15,7 @@ from bot.fleet import Fleet
 from db.models import User
 from db.session import Database
 from engine.ccxt_errors import RetryPolicy
-from engine.ccxt_exchange import CcxtExchangeRegistry
+from engine.ccxt_registry import CcxtExchangeRegistry
 from engine.credentials import CredentialCipher
 from engine.live_accounts import LiveAccounts
 from engine.paper import PaperVenue
