@@ -22,8 +22,8 @@ from bot.i18n import t
 from engine import grid as grid_math
 from engine.markets import MarketRules
 from handlers import create_common as common
-from handlers.create_common import BotKind, Reask, Step, Wizard, WizardInput
 from handlers.grid_preview import compute_preview, money, number, render_preview
+from handlers.wizard import BotKind, Reask, Step, Wizard, WizardInput, register_wizard_states
 
 DEFAULT_MAKER_FEE = Settings.model_fields["maker_fee_rate"].default
 QUICK_GRID_COUNTS = (10, 20, 50)
@@ -334,4 +334,4 @@ wizard = Wizard(
 
 router = Router(name=__name__)
 wizard.attach(router)
-common.register_wizard_states(GridWizard)
+register_wizard_states(GridWizard)

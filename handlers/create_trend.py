@@ -22,7 +22,7 @@ from bot.fleet import RiskLimits
 from bot.i18n import t
 from bot.strategies import StrategyDTO
 from handlers import create_common as common
-from handlers.create_common import BotKind, Reask, Step, Wizard, WizardInput
+from handlers.wizard import BotKind, Reask, Step, Wizard, WizardInput, percent_text, register_wizard_states
 
 
 class TrendWizard(StatesGroup):
@@ -102,8 +102,8 @@ async def summary(inp: WizardInput) -> str:
         "wizard.summary.trend",
         name=escape(answers["name"]),
         symbol=escape(answers["symbol"]),
-        allocation=common.percent_text(allocation),
-        free_after=common.percent_text(max(free - allocation, Decimal(0))),
+        allocation=percent_text(allocation),
+        free_after=percent_text(max(free - allocation, Decimal(0))),
         leverage=answers["leverage"],
         positions=answers["max_positions"],
         stop_loss=answers["stop_loss"],
@@ -140,5 +140,5 @@ wizard = Wizard(
 
 router = Router(name=__name__)
 wizard.attach(router)
-common.register_wizard_states(TrendWizard)
+register_wizard_states(TrendWizard)
 router.include_router(common.router)

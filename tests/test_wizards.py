@@ -27,7 +27,7 @@ from bot.strategies import Strategies
 from db.models import BotInstance, GridBotConfig, GridOrder
 from db.session import Database
 from engine.paper import PaperVenue
-from handlers.create_common import WizardAction, WizardCD
+from handlers.wizard import WizardAction, WizardCD
 
 D = Decimal
 TOKEN = "123456:abc"
