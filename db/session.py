@@ -88,6 +88,8 @@ def _sqlite_setup(
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA cache_size=-{cache_kib}")
+        # statement journals (a multi-row statement's undo, kept until it ends) in memory, not a temp file
+        cursor.execute("PRAGMA temp_store=MEMORY")
         if autocheckpoint is not None:
             cursor.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
         cursor.close()
