@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from operator import itemgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import Column, ColumnElement, Connection, Table, func, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 
 from db.types import ExactDecimal
@@ -115,11 +117,30 @@ def update_rows_where(
 
 
 def _processor(type_: Any, dialect: Any) -> Any:
-    """The column type's bind processor; money's without the TypeDecorator's wrapping (the same
-    text, checked against Core's in tests/test_db.py)."""
-    if isinstance(type_, ExactDecimal) and dialect.name == "sqlite":
-        return type_.sqlite_text
+    """The column type's bind processor; on SQLite money's without the TypeDecorator's wrapping and
+    naive datetimes through `isoformat` (the same text, checked against Core's in tests/test_db.py)."""
+    if dialect.name == "sqlite":
+        if isinstance(type_, ExactDecimal):
+            return type_.sqlite_text
+        impl = type_.dialect_impl(dialect)
+        if isinstance(impl, sqlite.DATETIME) and impl._storage_format == _SQLITE_DATETIME_FORMAT:
+            return _sqlite_datetime(impl._cached_bind_processor(dialect))
     return type_._cached_bind_processor(dialect)
+
+
+_SQLITE_DATETIME_FORMAT = sqlite.DATETIME._storage_format  # "YYYY-MM-DD HH:MM:SS.ffffff"
+
+
+def _sqlite_datetime(core: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """SQLite's DATETIME text of a naive datetime as `isoformat` writes it in C (Core's own `%`
+    formatting for anything else)."""
+
+    def process(value: Any) -> Any:
+        if type(value) is datetime and value.tzinfo is None:
+            return value.isoformat(" ", "microseconds")
+        return core(value)
+
+    return process
 
 
 def _default(default: Any) -> Any:

@@ -27,6 +27,7 @@ from engine.exchange import BatchResult, InvalidOrder, Market, OrderRequest
 from engine.grid import ZERO, IntervalState, IntervalStatus, is_market_client_id
 
 QUOTES = ("USDT", "USDC", "BTC", "ETH")
+_BUY_PLACED, _SELL_PLACED = IntervalStatus.BUY_PLACED, IntervalStatus.SELL_PLACED
 
 
 def unified_symbol(symbol: str) -> str:
@@ -84,11 +85,21 @@ class GridBook:
     def expected(self) -> dict[str, list[int]]:
         """Client order ids the bot has out (or is about to send), with their intervals."""
         out: dict[str, list[int]] = {}
+        buy_cids, sell_cids = self.buy_cids, self.sell_cids  # (every tick that reconciles runs this)
         for s in self.intervals:
-            if s.status == IntervalStatus.BUY_PLACED and self.buy_cids[s.index]:
-                out.setdefault(self.buy_cids[s.index], []).append(s.index)  # type: ignore[arg-type]
-            elif s.status == IntervalStatus.SELL_PLACED and self.sell_cids[s.index]:
-                out.setdefault(self.sell_cids[s.index], []).append(s.index)  # type: ignore[arg-type]
+            status = s.status
+            if status == _BUY_PLACED:
+                cid = buy_cids[s.index]
+            elif status == _SELL_PLACED:
+                cid = sell_cids[s.index]
+            else:
+                continue
+            if cid:
+                ids = out.get(cid)
+                if ids is None:
+                    out[cid] = [s.index]
+                else:
+                    ids.append(s.index)
         return out
 
     def order_requests(self, cids: Sequence[str]) -> list[OrderRequest]:

@@ -170,6 +170,14 @@ async def test_bulk_rows_are_the_rows_core_writes(database: Database, alice) -> 
     async with database.read() as session:
         bulk, core = (await session.execute(select(Trade).order_by(Trade.client_order_id))).scalars().all()
         alerts = {a.kind: a for a in (await session.execute(select(AlertOutbox))).scalars()}
+    if database.is_sqlite:  # the same text as well (SQLite compares datetimes as text)
+        stored = await database.run_write(
+            lambda c: c.exec_driver_sql(
+                "SELECT executed_at, created_at FROM trades ORDER BY client_order_id"
+            ).all()
+        )
+        assert stored[0][0] == stored[1][0] == "2025-05-01 12:00:00.000000"
+        assert [len(row[1]) for row in stored] == [26, 26]  # with microseconds, as Core writes them
     skip = {"id", "client_order_id", "created_at"}
     assert {c: getattr(bulk, c) for c in Trade.__table__.columns.keys() if c not in skip} == {
         c: getattr(core, c) for c in Trade.__table__.columns.keys() if c not in skip
