@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 from sqlalchemy import MetaData
@@ -25,6 +26,11 @@ def from_ms(ts: int | None) -> datetime:
     """Naive UTC of a time in ms since the epoch (now when None), as the TIMESTAMP columns hold it."""
     if ts is None:
         return utcnow()
+    return _from_ms(ts)
+
+
+@functools.lru_cache(maxsize=4096)  # the fills of one price point share their ts (datetimes are immutable)
+def _from_ms(ts: int) -> datetime:
     return datetime.fromtimestamp(ts / 1000, UTC).replace(tzinfo=None)
 
 

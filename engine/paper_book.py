@@ -46,6 +46,7 @@ class RestingOrders:
         self._by_account: dict[tuple[int, str], dict[int, Order]] = {}  # the same by paper id
         self._versions: dict[tuple[int, str], int] = {}  # (account, symbol) -> changes of its open orders
         self._groups: dict[tuple[int, str], dict[str, int]] = {}  # the same per client order id prefix
+        self._prefix_lengths: dict[tuple[int, str], list[int]] = {}  # the lengths of those prefixes
         self._seq = itertools.count()
 
     def clear(self) -> None:
@@ -73,7 +74,12 @@ class RestingOrders:
         if prefix is None:
             return self._versions.get((user_id, symbol), 0)
         groups = self._groups.setdefault((user_id, symbol), {})
-        return groups.setdefault(prefix, 0)
+        if prefix not in groups:
+            groups[prefix] = 0
+            lengths = self._prefix_lengths.setdefault((user_id, symbol), [])
+            if len(prefix) not in lengths:
+                lengths.append(len(prefix))
+        return groups[prefix]
 
     # ---- matching
 
@@ -135,10 +141,11 @@ class RestingOrders:
         key = (user_id, order.symbol)
         self._versions[key] = self._versions.get(key, 0) + 1
         groups = self._groups.get(key)
-        if groups:
+        if groups:  # every prefix the cid starts with: one look-up per prefix length, not per prefix
             cid = order.client_order_id or ""
-            for prefix in groups:
-                if cid.startswith(prefix):
+            for length in self._prefix_lengths[key]:
+                prefix = cid[:length]  # (shorter than `length` for a shorter cid: then no prefix's)
+                if prefix in groups:
                     groups[prefix] += 1
 
     def _push(self, order: Order) -> None:

@@ -388,12 +388,16 @@ async def test_orders_version_of_a_client_id_prefix_changes_only_with_those_orde
         ex.orders_version(BTC, "mb12i"),
         ex.orders_version(BTC),
     )
+    both, longer = ex.orders_version(BTC, "mb1"), ex.orders_version(BTC, "mb1i0c0b-and-more")
     await venue.on_price(BTC, D("98500"), 2)  # fills bot 1's order only
     assert ex.orders_version(BTC, "mb1i") != one
     assert ex.orders_version(BTC, "mb12i") == twelve
     assert ex.orders_version(BTC) != account
+    assert ex.orders_version(BTC, "mb1")[1] == both[1] + 1  # a prefix of both ids: every change counts
+    assert ex.orders_version(BTC, "mb1i0c0b-and-more") == longer  # longer than the id: not its prefix
     await ex.cancel_orders([o.id for o in await ex.fetch_open_orders(BTC)], BTC)
     assert ex.orders_version(BTC, "mb12i") != twelve
+    assert ex.orders_version(BTC, "mb1")[1] == both[1] + 2
 
 
 async def test_recall_reads_the_finished_orders_asked_for_and_the_look_up_answers_from_them(
