@@ -159,10 +159,16 @@ class EngineService:
         return resumed
 
     async def shutdown(self) -> None:
+        """Stop ticking (the ticks under way are cancelled and waited for) and the feeds, then let the
+        writes already asked for end, so nothing writes once the caller closes the database. A tick
+        cut off here is one the next start reconciles."""
         self.scheduler.shutdown()
+        await self.scheduler.wait_closed()
         for feed in self.feeds:
             await feed.stop()
         self.feeds.clear()
+        await self.grid.store.drain()
+        await self.venue.drain()
 
     # ---- FleetListener
 

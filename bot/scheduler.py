@@ -72,20 +72,30 @@ class BotScheduler:
         self._slot_of: dict[int, int] = {}
         self._running: set[int] = set()  # bots whose tick is in progress
         self._tasks: set[asyncio.Task[Any]] = set()  # ticks that wait for I/O
+        self._closed = False  # after shutdown no tick starts (a slot job already fired included)
 
     @property
     def running(self) -> bool:
         return self.scheduler.running
 
     def start(self) -> None:
+        self._closed = False
         if not self.scheduler.running:
             self.scheduler.start()
 
     def shutdown(self) -> None:
+        """No tick starts from now on; the ticks under way are cancelled (`wait_closed` waits for
+        them to end)."""
+        self._closed = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         for task in list(self._tasks):  # as APScheduler cancels its running jobs
             task.cancel()
+
+    async def wait_closed(self) -> None:
+        """After `shutdown`: until the ticks it cancelled have ended."""
+        while self._tasks:
+            await asyncio.wait(list(self._tasks))
 
     # ---- the API: one job per bot
 
@@ -179,6 +189,8 @@ class BotScheduler:
 
     def _start(self, bot_id: int) -> None:
         """Run the bot's tick now, inline; it becomes a task only if it has to wait."""
+        if self._closed:
+            return
         self._running.add(bot_id)
         coro = self._guarded(bot_id)
         try:

@@ -276,6 +276,12 @@ class GridStore:
             self._flusher = loop.create_task(self._flush(), name="grid store")
         return await done
 
+    async def drain(self) -> None:
+        """Until the saves already asked for are written or have failed (a shutdown's last writes,
+        before the database is closed)."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.wait([self._flusher])
+
     async def _flush(self) -> None:
         while self._pending:
             await asyncio.sleep(0)  # the other ticks of this loop pass join the batch

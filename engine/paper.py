@@ -267,6 +267,12 @@ class PaperVenue:
             self._flusher = loop.create_task(self._flush_creates(), name="paper venue orders")
         return await future
 
+    async def drain(self) -> None:
+        """Until the batches of orders already asked for are committed or have failed (a shutdown's
+        last writes, before the database is closed)."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.wait([self._flusher])
+
     async def _flush_creates(self) -> None:
         while self._queue:
             await asyncio.sleep(0)  # let the ticks of this loop pass add theirs

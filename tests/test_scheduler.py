@@ -219,3 +219,45 @@ async def test_a_failing_tick_does_not_stop_its_slot() -> None:
         assert all(ticks.count(b) >= 2 for b in range(1, 7))
     finally:
         scheduler.shutdown()
+
+
+async def test_after_shutdown_nothing_ticks_or_writes(database, fleet, alice) -> None:
+    """A shutdown cancels the ticks under way and waits for them, and for the writes already asked
+    for (the grid store's group commit, the venue's order batches): once it returns the database
+    can be closed, because nothing writes to it any more."""
+    venue = PaperVenue(database)
+    service = EngineService(database, fleet, venue=venue, interval=0.05)
+    ids = [await make_bot(fleet, alice.id, f"g{i}") for i in range(5)]
+    writes: list[list[float]] = []  # [started, ended] of each write
+    run_write = database.run_write
+
+    async def slow_write(fn, *args):  # type: ignore[no-untyped-def]
+        loop = asyncio.get_running_loop()
+        writes.append(span := [loop.time(), float("inf")])
+        try:
+            await asyncio.sleep(0.05)  # a busy disk: a save is still being written when the shutdown comes
+            return await run_write(fn, *args)
+        finally:
+            span[1] = loop.time()
+
+    database.run_write = slow_write  # type: ignore[method-assign]
+    await venue.on_price("BTC/USDT", D("105750"), 1)
+    await service.start()
+    for bot_id in ids:
+        await fleet.start(alice.id, bot_id)
+    for _ in range(100):  # every grid placed
+        if len(venue.open_orders(alice.id, "BTC/USDT")) >= 5 * 9:
+            break
+        await asyncio.sleep(0.05)
+    await venue.on_price("BTC/USDT", D("105100"), 2)  # fills the buys: every bot journals its sells
+    for _ in range(100):
+        flusher = service.grid.store._flusher
+        if flusher is not None and not flusher.done():
+            break
+        await asyncio.sleep(0.005)
+    assert flusher is not None and not flusher.done(), "no save in flight to cut off"
+    await service.shutdown()
+    closed_at = asyncio.get_running_loop().time()
+    await asyncio.sleep(0.4)  # eight intervals: slot jobs already fired, flushers, retries
+    assert [w for w in writes if w[1] > closed_at] == []  # none still under way, none started after
+    assert service.grid.store._flusher.done() and not service.scheduler._tasks
