@@ -169,6 +169,8 @@ class EngineService:
         self.feeds.clear()
         await self.grid.store.drain()
         await self.venue.drain()
+        if self._modes_read is not None:  # a read the cancelled ticks shared
+            await asyncio.wait([self._modes_read])
 
     # ---- FleetListener
 
