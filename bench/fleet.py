@@ -1,5 +1,5 @@
 """N paper grid bots in one process, each ticking every second through the real scheduler and the
-engine service (error policy included), on a replay feed (BTC/USDT 1m from engine/data at
+engine service (error policy included), on a replay feed (BTC/USDT 1m from engine/market_data/data at
 `--speed` candles per second, 1 = the app's default), on a SQLite file database as in the embedded
 default, or with `--database-url` on a PostgreSQL server as in production. Prints set-up and
 start-up times, ticks run vs due, tick lateness p50/p99 over ALL due ticks, fills, CPU and RSS per bot.
@@ -55,7 +55,7 @@ from db.migrate import upgrade_head
 from db.models import BotInstance, PaperOrder, Trade
 from db.session import Database
 from engine.credentials import CredentialCipher
-from engine.feeds import DATA_DIR, ReplayFeed
+from engine.market_data.feeds import DATA_DIR, ReplayFeed
 from engine.paper import PaperVenue
 
 KEY = b"3JH2nX0d6Hc1m5Qf0lqSOjFYz0yzS4xbD1iYSHkN1xk="

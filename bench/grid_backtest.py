@@ -4,7 +4,7 @@
 
 Runs on the 1-minute BTC/USDT files in ../shared/data (relative to the repo)
 when present, otherwise says so and falls back to the small slices in
-engine/data. The grid covers the whole file (lowest low .. highest high).
+engine/market_data/data. The grid covers the whole file (lowest low .. highest high).
 Loading and validating the file is timed separately; the backtest figure
 (seconds, candles/s) is the best of --repeat runs after one warm-up run, and the
 median is shown next to it.
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.backtest import run_grid_backtest  # noqa: E402
-from engine.candles import load_candles  # noqa: E402
+from engine.market_data.candles import load_candles  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 SHARED_FILES = ("binance_BTCUSDT_1m.csv.gz", "binance_BTCUSDT_1m_2024-07-26_2024-08-25.csv")
@@ -35,8 +35,10 @@ def candle_files() -> list[Path]:
     if all(path.exists() for path in shared):
         print(f"data: {SHARED}")
         return shared
-    print(f"data: {SHARED} not found; falling back to the small slices in engine/data (figures are noisier)")
-    return [ROOT / "engine" / "data" / name for name in FALLBACK_FILES]
+    print(
+        f"data: {SHARED} not found; falling back to the small slices in engine/market_data/data (figures are noisier)"
+    )
+    return [ROOT / "engine" / "market_data" / "data" / name for name in FALLBACK_FILES]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ they are) and on the hourly BTC file since 2017, for every indicator strategy;
 the ai_model's walk-forward run (training included) on the hourly file; and
 the model's training time on two years (17,520) of hourly candles. Reads
 ../shared/data when present; otherwise says so and uses the slices in
-engine/data (figures on much smaller files).
+engine/market_data/data (figures on much smaller files).
 
 Evaluation: on the hourly BTC (since 2017) and ETH (since 2020) files, the
 model's walk-forward probabilities are computed once; the out-of-sample period
@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.candles import Candles, load_candles  # noqa: E402
+from engine.market_data.candles import Candles, load_candles  # noqa: E402
 from engine.strategies import BUILTIN_STRATEGIES, get_strategy, model_params, signals  # noqa: E402
 from engine.trend_backtest import TrendBacktestResult, resample, run_trend_backtest, settings_for  # noqa: E402
 from engine.trend_features import labels  # noqa: E402
@@ -42,10 +42,10 @@ from engine.trend_model import ModelParams, first_prediction_index, train_model,
 SHARED = ROOT.parent / "shared" / "data"
 SHARED_1M = SHARED / "binance_BTCUSDT_1m.csv.gz"
 SHARED_1H = {"BTC": SHARED / "binance_BTCUSDT_1h.csv", "ETH": SHARED / "binance_ETHUSDT_1h.csv"}
-FALLBACK_1M = ROOT / "engine" / "data" / "btcusdt_1m_sample.csv.gz"
+FALLBACK_1M = ROOT / "engine" / "market_data" / "data" / "btcusdt_1m_sample.csv.gz"
 FALLBACK_1H = {
-    "BTC": ROOT / "engine" / "data" / "btcusdt_1h_2y.csv.gz",
-    "ETH": ROOT / "engine" / "data" / "ethusdt_1h_2y.csv.gz",
+    "BTC": ROOT / "engine" / "market_data" / "data" / "btcusdt_1h_2y.csv.gz",
+    "ETH": ROOT / "engine" / "market_data" / "data" / "ethusdt_1h_2y.csv.gz",
 }
 INDICATOR_STRATEGIES = [s for s in BUILTIN_STRATEGIES if s.kind != "ai_model"]
 
@@ -54,7 +54,7 @@ def _files() -> tuple[Path, dict[str, Path]]:
     if SHARED_1M.exists() and all(p.exists() for p in SHARED_1H.values()):
         print(f"data: {SHARED}")
         return SHARED_1M, SHARED_1H
-    print(f"data: {SHARED} not found; falling back to the small slices in engine/data")
+    print(f"data: {SHARED} not found; falling back to the small slices in engine/market_data/data")
     return FALLBACK_1M, FALLBACK_1H
 
 

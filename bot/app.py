@@ -37,9 +37,9 @@ from db.migrate import upgrade_head
 from db.session import Database
 from engine.ccxt_registry import CcxtExchangeRegistry
 from engine.credentials import CredentialCipher
-from engine.feeds import LivePriceFeed, PriceSink, ReplayFeed
 from engine.grid_store import unified_symbol
 from engine.live_accounts import LiveAccounts
+from engine.market_data.feeds import LivePriceFeed, PriceSink, ReplayFeed
 from engine.paper import PaperVenue
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,8 @@ PINNED_RESPONSE_TYPES = tuple(
 
 SANDBOX_TOKEN = "123456:SANDBOX"  # the emulator accepts any well-formed token
 SANDBOX_USER_ID = 1001
-# real 1-minute candles in engine/data, replayed for paper trading (SOURCES.md there says where from)
+# real 1-minute candles in engine/market_data/data, replayed for paper trading (SOURCES.md there says
+# where they come from)
 REPLAY_FILES = {"BTC/USDT": "btcusdt_1m_sample.csv.gz", "ETH/USDT": "ethusdt_1m_sample.csv.gz"}
 COMMANDS = (
     "start",

@@ -21,8 +21,8 @@ from typing import Any
 from bot.errors import ValidationError
 from bot.validation import parse_decimal, validate_grid_params
 from engine.backtest import GridBacktestResult, run_grid_backtest
-from engine.candles import CandleFileError, load_candles
 from engine.grid import GridTooSmall
+from engine.market_data.candles import CandleFileError, load_candles
 
 EXIT_USAGE = 2
 PROG = "multibot backtest"

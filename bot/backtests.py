@@ -1,8 +1,9 @@
 """Backtests for the chat: grid and trend runs over a period of the shipped hourly candles, in a worker
 thread with progress, and each strategy's 30-day figures (cached).
 
-The candles are the real BTC and ETH hourly candles that ship in engine/data (2024-02-19 .. 2026-02-18,
-see SOURCES.md there). A period is the last 7, 30 or 90 days of them, or all of them.
+The candles are the real BTC and ETH hourly candles that ship in engine/market_data/data
+(2024-02-19 .. 2026-02-18, see SOURCES.md there). A period is the last 7, 30 or 90 days of them, or
+all of them.
 
 Runs happen in a worker thread (`asyncio.to_thread`): the event loop keeps answering other users while
 a model is trained. At most `per_user` runs per user (1: a second /backtest is refused while one runs)
@@ -37,14 +38,14 @@ import numpy as np
 from bot.errors import DomainError
 from bot.strategies import StrategyDTO
 from engine.backtest import GridBacktestResult, run_grid_backtest
-from engine.candles import Candles, load_candles
 from engine.grid import GridTooSmall
+from engine.market_data.candles import Candles, load_candles
 from engine.strategies import StrategyDef, gate_threshold, model_params, signals
 from engine.trend import TrendSettings
 from engine.trend_backtest import TrendBacktestResult, resample, run_trend_backtest, settings_for
 from engine.trend_model import predict_proba, train_model
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "engine" / "data"
+DATA_DIR = Path(__file__).resolve().parent.parent / "engine" / "market_data" / "data"
 SHIPPED_HOURLY = {"BTCUSDT": "btcusdt_1h_2y.csv.gz", "ETHUSDT": "ethusdt_1h_2y.csv.gz"}
 DEFAULT_SYMBOL = "BTCUSDT"
 PERIOD_DAYS = (7, 30, 90)  # and None: every shipped candle

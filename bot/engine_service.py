@@ -52,9 +52,9 @@ from engine.exchange import (
     InvalidOrder,
     TemporaryExchangeError,
 )
-from engine.feeds import ReplayFeed
 from engine.grid_runtime import GridRuntime
 from engine.grid_store import GridStore
+from engine.market_data.feeds import ReplayFeed
 from engine.paper import PaperVenue
 from engine.runner import Runner
 from engine.trend_candles import CandleSource

@@ -81,7 +81,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from engine.candles import Candles
 from engine.grid import (
     ZERO,
     check_grid_investment,
@@ -92,6 +91,7 @@ from engine.grid import (
     per_grid_amount,
     q8,
 )
+from engine.market_data.candles import Candles
 
 _NEG_INF = float("-inf")
 _POS_INF = float("inf")

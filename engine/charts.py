@@ -12,7 +12,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from engine.backtest import GridBacktestResult
-    from engine.candles import Candles
+    from engine.market_data.candles import Candles
     from engine.trend_backtest import TrendBacktestResult
 
 _MAX_PRICE_POINTS = 5000  # the close line is thinned to this many points; the eye cannot see more

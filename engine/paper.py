@@ -24,7 +24,7 @@ Fill rules:
 * USDT-M perpetuals (symbols "BASE/USDT:USDT"): one-way positions; an order locks its margin
   (notional / leverage + fee); a reduce-only order only shrinks the position (never flips it).
 
-Price points come from a feed (engine.feeds) through `on_price` (optionally committing the feed's
+Price points come from a feed (engine.market_data.feeds) through `on_price` (optionally committing the feed's
 position in the same transaction, so a replay resumes exactly where its effects stopped).
 Idempotency: an order whose client order id the account already used returns the existing order.
 One venue per database: two processes sharing one database would each match the same orders.
@@ -246,7 +246,7 @@ class PaperVenue:
     ) -> list[Order]:
         """One candle's walk (open -> low -> high -> close when close >= open, else open -> high ->
         low -> close); every order the walk touches fills in the order the walk reaches it."""
-        from engine.candles import walk_points
+        from engine.market_data.candles import walk_points
 
         filled: list[Order] = []
         for point in walk_points(open_, high, low, close):

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from engine import indicators as ind
-from engine.candles import Candles
+from engine.market_data import indicators as ind
+from engine.market_data.candles import Candles
 from engine.trend_features import volumes
 from engine.trend_model import ModelParams, TrendModel, predict_proba, walk_forward_proba
 

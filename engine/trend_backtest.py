@@ -10,7 +10,7 @@ Per candle ``t`` (index into the candles):
    opens, at open x (1 + slippage) for buys and open x (1 - slippage) for sells
    (rounded to the tick), taker fee. A new position's stop loss / take profit /
    liquidation levels come from its fill price and rest from that point on.
-2. The candle is walked as the grid's fill rules say (:func:`engine.candles.walk_points`:
+2. The candle is walked as the grid's fill rules say (:func:`engine.market_data.candles.walk_points`:
    open -> low -> high -> close when close >= open, else open -> high -> low ->
    close). Going down, long stops (stop loss, or liquidation when nearer) and
    short take profits at or above the price reached fill at their own price,
@@ -54,9 +54,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.candles import Candles, parse_candles, walk_points
 from engine.exchange import Market
 from engine.grid import ZERO, q8, round_to_tick
+from engine.market_data.candles import Candles, parse_candles, walk_points
 from engine.strategies import StrategyDef, signals, timeframe_ms
 from engine.trend import (
     ClosedTrade,

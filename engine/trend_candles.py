@@ -26,9 +26,9 @@ from sqlalchemy import select
 
 from db.models import TrendModelRow
 from db.session import Database
-from engine.candles import Candles, parse_candles
 from engine.exchange import Exchange
-from engine.feeds import ReplayFeed
+from engine.market_data.candles import Candles, parse_candles
+from engine.market_data.feeds import ReplayFeed
 from engine.strategies import StrategyDef, model_params, timeframe_ms
 from engine.trend_backtest import candle_interval_ms, resample
 from engine.trend_model import ModelFormatError, TrendModel, load_model, save_model, train_model

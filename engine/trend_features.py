@@ -2,7 +2,7 @@
 
 Row ``i`` of :func:`features` describes the market as it was when candle ``i``
 closed: every column uses candles ``<= i`` (the indicators of
-:mod:`engine.indicators` are causal), so a prediction made at that close never
+:mod:`engine.market_data.indicators` are causal), so a prediction made at that close never
 sees the future. :func:`labels` is the opposite on purpose: the label of row
 ``i`` is the direction of the *next* ``horizon`` candles (close ``i + horizon``
 against close ``i``) and is only known ``horizon`` candles later; the
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import indicators as ind
-from engine.candles import Candles
+from engine.market_data import indicators as ind
+from engine.market_data.candles import Candles
 
 RETURN_HORIZONS = (1, 3, 6, 12, 24, 48)
 EMA_PERIODS = (20, 50, 200)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import sklearn
 
-from engine.candles import Candles
+from engine.market_data.candles import Candles
 from engine.trend_features import FEATURE_NAMES, features, labels
 
 MODEL_FORMAT = "multibot-trend-model"

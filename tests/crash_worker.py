@@ -25,9 +25,9 @@ from db.migrate import upgrade_head
 from db.models import BotInstance
 from db.session import Database
 from engine.credentials import CredentialCipher
-from engine.feeds import DATA_DIR, ReplayFeed
 from engine.grid_runtime import GridRuntime
 from engine.grid_store import GridStore
+from engine.market_data.feeds import DATA_DIR, ReplayFeed
 from engine.paper import PaperVenue, load_cursor
 
 SYMBOL = "BTC/USDT"

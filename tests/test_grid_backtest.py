@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 
 from bot.backtest_cli import main as cli_main
 from engine.backtest import GridFill, run_grid_backtest
-from engine.candles import CandleFileError, Candles, load_candles, parse_candles, walk_points
 from engine.grid import (
     GridTooSmall,
     Side,
@@ -34,8 +33,9 @@ from engine.grid import (
     place_buy,
     q8,
 )
+from engine.market_data.candles import CandleFileError, Candles, load_candles, parse_candles, walk_points
 
-DATA = Path(__file__).resolve().parents[1] / "engine" / "data"
+DATA = Path(__file__).resolve().parents[1] / "engine" / "market_data" / "data"
 BTC_1M = DATA / "btcusdt_1m_sample.csv.gz"
 BTC_CRASH = DATA / "btcusdt_1m_2024-08-04_crash.csv.gz"
 ETH_1H = DATA / "ethusdt_1h_2y.csv.gz"

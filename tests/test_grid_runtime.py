@@ -1,6 +1,6 @@
-"""The grid runtime on the paper exchange over real candles (engine/data, BTC/USDT 1m, May 2025).
+"""The grid runtime on the paper exchange over real candles (engine/market_data/data, BTC/USDT 1m, May 2025).
 
-The harness walks each candle point by point (engine.candles.walk_points): the paper venue matches
+The harness walks each candle point by point (engine.market_data.candles.walk_points): the paper venue matches
 the point, then the bot ticks (reconcile, counter-orders), as a bot ticking every second does
 inside a one-minute candle. Its fills must then be the backtest's (DESIGN.md fill rules), fill by
 fill, and every fill leaves its trades row, counters and alerts.
@@ -20,11 +20,11 @@ from bot.fleet import Fleet
 from db.models import AlertOutbox, BotInstance, GridBotConfig, GridOrder, PaperOrder, Trade
 from db.session import Database
 from engine.backtest import run_grid_backtest
-from engine.candles import load_candles, walk_points
 from engine.exchange import Order
-from engine.feeds import DATA_DIR
 from engine.grid_runtime import GridRuntime, _fill_order
 from engine.grid_store import GridStore, _Changes
+from engine.market_data.candles import load_candles, walk_points
+from engine.market_data.feeds import DATA_DIR
 from engine.paper import PaperVenue
 
 BTC = "BTC/USDT"

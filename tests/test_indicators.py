@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import indicators as ind
+from engine.market_data import indicators as ind
 
 nan = float("nan")
 

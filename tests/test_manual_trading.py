@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from db.models import PaperPosition, Trade, TrendPositionRow
-from engine.feeds import ReplayFeed
+from engine.market_data.feeds import ReplayFeed
 from handlers.callbacks import BotAction, BotCD
 from tests.test_handlers_e2e import ALICE, BOB, App, emu, labels, start_app, stop_app  # noqa: F401
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.backtest_cli import main as cli_main
-from engine.candles import Candles, load_candles, parse_candles
+from engine.market_data.candles import Candles, load_candles, parse_candles
 from engine.strategies import BUILTIN_STRATEGIES, StrategyDef, get_strategy, signals, timeframe_ms
 from engine.trend import (
     TrendSettings,
@@ -27,7 +27,7 @@ from engine.trend import (
 )
 from engine.trend_backtest import default_market, resample, run_trend_backtest, settings_for
 
-DATA = Path(__file__).resolve().parents[1] / "engine" / "data"
+DATA = Path(__file__).resolve().parents[1] / "engine" / "market_data" / "data"
 BTC_1H = DATA / "btcusdt_1h_2y.csv.gz"
 BTC_1M = DATA / "btcusdt_1m_sample.csv.gz"
 HEADER = "timestamp,open,high,low,close,volume"

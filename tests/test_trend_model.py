@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.candles import Candles, load_candles, parse_candles
+from engine.market_data.candles import Candles, load_candles, parse_candles
 from engine.strategies import get_strategy, signals
 from engine.trend_features import FEATURE_NAMES, features, labels
 from engine.trend_model import (
@@ -22,7 +22,7 @@ from engine.trend_model import (
     walk_forward_proba,
 )
 
-DATA = Path(__file__).resolve().parents[1] / "engine" / "data"
+DATA = Path(__file__).resolve().parents[1] / "engine" / "market_data" / "data"
 HEADER = "timestamp,open,high,low,close,volume"
 SMALL = ModelParams(horizon=4, train_window=600, retrain_every=150, min_train=400, max_iter=30)
 

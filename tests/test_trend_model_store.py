@@ -8,8 +8,8 @@ import pytest
 import engine.trend_candles as trend_candles
 from bot.strategies import Strategies
 from db.session import Database
-from engine.candles import load_candles
-from engine.feeds import DATA_DIR
+from engine.market_data.candles import load_candles
+from engine.market_data.feeds import DATA_DIR
 from engine.trend_candles import ClosedCandles, ModelStore
 from engine.trend_model import predict_proba
 
@@ -20,7 +20,9 @@ async def test_the_model_survives_a_restart_without_retraining(
     monkeypatch: pytest.MonkeyPatch,
     alice,  # type: ignore[no-untyped-def]
 ) -> None:
-    candles = load_candles(DATA_DIR / "ethusdt_1h_2y.csv.gz")  # real hourly candles shipped in engine/data
+    candles = load_candles(
+        DATA_DIR / "ethusdt_1h_2y.csv.gz"
+    )  # real hourly candles shipped in engine/market_data/data
     history = ClosedCandles(candles, candles.timestamps[-1])
     row = await Strategies(database).by_name(alice.id, "ai_model")
     strategy = row.definition()

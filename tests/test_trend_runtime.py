@@ -1,4 +1,4 @@
-"""The AI trend runtime on the paper exchange over real hourly candles (engine/data, BTC/USDT 1h).
+"""The AI trend runtime on the paper exchange over real hourly candles (engine/market_data/data, BTC/USDT 1h).
 
 The harness replays the candles point by point (open, low/high, high/low, close) into the paper
 venue's perpetual and ticks the bot after every point, as the scheduler does. Its positions must
@@ -18,9 +18,9 @@ from sqlalchemy import func, select, update
 from bot.fleet import Fleet, RiskLimits
 from db.models import AlertOutbox, BotInstance, PaperOrder, Trade, TrendBotState, TrendPositionRow
 from db.session import Database
-from engine.candles import load_candles
 from engine.exchange import Market
-from engine.feeds import DATA_DIR, ReplayFeed
+from engine.market_data.candles import load_candles
+from engine.market_data.feeds import DATA_DIR, ReplayFeed
 from engine.paper import PaperVenue
 from engine.strategies import get_strategy
 from engine.trend import TrendSettings

@@ -4,7 +4,7 @@ A feed turns prices into points `(price, ts)` and hands each one to its sink (us
 `PaperVenue.on_price`). One feed per symbol is shared by every paper bot trading that symbol.
 
 Replay: candle k is walked open -> low -> high -> close when close >= open, else open -> high ->
-low -> close (engine.candles.walk_points), one point after another; point p of the replay is
+low -> close (engine.market_data.candles.walk_points), one point after another; point p of the replay is
 point p % 4 of candle (p // 4) % len(candles). When it reaches the end it starts over, with
 timestamps shifted by the file's span so time keeps increasing. `speed` is candles per second.
 The position is handed to the sink with each point, so a sink that commits it with the point's
@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine.candles import Candles, load_candles, walk_points
+from engine.market_data.candles import Candles, load_candles, walk_points
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,8 @@ class ReplayFeed:
 
     @classmethod
     def from_file(cls, symbol: str, path: str | Path, **kwargs: Any) -> ReplayFeed:
-        """A replay of a candle CSV (see engine.candles); a bare name is looked up in engine/data."""
+        """A replay of a candle CSV (see engine.market_data.candles); a bare name is looked up in
+        engine/market_data/data."""
         path = Path(path)
         if not path.exists() and (DATA_DIR / path).exists():
             path = DATA_DIR / path
