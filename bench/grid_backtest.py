@@ -1,4 +1,4 @@
-"""Benchmark: candles per second of the grid backtest (engine.backtest.run_grid_backtest).
+"""Benchmark: candles per second of the grid backtest (engine.grid.backtest.run_grid_backtest).
 
     .venv/bin/python bench/grid_backtest.py [--grids 100] [--repeat 7] [--investment 10000]
 
@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.backtest import run_grid_backtest  # noqa: E402
+from engine.grid.backtest import run_grid_backtest  # noqa: E402
 from engine.market_data.candles import load_candles  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"

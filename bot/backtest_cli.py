@@ -1,7 +1,7 @@
 """`multibot backtest ...`: replay a bot on a candle file and print the figures.
 
 `multibot backtest grid --candles FILE.csv[.gz] --lower L --upper U --grids N
---investment X [...]` runs :func:`engine.backtest.run_grid_backtest`. Errors
+--investment X [...]` runs :func:`engine.grid.backtest.run_grid_backtest`. Errors
 (file, row, parameters) print one line to stderr and exit with status 2.
 `multibot backtest trend --candles FILE.csv[.gz] --strategy NAME [--timeframe 1h]
 [--leverage N --sl P --tp P --fee-rate R ...]` runs
@@ -20,8 +20,8 @@ from typing import Any
 
 from bot.errors import ValidationError
 from bot.validation import parse_decimal, validate_grid_params
-from engine.backtest import GridBacktestResult, run_grid_backtest
-from engine.grid import GridTooSmall
+from engine.grid.backtest import GridBacktestResult, run_grid_backtest
+from engine.grid.lines import GridTooSmall
 from engine.market_data.candles import CandleFileError, load_candles
 
 EXIT_USAGE = 2

@@ -37,8 +37,8 @@ import numpy as np
 
 from bot.errors import DomainError
 from bot.strategies import StrategyDTO
-from engine.backtest import GridBacktestResult, run_grid_backtest
-from engine.grid import GridTooSmall
+from engine.grid.backtest import GridBacktestResult, run_grid_backtest
+from engine.grid.lines import GridTooSmall
 from engine.market_data.candles import Candles, load_candles
 from engine.strategies import StrategyDef, gate_threshold, model_params, signals
 from engine.trend import TrendSettings

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from bot import validation as v
 from bot.errors import DomainError, ValidationError
-from engine import grid as grid_math
+from engine.grid import lines as grid_math
 from engine.markets import MarketRules
 
 

@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from engine.backtest import GridBacktestResult
+    from engine.grid.backtest import GridBacktestResult
     from engine.market_data.candles import Candles
     from engine.trend_backtest import TrendBacktestResult
 

@@ -1,6 +1,6 @@
 """One tick of one bot, whatever its type: the scheduler calls `Runner.tick(bot_id, bot_type)`.
 
-Grid bots tick through `engine.grid_runtime.GridRuntime`; other types register their own tick
+Grid bots tick through `engine.grid.runtime.GridRuntime`; other types register their own tick
 (the trend engine plugs in here). A tick is idempotent: re-running it after a crash does no harm.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from engine.grid_runtime import GridRuntime
+from engine.grid.runtime import GridRuntime
 
 TickFn = Callable[[int], Awaitable[None]]
 

@@ -1,6 +1,6 @@
 """One tick of one AI trend bot against an exchange, with its ledger in the database.
 
-The tick is one idempotent iteration (engine.grid_runtime's pattern), under a per (user, symbol) lock:
+The tick is one idempotent iteration (engine.grid.runtime's pattern), under a per (user, symbol) lock:
 
 1. reconcile: every position row names its orders by deterministic client order id, journaled
    *before* the order is sent (engine.trend.client_order_id / protective_order_ids). An entry or
@@ -33,8 +33,8 @@ import logging
 from decimal import Decimal
 
 from engine.exchange import Exchange, InvalidOrder, Order, OrderRequest
-from engine.grid import ZERO, next_client_id
-from engine.grid_runtime import CapitalFor, ExchangeFor, Stopper
+from engine.grid.lines import ZERO, next_client_id
+from engine.grid.runtime import CapitalFor, ExchangeFor, Stopper
 from engine.strategies import gate_threshold, signals
 from engine.trend import (
     ClosedTrade,
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 
 class TrendRuntime:
-    """Ticks AI trend bots; the same callables as engine.grid_runtime.GridRuntime."""
+    """Ticks AI trend bots; the same callables as engine.grid.runtime.GridRuntime."""
 
     def __init__(
         self,

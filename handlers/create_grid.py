@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.dto import AllocationChange
 from bot.fleet import plan_grid
 from bot.i18n import t
-from engine import grid as grid_math
+from engine.grid import lines as grid_math
 from engine.markets import MarketRules
 from handlers import create_common as common
 from handlers.grid_preview import compute_preview, money, number, render_preview

@@ -1,8 +1,8 @@
 """The grid preview shown before a grid bot is confirmed: computed from numbers only (no I/O, no aiogram).
 
-`compute_preview` does the math with the same functions the fleet uses at creation (`engine.grid`), so the
-lines and quantities shown are the ones that will be written; `render_preview` turns the result into HTML
-text in the user's language.
+`compute_preview` does the math with the same functions the fleet uses at creation (`engine.grid.lines`),
+so the lines and quantities shown are the ones that will be written; `render_preview` turns the result into
+HTML text in the user's language.
 
 Profit per grid, in percent of the capital of one interval, after maker fees on both fills
 (fee = price x qty x rate, DESIGN.md fill rule 6). Interval i buys qty q at line p_i and sells it at p_(i+1):
@@ -24,7 +24,7 @@ from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal, localcontext
 from html import escape
 
 from bot.i18n import t
-from engine import grid as grid_math
+from engine.grid import lines as grid_math
 from engine.markets import MarketRules
 
 HUNDRED = Decimal(100)

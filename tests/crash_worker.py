@@ -25,8 +25,8 @@ from db.migrate import upgrade_head
 from db.models import BotInstance
 from db.session import Database
 from engine.credentials import CredentialCipher
-from engine.grid_runtime import GridRuntime
-from engine.grid_store import GridStore
+from engine.grid.runtime import GridRuntime
+from engine.grid.store import GridStore
 from engine.market_data.feeds import DATA_DIR, ReplayFeed
 from engine.paper import PaperVenue, load_cursor
 

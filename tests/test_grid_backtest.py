@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.backtest_cli import main as cli_main
-from engine.backtest import GridFill, run_grid_backtest
-from engine.grid import (
+from engine.grid.backtest import GridFill, run_grid_backtest
+from engine.grid.lines import (
     GridTooSmall,
     Side,
     fee_for,
@@ -68,7 +68,7 @@ def candles_of(*rows: tuple) -> Candles:
 
 @dataclass
 class Reference:
-    """The obviously-correct walk: Decimal only, an explicit order book, engine.grid's state machine."""
+    """The obviously-correct walk: Decimal only, an explicit order book, engine.grid.lines's state machine."""
 
     candles: Candles
     lower: D
@@ -301,9 +301,7 @@ def test_long_prices_are_checked_exactly():
 
 
 def test_importing_the_engine_does_not_pull_matplotlib():
-    code = (
-        "import sys, engine.backtest, engine.charts, bot.backtest_cli; assert 'matplotlib' not in sys.modules"
-    )
+    code = "import sys, engine.grid.backtest, engine.charts, bot.backtest_cli; assert 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
 
 

@@ -1,4 +1,4 @@
-"""engine/grid.py: lines, amounts, minimum investment and the interval state machine."""
+"""engine/grid/lines.py: lines, amounts, minimum investment and the interval state machine."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.grid import (
+from engine.grid.lines import (
     CycleResult,
     GridTooSmall,
     IntervalStatus,

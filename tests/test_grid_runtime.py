@@ -19,10 +19,10 @@ from bot.errors import NotRunning
 from bot.fleet import Fleet
 from db.models import AlertOutbox, BotInstance, GridBotConfig, GridOrder, PaperOrder, Trade
 from db.session import Database
-from engine.backtest import run_grid_backtest
 from engine.exchange import Order
-from engine.grid_runtime import GridRuntime, _fill_order
-from engine.grid_store import GridStore, _Changes
+from engine.grid.backtest import run_grid_backtest
+from engine.grid.runtime import GridRuntime, _fill_order
+from engine.grid.store import GridStore, _Changes
 from engine.market_data.candles import load_candles, walk_points
 from engine.market_data.feeds import DATA_DIR
 from engine.paper import PaperVenue

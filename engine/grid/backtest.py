@@ -3,7 +3,7 @@
 The rules are a contract checked fill by fill by an independent implementation,
 so they are implemented literally:
 
-1. Lines k = 0..N from :func:`engine.grid.grid_lines`, rounded to the price tick.
+1. Lines k = 0..N from :func:`engine.grid.lines.grid_lines`, rounded to the price tick.
 2. Quantity of interval i = per_grid_amount / line i, rounded down to the lot step
    (per_grid_amount = investment / N with 8 decimals, rounded down), for every
    interval, also those bought at market at the start.
@@ -81,7 +81,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from engine.grid import (
+from engine.grid.lines import (
     ZERO,
     check_grid_investment,
     cycle_profit,
@@ -179,7 +179,7 @@ def run_grid_backtest(
     ``lower``/``upper``/``trigger``/``stops`` are prices, ``investment`` is quote
     currency, fee rates are fractions (0.0002 = 0.02 %), ``price_tick`` and
     ``amount_step`` are the market's tick and lot sizes. Raises ``ValueError``
-    for bad parameters and :class:`engine.grid.GridTooSmall` when an interval's
+    for bad parameters and :class:`engine.grid.lines.GridTooSmall` when an interval's
     quantity would round down to zero.
     """
     with localcontext() as ctx:  # exact sums whatever the caller's context is

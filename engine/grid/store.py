@@ -1,6 +1,6 @@
 """The grid runtime's state: a running grid bot's book and the repository that loads and saves it.
 
-`GridBook` is a running grid bot as engine.grid_runtime holds it between ticks; `GridStore` reads books
+`GridBook` is a running grid bot as engine.grid.runtime holds it between ticks; `GridStore` reads books
 from the database (one bot, or all of a restart's at once) and writes a tick's changes (`_Changes`) by
 group commit, in one `Database.run_write` per batch. A save may carry the orders that answer its fills
 when they go to a `JointVenue` (the paper venue on the same database): they are placed in the save's own
@@ -24,7 +24,7 @@ from db.bulk import in_chunks
 from db.models import BotInstance, GridBotConfig, GridOrder, User
 from db.session import Database
 from engine.exchange import BatchResult, InvalidOrder, Market, OrderRequest
-from engine.grid import ZERO, IntervalState, IntervalStatus, is_market_client_id
+from engine.grid.lines import ZERO, IntervalState, IntervalStatus, is_market_client_id
 
 QUOTES = ("USDT", "USDC", "BTC", "ETH")
 _BUY_PLACED, _SELL_PLACED = IntervalStatus.BUY_PLACED, IntervalStatus.SELL_PLACED

@@ -1,11 +1,11 @@
-"""One tick of one grid bot against an exchange, with its state in the database (engine.grid_store).
+"""One tick of one grid bot against an exchange, with its state in the database (engine.grid.store).
 
 The tick is one idempotent iteration (it may be re-run after a crash at any point):
 
 1. reconcile: every interval that has an order out names it by its client order id (stored in
    grid_orders.buy_order_id / sell_order_id *before* the order is sent, deterministic from
-   engine.grid.client_order_id). Ids missing from the exchange's open orders are fetched: a filled
-   order goes through engine.grid's state machine exactly once (the new state, the trades row, the
+   engine.grid.lines.client_order_id). Ids missing from the exchange's open orders are fetched: a filled
+   order goes through engine.grid.lines's state machine exactly once (the new state, the trades row, the
    counters, the stats and the alerts are one transaction, and the next state names a new id); an
    id the exchange never got is sent again (same id: the exchange refuses a duplicate). The orders
    that answer the fills go out once that transaction is committed; on the paper venue of the same
@@ -44,7 +44,7 @@ from engine.exchange import (
     Order,
     OrderRequest,
 )
-from engine.grid import (
+from engine.grid.lines import (
     ZERO,
     IntervalState,
     IntervalStatus,
@@ -59,7 +59,7 @@ from engine.grid import (
     on_sell_filled,
     q8,
 )
-from engine.grid_store import GridBook, GridStore, JointVenue, _Changes, trade_row
+from engine.grid.store import GridBook, GridStore, JointVenue, _Changes, trade_row
 
 HOLDING = (IntervalStatus.BUY_FILLED,)
 NEEDS_BUY = (IntervalStatus.PENDING, IntervalStatus.SELL_FILLED)
