@@ -37,9 +37,9 @@ from db.migrate import upgrade_head
 from db.session import Database
 from engine.ccxt_registry import CcxtExchangeRegistry
 from engine.credentials import CredentialCipher
-from engine.grid.store import unified_symbol
 from engine.live_accounts import LiveAccounts
 from engine.market_data.feeds import LivePriceFeed, PriceSink, ReplayFeed
+from engine.markets import unified_symbol
 from engine.paper import PaperVenue
 
 log = logging.getLogger(__name__)

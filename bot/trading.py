@@ -25,7 +25,7 @@ from engine.exchange import (
     OrderRequest,
     TemporaryExchangeError,
 )
-from engine.grid.store import unified_symbol
+from engine.markets import unified_symbol
 from engine.trend_runtime import TrendRuntime
 
 SIDES = ("buy", "sell")

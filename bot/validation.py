@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from bot.errors import ValidationError
+from engine.markets import QUOTES  # longest-first matters only for overlapping suffixes; none overlap
 
 NAME_MAX = 100
 MONEY_MAX = Decimal("999999999999.99999999")  # Numeric(20, 8)
@@ -19,7 +20,6 @@ GRID_COUNT_MIN, GRID_COUNT_MAX = 2, 100
 LEVERAGE_MIN, LEVERAGE_MAX = 1, 100
 POSITIONS_MIN, POSITIONS_MAX = 1, 20
 GRID_MODES = ("arithmetic", "geometric")
-QUOTES = ("USDT", "USDC", "BTC", "ETH")  # longest-first matters only for overlapping suffixes; none overlap
 DELETED_NAME_SEPARATOR = "\x1f"  # a control character: never in a valid name, so a freed name cannot clash
 
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,16}$")

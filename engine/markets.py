@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from engine.exchange import InvalidOrder
+
+QUOTES = ("USDT", "USDC", "BTC", "ETH")
+
 
 @dataclass(frozen=True, slots=True)
 class MarketRules:
@@ -48,3 +52,13 @@ class StaticMarketCatalog:
 
     async def rules(self, symbol: str) -> MarketRules | None:
         return self._markets.get(symbol)
+
+
+def unified_symbol(symbol: str) -> str:
+    """Our symbol ('BTCUSDT') as ccxt's unified spot symbol ('BTC/USDT')."""
+    if "/" in symbol:
+        return symbol
+    for quote in QUOTES:
+        if symbol.endswith(quote) and len(symbol) > len(quote):
+            return f"{symbol[: -len(quote)]}/{quote}"
+    raise InvalidOrder(f"unknown symbol {symbol!r}")

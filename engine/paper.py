@@ -63,7 +63,7 @@ from engine.exchange import (
     round_price,
     round_qty_down,
 )
-from engine.grid.lines import q8
+from engine.money import q8
 from engine.paper_book import RestingOrders
 from engine.paper_markets import DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE, paper_markets
 from engine.paper_state import DuplicateOrders, OrderRow, PaperState, PaperTxn, client_ids_in, order_row_of

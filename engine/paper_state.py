@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, Connection, insert, select, tuple_, update
 from db.bulk import in_chunks, insert_rows, update_rows_where
 from db.models import PaperBalance, PaperOrder, PaperPosition, ReplayCursor
 from engine.exchange import Order
-from engine.grid.lines import q8
+from engine.money import q8
 
 ZERO = Decimal(0)
 

@@ -37,7 +37,7 @@ from decimal import Decimal
 from typing import Literal
 
 from engine.exchange import Market, MarketType, OrderRequest
-from engine.grid.lines import ZERO, fee_for, floor_to_step, q8, round_to_tick
+from engine.money import ZERO, fee_for, floor_to_step, q8, round_to_tick
 
 PositionSide = Literal["long", "short"]
 ExitReason = Literal["tp", "sl", "signal", "manual", "liquidation", "end"]

@@ -55,8 +55,8 @@ from typing import Any
 import numpy as np
 
 from engine.exchange import Market
-from engine.grid.lines import ZERO, q8, round_to_tick
 from engine.market_data.candles import Candles, parse_candles, walk_points
+from engine.money import ZERO, q8, round_to_tick
 from engine.strategies import StrategyDef, signals, timeframe_ms
 from engine.trend import (
     ClosedTrade,

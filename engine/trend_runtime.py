@@ -32,9 +32,10 @@ import asyncio
 import logging
 from decimal import Decimal
 
+from engine.client_ids import next_client_id
 from engine.exchange import Exchange, InvalidOrder, Order, OrderRequest
-from engine.grid.lines import ZERO, next_client_id
-from engine.grid.runtime import CapitalFor, ExchangeFor, Stopper
+from engine.money import ZERO
+from engine.ports import CapitalFor, ExchangeFor, Stopper
 from engine.strategies import gate_threshold, signals
 from engine.trend import (
     ClosedTrade,

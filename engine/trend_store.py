@@ -14,8 +14,8 @@ from db.base import from_ms
 from db.models import BotInstance, Strategy, Trade, TrendBotState, TrendPositionRow, User
 from db.session import Database
 from engine.exchange import Market, Order, OrderRequest
-from engine.grid.lines import ZERO
-from engine.grid.store import unified_symbol
+from engine.markets import unified_symbol
+from engine.money import ZERO
 from engine.strategies import StrategyDef, get_strategy
 from engine.trend import (
     ClosedTrade,

@@ -17,23 +17,19 @@ from hypothesis import strategies as st
 
 from bot.backtest_cli import main as cli_main
 from engine.grid.backtest import GridFill, run_grid_backtest
-from engine.grid.lines import (
-    GridTooSmall,
+from engine.grid.intervals import (
     Side,
-    fee_for,
-    grid_lines,
     initial_placement,
-    interval_qty,
     market_buy,
     new_interval,
     on_buy_filled,
     on_order_placed,
     on_sell_filled,
-    per_grid_amount,
     place_buy,
-    q8,
 )
+from engine.grid.lines import GridTooSmall, grid_lines, interval_qty, per_grid_amount
 from engine.market_data.candles import CandleFileError, Candles, load_candles, parse_candles, walk_points
+from engine.money import fee_for, q8
 
 DATA = Path(__file__).resolve().parents[1] / "engine" / "market_data" / "data"
 BTC_1M = DATA / "btcusdt_1m_sample.csv.gz"
@@ -68,7 +64,7 @@ def candles_of(*rows: tuple) -> Candles:
 
 @dataclass
 class Reference:
-    """The obviously-correct walk: Decimal only, an explicit order book, engine.grid.lines's state machine."""
+    """The obviously-correct walk: Decimal only, an explicit order book, engine.grid.intervals' state machine."""
 
     candles: Candles
     lower: D

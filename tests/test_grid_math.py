@@ -10,30 +10,31 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.grid.lines import (
+from engine.grid.intervals import (
     CycleResult,
-    GridTooSmall,
     IntervalStatus,
     OrderIntent,
     Side,
-    check_grid_investment,
     client_order_id,
-    cycle_profit,
-    fee_for,
-    grid_lines,
     initial_placement,
-    interval_qty,
-    interval_quantities,
     market_buy,
-    min_investment_for,
     new_interval,
     on_buy_filled,
     on_order_placed,
     on_sell_filled,
-    per_grid_amount,
     place_buy,
-    round_to_tick,
 )
+from engine.grid.lines import (
+    GridTooSmall,
+    check_grid_investment,
+    cycle_profit,
+    grid_lines,
+    interval_qty,
+    interval_quantities,
+    min_investment_for,
+    per_grid_amount,
+)
+from engine.money import fee_for, round_to_tick
 
 TICK = D("0.01")
 

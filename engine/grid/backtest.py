@@ -82,16 +82,14 @@ from typing import NamedTuple
 import numpy as np
 
 from engine.grid.lines import (
-    ZERO,
     check_grid_investment,
     cycle_profit,
-    fee_for,
     grid_lines,
     interval_quantities,
     per_grid_amount,
-    q8,
 )
 from engine.market_data.candles import Candles
+from engine.money import ZERO, fee_for, q8
 
 _NEG_INF = float("-inf")
 _POS_INF = float("inf")

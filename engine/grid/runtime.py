@@ -4,8 +4,8 @@ The tick is one idempotent iteration (it may be re-run after a crash at any poin
 
 1. reconcile: every interval that has an order out names it by its client order id (stored in
    grid_orders.buy_order_id / sell_order_id *before* the order is sent, deterministic from
-   engine.grid.lines.client_order_id). Ids missing from the exchange's open orders are fetched: a filled
-   order goes through engine.grid.lines's state machine exactly once (the new state, the trades row, the
+   engine.grid.intervals.client_order_id). Ids missing from the exchange's open orders are fetched: a filled
+   order goes through engine.grid.intervals' state machine exactly once (the new state, the trades row, the
    counters, the stats and the alerts are one transaction, and the next state names a new id); an
    id the exchange never got is sent again (same id: the exchange refuses a duplicate). The orders
    that answer the fills go out once that transaction is committed; on the paper venue of the same
@@ -32,10 +32,11 @@ Alert kinds written here: grid_fill, grid_cycle, grid_stop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
+from engine.client_ids import next_client_id
 from engine.exchange import (
     BatchResult,
     Exchange,
@@ -44,29 +45,23 @@ from engine.exchange import (
     Order,
     OrderRequest,
 )
-from engine.grid.lines import (
-    ZERO,
+from engine.grid.intervals import (
     IntervalState,
     IntervalStatus,
     OrderIntent,
     Side,
     client_order_id,
     client_order_prefix,
-    fee_for,
-    next_client_id,
     on_buy_filled,
     on_order_placed,
     on_sell_filled,
-    q8,
 )
 from engine.grid.store import GridBook, GridStore, JointVenue, _Changes, trade_row
+from engine.money import ZERO, fee_for, q8
+from engine.ports import CapitalFor, ExchangeFor, Stopper
 
 HOLDING = (IntervalStatus.BUY_FILLED,)
 NEEDS_BUY = (IntervalStatus.PENDING, IntervalStatus.SELL_FILLED)
-
-ExchangeFor = Callable[[int], Awaitable[Exchange]]
-Stopper = Callable[[int, int, str], Awaitable[None]]  # (user_id, bot_id, reason)
-CapitalFor = Callable[[int, Decimal], Awaitable[Decimal]]  # (user_id, allocation %) -> quote
 
 
 class GridRuntime:

@@ -23,21 +23,12 @@ from db.base import from_ms
 from db.bulk import in_chunks
 from db.models import BotInstance, GridBotConfig, GridOrder, User
 from db.session import Database
-from engine.exchange import BatchResult, InvalidOrder, Market, OrderRequest
-from engine.grid.lines import ZERO, IntervalState, IntervalStatus, is_market_client_id
+from engine.exchange import BatchResult, Market, OrderRequest
+from engine.grid.intervals import IntervalState, IntervalStatus, is_market_client_id
+from engine.markets import unified_symbol
+from engine.money import ZERO
 
-QUOTES = ("USDT", "USDC", "BTC", "ETH")
 _BUY_PLACED, _SELL_PLACED = IntervalStatus.BUY_PLACED, IntervalStatus.SELL_PLACED
-
-
-def unified_symbol(symbol: str) -> str:
-    """Our symbol ('BTCUSDT') as ccxt's unified spot symbol ('BTC/USDT')."""
-    if "/" in symbol:
-        return symbol
-    for quote in QUOTES:
-        if symbol.endswith(quote) and len(symbol) > len(quote):
-            return f"{symbol[: -len(quote)]}/{quote}"
-    raise InvalidOrder(f"unknown symbol {symbol!r}")
 
 
 @dataclass(slots=True)
