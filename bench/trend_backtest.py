@@ -1,4 +1,4 @@
-"""Benchmark and walk-forward evaluation of the trend bot (engine.trend_backtest).
+"""Benchmark and walk-forward evaluation of the trend bot (engine.trend.backtest).
 
     .venv/bin/python bench/trend_backtest.py [--repeat 5]      # speed figures
     .venv/bin/python bench/trend_backtest.py --evaluate        # docs/trend_evaluation.md tables
@@ -34,10 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.market_data.candles import Candles, load_candles  # noqa: E402
-from engine.strategies import BUILTIN_STRATEGIES, get_strategy, model_params, signals  # noqa: E402
-from engine.trend_backtest import TrendBacktestResult, resample, run_trend_backtest, settings_for  # noqa: E402
-from engine.trend_features import labels  # noqa: E402
-from engine.trend_model import ModelParams, first_prediction_index, train_model, walk_forward_proba  # noqa: E402
+from engine.trend.backtest import TrendBacktestResult, resample, run_trend_backtest, settings_for  # noqa: E402
+from engine.trend.features import labels  # noqa: E402
+from engine.trend.model import ModelParams, first_prediction_index, train_model, walk_forward_proba  # noqa: E402
+from engine.trend.strategies import BUILTIN_STRATEGIES, get_strategy, model_params, signals  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 SHARED_1M = SHARED / "binance_BTCUSDT_1m.csv.gz"

@@ -5,7 +5,7 @@
 (file, row, parameters) print one line to stderr and exit with status 2.
 `multibot backtest trend --candles FILE.csv[.gz] --strategy NAME [--timeframe 1h]
 [--leverage N --sl P --tp P --fee-rate R ...]` runs
-:func:`engine.trend_backtest.run_trend_backtest` (1-minute files are resampled to
+:func:`engine.trend.backtest.run_trend_backtest` (1-minute files are resampled to
 the timeframe).
 """
 
@@ -261,8 +261,8 @@ def _percent_or_none(value: str | None, field: str) -> Decimal | str | None:
 
 def run_trend_backtest_command(args: argparse.Namespace) -> int:
     """Run ``backtest trend`` for parsed ``args``; returns the exit status."""
-    from engine.strategies import get_strategy, timeframe_ms
-    from engine.trend_backtest import resample, result_json, run_trend_backtest, settings_for
+    from engine.trend.backtest import resample, result_json, run_trend_backtest, settings_for
+    from engine.trend.strategies import get_strategy, timeframe_ms
 
     try:
         strategy = get_strategy(args.strategy)

@@ -11,7 +11,7 @@ and `overall` at once (more wait for a free slot). Progress is reported as a per
 async callback, at most every `progress_step` percent and once per `progress_interval` seconds; the
 latest value is delivered when the interval opens, so a long phase does not hide behind a skipped one.
 
-Model-gated strategies are walked forward over the period exactly as `engine.trend_model` defines it:
+Model-gated strategies are walked forward over the period exactly as `engine.trend.model` defines it:
 the model for a block starting at candle s is fitted on rows known at the close of s - 1 and predicts
 `retrain_every` candles; blocks start at the period's first candle (and every block is one progress
 step). Other strategies' signals are computed on the whole file, so indicators are warm at the period's
@@ -40,10 +40,10 @@ from bot.strategies import StrategyDTO
 from engine.grid.backtest import GridBacktestResult, run_grid_backtest
 from engine.grid.lines import GridTooSmall
 from engine.market_data.candles import Candles, load_candles
-from engine.strategies import StrategyDef, gate_threshold, model_params, signals
-from engine.trend import TrendSettings
-from engine.trend_backtest import TrendBacktestResult, resample, run_trend_backtest, settings_for
-from engine.trend_model import predict_proba, train_model
+from engine.trend.backtest import TrendBacktestResult, resample, run_trend_backtest, settings_for
+from engine.trend.model import predict_proba, train_model
+from engine.trend.positions import TrendSettings
+from engine.trend.strategies import StrategyDef, gate_threshold, model_params, signals
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "engine" / "market_data" / "data"
 SHIPPED_HOURLY = {"BTCUSDT": "btcusdt_1h_2y.csv.gz", "ETHUSDT": "ethusdt_1h_2y.csv.gz"}

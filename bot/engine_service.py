@@ -1,6 +1,6 @@
 """Glue between the fleet, the scheduler and the trading engine.
 
-Grid bots tick through engine.grid.runtime, AI trend bots through engine.trend_runtime (both
+Grid bots tick through engine.grid.runtime, AI trend bots through engine.trend.runtime (both
 behind engine.runner.Runner). `EngineService` is a `bot.fleet.FleetListener`: a bot started
 through the fleet gets its job, a stopped one loses it and has its orders cancelled. At start-up
 every bot with is_running is resumed (its first tick reconciles with the exchange). It also wraps
@@ -57,9 +57,9 @@ from engine.grid.store import GridStore
 from engine.market_data.feeds import ReplayFeed
 from engine.paper import PaperVenue
 from engine.runner import Runner
-from engine.trend_candles import CandleSource
-from engine.trend_runtime import TrendRuntime
-from engine.trend_store import TrendStore
+from engine.trend.candles import CandleSource
+from engine.trend.runtime import TrendRuntime
+from engine.trend.store import TrendStore
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from bot.errors import NameTaken, NotFound, ValidationError
 from db.base import utcnow
 from db.models import Strategy
 from db.session import Database
-from engine.strategies import StrategyDef
+from engine.trend.strategies import StrategyDef
 
 TIMEFRAMES = ("15m", "1h", "4h", "1d")
 RISK_KEYS = ("leverage", "stop_loss_percent", "take_profit_percent", "entry_percent", "max_positions")

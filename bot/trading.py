@@ -26,7 +26,7 @@ from engine.exchange import (
     TemporaryExchangeError,
 )
 from engine.markets import unified_symbol
-from engine.trend_runtime import TrendRuntime
+from engine.trend.runtime import TrendRuntime
 
 SIDES = ("buy", "sell")
 MAX_NONCE = 2**31

@@ -387,7 +387,7 @@ class ReplayCursor(Base):
     updated_at: Mapped[datetime | None] = _updated()
 
 
-# --- the AI trend bot's own state (engine.trend_runtime) ----------------------------------------------
+# --- the AI trend bot's own state (engine.trend.runtime) ----------------------------------------------
 
 
 class TrendBotState(Base):
@@ -450,7 +450,7 @@ class TrendPositionRow(Base):
 
 
 class TrendModelRow(Base):
-    """A trained trend classifier (engine.trend_model.save_model bytes) per strategy, symbol and
+    """A trained trend classifier (engine.trend.model.save_model bytes) per strategy, symbol and
     timeframe; `trained_until` is the open time (ms) of the last candle its training could see."""
 
     __tablename__ = "trend_models"

@@ -13,7 +13,7 @@ import numpy as np
 if TYPE_CHECKING:
     from engine.grid.backtest import GridBacktestResult
     from engine.market_data.candles import Candles
-    from engine.trend_backtest import TrendBacktestResult
+    from engine.trend.backtest import TrendBacktestResult
 
 _MAX_PRICE_POINTS = 5000  # the close line is thinned to this many points; the eye cannot see more
 _MAX_GRID_LINES_DRAWN = 200

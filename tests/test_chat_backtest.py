@@ -23,7 +23,7 @@ from bot.backtests import (
 )
 from bot.dto import BotDTO
 from bot.sandbox import ChatMessage, TelegramEmulator
-from engine.strategies import get_strategy
+from engine.trend.strategies import get_strategy
 from handlers.backtest import BacktestCD, BtStep, kind_keyboard, period_keyboard
 from tests.test_handlers_e2e import ALICE, BOB, App, labels, start_app, stop_app
 

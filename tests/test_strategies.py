@@ -9,7 +9,7 @@ from bot.errors import NameTaken, NotFound, ValidationError
 from bot.fleet import Fleet
 from bot.strategies import Strategies
 from db.session import Database
-from engine.strategies import BUILTIN_STRATEGIES, StrategyDef
+from engine.trend.strategies import BUILTIN_STRATEGIES, StrategyDef
 
 
 @pytest.fixture

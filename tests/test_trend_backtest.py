@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from bot.backtest_cli import main as cli_main
 from engine.market_data.candles import Candles, load_candles, parse_candles
-from engine.strategies import BUILTIN_STRATEGIES, StrategyDef, get_strategy, signals, timeframe_ms
-from engine.trend import (
+from engine.trend.backtest import default_market, resample, run_trend_backtest, settings_for
+from engine.trend.positions import (
     TrendSettings,
     TrendState,
     client_order_id,
@@ -25,7 +25,7 @@ from engine.trend import (
     on_entry_filled,
     on_exit_filled,
 )
-from engine.trend_backtest import default_market, resample, run_trend_backtest, settings_for
+from engine.trend.strategies import BUILTIN_STRATEGIES, StrategyDef, get_strategy, signals, timeframe_ms
 
 DATA = Path(__file__).resolve().parents[1] / "engine" / "market_data" / "data"
 BTC_1H = DATA / "btcusdt_1h_2y.csv.gz"

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from engine.market_data.candles import Candles, load_candles, parse_candles
-from engine.strategies import get_strategy, signals
-from engine.trend_features import FEATURE_NAMES, features, labels
-from engine.trend_model import (
+from engine.trend.features import FEATURE_NAMES, features, labels
+from engine.trend.model import (
     ModelFormatError,
     ModelParams,
     first_prediction_index,
@@ -21,6 +20,7 @@ from engine.trend_model import (
     train_model,
     walk_forward_proba,
 )
+from engine.trend.strategies import get_strategy, signals
 
 DATA = Path(__file__).resolve().parents[1] / "engine" / "market_data" / "data"
 HEADER = "timestamp,open,high,low,close,volume"

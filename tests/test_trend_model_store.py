@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import engine.trend_candles as trend_candles
+import engine.trend.candles as trend_candles
 from bot.strategies import Strategies
 from db.session import Database
 from engine.market_data.candles import load_candles
 from engine.market_data.feeds import DATA_DIR
-from engine.trend_candles import ClosedCandles, ModelStore
-from engine.trend_model import predict_proba
+from engine.trend.candles import ClosedCandles, ModelStore
+from engine.trend.model import predict_proba
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -2,7 +2,7 @@
 
 The harness replays the candles point by point (open, low/high, high/low, close) into the paper
 venue's perpetual and ticks the bot after every point, as the scheduler does. Its positions must
-then be the trend backtest's (engine.trend_backtest) on the same candles, trade by trade, and every
+then be the trend backtest's (engine.trend.backtest) on the same candles, trade by trade, and every
 fill leaves its trades row, stats and alert; with the stop loss off and on (the stop rests on the
 venue as a reduce-only stop-market order and fills at its level, or at an open that gapped past it,
 as the backtest's stop does).
@@ -22,12 +22,12 @@ from engine.exchange import Market
 from engine.market_data.candles import load_candles
 from engine.market_data.feeds import DATA_DIR, ReplayFeed
 from engine.paper import PaperVenue
-from engine.strategies import get_strategy
-from engine.trend import TrendSettings
-from engine.trend_backtest import run_trend_backtest
-from engine.trend_candles import CandleSource
-from engine.trend_runtime import TrendRuntime
-from engine.trend_store import TrendStore
+from engine.trend.backtest import run_trend_backtest
+from engine.trend.candles import CandleSource
+from engine.trend.positions import TrendSettings
+from engine.trend.runtime import TrendRuntime
+from engine.trend.store import TrendStore
+from engine.trend.strategies import get_strategy
 
 PERP = "BTC/USDT:USDT"
 CANDLES = load_candles(DATA_DIR / "btcusdt_1h_2y.csv.gz").slice(0, 400)

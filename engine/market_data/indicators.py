@@ -13,7 +13,7 @@ Smoothing conventions (the textbook / TA-Lib ones, so values can be checked by h
   mean of the first ``period`` inputs.
 
 Prices are floats here on purpose: indicators only decide *whether* to trade;
-every recorded amount is computed in Decimal by :mod:`engine.trend`.
+every recorded amount is computed in Decimal by :mod:`engine.trend.positions`.
 """
 
 from __future__ import annotations

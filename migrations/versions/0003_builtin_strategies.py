@@ -4,7 +4,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-25
 
-The rows are written out here (not imported from engine.strategies) so this migration means the same
+The rows are written out here (not imported from engine.trend.strategies) so this migration means the same
 thing forever; a later change of a preset is a later migration.
 """
 from collections.abc import Sequence

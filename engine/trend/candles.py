@@ -1,4 +1,4 @@
-"""Closed candles and trained models for the AI trend runtime (engine.trend_runtime).
+"""Closed candles and trained models for the AI trend runtime (engine.trend.runtime).
 
 Candles: the trend bot decides on each *closed* candle of its timeframe. With the replay feed the
 closed candles are the feed's own file rows before the one the price is in (volume included, which
@@ -7,7 +7,7 @@ and a candle is closed once a point of a later candle was seen. Laps of a loopin
 timestamps by the file's span (client order ids stay unique). With ``compressed`` (the sandbox's
 default) every replayed file candle counts as one candle of the bot's timeframe, so a 1h strategy
 trades on the 1m replay within minutes; otherwise the rows are resampled to the timeframe
-(engine.trend_backtest.resample). Without a replay for the symbol the exchange's candles are used
+(engine.trend.backtest.resample). Without a replay for the symbol the exchange's candles are used
 (``Exchange.fetch_candles``; the paper exchange has none and says so).
 
 Models: a model-gated strategy's classifier is loaded from the ``trend_models`` table (per strategy
@@ -29,9 +29,9 @@ from db.session import Database
 from engine.exchange import Exchange
 from engine.market_data.candles import Candles, parse_candles
 from engine.market_data.feeds import ReplayFeed
-from engine.strategies import StrategyDef, model_params, timeframe_ms
-from engine.trend_backtest import candle_interval_ms, resample
-from engine.trend_model import ModelFormatError, TrendModel, load_model, save_model, train_model
+from engine.trend.backtest import candle_interval_ms, resample
+from engine.trend.model import ModelFormatError, TrendModel, load_model, save_model, train_model
+from engine.trend.strategies import StrategyDef, model_params, timeframe_ms
 
 log = logging.getLogger(__name__)
 HISTORY_LIMIT = 1000

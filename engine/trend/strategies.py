@@ -30,8 +30,8 @@ import numpy as np
 
 from engine.market_data import indicators as ind
 from engine.market_data.candles import Candles
-from engine.trend_features import volumes
-from engine.trend_model import ModelParams, TrendModel, predict_proba, walk_forward_proba
+from engine.trend.features import volumes
+from engine.trend.model import ModelParams, TrendModel, predict_proba, walk_forward_proba
 
 KINDS = ("ema_adx", "ema_volume_rsi", "rsi_divergence_macd", "bollinger_breakout", "ai_model")
 _TIMEFRAME = re.compile(r"([1-9]\d*)([mhd])")

@@ -2,7 +2,7 @@
 
 On every closed candle of the bot's timeframe the runner calls :func:`decide`
 with that candle's signal (+1 long, -1 short, 0 nothing; see
-:mod:`engine.strategies`) and the bot's :class:`TrendState`; it gets back
+:mod:`engine.trend.strategies`) and the bot's :class:`TrendState`; it gets back
 :class:`TrendIntent` s (market orders) to send:
 
 1. an opposite signal closes every open position of the other side (reason

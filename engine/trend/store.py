@@ -1,5 +1,5 @@
 """The AI trend runtime's repository: a bot's positions as the runtime holds them (TrendBook), and one
-transaction per change (position rows, trades row, stats, alerts). See engine.trend_runtime."""
+transaction per change (position rows, trades row, stats, alerts). See engine.trend.runtime."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ from db.session import Database
 from engine.exchange import Market, Order, OrderRequest
 from engine.markets import unified_symbol
 from engine.money import ZERO
-from engine.strategies import StrategyDef, get_strategy
-from engine.trend import (
+from engine.trend.positions import (
     ClosedTrade,
     TrendIntent,
     TrendPosition,
@@ -28,6 +27,7 @@ from engine.trend import (
     protective_order_ids,
     stop_of,
 )
+from engine.trend.strategies import StrategyDef, get_strategy
 
 DEFAULT_STRATEGY = "ema_adx_baseline"  # a trend bot created without a strategy follows the baseline
 ACTIVE = ("opening", "open", "closing")
@@ -181,7 +181,7 @@ class TrendBook:
         return any(s.status in ("open", "closing") for s in self.slots.values())
 
     def state(self) -> TrendState:
-        """engine.trend's view: the open positions (not those already closing) and the next number."""
+        """engine.trend.positions' view: the open positions (not those closing) and the next number."""
         positions = tuple(s.position() for s in self.active() if s.status == "open")
         return TrendState(positions, max([self.next_seq, *(s + 1 for s in self.slots)]))
 

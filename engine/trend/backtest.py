@@ -1,4 +1,4 @@
-"""Backtest of the AI trend bot on candles: the rules of :mod:`engine.trend` bar by bar,
+"""Backtest of the AI trend bot on candles: the rules of :mod:`engine.trend.positions` bar by bar,
 filled with the paper exchange's rules.
 
 Per candle ``t`` (index into the candles):
@@ -18,7 +18,7 @@ Per candle ``t`` (index into the candles):
    lowest first. So when a candle could fill both the stop and the target of a
    position, the walk order decides which came first. Take profits pay the maker
    fee, stop losses and liquidations the taker fee.
-3. At the close: the candle's signal goes through :func:`engine.trend.decide`
+3. At the close: the candle's signal goes through :func:`engine.trend.positions.decide`
    (sizing from the wallet balance = initial equity + closed pnl - entry fees of
    open positions, times ``allocation_percent``); its orders fill at the next
    open. Orders decided at the last close are dropped; positions still open
@@ -57,8 +57,7 @@ import numpy as np
 from engine.exchange import Market
 from engine.market_data.candles import Candles, parse_candles, walk_points
 from engine.money import ZERO, q8, round_to_tick
-from engine.strategies import StrategyDef, signals, timeframe_ms
-from engine.trend import (
+from engine.trend.positions import (
     ClosedTrade,
     TrendIntent,
     TrendPosition,
@@ -72,6 +71,7 @@ from engine.trend import (
     on_exit_filled,
     stop_of,
 )
+from engine.trend.strategies import StrategyDef, signals, timeframe_ms
 
 HOUR_MS = 3_600_000
 YEAR_MS = 365 * 24 * HOUR_MS

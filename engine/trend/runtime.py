@@ -3,21 +3,21 @@
 The tick is one idempotent iteration (engine.grid.runtime's pattern), under a per (user, symbol) lock:
 
 1. reconcile: every position row names its orders by deterministic client order id, journaled
-   *before* the order is sent (engine.trend.client_order_id / protective_order_ids). An entry or
-   exit the exchange filled goes through engine.trend's rules exactly once: the row, the trades
+   *before* the order is sent (engine.trend.positions.client_order_id / protective_order_ids). An entry or
+   exit the exchange filled goes through engine.trend.positions' rules exactly once: the row, the trades
    row, the bot's stats and the alert are one transaction. An id the exchange never got is sent
    again (same id: the exchange refuses duplicates).
 2. exits: on each entry fill both protective orders go out under deterministic client ids
-   (engine.trend.protective_order_ids): the take profit as a reduce-only limit at the TP price (the
+   (engine.trend.positions.protective_order_ids): the take profit as a reduce-only limit at the TP price (the
    paper venue fills it at its own price, maker fee) and, on perpetuals, the stop loss as a
    reduce-only stop-market order triggered at the SL price (the paper venue fills it at the trigger,
    or at the open that gapped past it, taker fee; live: a Bitget plan order). Those are the backtest's
-   rules (engine.trend_backtest), and the stop holds while this process is down. When one of them
+   rules (engine.trend.backtest), and the stop holds while this process is down. When one of them
    fills, the other is cancelled. The runtime itself only watches liquidation (when it comes before
    the stop loss), a spot stop loss (no exchange-side stops there) and a protective order that is
    missing: a price at or through it sends a reduce-only market close (filled at that point).
-3. on each newly closed candle of the bot's timeframe (engine.trend_candles): the strategy's signal
-   through engine.trend.decide; closes (reduce-only) before opens, sized from the bot's allocated
+3. on each newly closed candle of the bot's timeframe (engine.trend.candles): the strategy's signal
+   through engine.trend.positions.decide; closes (reduce-only) before opens, sized from the bot's allocated
    capital at the candle's close. The first tick only notes the newest closed candle: a signal
    that fired before the bot started is not traded.
 
@@ -36,16 +36,16 @@ from engine.client_ids import next_client_id
 from engine.exchange import Exchange, InvalidOrder, Order, OrderRequest
 from engine.money import ZERO
 from engine.ports import CapitalFor, ExchangeFor, Stopper
-from engine.strategies import gate_threshold, signals
-from engine.trend import (
+from engine.trend.candles import CandleSource, ModelStore
+from engine.trend.positions import (
     ClosedTrade,
     client_order_id,
     decide,
     exit_hit,
     protective_order_ids,
 )
-from engine.trend_candles import CandleSource, ModelStore
-from engine.trend_store import Slot, TrendBook, TrendChanges, TrendStore
+from engine.trend.store import Slot, TrendBook, TrendChanges, TrendStore
+from engine.trend.strategies import gate_threshold, signals
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ closed: every column uses candles ``<= i`` (the indicators of
 sees the future. :func:`labels` is the opposite on purpose: the label of row
 ``i`` is the direction of the *next* ``horizon`` candles (close ``i + horizon``
 against close ``i``) and is only known ``horizon`` candles later; the
-walk-forward trainer in :mod:`engine.trend_model` never fits on a label that was
+walk-forward trainer in :mod:`engine.trend.model` never fits on a label that was
 not known at the time of the prediction.
 
 Features are scale-free (returns, ratios, 0..1 oscillators) so one model can

@@ -1,7 +1,7 @@
 """The trend classifier: training, walk-forward prediction and persistence.
 
 The model predicts P(close[i + horizon] > close[i]) from the features of closed
-candle ``i`` (:mod:`engine.trend_features`). Two learners are offered:
+candle ``i`` (:mod:`engine.trend.features`). Two learners are offered:
 ``"hgb"`` (scikit-learn's HistGradientBoostingClassifier, the default: fits two
 years of hourly candles in about a second) and ``"logreg"`` (standardised
 logistic regression, faster and simpler).
@@ -30,7 +30,7 @@ import numpy as np
 import sklearn
 
 from engine.market_data.candles import Candles
-from engine.trend_features import FEATURE_NAMES, features, labels
+from engine.trend.features import FEATURE_NAMES, features, labels
 
 MODEL_FORMAT = "multibot-trend-model"
 MODEL_VERSION = 1
