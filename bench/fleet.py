@@ -56,7 +56,7 @@ from db.models import BotInstance, PaperOrder, Trade
 from db.session import Database
 from engine.credentials import CredentialCipher
 from engine.market_data.feeds import DATA_DIR, ReplayFeed
-from engine.paper import PaperVenue
+from engine.venues.paper.venue import PaperVenue
 
 KEY = b"3JH2nX0d6Hc1m5Qf0lqSOjFYz0yzS4xbD1iYSHkN1xk="
 

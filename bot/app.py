@@ -40,7 +40,7 @@ from engine.credentials import CredentialCipher
 from engine.live_accounts import LiveAccounts
 from engine.market_data.feeds import LivePriceFeed, PriceSink, ReplayFeed
 from engine.markets import unified_symbol
-from engine.paper import PaperVenue
+from engine.venues.paper.venue import PaperVenue
 
 log = logging.getLogger(__name__)
 

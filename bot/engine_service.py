@@ -55,11 +55,11 @@ from engine.exchange import (
 from engine.grid.runtime import GridRuntime
 from engine.grid.store import GridStore
 from engine.market_data.feeds import ReplayFeed
-from engine.paper import PaperVenue
 from engine.runner import Runner
 from engine.trend.candles import CandleSource
 from engine.trend.runtime import TrendRuntime
 from engine.trend.store import TrendStore
+from engine.venues.paper.venue import PaperVenue
 
 log = logging.getLogger(__name__)
 

@@ -306,7 +306,7 @@ class AlertOutbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
-# --- the paper exchange's own state (engine.paper): survives restarts -------------------------------
+# --- the paper exchange's own state (engine.venues.paper): survives restarts ------------------------------
 
 
 class PaperBalance(Base):
@@ -351,7 +351,7 @@ class PaperOrder(Base):
     status: Mapped[str] = mapped_column(String(10), default="open", server_default="open")
     client_order_id: Mapped[str] = mapped_column(String(64))
     reduce_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # a stop-market order (type 'market'): rests until the price reaches it (engine.paper)
+    # a stop-market order (type 'market'): rests until the price reaches it (engine.venues.paper.venue)
     trigger_price: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     created_ts: Mapped[int] = mapped_column(BigInteger)  # ms since the epoch (feed time)
     filled_ts: Mapped[int | None] = mapped_column(BigInteger)

@@ -1,6 +1,6 @@
 """The one exchange interface every engine talks to, its value types and its errors.
 
-Two implementations: `engine.ccxt_exchange` (live, over ccxt) and `engine.paper` (matching
+Two implementations: `engine.ccxt_exchange` (live, over ccxt) and `engine.venues.paper.venue` (matching
 engine). Symbols are ccxt unified symbols ("BTC/USDT" spot, "BTC/USDT:USDT" USDT-M perpetual).
 Every money figure is a `Decimal`; prices are in quote currency, quantities in the exchange's
 amount unit (base currency for spot and for Bitget's linear contracts, whose contract_size is 1;

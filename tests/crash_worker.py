@@ -28,7 +28,7 @@ from engine.credentials import CredentialCipher
 from engine.grid.runtime import GridRuntime
 from engine.grid.store import GridStore
 from engine.market_data.feeds import DATA_DIR, ReplayFeed
-from engine.paper import PaperVenue, load_cursor
+from engine.venues.paper.venue import PaperVenue, load_cursor
 
 SYMBOL = "BTC/USDT"
 FEED = "crash-replay"

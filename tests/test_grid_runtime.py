@@ -25,7 +25,7 @@ from engine.grid.runtime import GridRuntime, _fill_order
 from engine.grid.store import GridStore, _Changes
 from engine.market_data.candles import load_candles, walk_points
 from engine.market_data.feeds import DATA_DIR
-from engine.paper import PaperVenue
+from engine.venues.paper.venue import PaperVenue
 
 BTC = "BTC/USDT"
 CANDLES = load_candles(DATA_DIR / "btcusdt_1m_sample.csv.gz")
@@ -460,7 +460,7 @@ async def test_when_the_orders_of_a_fill_cannot_be_written_its_journal_is_not_wr
     harness: Harness, alice, monkeypatch
 ) -> None:
     """Both halves of the fill's transaction fail together; the next tick applies the fill once."""
-    from engine.paper_state import PaperTxn
+    from engine.venues.paper.state import PaperTxn
 
     bot_id = await _settled_grid_bot(harness, alice.id)
     trades = await _count(harness.db, Trade, Trade.bot_instance_id == bot_id)

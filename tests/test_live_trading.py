@@ -18,7 +18,7 @@ from engine.ccxt_errors import RetryPolicy
 from engine.ccxt_registry import CcxtExchangeRegistry
 from engine.credentials import CredentialCipher
 from engine.live_accounts import LiveAccounts
-from engine.paper import PaperVenue
+from engine.venues.paper.venue import PaperVenue
 from tests.fake_bitget import FakeBitget
 
 KEY, SECRET, PASSPHRASE = "bg_live_key_0001", "live-secret-0001", "live-pass"

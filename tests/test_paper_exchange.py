@@ -13,7 +13,7 @@ import pytest
 
 from db.session import Database
 from engine.exchange import InsufficientFunds, InvalidOrder, OrderRequest
-from engine.paper import PaperVenue, load_cursor
+from engine.venues.paper.venue import PaperVenue, load_cursor
 
 BTC = "BTC/USDT"
 PERP = "BTC/USDT:USDT"

@@ -12,7 +12,7 @@ from bot.engine_service import EngineService
 from bot.scheduler import BotScheduler, jitter
 from db.models import AlertOutbox, BotInstance
 from engine.exchange import InsufficientFunds, TemporaryExchangeError
-from engine.paper import PaperVenue
+from engine.venues.paper.venue import PaperVenue
 
 
 async def make_bot(fleet, user_id: int, name: str = "g") -> int:

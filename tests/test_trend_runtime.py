@@ -21,13 +21,13 @@ from db.session import Database
 from engine.exchange import Market
 from engine.market_data.candles import load_candles
 from engine.market_data.feeds import DATA_DIR, ReplayFeed
-from engine.paper import PaperVenue
 from engine.trend.backtest import run_trend_backtest
 from engine.trend.candles import CandleSource
 from engine.trend.positions import TrendSettings
 from engine.trend.runtime import TrendRuntime
 from engine.trend.store import TrendStore
 from engine.trend.strategies import get_strategy
+from engine.venues.paper.venue import PaperVenue
 
 PERP = "BTC/USDT:USDT"
 CANDLES = load_candles(DATA_DIR / "btcusdt_1h_2y.csv.gz").slice(0, 400)

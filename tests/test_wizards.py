@@ -26,7 +26,7 @@ from bot.sandbox import ChatMessage, TelegramEmulator
 from bot.strategies import Strategies
 from db.models import BotInstance, GridBotConfig, GridOrder
 from db.session import Database
-from engine.paper import PaperVenue
+from engine.venues.paper.venue import PaperVenue
 from handlers.wizard import WizardAction, WizardCD
 
 D = Decimal

@@ -139,7 +139,7 @@ class GridBook:
 
 
 class JointVenue(Protocol):
-    """A venue that places orders in the transaction of the caller's own writes (engine.paper's)."""
+    """A venue that places orders in the transaction of the caller's own writes (the paper venue's)."""
 
     db: Database
 

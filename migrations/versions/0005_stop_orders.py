@@ -4,7 +4,7 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-27 10:00:00.000000
 
-paper_orders.trigger_price: a resting reduce-only stop-market order's trigger (engine.paper);
+paper_orders.trigger_price: a resting reduce-only stop-market order's trigger (engine.venues.paper.venue);
 trend_positions.sl_order_id: the client order id of a position's exchange-side stop loss.
 """
 from collections.abc import Sequence

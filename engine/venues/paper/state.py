@@ -1,6 +1,6 @@
 """The paper venue's state: its database rows held in memory, and the transaction that changes them.
 
-The venue (engine.paper) is the only writer of paper_orders, paper_balances and paper_positions,
+The venue (engine.venues.paper.venue) is the only writer of paper_orders, paper_balances and paper_positions,
 so it keeps the open orders and every account's balances and positions in memory and never reads
 them back. A `PaperTxn` is one change of that state: the matching logic works on copies of the rows
 it touches (`order`, `balance`, `position`); `write(connection)` stores exactly those rows (db.bulk's

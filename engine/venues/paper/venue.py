@@ -1,9 +1,9 @@
 """The paper exchange: a matching engine with its state in the database.
 
 `PaperVenue` is the market (one per process): it holds every paper account's open orders in an
-in-memory book per symbol for matching (engine.paper_book), and writes every change (orders,
+in-memory book per symbol for matching (engine.venues.paper.book), and writes every change (orders,
 balances, positions) to the database before the book changes, so a restart rebuilds the book from
-the database (`load`). Its markets and default fees are engine.paper_markets'.
+the database (`load`). Its markets and default fees are engine.venues.paper.markets'.
 `PaperExchange` is one account's view of it and implements `engine.exchange.Exchange`.
 
 Fill rules:
@@ -64,9 +64,16 @@ from engine.exchange import (
     round_qty_down,
 )
 from engine.money import q8
-from engine.paper_book import RestingOrders
-from engine.paper_markets import DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE, paper_markets
-from engine.paper_state import DuplicateOrders, OrderRow, PaperState, PaperTxn, client_ids_in, order_row_of
+from engine.venues.paper.book import RestingOrders
+from engine.venues.paper.markets import DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE, paper_markets
+from engine.venues.paper.state import (
+    DuplicateOrders,
+    OrderRow,
+    PaperState,
+    PaperTxn,
+    client_ids_in,
+    order_row_of,
+)
 
 ZERO = Decimal(0)
 _VENUE_SERIALS = itertools.count(1)
@@ -78,8 +85,8 @@ class PaperVenue:
     Fee rates are fractions (0.0002 = 0.02 %), `slippage` a fraction of the price that market orders
     pay (buys above, sells below). An account starts with its user's `paper_balance` of USDT, written
     with the first change that uses it. The state lives in memory
-    (engine.paper_state, and the open orders' index `book`, engine.paper_book) and in the database,
-    written before memory changes; `load` reads it."""
+    (engine.venues.paper.state, and the open orders' index `book`, engine.venues.paper.book) and in the
+    database, written before memory changes; `load` reads it."""
 
     def __init__(
         self,

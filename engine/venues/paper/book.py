@@ -1,6 +1,6 @@
 """The paper venue's resting orders: the in-memory index that matching and the owners' look-ups read.
 
-The venue (engine.paper) rests an order here once the transaction that opened it is committed and
+The venue (engine.venues.paper.venue) rests an order here once the transaction that opened it is committed and
 takes it out once the one that filled or cancelled it is, so the index shows what the database
 holds (the venue's `load` rebuilds it from there). Per symbol, two heaps hand a price point the
 orders it crosses in the order a walk reaches them: buys (and sell stops, which cross as buys do)
