@@ -54,8 +54,8 @@ from bot.fleet import Fleet
 from db.migrate import upgrade_head
 from db.models import BotInstance, PaperOrder, Trade
 from db.session import Database
-from engine.credentials import CredentialCipher
 from engine.market_data.feeds import DATA_DIR, ReplayFeed
+from engine.venues.live.credentials import CredentialCipher
 from engine.venues.paper.venue import PaperVenue
 
 KEY = b"3JH2nX0d6Hc1m5Qf0lqSOjFYz0yzS4xbD1iYSHkN1xk="

@@ -13,7 +13,7 @@ from bot.errors import NotAllowed, NotFound, ValidationError
 from db.base import utcnow
 from db.models import User
 from db.session import Database
-from engine.credentials import CredentialCipher, mask
+from engine.venues.live.credentials import CredentialCipher, mask
 
 LANGUAGES = ("ko", "en")
 EXCHANGES = ("bitget",)  # ccxt ids we support for live trading

@@ -35,11 +35,11 @@ from bot.i18n import LANGUAGES, t
 from bot.strategies import Strategies
 from db.migrate import upgrade_head
 from db.session import Database
-from engine.ccxt_registry import CcxtExchangeRegistry
-from engine.credentials import CredentialCipher
-from engine.live_accounts import LiveAccounts
 from engine.market_data.feeds import LivePriceFeed, PriceSink, ReplayFeed
 from engine.markets import unified_symbol
+from engine.venues.live.accounts import LiveAccounts
+from engine.venues.live.credentials import CredentialCipher
+from engine.venues.live.registry import CcxtExchangeRegistry
 from engine.venues.paper.venue import PaperVenue
 
 log = logging.getLogger(__name__)

@@ -77,7 +77,7 @@ class _Health:
 
 class EngineService:
     """Runs the bots of this process. `live_exchange_for(user)` gives a live user's exchange
-    (engine.ccxt_exchange); without it every user trades on the paper `venue`."""
+    (engine.venues.live.adapter); without it every user trades on the paper `venue`."""
 
     def __init__(
         self,

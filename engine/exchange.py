@@ -1,6 +1,6 @@
 """The one exchange interface every engine talks to, its value types and its errors.
 
-Two implementations: `engine.ccxt_exchange` (live, over ccxt) and `engine.venues.paper.venue` (matching
+Two implementations: `engine.venues.live.adapter` (live, over ccxt) and `engine.venues.paper.venue` (matching
 engine). Symbols are ccxt unified symbols ("BTC/USDT" spot, "BTC/USDT:USDT" USDT-M perpetual).
 Every money figure is a `Decimal`; prices are in quote currency, quantities in the exchange's
 amount unit (base currency for spot and for Bitget's linear contracts, whose contract_size is 1;
@@ -14,17 +14,12 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Literal, Protocol
 
-from engine.credentials import CredentialCipher, CredentialError, Credentials
-
 __all__ = [
     "AssetBalance",
     "AuthenticationFailed",
     "Balance",
     "BatchResult",
     "Candle",
-    "CredentialCipher",
-    "CredentialError",
-    "Credentials",
     "Exchange",
     "ExchangeError",
     "ExchangeNotSupported",

@@ -21,7 +21,7 @@ from bot.accounts import Accounts
 from bot.fleet import Fleet
 from db.migrate import upgrade_head
 from db.session import Database
-from engine.credentials import CredentialCipher
+from engine.venues.live.credentials import CredentialCipher
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL")
 REQUIRE_PG = os.environ.get("MULTIBOT_REQUIRE_POSTGRES") == "1"

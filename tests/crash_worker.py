@@ -24,10 +24,10 @@ from bot.fleet import Fleet
 from db.migrate import upgrade_head
 from db.models import BotInstance
 from db.session import Database
-from engine.credentials import CredentialCipher
 from engine.grid.runtime import GridRuntime
 from engine.grid.store import GridStore
 from engine.market_data.feeds import DATA_DIR, ReplayFeed
+from engine.venues.live.credentials import CredentialCipher
 from engine.venues.paper.venue import PaperVenue, load_cursor
 
 SYMBOL = "BTC/USDT"

@@ -12,7 +12,7 @@ from bot.accounts import Accounts, language_from
 from bot.errors import NotAllowed, ValidationError
 from db.models import User
 from db.session import Database
-from engine.credentials import CredentialCipher, CredentialError, Credentials
+from engine.venues.live.credentials import CredentialCipher, CredentialError, Credentials
 
 API_KEY = "bg_4f1c2d3e5a6b7c8d9e0f"
 SECRET = "s3cr3t-0123456789abcdef0123456789abcdef"

@@ -11,10 +11,6 @@ from decimal import Decimal
 
 import pytest
 
-from engine.ccxt_errors import RetryPolicy
-from engine.ccxt_exchange import CcxtExchange
-from engine.ccxt_registry import CcxtExchangeRegistry
-from engine.credentials import Credentials
 from engine.exchange import (
     AuthenticationFailed,
     Candle,
@@ -26,6 +22,10 @@ from engine.exchange import (
     OrderRequest,
     TemporaryExchangeError,
 )
+from engine.venues.live.adapter import CcxtExchange
+from engine.venues.live.credentials import Credentials
+from engine.venues.live.errors import RetryPolicy
+from engine.venues.live.registry import CcxtExchangeRegistry
 from tests.fake_bitget import FakeBitget
 
 ALICE = Credentials("bg_alice_key_0001", "alice-secret", "alice-pass")

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.credentials import CredentialCipher, CredentialError, Credentials, mask
 from engine.exchange import (
     AssetBalance,
     Balance,
@@ -19,6 +18,7 @@ from engine.exchange import (
     round_price,
     round_qty_down,
 )
+from engine.venues.live.credentials import CredentialCipher, CredentialError, Credentials, mask
 
 # Bitget USDT-M BTCUSDT: pricePlace 1 -> tick 0.1, volumePlace 4 -> step 0.0001 (tests/fixtures/bitget).
 BTC_SWAP = Market(

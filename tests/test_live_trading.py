@@ -14,10 +14,10 @@ from bot.engine_service import EngineService
 from bot.fleet import Fleet
 from db.models import User
 from db.session import Database
-from engine.ccxt_errors import RetryPolicy
-from engine.ccxt_registry import CcxtExchangeRegistry
-from engine.credentials import CredentialCipher
-from engine.live_accounts import LiveAccounts
+from engine.venues.live.accounts import LiveAccounts
+from engine.venues.live.credentials import CredentialCipher
+from engine.venues.live.errors import RetryPolicy
+from engine.venues.live.registry import CcxtExchangeRegistry
 from engine.venues.paper.venue import PaperVenue
 from tests.fake_bitget import FakeBitget
 

@@ -5,9 +5,9 @@ and amounts down to the lot step before anything is sent; ccxt's errors come out
 temporary ones are retried with exponential backoff (order creation too: the client order id makes
 it idempotent, and a retry first looks the order up by that id).
 
-Beside it: engine.ccxt_registry (the ccxt clients, one per account, that hand out this adapter),
-engine.ccxt_errors (ccxt's errors as ours, the retries) and engine.ccxt_markets (ccxt's markets as
-our `Market`, its numbers as Decimal).
+Beside it in engine.venues.live: `registry` (the ccxt clients, one per account, that hand out this
+adapter; the adapter sees it only as a `ClientPool`), `errors` (ccxt's errors as ours, the retries) and
+`markets` (ccxt's markets as our `Market`, its numbers as Decimal).
 """
 
 from __future__ import annotations
@@ -16,12 +16,10 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import ccxt
 
-from engine.ccxt_errors import call_with_retry, is_duplicate_client_id, map_ccxt_error
-from engine.ccxt_markets import dec, dec0
 from engine.exchange import (
     AssetBalance,
     AuthenticationFailed,
@@ -45,9 +43,14 @@ from engine.exchange import (
     round_price,
     round_qty_down,
 )
-
-if TYPE_CHECKING:  # the registry builds this adapter, so it imports this module
-    from engine.ccxt_registry import AccountKey, CcxtExchangeRegistry
+from engine.venues.live.errors import (
+    RetryPolicy,
+    Sleep,
+    call_with_retry,
+    is_duplicate_client_id,
+    map_ccxt_error,
+)
+from engine.venues.live.markets import dec, dec0
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +75,29 @@ class _Prepared:
     params: dict[str, Any]
 
 
+class AccountKey(NamedTuple):
+    """One exchange account: the key of its ccxt client and of this adapter."""
+
+    exchange_id: str
+    account_id: str
+    demo: bool
+
+
+class ClientPool(Protocol):
+    """What the adapter needs from the pool of ccxt clients that built it (the registry)."""
+
+    retry: RetryPolicy
+    sleep: Sleep
+
+    async def release(self, key: AccountKey) -> None: ...
+
+
 class CcxtExchange:
     """One account's `Exchange`, shared by that account's bots (get it from the registry)."""
 
     def __init__(
         self,
-        registry: CcxtExchangeRegistry,
+        registry: ClientPool,
         key: AccountKey,
         client: Any,
         markets: dict[str, Market],

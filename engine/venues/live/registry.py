@@ -8,22 +8,16 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import ccxt
 import ccxt.async_support as ccxt_async
 
-from engine.ccxt_errors import RetryPolicy, Sleep, call_with_retry
-from engine.ccxt_exchange import CcxtExchange
-from engine.ccxt_markets import markets_from_ccxt
-from engine.credentials import Credentials
 from engine.exchange import ExchangeNotSupported, Market, MarketType
-
-
-class AccountKey(NamedTuple):
-    exchange_id: str
-    account_id: str
-    demo: bool
+from engine.venues.live.adapter import AccountKey, CcxtExchange
+from engine.venues.live.credentials import Credentials
+from engine.venues.live.errors import RetryPolicy, Sleep, call_with_retry
+from engine.venues.live.markets import markets_from_ccxt
 
 
 @dataclass(slots=True)

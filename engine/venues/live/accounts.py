@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from engine.ccxt_exchange import CcxtExchange
-from engine.ccxt_registry import CcxtExchangeRegistry
-from engine.credentials import CredentialCipher, Credentials
 from engine.exchange import AuthenticationFailed
+from engine.venues.live.adapter import CcxtExchange
+from engine.venues.live.credentials import CredentialCipher, Credentials
+from engine.venues.live.registry import CcxtExchangeRegistry
 
 
 class LiveAccount(Protocol):
