@@ -157,7 +157,7 @@ def run_grid_backtest_command(args: argparse.Namespace) -> int:
     except (CandleFileError, ValueError) as exc:
         return _fail(str(exc))
     if args.chart:
-        from engine.charts import grid_backtest_chart
+        from engine.charts.backtests import grid_backtest_chart
 
         try:
             grid_backtest_chart(result, candles, result.lines, args.chart)
@@ -313,7 +313,7 @@ def run_trend_backtest_command(args: argparse.Namespace) -> int:
     except (CandleFileError, ValueError) as exc:
         return _fail(str(exc))
     if args.chart:
-        from engine.charts import trend_backtest_chart
+        from engine.charts.backtests import trend_backtest_chart
 
         try:
             trend_backtest_chart(result, candles, args.chart)

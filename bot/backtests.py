@@ -225,7 +225,7 @@ def _phase(report: Report, low: int, high: int) -> Report:
 def compute_trend(
     request: TrendRequest, days: int | None, report: Report, chart: bool = True
 ) -> TrendOutcome:
-    from engine.charts import trend_backtest_chart
+    from engine.charts.backtests import trend_backtest_chart
 
     symbol = shipped_symbol(request.symbol) or DEFAULT_SYMBOL
     report(5)
@@ -259,7 +259,7 @@ def grid_defaults(request: GridRequest, first_open: Decimal) -> GridRequest:
 
 
 def compute_grid(request: GridRequest, days: int | None, report: Report) -> GridOutcome:
-    from engine.charts import grid_backtest_chart
+    from engine.charts.backtests import grid_backtest_chart
 
     symbol = shipped_symbol(request.symbol) or DEFAULT_SYMBOL
     report(5)

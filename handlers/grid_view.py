@@ -12,7 +12,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery
 from bot.dto import BotDTO, GridDTO, UserDTO
 from bot.fleet import Fleet
 from bot.i18n import t
-from engine.fill_chart import bot_fills_chart
+from engine.charts.fills import bot_fills_chart
 from handlers import keyboards as kb
 from handlers.callbacks import BotAction, BotCD
 from handlers.texts import name, num, show, signed

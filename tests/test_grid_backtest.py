@@ -297,7 +297,7 @@ def test_long_prices_are_checked_exactly():
 
 
 def test_importing_the_engine_does_not_pull_matplotlib():
-    code = "import sys, engine.grid.backtest, engine.charts, bot.backtest_cli; assert 'matplotlib' not in sys.modules"
+    code = "import sys, engine.grid.backtest, engine.charts.backtests, bot.backtest_cli; assert 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
 
 
@@ -611,7 +611,7 @@ def test_result_invariants_on_real_data(btc_1m):
 
 
 def test_chart_png(btc_1m, tmp_path):
-    from engine.charts import grid_backtest_chart
+    from engine.charts.backtests import grid_backtest_chart
 
     candles = btc_1m.slice(0, 600)
     result = run_grid_backtest(candles, grids=20, mode="arithmetic", investment=D(2000), **BTC_RANGE)
