@@ -47,10 +47,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import asyncpg
 from sqlalchemy import func, make_url, select
 
-from bot.accounts import Accounts
 from bot.app import tune_gc
 from bot.engine_service import EngineService
-from bot.fleet import Fleet
+from bot.services.accounts import Accounts
+from bot.services.fleet import Fleet
 from db.migrate import upgrade_head
 from db.models import BotInstance, PaperOrder, Trade
 from db.session import Database

@@ -25,14 +25,14 @@ from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import BotCommand
 from pydantic import SecretStr
 
-from bot.accounts import Accounts
 from bot.alerts import AlertSender
-from bot.backtests import Backtests
 from bot.config import Settings
 from bot.engine_service import EngineService
-from bot.fleet import Fleet
 from bot.i18n import LANGUAGES, t
-from bot.strategies import Strategies
+from bot.services.accounts import Accounts
+from bot.services.backtests import Backtests
+from bot.services.fleet import Fleet
+from bot.services.strategies import Strategies
 from db.migrate import upgrade_head
 from db.session import Database
 from engine.market_data.feeds import LivePriceFeed, PriceSink, ReplayFeed

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from bot.errors import ValidationError
-from bot.validation import parse_decimal, validate_grid_params
+from bot.services.errors import ValidationError
+from bot.services.validation import parse_decimal, validate_grid_params
 from engine.grid.backtest import GridBacktestResult, run_grid_backtest
 from engine.grid.lines import GridTooSmall
 from engine.market_data.candles import CandleFileError, load_candles

@@ -1,7 +1,7 @@
 """Glue between the fleet, the scheduler and the trading engine.
 
 Grid bots tick through engine.grid.runtime, AI trend bots through engine.trend.runtime (both
-behind engine.runner.Runner). `EngineService` is a `bot.fleet.FleetListener`: a bot started
+behind engine.runner.Runner). `EngineService` is a `bot.services.fleet.FleetListener`: a bot started
 through the fleet gets its job, a stopped one loses it and has its orders cancelled. At start-up
 every bot with is_running is resumed (its first tick reconciles with the exchange). It also wraps
 each tick with the error policy:
@@ -35,11 +35,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.dto import BotDTO, UserDTO
-from bot.errors import DomainError
-from bot.fleet import Fleet
 from bot.scheduler import BotScheduler
-from bot.trading import Trading
+from bot.services.dto import BotDTO, UserDTO
+from bot.services.errors import DomainError
+from bot.services.fleet import Fleet
+from bot.services.trading import Trading
 from db import queries as q
 from db.bulk import in_chunks
 from db.models import BotInstance, User
@@ -295,7 +295,7 @@ class EngineService:
         return self.venue.account(user_id)
 
     def user_seen(self, user: UserDTO) -> None:
-        """Told by bot.accounts (the users' writer) of every user it answers with: a switch between
+        """Told by bot.services.accounts (the users' writer) of every user it answers with: a switch between
         paper and live in /keys applies to the next tick."""
         self._modes[user.id] = (time.monotonic(), user.trading_mode)
 

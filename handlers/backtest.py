@@ -1,8 +1,8 @@
 """/backtest: bot type -> parameters (from one of the user's bots, or the defaults / a strategy) -> period ->
 a background run whose progress message is edited as it goes -> the summary and the chart as a photo.
 
-The run happens in `bot.backtests.Backtests` (a worker thread): this handler returns as soon as the run is
-launched, so the user's own next commands and every other user's are answered meanwhile. A bot id in a
+The run happens in `bot.services.backtests.Backtests` (a worker thread): this handler returns as soon as the
+run is launched, so the user's own next commands and every other user's are answered meanwhile. A bot id in a
 button is re-checked through the fleet (someone else's bot -> "not found"); a strategy id through the
 strategies service. Everything the user named (bots, strategies) is HTML-escaped.
 """
@@ -31,7 +31,8 @@ from aiogram.types import (
     Message,
 )
 
-from bot.backtests import (
+from bot.i18n import t
+from bot.services.backtests import (
     DEFAULT_SYMBOL,
     PERIOD_DAYS,
     BacktestBusy,
@@ -45,11 +46,10 @@ from bot.backtests import (
     hourly_candles,
     shipped_symbol,
 )
-from bot.dto import BotDTO, UserDTO
-from bot.errors import NotFound
-from bot.fleet import Fleet
-from bot.i18n import t
-from bot.strategies import Strategies, StrategyDTO
+from bot.services.dto import BotDTO, UserDTO
+from bot.services.errors import NotFound
+from bot.services.fleet import Fleet
+from bot.services.strategies import Strategies, StrategyDTO
 from handlers.callbacks import MenuAction, MenuCD
 from handlers.texts import num, show
 

@@ -17,9 +17,9 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
-from bot.dto import BotDTO, UserDTO
-from bot.fleet import Fleet
 from bot.i18n import t
+from bot.services.dto import BotDTO, UserDTO
+from bot.services.fleet import Fleet
 from handlers import keyboards as kb
 from handlers import texts as render
 from handlers.callbacks import BotAction, BotCD, MenuAction, MenuCD

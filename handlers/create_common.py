@@ -17,11 +17,11 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot import validation as v
-from bot.dto import UserDTO
-from bot.errors import NameTaken, OverAllocation, ValidationError
-from bot.fleet import Fleet, RiskLimits
 from bot.i18n import t
+from bot.services import validation as v
+from bot.services.dto import UserDTO
+from bot.services.errors import NameTaken, OverAllocation, ValidationError
+from bot.services.fleet import Fleet, RiskLimits
 from handlers.callbacks import MenuAction, MenuCD
 from handlers.wizard import (
     BotKind,

@@ -3,7 +3,8 @@ arithmetic|geometric -> total investment -> trigger, stop_upper, stop_lower (eac
 the PREVIEW -> "Create" -> Fleet.create_grid_bot. Nothing is written before "Create".
 
 Each answer is checked against the answers before it with the same rules the fleet applies at creation
-(bot.validation, the market's tick and minimums), so the preview's grid is the one that will be written.
+(bot.services.validation, the market's tick and minimums), so the preview's grid is the one that will be
+written.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from html import escape
 from aiogram import Router
 from aiogram.fsm.state import State, StatesGroup
 
-from bot import validation as v
 from bot.config import Settings
-from bot.dto import AllocationChange
-from bot.fleet import plan_grid
 from bot.i18n import t
+from bot.services import validation as v
+from bot.services.dto import AllocationChange
+from bot.services.fleet import plan_grid
 from engine.grid import lines as grid_math
 from engine.markets import MarketRules
 from handlers import create_common as common

@@ -17,10 +17,10 @@ from html import escape
 from aiogram import Router
 from aiogram.fsm.state import State, StatesGroup
 
-from bot.dto import AllocationChange
-from bot.fleet import RiskLimits
 from bot.i18n import t
-from bot.strategies import StrategyDTO
+from bot.services.dto import AllocationChange
+from bot.services.fleet import RiskLimits
+from bot.services.strategies import StrategyDTO
 from handlers import create_common as common
 from handlers.wizard import BotKind, Reask, Step, Wizard, WizardInput, percent_text, register_wizard_states
 

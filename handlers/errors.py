@@ -17,8 +17,8 @@ from aiogram.filters import ExceptionTypeFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import ErrorEvent
 
-from bot.errors import DomainError, ValidationError
 from bot.i18n import CATALOG, DEFAULT_LANGUAGE, t
+from bot.services.errors import DomainError, ValidationError
 from handlers.texts import num
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ import html
 from aiogram import F, Router
 from aiogram.types import BufferedInputFile, CallbackQuery
 
-from bot.dto import BotDTO, GridDTO, UserDTO
-from bot.fleet import Fleet
 from bot.i18n import t
+from bot.services.dto import BotDTO, GridDTO, UserDTO
+from bot.services.fleet import Fleet
 from engine.charts.fills import bot_fills_chart
 from handlers import keyboards as kb
 from handlers.callbacks import BotAction, BotCD

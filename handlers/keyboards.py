@@ -12,8 +12,8 @@ from functools import lru_cache
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.dto import AllocationSummary, BotDTO, UserDTO
 from bot.i18n import t
+from bot.services.dto import AllocationSummary, BotDTO, UserDTO
 from handlers.callbacks import BotAction, BotCD, MenuAction, MenuCD
 
 LANGUAGE_NAMES = {"en": "English", "ko": "한국어"}

@@ -16,9 +16,9 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
-from bot.accounts import EXCHANGES, Accounts
-from bot.dto import UserDTO
 from bot.i18n import t
+from bot.services.accounts import EXCHANGES, Accounts
+from bot.services.dto import UserDTO
 from handlers import keyboards as kb
 from handlers import texts as render
 from handlers.callbacks import MenuAction, MenuCD

@@ -12,10 +12,10 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
-from bot.dto import UserDTO
-from bot.fleet import Fleet
 from bot.i18n import t
-from bot.trading import Trading
+from bot.services.dto import UserDTO
+from bot.services.fleet import Fleet
+from bot.services.trading import Trading
 from handlers import keyboards as kb
 from handlers import texts as render
 from handlers.callbacks import BotAction, BotCD

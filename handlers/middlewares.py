@@ -17,9 +17,9 @@ from typing import Any
 from aiogram import BaseMiddleware, Bot
 from aiogram.types import TelegramObject, Update, User
 
-from bot.accounts import Accounts, language_from
-from bot.errors import NotFound
 from bot.i18n import t
+from bot.services.accounts import Accounts, language_from
+from bot.services.errors import NotFound
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot.accounts import Accounts
-from bot.dto import UserDTO
 from bot.i18n import t
+from bot.services.accounts import Accounts
+from bot.services.dto import UserDTO
 from handlers import keyboards as kb
 from handlers.callbacks import MenuAction, MenuCD
 from handlers.texts import show

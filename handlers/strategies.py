@@ -1,6 +1,6 @@
 """/strategies: every strategy the user can see with its backtest figures (30-day ROI, win rate, max
-drawdown, trades: computed by bot.backtests on the shipped candles, never typed in), saving a copy with
-changed parameters (pick base -> name -> "key=value" pairs) and deleting the user's own copies.
+drawdown, trades: computed by bot.services.backtests on the shipped candles, never typed in), saving a copy
+with changed parameters (pick base -> name -> "key=value" pairs) and deleting the user's own copies.
 
 A wrong name or parameter is answered with the reason and asked again (the state stays; /cancel leaves).
 Ids in buttons are re-checked by the strategies service: another user's copy is "not found", and only the
@@ -21,12 +21,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot import validation as v
-from bot.backtests import DEFAULT_SYMBOL, FIGURES_DAYS, Backtests, Figures, default_backtests
-from bot.dto import UserDTO
-from bot.errors import NameTaken, NotFound, ValidationError
 from bot.i18n import t
-from bot.strategies import MAX_OWN_STRATEGIES, RISK_KEYS, TIMEFRAMES, Strategies, StrategyDTO
+from bot.services import validation as v
+from bot.services.backtests import DEFAULT_SYMBOL, FIGURES_DAYS, Backtests, Figures, default_backtests
+from bot.services.dto import UserDTO
+from bot.services.errors import NameTaken, NotFound, ValidationError
+from bot.services.strategies import MAX_OWN_STRATEGIES, RISK_KEYS, TIMEFRAMES, Strategies, StrategyDTO
 from handlers.texts import show
 
 router = Router(name=__name__)

@@ -13,8 +13,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.dto import AllocationSummary, BotDTO, UserDTO
 from bot.i18n import t
+from bot.services.dto import AllocationSummary, BotDTO, UserDTO
 
 BAR_WIDTH = 20
 HUNDRED = Decimal(100)

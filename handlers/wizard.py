@@ -30,11 +30,11 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.config import Settings
-from bot.dto import AllocationChange, UserDTO
-from bot.errors import DomainError, NameTaken, NotFound, OverAllocation, ValidationError
-from bot.fleet import Fleet, GridTooSmall
 from bot.i18n import t
-from bot.strategies import Strategies
+from bot.services.dto import AllocationChange, UserDTO
+from bot.services.errors import DomainError, NameTaken, NotFound, OverAllocation, ValidationError
+from bot.services.fleet import Fleet, GridTooSmall
+from bot.services.strategies import Strategies
 from handlers.callbacks import BotAction, BotCD
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.accounts import Accounts
-from bot.fleet import Fleet
+from bot.services.accounts import Accounts
+from bot.services.fleet import Fleet
 from db.migrate import upgrade_head
 from db.session import Database
 from engine.venues.live.credentials import CredentialCipher

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.accounts import Accounts
-from bot.errors import NotRunning
-from bot.fleet import Fleet
+from bot.services.accounts import Accounts
+from bot.services.errors import NotRunning
+from bot.services.fleet import Fleet
 from db.migrate import upgrade_head
 from db.models import BotInstance
 from db.session import Database

@@ -8,8 +8,8 @@ import logging
 import pytest
 from sqlalchemy import select, text
 
-from bot.accounts import Accounts, language_from
-from bot.errors import NotAllowed, ValidationError
+from bot.services.accounts import Accounts, language_from
+from bot.services.errors import NotAllowed, ValidationError
 from db.models import User
 from db.session import Database
 from engine.venues.live.credentials import CredentialCipher, CredentialError, Credentials

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from bot.dto import UserDTO
-from bot.errors import NameTaken, OverAllocation, StopBotFirst
-from bot.fleet import Fleet
+from bot.services.dto import UserDTO
+from bot.services.errors import NameTaken, OverAllocation, StopBotFirst
+from bot.services.fleet import Fleet
 from db.models import BotInstance
 from db.session import Database
 

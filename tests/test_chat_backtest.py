@@ -14,15 +14,15 @@ from decimal import Decimal
 
 import pytest
 
-from bot.backtests import (
+from bot.sandbox import ChatMessage, TelegramEmulator
+from bot.services.backtests import (
     Backtests,
     GridRequest,
     TrendRequest,
     compute_grid,
     compute_trend,
 )
-from bot.dto import BotDTO
-from bot.sandbox import ChatMessage, TelegramEmulator
+from bot.services.dto import BotDTO
 from engine.trend.strategies import get_strategy
 from handlers.backtest import BacktestCD, BtStep, kind_keyboard, period_keyboard
 from tests.test_handlers_e2e import ALICE, BOB, App, labels, start_app, stop_app
@@ -127,7 +127,7 @@ async def test_trend_backtest_with_a_chosen_strategy_and_its_defaults(app: App) 
 async def test_trend_backtest_from_a_bot_uses_its_strategy_and_risk(app: App) -> None:
     user = await app.services.accounts.register(telegram_id=ALICE, chat_id=ALICE)
     aggressive = await app.services.strategies.by_name(user.id, "aggressive")
-    from bot.fleet import RiskLimits
+    from bot.services.fleet import RiskLimits
 
     await app.services.fleet.create_trend_bot(
         user.id, name="Ether", symbol="ETHUSDT", allocation_percent="10", strategy_id=aggressive.id,

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.backtests import compute_figures
 from bot.sandbox import TelegramEmulator
+from bot.services.backtests import compute_figures
 from engine.trend.strategies import get_strategy
 from handlers.strategies import StratAction, StrategyCD
 from tests.test_handlers_e2e import ALICE, BOB, App, labels, start_app, stop_app

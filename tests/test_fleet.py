@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from bot.dto import UserDTO
-from bot.errors import (
+from bot.services.dto import UserDTO
+from bot.services.errors import (
     AlreadyRunning,
     NameTaken,
     NotFound,
@@ -19,7 +19,7 @@ from bot.errors import (
     TooManyBots,
     ValidationError,
 )
-from bot.fleet import Fleet, GridTooSmall, InsufficientCapital, RiskLimits
+from bot.services.fleet import Fleet, GridTooSmall, InsufficientCapital, RiskLimits
 from db.models import AlertOutbox, BotInstance, GridOrder
 from db.session import Database
 

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.errors import NotRunning
-from bot.fleet import Fleet
+from bot.services.errors import NotRunning
+from bot.services.fleet import Fleet
 from db.models import AlertOutbox, BotInstance, GridBotConfig, GridOrder, PaperOrder, Trade
 from db.session import Database
 from engine.exchange import Order

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import update
 
-from bot.dto import BotDTO
 from bot.sandbox import TelegramEmulator
+from bot.services.dto import BotDTO
 from db.base import utcnow
 from db.models import GridBotConfig, GridOrder, Trade
 from tests.test_handlers_e2e import ALICE, BOB, App, labels, start_app, stop_app

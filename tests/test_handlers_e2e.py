@@ -16,8 +16,8 @@ from aiogram.utils.backoff import BackoffConfig
 
 from bot.app import Services, build_bot, build_dispatcher, build_services
 from bot.config import load_settings
-from bot.dto import BotDTO, UserDTO
 from bot.sandbox import CallbackAnswer, ChatMessage, TelegramEmulator
+from bot.services.dto import BotDTO, UserDTO
 from handlers.callbacks import BotAction, BotCD
 from tests.conftest import TEST_FERNET_KEY
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from bot.dto import AllocationSummary, BotDTO, BotShare, UserDTO
-from bot.errors import DomainError, NotFound, OverAllocation, StopBotFirst, ValidationError
-from bot.fleet import GridTooSmall
+from bot.services.dto import AllocationSummary, BotDTO, BotShare, UserDTO
+from bot.services.errors import DomainError, NotFound, OverAllocation, StopBotFirst, ValidationError
+from bot.services.fleet import GridTooSmall
 from handlers import build_router
 from handlers import keyboards as kb
 from handlers import texts as render

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-import bot.fleet  # noqa: F401  (defines DomainError subclasses of its own)
-from bot.errors import DomainError
+import bot.services.fleet  # noqa: F401  (defines DomainError subclasses of its own)
 from bot.i18n import CATALOG, LANGUAGES, placeholders, t
 from bot.sandbox.formatting import render_text
+from bot.services.errors import DomainError
 
 REPO = Path(__file__).resolve().parent.parent
 ALL_KEYS = sorted(set().union(*(CATALOG[lang] for lang in LANGUAGES)))
@@ -68,7 +68,7 @@ def test_every_domain_error_has_a_text() -> None:
 
 def test_every_validated_field_has_a_text() -> None:
     sources = "\n".join(
-        (REPO / "bot" / name).read_text(encoding="utf-8") for name in ("validation.py", "accounts.py")
+        (REPO / "bot" / "services" / name).read_text(encoding="utf-8") for name in ("validation.py", "accounts.py")
     )
     fields = set(re.findall(r"""ValidationError\(\s*["']([a-z_]+)["']""", sources))
     fields |= set(re.findall(r"""validate_price\([^,()]+,\s*["']([a-z_]+)["']""", sources))

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from bot.accounts import Accounts
 from bot.engine_service import EngineService
-from bot.fleet import Fleet
+from bot.services.accounts import Accounts
+from bot.services.fleet import Fleet
 from db.models import User
 from db.session import Database
 from engine.venues.live.accounts import LiveAccounts

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.dto import UserDTO
-from bot.errors import NotFound
-from bot.fleet import Fleet
+from bot.services.dto import UserDTO
+from bot.services.errors import NotFound
+from bot.services.fleet import Fleet
 
 
 async def test_another_users_bot_is_invisible_and_untouchable(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.dto import UserDTO
-from bot.errors import NameTaken, NotFound, ValidationError
-from bot.fleet import Fleet
-from bot.strategies import Strategies
+from bot.services.dto import UserDTO
+from bot.services.errors import NameTaken, NotFound, ValidationError
+from bot.services.fleet import Fleet
+from bot.services.strategies import Strategies
 from db.session import Database
 from engine.trend.strategies import BUILTIN_STRATEGIES, StrategyDef
 

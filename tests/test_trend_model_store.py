@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import engine.trend.candles as trend_candles
-from bot.strategies import Strategies
+from bot.services.strategies import Strategies
 from db.session import Database
 from engine.market_data.candles import load_candles
 from engine.market_data.feeds import DATA_DIR

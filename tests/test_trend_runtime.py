@@ -15,7 +15,7 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.fleet import Fleet, RiskLimits
+from bot.services.fleet import Fleet, RiskLimits
 from db.models import AlertOutbox, BotInstance, PaperOrder, Trade, TrendBotState, TrendPositionRow
 from db.session import Database
 from engine.exchange import Market

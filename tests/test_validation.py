@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from bot import validation as v
-from bot.errors import ValidationError
+from bot.services import validation as v
+from bot.services.errors import ValidationError
 
 
 @pytest.mark.parametrize("name", ["a", "x" * 100, "  spaced   out  ", "봇 1", "<b>html</b>"])

@@ -16,14 +16,14 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from sqlalchemy import func, select
 
-from bot.accounts import Accounts
 from bot.app import Services, build_dispatcher
 from bot.config import Settings
 from bot.engine_service import EngineService
-from bot.fleet import Fleet
 from bot.i18n import t
 from bot.sandbox import ChatMessage, TelegramEmulator
-from bot.strategies import Strategies
+from bot.services.accounts import Accounts
+from bot.services.fleet import Fleet
+from bot.services.strategies import Strategies
 from db.models import BotInstance, GridBotConfig, GridOrder
 from db.session import Database
 from engine.venues.paper.venue import PaperVenue

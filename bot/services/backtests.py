@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from bot.errors import DomainError
-from bot.strategies import StrategyDTO
+from bot.services.errors import DomainError
+from bot.services.strategies import StrategyDTO
 from engine.grid.backtest import GridBacktestResult, run_grid_backtest
 from engine.grid.lines import GridTooSmall
 from engine.market_data.candles import Candles, load_candles
@@ -45,7 +45,7 @@ from engine.trend.model import predict_proba, train_model
 from engine.trend.positions import TrendSettings
 from engine.trend.strategies import StrategyDef, gate_threshold, model_params, signals
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "engine" / "market_data" / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "engine" / "market_data" / "data"
 SHIPPED_HOURLY = {"BTCUSDT": "btcusdt_1h_2y.csv.gz", "ETHUSDT": "ethusdt_1h_2y.csv.gz"}
 DEFAULT_SYMBOL = "BTCUSDT"
 PERIOD_DAYS = (7, 30, 90)  # and None: every shipped candle

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.dto import AllocationSummary, BotDTO
+from bot.services.dto import AllocationSummary, BotDTO
 
 VIEW_CACHE_SIZE = 20_000  # users whose views are kept
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from bot import validation as v
-from bot.errors import NameTaken, NotFound, ValidationError
+from bot.services import validation as v
+from bot.services.errors import NameTaken, NotFound, ValidationError
 from db.base import utcnow
 from db.models import Strategy
 from db.session import Database

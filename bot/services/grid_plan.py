@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot import validation as v
-from bot.errors import DomainError, ValidationError
+from bot.services import validation as v
+from bot.services.errors import DomainError, ValidationError
 from engine.grid import lines as grid_math
 from engine.markets import MarketRules
 

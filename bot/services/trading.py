@@ -13,8 +13,8 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from bot import validation as v
-from bot.errors import DomainError, NotFound, ValidationError
+from bot.services import validation as v
+from bot.services.errors import DomainError, NotFound, ValidationError
 from db import queries as q
 from db.models import Trade, TrendPositionRow
 from db.session import Database

@@ -1,9 +1,9 @@
 """The fleet service: create, allocate, edit, start, stop and delete a user's bots.
 
-Handlers call only this (and `bot.accounts`). Every method owns its transaction, checks ownership (a bot
-of another user is "not found"), validates before it changes anything, and returns frozen DTOs.
-Invariant 1 (allocations of a user's active bots add up to at most 100 %) holds because every write that
-can change the sum locks the user's row first (see db.queries).
+Handlers call only this (and `bot.services.accounts`). Every method owns its transaction, checks ownership (a
+bot of another user is "not found"), validates before it changes anything, and returns frozen DTOs. Invariant
+1 (allocations of a user's active bots add up to at most 100 %) holds because every write that can change the
+sum locks the user's row first (see db.queries).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import validation as v
-from bot.dto import AllocationChange, AllocationSummary, BotDTO, BotShare, GridDTO, TradeDTO
-from bot.errors import (
+from bot.services import validation as v
+from bot.services.dto import AllocationChange, AllocationSummary, BotDTO, BotShare, GridDTO, TradeDTO
+from bot.services.errors import (
     AlreadyRunning,
     DomainError,
     NameTaken,
@@ -32,10 +32,10 @@ from bot.errors import (
     TooManyBots,
     ValidationError,
 )
-from bot.fleet_views import BotView, BotViews
-from bot.grid_plan import GridTooSmall as GridTooSmall  # re-exported: handlers catch it
-from bot.grid_plan import plan_grid
-from bot.strategies import visible_to
+from bot.services.fleet_views import BotView, BotViews
+from bot.services.grid_plan import GridTooSmall as GridTooSmall  # re-exported: handlers catch it
+from bot.services.grid_plan import plan_grid
+from bot.services.strategies import visible_to
 from db import queries as q
 from db.base import utcnow
 from db.models import BotInstance, GridBotConfig, GridOrder, Strategy, Trade, User

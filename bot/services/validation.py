@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from bot.errors import ValidationError
+from bot.services.errors import ValidationError
 from engine.markets import QUOTES  # longest-first matters only for overlapping suffixes; none overlap
 
 NAME_MAX = 100

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.dto import UserDTO
-from bot.errors import NotAllowed, NotFound, ValidationError
+from bot.services.dto import UserDTO
+from bot.services.errors import NotAllowed, NotFound, ValidationError
 from db.base import utcnow
 from db.models import User
 from db.session import Database

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from bot.validation import DELETED_NAME_SEPARATOR
+from bot.services.validation import DELETED_NAME_SEPARATOR
 from db.models import BotInstance, GridBotConfig, GridOrder, User
 
 
