@@ -1,0 +1,5 @@
+"""The application: start-up and shutdown (`app`), settings (`config`), the command line (`__main__`,
+`backtest_cli`), the scheduler of bot ticks (`scheduler`), the engine wired to the fleet
+(`engine_service`) and the alert outbox's sender (`alerts`); the services the handlers call
+(`services`), the texts in both languages (`i18n`) and the local Telegram sandbox (`sandbox`).
+"""

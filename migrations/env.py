@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from logging.config import fileConfig
+from pathlib import Path
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -15,16 +17,24 @@ from db.models import Base
 from db.session import create_engine
 
 config = context.config
-if config.config_file_name is not None and config.attributes.get("configure_logger", True):
-    fileConfig(config.config_file_name, disable_existing_loggers=False)
+if config.attributes.get("configure_logger", True):
+    # the settings live in pyproject.toml's [tool.alembic]; an alembic.ini, where one is given, may
+    # still carry a logging configuration
+    if config.config_file_name is not None and Path(config.config_file_name).is_file():
+        fileConfig(config.config_file_name, disable_existing_loggers=False)
+    else:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)-5.5s [%(name)s] %(message)s")
+        logging.getLogger("alembic").setLevel(logging.INFO)
 
 target_metadata = Base.metadata
 
 
 def _url() -> str:
-    url = config.get_main_option("sqlalchemy.url")
-    if url:
-        return url
+    # db.migrate hands the URL over in the main section; the CLI has none (no alembic.ini) and reads settings
+    if config.file_config.has_section(config.config_ini_section):
+        url = config.get_main_option("sqlalchemy.url")
+        if url:
+            return url
     from bot.config import load_settings
 
     return load_settings().database_url

@@ -68,7 +68,8 @@ def test_every_domain_error_has_a_text() -> None:
 
 def test_every_validated_field_has_a_text() -> None:
     sources = "\n".join(
-        (REPO / "bot" / "services" / name).read_text(encoding="utf-8") for name in ("validation.py", "accounts.py")
+        (REPO / "bot" / "services" / name).read_text(encoding="utf-8")
+        for name in ("validation.py", "accounts.py")
     )
     fields = set(re.findall(r"""ValidationError\(\s*["']([a-z_]+)["']""", sources))
     fields |= set(re.findall(r"""validate_price\([^,()]+,\s*["']([a-z_]+)["']""", sources))

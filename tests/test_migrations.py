@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 from alembic.script import ScriptDirectory
 
 from db.migrate import MIGRATIONS_DIR, alembic_config, run_alembic
@@ -32,3 +38,48 @@ async def test_stairway_every_revision_up_down_up(empty_db_url: str) -> None:
 def test_single_head() -> None:
     script = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://"))
     assert len(script.get_heads()) == 1
+
+
+REPO = MIGRATIONS_DIR.parent
+ALEMBIC = Path(sys.executable).with_name("alembic")
+
+
+def _alembic_cli(*args: str, url: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """`alembic ARGS` as a developer types it in `cwd` (settings from pyproject.toml, URL from DATABASE_URL)."""
+    env = {**os.environ, "DATABASE_URL": url}
+    env.pop("ALEMBIC_CONFIG", None)
+    return subprocess.run(
+        [str(ALEMBIC), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+async def test_the_standard_alembic_cli_works_from_the_repo_root(empty_db_url: str) -> None:
+    assert not (REPO / "alembic.ini").exists()  # the settings are pyproject.toml's [tool.alembic]
+    behind = _alembic_cli("check", url=empty_db_url)
+    assert behind.returncode != 0 and "not up to date" in behind.stderr + behind.stdout, behind.stderr
+    up = _alembic_cli("upgrade", "head", url=empty_db_url)
+    assert up.returncode == 0, up.stderr
+    assert "Running upgrade" in up.stderr  # alembic's own log lines reach the terminal
+    check = _alembic_cli("check", url=empty_db_url)
+    assert check.returncode == 0, check.stderr
+    assert "No new upgrade operations detected" in check.stdout + check.stderr
+    current = _alembic_cli("current", url=empty_db_url)
+    assert current.returncode == 0 and _revisions()[-1] in current.stdout, current.stderr
+
+
+def test_alembic_revision_autogenerate_on_an_up_to_date_database_writes_an_empty_revision(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    # a copy of the scripts, so the generated revision does not land in the repo
+    shutil.copytree(MIGRATIONS_DIR, tmp_path / "migrations", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "pyproject.toml").write_text('[tool.alembic]\nscript_location = "%(here)s/migrations"\n')
+    db = tmp_path / "current.db"
+    shutil.copyfile(sqlite_template, db)
+    made = _alembic_cli(
+        "revision", "--autogenerate", "-m", "probe", url=f"sqlite+aiosqlite:///{db}", cwd=tmp_path
+    )
+    assert made.returncode == 0, made.stderr
+    (revision,) = (tmp_path / "migrations" / "versions").glob("*_probe.py")
+    text = revision.read_text()
+    assert f"down_revision: str | None = {_revisions()[-1]!r}" in text
+    assert "op." not in text  # models and migrations agree: nothing to upgrade
