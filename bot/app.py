@@ -24,21 +24,25 @@ from aiogram.enums import ParseMode
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import BotCommand
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from bot.alerts import AlertSender
-from bot.config import Settings
+from bot.config import Settings, SettingsError
 from bot.engine_service import EngineService
 from bot.i18n import LANGUAGES, t
+from bot.instance_lock import EngineLock
 from bot.services.accounts import Accounts
 from bot.services.backtests import Backtests
 from bot.services.fleet import Fleet
 from bot.services.strategies import Strategies
 from db.migrate import upgrade_head
+from db.models import User
 from db.session import Database
 from engine.market_data.feeds import LivePriceFeed, PriceSink, ReplayFeed
-from engine.markets import unified_symbol
+from engine.market_data.public import PublicMarketData
+from engine.trend.candles import CandleSource
 from engine.venues.live.accounts import LiveAccounts
-from engine.venues.live.credentials import CredentialCipher
+from engine.venues.live.credentials import CredentialCipher, CredentialError
 from engine.venues.live.registry import CcxtExchangeRegistry
 from engine.venues.paper.venue import PaperVenue
 
@@ -103,19 +107,33 @@ class Services:
         await self.db.dispose()
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, *, cipher: CredentialCipher | None = None) -> Services:
     db = Database(settings.database_url)
-    cipher = CredentialCipher(settings.fernet_key())
-    accounts = Accounts(db, cipher, allowed_telegram_ids=frozenset(settings.allowed_telegram_ids))
+    cipher = cipher or CredentialCipher(settings.fernet_key())
+    accounts = Accounts(
+        db,
+        cipher,
+        allowed_telegram_ids=frozenset(settings.allowed_telegram_ids),
+        paper_start_balance=settings.paper_start_balance,
+    )
     fleet = Fleet(db, max_bots_per_user=settings.max_bots_per_user, max_leverage=settings.max_leverage)
     venue = PaperVenue(db, maker_fee=settings.maker_fee_rate, taker_fee=settings.taker_fee_rate)
-    live = LiveAccounts(CcxtExchangeRegistry(), cipher)  # users in live mode trade with their own keys
+    # users in live mode trade with their own keys, on EXCHANGE_API_URL where the operator set one
+    live = LiveAccounts(CcxtExchangeRegistry(api_base_url=settings.exchange_api_url), cipher)
+    public = None
+    if settings.price_feed == "live":  # paper bots on live prices read the exchange's public candles
+        public = PublicMarketData.for_exchange("bitget", api_url=settings.exchange_api_url)
     engine = EngineService(
-        db, fleet, venue=venue, live_exchange_for=live.exchange_for, interval=settings.tick_interval
+        db,
+        fleet,
+        venue=venue,
+        live_exchange_for=live.exchange_for,
+        interval=settings.tick_interval,
+        candles=CandleSource(public=public),
     )
     fleet.equity = engine.equity  # allocated capital from the account's balance
     accounts.watchers.append(engine.user_seen)  # a switch between paper and live applies at once
-    fleet.price_of = lambda symbol: venue.last_price(unified_symbol(symbol))
+    fleet.price_for = engine.price_for_user
     return Services(
         settings=settings, db=db, fleet=fleet, accounts=accounts, strategies=Strategies(db), engine=engine
     )
@@ -139,7 +157,8 @@ def price_feeds(services: Services) -> list[ReplayFeed | LivePriceFeed]:
     """The paper venue's prices: real candles replayed in a loop, or the exchange's live tickers."""
     sink = spot_and_perp_sink(services.engine.venue)
     if services.settings.price_feed == "live":
-        return [LivePriceFeed.for_exchange("bitget", list(REPLAY_FILES), sink=sink)]
+        api_url = services.settings.exchange_api_url
+        return [LivePriceFeed.for_exchange("bitget", list(REPLAY_FILES), sink=sink, api_url=api_url)]
     return [
         ReplayFeed.from_file(symbol, path, speed=services.settings.replay_speed, sink=sink)
         for symbol, path in REPLAY_FILES.items()
@@ -203,13 +222,44 @@ async def run(settings: Settings) -> int:
         for noisy in ("alembic", "aiogram", "bot.sandbox", "aiohttp.access"):  # the terminal is the chat
             logging.getLogger(noisy).setLevel(logging.WARNING)
     await upgrade_head(settings.database_url)
-    services = build_services(settings)
+    cipher = await checked_cipher(settings)
+    lock = EngineLock(settings.database_url)
+    await lock.acquire()  # EngineAlreadyRunning: one line, nothing started
     try:
-        if settings.telegram_bot_token is not None:
-            return await _run_telegram(services)
-        return await _run_sandbox(services)
+        services = build_services(settings, cipher=cipher)
+        try:
+            if settings.telegram_bot_token is not None:
+                return await _run_telegram(services)
+            return await _run_sandbox(services)
+        finally:
+            await services.close()
     finally:
-        await services.close()
+        await lock.release()
+
+
+async def checked_cipher(settings: Settings) -> CredentialCipher:
+    """The cipher of the stored exchange keys, checked against them: a key that cannot decrypt them (a
+    lost or replaced key file) stops start-up with one line instead of orphaning every live bot."""
+    db = Database(settings.database_url)
+    try:
+        async with db.read() as session:
+            stored = (
+                await session.execute(select(User.api_key_enc).where(User.api_key_enc.is_not(None)).limit(1))
+            ).scalar()
+    finally:
+        await db.dispose()
+    cipher = CredentialCipher(settings.fernet_key(create=stored is None))
+    if stored is not None:
+        try:
+            cipher.decrypt(stored)
+        except CredentialError:
+            key_file = f"the key file {settings.encryption_key_file}"
+            where = "ENCRYPTION_KEY" if settings.encryption_key else key_file
+            raise SettingsError(
+                f"{where} cannot decrypt the exchange keys stored in the database: restore the key they "
+                "were saved with (a new one cannot read them)"
+            ) from None
+    return cipher
 
 
 @contextlib.asynccontextmanager

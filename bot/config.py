@@ -26,7 +26,6 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///multibot.db"
     encryption_key: SecretStr | None = None
     encryption_key_file: Path = Path(DEFAULT_KEY_FILE)
-    trading_mode: Literal["paper", "live"] = "paper"
     allowed_telegram_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     max_bots_per_user: int = Field(default=10, ge=1, le=100)
     max_leverage: int = Field(default=20, ge=1, le=100)
@@ -34,6 +33,7 @@ class Settings(BaseSettings):
     maker_fee_rate: Decimal = Field(default=Decimal("0.0002"), ge=0, lt=1)
     taker_fee_rate: Decimal = Field(default=Decimal("0.0006"), ge=0, lt=1)
     price_feed: Literal["replay", "live"] = "replay"
+    exchange_api_url: str | None = None
     replay_speed: float = Field(default=1.0, gt=0, le=10_000)
     tick_interval: float = Field(default=1.0, gt=0, le=3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -43,6 +43,15 @@ class Settings(BaseSettings):
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("exchange_api_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
         return value
 
     @field_validator("database_url")
@@ -74,11 +83,17 @@ class Settings(BaseSettings):
                 raise ValueError("must look like 123456:ABC-DEF…")
         return value
 
-    def fernet_key(self) -> bytes:
-        """The key that encrypts exchange credentials: ENCRYPTION_KEY, else a key file made once (0600)."""
+    def fernet_key(self, *, create: bool = True) -> bytes:
+        """The key that encrypts exchange credentials: ENCRYPTION_KEY, else a key file made once (0600).
+        Without `create` a missing key file is an error (keys are stored: a new key would lose them)."""
         if self.encryption_key is not None:
             return self.encryption_key.get_secret_value().encode()
         path = self.encryption_key_file
+        if not path.exists() and not create:
+            raise SettingsError(
+                f"ENCRYPTION_KEY is not set and the key file {path} is missing, but the database holds "
+                "encrypted exchange keys: restore the key (a new one cannot read them)"
+            )
         if path.exists():
             key = path.read_bytes().strip()
             try:

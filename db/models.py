@@ -46,6 +46,17 @@ def _updated() -> Mapped[datetime | None]:
     return mapped_column(DateTime, default=utcnow, onupdate=utcnow, server_default=NOW)
 
 
+class Installation(Base):
+    """This installation of multibot, made by the first migration: its id is the namespace every client
+    order id the engine sends starts with (engine.client_ids), so the orders of another installation on
+    the same exchange account (a staging copy, a second deployment) are never taken for ours."""
+
+    __tablename__ = "installation"
+
+    id: Mapped[str] = mapped_column(String(8), primary_key=True)
+    created_at: Mapped[datetime | None] = _created()
+
+
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
@@ -67,6 +78,8 @@ class User(Base):
     api_secret_enc: Mapped[str | None] = mapped_column(Text)
     api_passphrase_enc: Mapped[str | None] = mapped_column(Text)
     api_key_hint: Mapped[str | None] = mapped_column(String(16))  # masked key shown in the chat
+    # which exchange account the stored keys open (a bot bound to another account is never moved to it)
+    api_account_id: Mapped[str | None] = mapped_column(String(64))
     paper_balance: Mapped[Decimal] = mapped_column(
         Money(), default=Decimal("10000"), server_default=text("10000")
     )
@@ -107,6 +120,7 @@ class BotInstance(Base):
         CheckConstraint("max_leverage >= 1 AND max_leverage <= 100", name="max_leverage_range"),
         CheckConstraint("max_positions >= 1 AND max_positions <= 20", name="max_positions_range"),
         CheckConstraint("bot_type IN ('ai_trend', 'grid')", name="bot_type_known"),
+        CheckConstraint("venue IN ('paper', 'live', 'demo')", name="venue_known"),
         UniqueConstraint("user_id", "name", name=conv("unique_bot_name_per_user")),
         Index("idx_bot_instances_user_id", "user_id"),
         Index("idx_bot_instances_user_running", "user_id", "is_running"),
@@ -144,6 +158,18 @@ class BotInstance(Base):
     last_stopped_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_trade_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+    # The venue (paper, live, demo) and exchange account the bot was started on: every tick uses them,
+    # whatever the user's mode or keys are now (DESIGN.md, "A bot's life with real money").
+    venue: Mapped[str | None] = mapped_column(String(8))
+    venue_account: Mapped[str | None] = mapped_column(String(64))
+    # A stop is a state, not one attempt: the engine keeps cancelling until the venue confirms every order
+    # of the bot cancelled or filled and booked; delete_requested makes it soft-delete the bot then.
+    stopping: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    stop_reason: Mapped[str | None] = mapped_column(String(20))
+    stop_requested_at: Mapped[datetime | None] = mapped_column(DateTime)
+    stop_note: Mapped[str | None] = mapped_column(Text)  # what a stop still waits for, and why
+    delete_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     total_trades: Mapped[int | None] = mapped_column(Integer, default=0, server_default=text("0"))
     winning_trades: Mapped[int | None] = mapped_column(Integer, default=0, server_default=text("0"))
@@ -198,6 +224,9 @@ class GridBotConfig(Base):
     realized_profit: Mapped[Decimal | None] = mapped_column(
         Money(), nullable=True, default=Decimal(0), server_default=text("0")
     )
+    # coin the grid holds outside its intervals (what is left of a fill below the lot step), at its cost
+    dust_qty: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default=text("0"))
+    dust_cost: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default=text("0"))
 
     created_at: Mapped[datetime | None] = _created()
     updated_at: Mapped[datetime | None] = _updated()
@@ -247,6 +276,8 @@ class GridOrder(Base):
 
     # fee of the current cycle's buy fill (quote currency): the cycle's profit needs it after a restart
     buy_fee: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    # coin the interval holds this cycle, net of a fee taken in the coin, on the lot step (what it sells)
+    held_qty: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
 
     profit: Mapped[Decimal | None] = mapped_column(
         Money(), nullable=True, default=Decimal(0), server_default=text("0")
@@ -278,12 +309,30 @@ class Trade(Base):
     order_type: Mapped[str] = mapped_column(String(10), default="limit", server_default="limit")
     qty: Mapped[Decimal] = mapped_column(Money())
     price: Mapped[Decimal] = mapped_column(Money())
-    fee: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default=text("0"))
-    fee_currency: Mapped[str | None] = mapped_column(String(10))
+    fee: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default=text("0"))  # in quote
+    fee_currency: Mapped[str | None] = mapped_column(String(10))  # what the venue charged it in
+    # the part of the fee the venue took from the coin bought (Bitget spot buys), in base; `fee` is its value
+    fee_base: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     realized_pnl: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     exchange_order_id: Mapped[str | None] = mapped_column(String(100))
     client_order_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     executed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime | None] = _created()
+
+
+class BotHandback(Base):
+    """Coin a bot held and handed back to its owner (a grid deleted with "keep the coins"): it leaves the
+    bot's ledger and is the user's own again, outside every bot. `cost` is what the bot paid (quote)."""
+
+    __tablename__ = "bot_handbacks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    bot_instance_id: Mapped[int] = mapped_column(ForeignKey("bot_instances.id", ondelete="CASCADE"))
+    venue: Mapped[str] = mapped_column(String(8))
+    asset: Mapped[str] = mapped_column(String(16))
+    qty: Mapped[Decimal] = mapped_column(Money())
+    cost: Mapped[Decimal] = mapped_column(Money())
     created_at: Mapped[datetime | None] = _created()
 
 
@@ -348,6 +397,8 @@ class PaperOrder(Base):
     avg_price: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     fee: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default=text("0"))
     reserved: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default=text("0"))
+    # the fee taken from the coin bought (base), as Bitget charges a spot buy; `fee` is its value in quote
+    fee_base: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default=text("0"))
     status: Mapped[str] = mapped_column(String(10), default="open", server_default="open")
     client_order_id: Mapped[str] = mapped_column(String(64))
     reduce_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -18,10 +18,72 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import from_ms, utcnow
 from db.bulk import ids_where, insert_rows, update_rows_where
-from db.models import AlertOutbox, BotInstance, GridBotConfig, GridOrder, Trade, User
+from db.models import (
+    AlertOutbox,
+    BotInstance,
+    GridBotConfig,
+    GridOrder,
+    Installation,
+    Strategy,
+    Trade,
+    TrendPositionRow,
+    User,
+)
 
 # Alerts that reach the chat even when the bot's notifications are off.
 ALWAYS_SENT_KINDS = frozenset({"bot_stopped_error"})
+
+
+async def installation_id(session: AsyncSession) -> str:
+    """This installation's id (the namespace of its client order ids), made by the first migration."""
+    query = select(Installation.id).order_by(Installation.created_at)
+    found = (await session.execute(query)).scalars().first()
+    if found is None:
+        raise LookupError("the database has no installation id: run the migrations (multibot migrate)")
+    return found
+
+
+def private_chat(user: User) -> int:
+    """Where a user's alerts go: their private chat with the bot (its id is the user's Telegram id),
+    never a group they first wrote from."""
+    return user.telegram_id
+
+
+def base_of(symbol: str) -> str:
+    """The base currency of our symbol ('BTCUSDT' -> 'BTC')."""
+    for quote in ("USDT", "USDC", "BTC", "ETH"):
+        if symbol.endswith(quote) and len(symbol) > len(quote):
+            return symbol[: -len(quote)]
+    return symbol
+
+
+HOLDING_GRID = ("buy_placed", "buy_filled", "sell_placed")
+ACTIVE_TREND = ("opening", "open", "closing")
+
+
+async def bot_holds(session: AsyncSession, bot: BotInstance) -> bool:
+    """The bot has orders out, coin bought in its intervals or an open position (its dust, coin below
+    the lot step, does not count: it is handed back when the bot moves on)."""
+    if bot.bot_type == "grid":
+        query = (
+            select(func.count())
+            .select_from(GridOrder)
+            .join(GridBotConfig, GridBotConfig.id == GridOrder.grid_config_id)
+            .where(GridBotConfig.bot_instance_id == bot.id, GridOrder.status.in_(HOLDING_GRID))
+        )
+    else:
+        query = select(func.count()).where(
+            TrendPositionRow.bot_instance_id == bot.id, TrendPositionRow.status.in_(ACTIVE_TREND)
+        )
+    return bool((await session.execute(query)).scalar_one())
+
+
+async def trades_spot(session: AsyncSession, bot: BotInstance) -> bool:
+    """A trend bot whose strategy trades spot (long only); the others trade the perpetual."""
+    if bot.strategy_id is None:
+        return False
+    params = (await session.execute(select(Strategy.params).where(Strategy.id == bot.strategy_id))).scalar()
+    return bool(params) and params.get("market_type") == "spot"
 
 
 async def lock_user(session: AsyncSession, user_id: int) -> User | None:

@@ -88,7 +88,8 @@ class ExchangeNotSupported(ExchangeError):
 
 @dataclass(frozen=True, slots=True)
 class Market:
-    """Trading rules of one market. Fees are rates (0.001 = 0.1 %)."""
+    """Trading rules of one market. Fees are rates (0.001 = 0.1 %). `buy_fee_in_base`: the venue takes a
+    buy's fee from the coin bought (Bitget spot), so a buy of q leaves q - q x rate."""
 
     symbol: str
     base: str
@@ -102,6 +103,7 @@ class Market:
     maker_fee: Decimal = ZERO
     taker_fee: Decimal = ZERO
     max_leverage: int | None = None
+    buy_fee_in_base: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,8 +198,11 @@ class OrderRequest:
 
 @dataclass(frozen=True, slots=True)
 class Order:
-    """An order as the exchange reports it. `fee` is in quote currency (converted from the
-    base currency at the average fill price where the exchange charged base)."""
+    """An order as the exchange reports it. `filled_qty` is what filled, whatever the status (an order
+    cancelled after a partial fill has some). `fee` is the fill's fee valued in quote currency; where
+    the venue took it from the coin bought (Bitget spot buys), `fee_base` is that coin (base currency)
+    and the buyer received `filled_qty - fee_base`. `ts`: the time of the last fill once anything
+    filled (the trade's time, never the order's creation), else the order's creation (ms)."""
 
     id: str
     client_order_id: str | None
@@ -213,6 +218,12 @@ class Order:
     ts: int | None
     reduce_only: bool = False
     trigger_price: Decimal | None = None  # a stop-market order's trigger (see OrderRequest)
+    fee_base: Decimal = ZERO
+
+    @property
+    def received_qty(self) -> Decimal:
+        """What the fill left the account: `filled_qty`, less a fee taken in the coin bought."""
+        return self.filled_qty - self.fee_base
 
     @property
     def remaining_qty(self) -> Decimal:

@@ -2,9 +2,11 @@
 
 Every action goes through the fleet service, which re-checks that the bot belongs to the user: a forged
 callback for someone else's bot raises NotFound, which the error router shows as "not found".
-Stop and delete take a second tap. Typed values (allocation, risk numbers, a new name) are asked for with
-the EditBot.value state; a wrong value is answered with the reason and the state stays, so the user can
-simply send another one (or /cancel).
+Stop and delete take a second tap, which also says what happens to what the bot holds: a grid's coin is
+kept or sold, a trend bot's positions kept with their protection or closed (the bot's setting first).
+A stop that waits for the exchange says so; the alert says when it is done. Typed values (allocation,
+risk numbers, a new name) are asked for with the EditBot.value state; a wrong value is answered with the
+reason and the state stays, so the user can simply send another one (or /cancel).
 """
 
 from __future__ import annotations
@@ -90,30 +92,52 @@ async def start_bot(cq: CallbackQuery, callback_data: BotCD, fleet: Fleet, user:
     await _show_card(cq, fleet, user, bot.id, lang, note=t(lang, "bots.started", name=render.name(bot)))
 
 
+HOLDINGS_OF = {
+    BotAction.stop_confirm: None,
+    BotAction.stop_keep: "keep",
+    BotAction.stop_close: "close",
+    BotAction.delete_confirm: None,
+    BotAction.delete_keep: "keep",
+    BotAction.delete_close: "close",
+}
+
+
 @router.callback_query(BotCD.filter(F.action == BotAction.stop))
 async def ask_stop(cq: CallbackQuery, callback_data: BotCD, fleet: Fleet, user: UserDTO, lang: str) -> None:
     bot = await fleet.get_bot(user.id, callback_data.bot_id)
-    await show(cq, t(lang, "bots.confirm_stop", name=render.name(bot)), kb.stop_confirm(bot, lang))
+    held = await fleet.holdings(user.id, bot.id)
+    await show(cq, render.stop_question(bot, held, lang), kb.stop_confirm(bot, held, lang))
 
 
-@router.callback_query(BotCD.filter(F.action == BotAction.stop_confirm))
+@router.callback_query(
+    BotCD.filter(F.action.in_({BotAction.stop_confirm, BotAction.stop_keep, BotAction.stop_close}))
+)
 async def stop_bot(cq: CallbackQuery, callback_data: BotCD, fleet: Fleet, user: UserDTO, lang: str) -> None:
-    bot = await fleet.stop(user.id, callback_data.bot_id)
-    await _show_card(cq, fleet, user, bot.id, lang, note=t(lang, "bots.stopped", name=render.name(bot)))
+    holdings = HOLDINGS_OF[callback_data.action]
+    bot = await fleet.stop(user.id, callback_data.bot_id, holdings=holdings)
+    if bot.stopping:
+        note = t(lang, "bots.stopping", name=render.name(bot), note=html.escape(bot.stop_note or "…"))
+    else:
+        note = t(lang, "bots.stopped", name=render.name(bot))
+    await _show_card(cq, fleet, user, bot.id, lang, note=note)
 
 
 @router.callback_query(BotCD.filter(F.action == BotAction.delete))
 async def ask_delete(cq: CallbackQuery, callback_data: BotCD, fleet: Fleet, user: UserDTO, lang: str) -> None:
     bot = await fleet.get_bot(user.id, callback_data.bot_id)
-    await show(cq, t(lang, "bots.confirm_delete", name=render.name(bot)), kb.delete_confirm(bot, lang))
+    held = await fleet.holdings(user.id, bot.id)
+    await show(cq, render.delete_question(bot, held, lang), kb.delete_confirm(bot, held, lang))
 
 
-@router.callback_query(BotCD.filter(F.action == BotAction.delete_confirm))
+@router.callback_query(
+    BotCD.filter(F.action.in_({BotAction.delete_confirm, BotAction.delete_keep, BotAction.delete_close}))
+)
 async def delete_bot(cq: CallbackQuery, callback_data: BotCD, fleet: Fleet, user: UserDTO, lang: str) -> None:
     bot = await fleet.get_bot(user.id, callback_data.bot_id)
-    summary = await fleet.delete(user.id, bot.id)
+    summary = await fleet.delete(user.id, bot.id, holdings=HOLDINGS_OF[callback_data.action])
     bots = await fleet.list_bots(user.id)
-    note = t(lang, "bots.deleted", name=render.name(bot))
+    gone = all(b.id != bot.id for b in bots)
+    note = t(lang, "bots.deleted" if gone else "bots.deleting", name=render.name(bot))
     await show(cq, f"{note}\n\n{render.bot_list(bots, summary.free_percent, lang)}", kb.bot_list(bots, lang))
 
 

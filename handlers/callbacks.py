@@ -32,9 +32,13 @@ class BotAction(StrEnum):
     card = "card"
     start = "start"
     stop = "stop"
-    stop_confirm = "stopok"
+    stop_confirm = "stopok"  # nothing held: just stop
+    stop_keep = "stopk"  # keep the coin / the positions with their protection
+    stop_close = "stopc"  # sell the coin / close the positions at market
     delete = "del"
-    delete_confirm = "delok"
+    delete_confirm = "delok"  # nothing held: just delete
+    delete_keep = "delk"  # hand the coin back, then delete
+    delete_close = "delc"  # sell the coin / close the positions, then delete
     edit = "edit"
     trades = "trades"
     grid_view = "grid"

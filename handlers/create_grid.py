@@ -113,7 +113,7 @@ RANGE_SUGGESTIONS = (Decimal(5), Decimal(10), Decimal(20))  # percent below / ab
 
 
 async def _price_params(inp: WizardInput) -> dict[str, object]:
-    price = inp.fleet.last_price(inp.answers["symbol"])
+    price = await inp.fleet.last_price(inp.user.id, inp.answers["symbol"])
     now = (
         t(inp.lang, "wizard.price_now", symbol=inp.answers["symbol"], price=number(price))
         if price is not None
@@ -123,7 +123,7 @@ async def _price_params(inp: WizardInput) -> dict[str, object]:
 
 
 async def _suggestions(inp: WizardInput, sign: int, above: Decimal | None = None) -> list[tuple[str, str]]:
-    price = inp.fleet.last_price(inp.answers["symbol"])
+    price = await inp.fleet.last_price(inp.user.id, inp.answers["symbol"])
     if price is None:
         return []
     tick = (await _market(inp)).price_tick

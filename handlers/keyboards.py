@@ -14,6 +14,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import t
 from bot.services.dto import AllocationSummary, BotDTO, UserDTO
+from bot.services.lifecycle import Holdings
 from handlers.callbacks import BotAction, BotCD, MenuAction, MenuCD
 
 LANGUAGE_NAMES = {"en": "English", "ko": "한국어"}
@@ -58,6 +59,8 @@ class TradeCD(CallbackData, prefix="tr"):
 
 class KillAction(StrEnum):
     confirm = "ok"
+    keep = "keep"
+    close = "close"
 
 
 class KillSwitchCD(CallbackData, prefix="ks"):
@@ -70,11 +73,13 @@ class KeysAction(StrEnum):
     live = "live"
     clear = "clear"
     clear_confirm = "clearok"
+    stop_bots = "stopbots"  # stop the bots a switch or a key change waits for, then do it
 
 
 class KeysCD(CallbackData, prefix="k"):
     action: KeysAction
     exchange: str = "bitget"
+    target: str = ""  # with stop_bots: paper, live, set (new keys) or clear
 
 
 def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
@@ -138,7 +143,7 @@ def _bot(lang: str, key: str, action: BotAction, bot_id: int) -> InlineKeyboardB
 def bot_card(bot: BotDTO, lang: str) -> InlineKeyboardMarkup:
     run = (
         _bot(lang, "bots.btn.stop", BotAction.stop, bot.id)
-        if bot.is_running
+        if bot.is_running or bot.stopping
         else _bot(lang, "bots.btn.start", BotAction.start, bot.id)
     )
     return _markup(
@@ -191,22 +196,32 @@ def confirm(lang: str, yes_key: str, yes: CallbackData, no: CallbackData) -> Inl
     return _markup([_button(t(lang, yes_key), yes), _button(t(lang, "common.cancel"), no)])
 
 
-def stop_confirm(bot: BotDTO, lang: str) -> InlineKeyboardMarkup:
-    return confirm(
-        lang,
-        "bots.btn.stop_confirm",
-        BotCD(action=BotAction.stop_confirm, bot_id=bot.id),
-        BotCD(action=BotAction.card, bot_id=bot.id),
+def stop_confirm(bot: BotDTO, held: Holdings, lang: str) -> InlineKeyboardMarkup:
+    """[Stop] [Cancel], or, when the bot holds something, its two choices (the bot's setting first)."""
+    back = _bot(lang, "common.cancel", BotAction.card, bot.id)
+    if not held.anything:
+        return _markup([_bot(lang, "bots.btn.stop_confirm", BotAction.stop_confirm, bot.id), back])
+    coins = held.coin > 0
+    keep = _bot(
+        lang, "bots.btn.keep_coins" if coins else "bots.btn.keep_positions", BotAction.stop_keep, bot.id
     )
+    close = _bot(
+        lang, "bots.btn.sell_coins" if coins else "bots.btn.close_positions", BotAction.stop_close, bot.id
+    )
+    first, second = (close, keep) if held.close_on_stop else (keep, close)
+    return _markup([first], [second], [back])
 
 
-def delete_confirm(bot: BotDTO, lang: str) -> InlineKeyboardMarkup:
-    return confirm(
-        lang,
-        "bots.btn.delete_confirm",
-        BotCD(action=BotAction.delete_confirm, bot_id=bot.id),
-        BotCD(action=BotAction.card, bot_id=bot.id),
-    )
+def delete_confirm(bot: BotDTO, held: Holdings, lang: str) -> InlineKeyboardMarkup:
+    """[Delete] [Cancel]; a grid holding coin: sell or hand back; a trend bot with positions: close."""
+    back = _bot(lang, "common.cancel", BotAction.card, bot.id)
+    if held.coin > 0:
+        sell = _bot(lang, "bots.btn.delete_sell", BotAction.delete_close, bot.id)
+        keep = _bot(lang, "bots.btn.delete_keep", BotAction.delete_keep, bot.id)
+        return _markup([sell], [keep], [back])
+    if held.positions:
+        return _markup([_bot(lang, "bots.btn.delete_close", BotAction.delete_close, bot.id), back])
+    return _markup([_bot(lang, "bots.btn.delete_confirm", BotAction.delete_confirm, bot.id), back])
 
 
 def _edit(lang: str, key: str, field: EditField, bot_id: int) -> InlineKeyboardButton:
@@ -267,6 +282,15 @@ def stop_all_confirm(lang: str) -> InlineKeyboardMarkup:
     )
 
 
+def stop_all_holdings(lang: str) -> InlineKeyboardMarkup:
+    """The kill switch when bots hold coin or positions: keep them (protected) or close them."""
+    return _markup(
+        [_button(t(lang, "alloc.btn.stopall_keep"), KillSwitchCD(action=KillAction.keep))],
+        [_button(t(lang, "alloc.btn.stopall_close"), KillSwitchCD(action=KillAction.close))],
+        [_button(t(lang, "common.cancel"), MenuCD(action=MenuAction.main))],
+    )
+
+
 def keys_menu(user: UserDTO, exchanges: tuple[str, ...], lang: str) -> InlineKeyboardMarkup:
     """Set keys per exchange, switch paper/live, remove the keys."""
     set_rows = [
@@ -285,6 +309,18 @@ def keys_menu(user: UserDTO, exchanges: tuple[str, ...], lang: str) -> InlineKey
     )
     clear = [_button(t(lang, "keys.btn.clear"), KeysCD(action=KeysAction.clear))] if user.has_api_keys else []
     return _markup(*set_rows, [mode], clear, [_menu(lang, MenuAction.main, "menu.main")])
+
+
+def stop_bots_first(count: int, target: str, lang: str) -> InlineKeyboardMarkup:
+    """[Stop these N bots first] [Cancel]: a switch or a key change that bots run on waits for them."""
+    return _markup(
+        [
+            _button(
+                t(lang, "keys.btn.stop_bots", count=count), KeysCD(action=KeysAction.stop_bots, target=target)
+            )
+        ],
+        [_button(t(lang, "common.cancel"), MenuCD(action=MenuAction.keys))],
+    )
 
 
 def keys_clear_confirm(lang: str) -> InlineKeyboardMarkup:

@@ -3,10 +3,15 @@
 Each message that carried a secret is deleted before anything else happens (invariant 6); the accounts
 service encrypts the values, and every answer shows only the masked key. Between the steps the values sit
 in the FSM storage, which is in-process memory (MemoryStorage): they never reach the disk or a log.
+Keys and the mode are handled in the private chat with the bot only: in a group the command says so.
+A switch of mode, new keys or their removal while bots run (or stop, or hold something) on the venue
+they would leave is refused with the bots' names, and the second tap offered stops them first.
 """
 
 from __future__ import annotations
 
+import contextlib
+import html
 import logging
 
 from aiogram import F, Router
@@ -19,6 +24,8 @@ from aiogram.types import CallbackQuery, Message
 from bot.i18n import t
 from bot.services.accounts import EXCHANGES, Accounts
 from bot.services.dto import UserDTO
+from bot.services.errors import BotsOnVenue, DomainError
+from bot.services.fleet import Fleet
 from handlers import keyboards as kb
 from handlers import texts as render
 from handlers.callbacks import MenuAction, MenuCD
@@ -38,17 +45,43 @@ class KeysForm(StatesGroup):
     passphrase = State()
 
 
+def _private(event: Message | CallbackQuery) -> bool:
+    chat = event.chat if isinstance(event, Message) else (event.message.chat if event.message else None)
+    return chat is not None and chat.type == "private"
+
+
+async def _refuse_group(event: Message | CallbackQuery, lang: str) -> bool:
+    """True (and the user told to use the private chat) where the event comes from a group."""
+    if _private(event):
+        return False
+    if isinstance(event, CallbackQuery):
+        await event.answer(t(lang, "error.private_only"), show_alert=True)
+    else:
+        await event.answer(t(lang, "error.private_only"))
+    return True
+
+
 @router.message(Command("keys"))
 @router.callback_query(MenuCD.filter(F.action == MenuAction.keys))
 async def keys(event: Message | CallbackQuery, state: FSMContext, user: UserDTO, lang: str) -> None:
+    if await _refuse_group(event, lang):
+        return
     await state.clear()
     await show(event, render.keys(user, lang), kb.keys_menu(user, EXCHANGES, lang))
 
 
 @router.callback_query(KeysCD.filter(F.action == KeysAction.set))
-async def ask_api_key(cq: CallbackQuery, callback_data: KeysCD, state: FSMContext, lang: str) -> None:
+async def ask_api_key(
+    cq: CallbackQuery, callback_data: KeysCD, state: FSMContext, accounts: Accounts, user: UserDTO, lang: str
+) -> None:
+    if await _refuse_group(cq, lang):
+        return
     if callback_data.exchange not in EXCHANGES:
         await cq.answer(t(lang, "error.invalid.exchange"), show_alert=True)
+        return
+    bound = await accounts.bots_on_keys(user.id)
+    if bound:
+        await _offer_stop(cq, accounts, user, bound, "set", lang)
         return
     await state.set_state(KeysForm.api_key)
     await state.set_data({"exchange": callback_data.exchange})
@@ -111,7 +144,14 @@ async def _forget(message: Message) -> None:
 async def set_mode(
     cq: CallbackQuery, callback_data: KeysCD, accounts: Accounts, user: UserDTO, lang: str
 ) -> None:
-    updated = await accounts.set_trading_mode(user.id, callback_data.action.value)
+    if await _refuse_group(cq, lang):
+        return
+    mode = callback_data.action.value
+    try:
+        updated = await accounts.set_trading_mode(user.id, mode)
+    except BotsOnVenue:
+        await _offer_stop(cq, accounts, user, await accounts.bots_on_other_venues(user.id, mode), mode, lang)
+        return
     await show(
         cq,
         f"{t(lang, 'keys.mode_set')}\n\n{render.keys(updated, lang)}",
@@ -119,14 +159,65 @@ async def set_mode(
     )
 
 
+async def _offer_stop(
+    cq: CallbackQuery, accounts: Accounts, user: UserDTO, bot_ids: list[int], target: str, lang: str
+) -> None:
+    """Name the bots the change waits for, and offer to stop them first (a second tap)."""
+    names = await accounts.bot_names(user.id, bot_ids)
+    text = t(lang, "error.bots_on_venue", names=", ".join(html.escape(n) for n in names), count=len(names))
+    await show(cq, text, kb.stop_bots_first(len(bot_ids), target, lang))
+
+
+@router.callback_query(KeysCD.filter(F.action == KeysAction.stop_bots))
+async def stop_bots(
+    cq: CallbackQuery,
+    callback_data: KeysCD,
+    state: FSMContext,
+    accounts: Accounts,
+    fleet: Fleet,
+    user: UserDTO,
+    lang: str,
+) -> None:
+    """Stop the bots the change waits for (keeping their holdings), then make the change if it can."""
+    if await _refuse_group(cq, lang):
+        return
+    target = callback_data.target
+    waiting = (
+        await accounts.bots_on_other_venues(user.id, target)
+        if target in ("paper", "live")
+        else await accounts.bots_on_keys(user.id)
+    )
+    for bot_id in waiting:
+        with contextlib.suppress(DomainError):  # stopped meanwhile
+            await fleet.stop(user.id, bot_id, holdings="keep")
+    if target in ("paper", "live"):
+        await set_mode(cq, KeysCD(action=KeysAction(target)), accounts, user, lang)
+    elif target == "clear":
+        await clear(cq, accounts, user, lang)
+    else:
+        await ask_api_key(cq, KeysCD(action=KeysAction.set), state, accounts, user, lang)
+
+
 @router.callback_query(KeysCD.filter(F.action == KeysAction.clear))
-async def ask_clear(cq: CallbackQuery, lang: str) -> None:
+async def ask_clear(cq: CallbackQuery, accounts: Accounts, user: UserDTO, lang: str) -> None:
+    if await _refuse_group(cq, lang):
+        return
+    bound = await accounts.bots_on_keys(user.id)
+    if bound:
+        await _offer_stop(cq, accounts, user, bound, "clear", lang)
+        return
     await show(cq, t(lang, "keys.confirm_clear"), kb.keys_clear_confirm(lang))
 
 
 @router.callback_query(KeysCD.filter(F.action == KeysAction.clear_confirm))
 async def clear(cq: CallbackQuery, accounts: Accounts, user: UserDTO, lang: str) -> None:
-    updated = await accounts.clear_api_keys(user.id)
+    if await _refuse_group(cq, lang):
+        return
+    try:
+        updated = await accounts.clear_api_keys(user.id)
+    except BotsOnVenue:
+        await _offer_stop(cq, accounts, user, await accounts.bots_on_keys(user.id), "clear", lang)
+        return
     await show(
         cq,
         f"{t(lang, 'keys.cleared')}\n\n{render.keys(updated, lang)}",

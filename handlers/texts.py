@@ -15,6 +15,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.i18n import t
 from bot.services.dto import AllocationSummary, BotDTO, UserDTO
+from bot.services.lifecycle import Holdings
 
 BAR_WIDTH = 20
 HUNDRED = Decimal(100)
@@ -39,7 +40,9 @@ def bot_type(bot_type: str, lang: str) -> str:
     return t(lang, "bots.type.grid") if bot_type == "grid" else t(lang, "bots.type.ai_trend")
 
 
-def status(running: bool, lang: str) -> str:
+def status(running: bool, lang: str, stopping: bool = False) -> str:
+    if stopping:
+        return t(lang, "bots.status.stopping")
     return t(lang, "bots.status.running") if running else t(lang, "bots.status.stopped")
 
 
@@ -47,7 +50,7 @@ def bot_line(bot: BotDTO, lang: str) -> str:
     return t(
         lang,
         "bots.list.line",
-        status=status(bot.is_running, lang),
+        status=status(bot.is_running, lang, bot.stopping),
         name=name(bot),
         type=bot_type(bot.bot_type, lang),
         symbol=html.escape(bot.symbol),
@@ -67,7 +70,7 @@ def bot_list(bots: list[BotDTO], free_percent: Decimal, lang: str) -> str:
 
 def bot_card(bot: BotDTO, free_percent: Decimal, lang: str) -> str:
     lines = [
-        t(lang, "bots.card.title", name=name(bot), status=status(bot.is_running, lang)),
+        t(lang, "bots.card.title", name=name(bot), status=status(bot.is_running, lang, bot.stopping)),
         t(lang, "bots.card.kind", type=bot_type(bot.bot_type, lang), symbol=html.escape(bot.symbol)),
         t(lang, "bots.card.allocation", allocation=num(bot.allocation_percent), free=num(free_percent)),
         t(
@@ -101,6 +104,14 @@ def bot_card(bot: BotDTO, free_percent: Decimal, lang: str) -> str:
             pnl=signed(bot.total_pnl),
         )
     )
+    if bot.venue is not None:
+        lines.append(t(lang, "bots.card.venue", venue=t(lang, f"bots.venue.{bot.venue}")))
+    if bot.stopping:
+        lines.append(
+            t(lang, "bots.card.stopping", note=html.escape(bot.stop_note[:300]))
+            if bot.stop_note
+            else t(lang, "bots.card.stopping_plain")
+        )
     lines.append(t(lang, "bots.card.notify_on" if bot.telegram_notify else "bots.card.notify_off"))
     if bot.last_error:
         lines.append(t(lang, "bots.card.last_error", error=html.escape(bot.last_error[:300])))
@@ -183,3 +194,46 @@ async def show(event: Message | CallbackQuery, text: str, markup: InlineKeyboard
             await event.answer()
         return
     await event.answer(text, reply_markup=markup)
+
+
+def _sizes(held: Holdings) -> str:
+    sides = []
+    if held.long_qty:
+        sides.append(f"long {num(held.long_qty)} {held.asset}")
+    if held.short_qty:
+        sides.append(f"short {num(held.short_qty)} {held.asset}")
+    return ", ".join(sides)
+
+
+def stop_question(bot: BotDTO, held: Holdings, lang: str) -> str:
+    """The second tap of a stop: what it cancels, and what the bot holds (coin, positions)."""
+    if held.coin > 0:
+        return t(
+            lang,
+            "bots.confirm_stop_coins",
+            name=name(bot),
+            qty=num(held.coin),
+            asset=html.escape(held.asset),
+            cost=signed(held.cost).lstrip("+"),
+        )
+    if held.positions:
+        return t(
+            lang, "bots.confirm_stop_positions", name=name(bot), count=held.positions, sizes=_sizes(held)
+        )
+    return t(lang, "bots.confirm_stop", name=name(bot))
+
+
+def delete_question(bot: BotDTO, held: Holdings, lang: str) -> str:
+    if held.coin > 0:
+        return t(
+            lang,
+            "bots.confirm_delete_coins",
+            name=name(bot),
+            qty=num(held.coin),
+            asset=html.escape(held.asset),
+        )
+    if held.positions:
+        return t(
+            lang, "bots.confirm_delete_positions", name=name(bot), count=held.positions, sizes=_sizes(held)
+        )
+    return t(lang, "bots.confirm_delete", name=name(bot))

@@ -90,7 +90,7 @@ async def main(path: Path, bots: int, candles: int) -> None:
         venue = PaperVenue(db)
         await venue.load()
 
-        async def exchange_for(user_id: int):
+        async def exchange_for(user_id: int, bound_to: str):
             return venue.account(user_id)
 
         async def stopper(user_id: int, bot_id: int, reason: str) -> None:
@@ -98,7 +98,7 @@ async def main(path: Path, bots: int, candles: int) -> None:
                 await fleet.stop(user_id, bot_id, reason=reason)
             except NotRunning:
                 pass
-            await runtime.halt(bot_id)
+            await fleet.complete_stop(bot_id, await runtime.halt(bot_id))
 
         runtime = GridRuntime(GridStore(db), exchange_for, stopper)
         feed = ReplayFeed.from_file(

@@ -35,8 +35,9 @@ async def test_register_then_refresh_keeps_the_chosen_language(accounts: Account
         "bitget",
     )
     await accounts.set_language(user.id, "en")
+    # first contact from a group (chat 77): alerts still go to the private chat, whose id is the user's
     again = await accounts.register(telegram_id=2**40, chat_id=77, username="kim2", language_code="ko")
-    assert (again.id, again.chat_id, again.username, again.language) == (user.id, 77, "kim2", "en")
+    assert (again.id, again.chat_id, again.username, again.language) == (user.id, 2**40, "kim2", "en")
 
 
 async def test_concurrent_first_contacts_make_one_user(accounts: Accounts, database: Database) -> None:

@@ -223,22 +223,21 @@ async def test_balance_and_positions_in_decimal(alice: CcxtExchange, fake: FakeB
     assert await alice.fetch_positions() == []
 
 
-async def test_spot_market_buy_is_sized_from_the_ask_and_fee_is_in_quote(
+async def test_spot_market_buy_is_sized_from_the_ask_and_its_fee_is_taken_from_the_coin(
     alice: CcxtExchange, fake: FakeBitget
 ) -> None:
     order = await alice.create_order(market_order(SPOT, "buy", "0.001", "grid-7-start"))
-    # Bitget sizes a spot market buy in USDT and takes its fee from the BTC bought, so the adapter pays
-    # for the taker fee (0.1 %) and a 0.2 % buffer on top: the price sent is 73369.14 x 1.003 =
-    # 73589.24742, rounded up to the tick: 73589.25; 0.001 x 73589.25 = 73.58925 USDT, which ccxt cuts
-    # to the 0.01 precision: 73.58 USDT. That buys 73.58 / 73369.14 = 0.0010028.. -> 0.001002 BTC on
-    # the lot step, and after the 0.1 % fee (0.000001002 BTC) still more than the 0.001 asked for.
-    assert fake.requests_to(SPOT_PLACE)[-1].body["size"] == "73.58"
-    assert (order.status, order.filled_qty, order.avg_fill_price, order.fee) == (
-        "closed", D("0.001002"), D("73369.14"), D("0.000001002") * D("73369.14"),
+    # Bitget sizes a spot market buy in USDT: 0.001 x the ask 73369.14 = 73.36914, which ccxt cuts to
+    # the 0.01 precision: 73.36 USDT. That buys 73.36 / 73369.14 = 0.00099987.. -> 0.000999 BTC on the
+    # lot step, and Bitget takes the 0.1 % fee from it: 0.000000999 BTC, worth 0.000000999 x 73369.14.
+    assert fake.requests_to(SPOT_PLACE)[-1].body["size"] == "73.36"
+    assert (order.status, order.filled_qty, order.avg_fill_price, order.fee_base, order.fee) == (
+        "closed", D("0.000999"), D("73369.14"), D("0.000000999"), D("0.000000999") * D("73369.14"),
     )  # fmt: skip
+    assert order.received_qty == D("0.000998001")  # what arrived: all a sell may sell
     balance = await alice.fetch_balance("spot")
-    assert balance.free("BTC") == D("0.001002") - D("0.000001002") >= D("0.001")
-    assert balance.free("USDT") == D(10000) - D("0.001002") * D("73369.14")
+    assert balance.free("BTC") == order.received_qty
+    assert balance.free("USDT") == D(10000) - D("0.000999") * D("73369.14")
 
 
 # --- placing orders ---------------------------------------------------------------------------------

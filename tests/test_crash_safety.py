@@ -7,15 +7,19 @@ A longer soak: bench/crash_soak.py.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import select
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from db.migrate import upgrade_head
 
 ROOT = Path(__file__).resolve().parent.parent
 CANDLES = int(os.environ.get("CRASH_CANDLES", "120"))
@@ -109,8 +113,19 @@ def snapshot(db: Path) -> dict[str, list[tuple]]:
         }
 
 
+def migrated_copies(tmp_path: Path, *names: str) -> list[Path]:
+    """Copies of one migrated database: the runs share one installation id, so their client order ids
+    (which carry it) can be compared."""
+    template = tmp_path / "template.db"
+    asyncio.run(upgrade_head(f"sqlite+aiosqlite:///{template}"))
+    copies = [tmp_path / name for name in names]
+    for copy in copies:
+        shutil.copyfile(template, copy)
+    return copies
+
+
 def test_sigkill_at_random_moments_changes_nothing(tmp_path: Path) -> None:
-    reference, crashed = tmp_path / "reference.db", tmp_path / "crashed.db"
+    reference, crashed = migrated_copies(tmp_path, "reference.db", "crashed.db")
     run_to_end(reference)
 
     # each life replays a random number of price points (up to 1/4 of a fair share, so the run cannot end

@@ -14,7 +14,9 @@ from bot.services.errors import (
     NameTaken,
     NotFound,
     NotRunning,
+    OppositeSides,
     OverAllocation,
+    StillStopping,
     StopBotFirst,
     TooManyBots,
     ValidationError,
@@ -22,6 +24,7 @@ from bot.services.errors import (
 from bot.services.fleet import Fleet, GridTooSmall, InsufficientCapital, RiskLimits
 from db.models import AlertOutbox, BotInstance, GridOrder
 from db.session import Database
+from engine.ports import HaltReport
 
 
 async def _trend(fleet: Fleet, user: UserDTO, name: str = "trend", allocation: str = "10", **kw):  # type: ignore[no-untyped-def]
@@ -170,19 +173,46 @@ async def test_too_many_bots(database: Database, alice: UserDTO) -> None:
         await _trend(fleet, alice, "b3", "1")
 
 
+class _Engine:
+    """What the engine service does for the fleet, with a venue that holds nothing of the bots: a stop
+    is confirmed at once."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        self.events: list[tuple[str, int]] = []
+
+    async def bot_started(self, bot) -> None:  # type: ignore[no-untyped-def]
+        self.events.append(("started", bot.id))
+
+    async def bot_stopping(self, bot) -> None:  # type: ignore[no-untyped-def]
+        self.events.append(("stopping", bot.id))
+        await self.fleet.complete_stop(bot.id, HaltReport())
+
+    async def bot_edited(self, bot) -> None:  # type: ignore[no-untyped-def]
+        self.events.append(("edited", bot.id))
+
+
 async def test_start_stop_and_their_alerts(fleet: Fleet, alice: UserDTO, database: Database) -> None:
     bot = await _trend(fleet, alice)
     started = await fleet.start(alice.id, bot.id)
-    assert started.is_running and started.last_started_at is not None
+    assert started.is_running and started.last_started_at is not None and started.venue == "paper"
     with pytest.raises(AlreadyRunning):
         await fleet.start(alice.id, bot.id)
-    stopped = await fleet.stop(alice.id, bot.id)
-    assert not stopped.is_running and stopped.last_stopped_at >= started.last_started_at
+    # without an engine to carry it out, a stop is a state: the bot no longer runs, and is stopping
+    stopping = await fleet.stop(alice.id, bot.id)
+    assert not stopping.is_running and stopping.stopping and stopping.last_stopped_at is None
+    with pytest.raises(StillStopping):
+        await fleet.start(alice.id, bot.id)
+    again = await fleet.stop(alice.id, bot.id)  # asking again is fine: it is still stopping
+    assert again.stopping
+    done = await fleet.complete_stop(bot.id, HaltReport(cancelled=2))  # the engine: the venue confirmed
+    assert done is not None and not done.stopping and done.last_stopped_at >= started.last_started_at
     with pytest.raises(NotRunning):
         await fleet.stop(alice.id, bot.id)
     async with database.read() as session:
-        kinds = (await session.execute(select(AlertOutbox.kind).order_by(AlertOutbox.id))).scalars().all()
-    assert kinds == ["bot_started", "bot_stopped"]
+        rows = (await session.execute(select(AlertOutbox).order_by(AlertOutbox.id))).scalars().all()
+    assert [r.kind for r in rows] == ["bot_started", "bot_stopped"]
+    assert rows[1].payload["cancelled"] == 2 and rows[1].chat_id == alice.telegram_id
 
 
 async def test_notifications_off_writes_no_alerts(fleet: Fleet, alice: UserDTO, database: Database) -> None:
@@ -223,10 +253,16 @@ async def test_leverage_cap_setting(database: Database, alice: UserDTO) -> None:
     assert (await _trend(fleet, alice, risk=RiskLimits(max_leverage=20))).max_leverage == 20
 
 
-async def test_delete_stops_a_running_bot_and_frees_its_share(fleet: Fleet, alice: UserDTO) -> None:
+async def test_delete_stops_a_running_bot_and_frees_its_share_once_the_stop_is_done(
+    fleet: Fleet, alice: UserDTO
+) -> None:
     bot = await _trend(fleet, alice, allocation="40")
     await fleet.start(alice.id, bot.id)
     summary = await fleet.delete(alice.id, bot.id)
+    # no engine confirmed the stop yet: the bot (and its share) stay until it holds nothing
+    assert summary.free_percent == Decimal(60) and (await fleet.get_bot(alice.id, bot.id)).delete_requested
+    await fleet.complete_stop(bot.id, HaltReport(positions_closed=1))
+    summary = await fleet.allocation(alice.id)
     assert summary.free_percent == Decimal(100) and summary.shares == ()
     with pytest.raises(NotFound):
         await fleet.get_bot(alice.id, bot.id)
@@ -234,7 +270,9 @@ async def test_delete_stops_a_running_bot_and_frees_its_share(fleet: Fleet, alic
 
 
 async def test_stop_all_is_a_kill_switch(fleet: Fleet, alice: UserDTO, bob: UserDTO) -> None:
-    bots = [await _trend(fleet, alice, f"b{i}", "5") for i in range(4)]
+    fleet.listeners.append(_Engine(fleet))
+    bots = [await _grid(fleet, alice, f"b{i}", allocation_percent="10") for i in range(4)]
+    bots = [b.bot for b in bots]
     bobs = await _trend(fleet, bob, "bobs", "5")
     for b in bots[:3]:
         await fleet.start(alice.id, b.id)
@@ -254,26 +292,28 @@ async def test_grid_start_needs_the_capital_in_its_allocation(fleet: Fleet, alic
     assert (await fleet.start(alice.id, bot.id)).is_running
 
 
-class _Recorder:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, int]] = []
-
-    async def bot_started(self, bot) -> None:  # type: ignore[no-untyped-def]
-        self.events.append(("started", bot.id))
-
-    async def bot_stopped(self, bot) -> None:  # type: ignore[no-untyped-def]
-        self.events.append(("stopped", bot.id))
-
-
-async def test_listeners_hear_committed_starts_and_stops(fleet: Fleet, alice: UserDTO) -> None:
-    recorder = _Recorder()
-    fleet.listeners.append(recorder)
+async def test_listeners_hear_committed_starts_stops_and_edits(fleet: Fleet, alice: UserDTO) -> None:
+    engine = _Engine(fleet)
+    fleet.listeners.append(engine)
     bot = await _trend(fleet, alice)
     await fleet.start(alice.id, bot.id)
     with pytest.raises(AlreadyRunning):
         await fleet.start(alice.id, bot.id)
+    await fleet.set_risk(alice.id, bot.id, stop_loss_percent="3")  # a running bot's exits follow it
     await fleet.delete(alice.id, bot.id)
-    assert recorder.events == [("started", bot.id), ("stopped", bot.id)]
+    assert engine.events == [("started", bot.id), ("edited", bot.id), ("stopping", bot.id)]
+    assert (await fleet.allocation(alice.id)).shares == ()  # the stop was confirmed: released
+
+
+async def test_two_trend_bots_on_one_perpetual_cannot_both_run(fleet: Fleet, alice: UserDTO) -> None:
+    """One-way mode nets one user's positions on a perpetual: an exit of one bot would fill against
+    the other's position (before, +39.40 USDT of invented profit in an independent probe)."""
+    first, second = await _trend(fleet, alice, "one"), await _trend(fleet, alice, "two")
+    await fleet.start(alice.id, first.id)
+    with pytest.raises(OppositeSides):
+        await fleet.start(alice.id, second.id)
+    other = (await fleet.create_trend_bot(alice.id, name="eth", symbol="ETHUSDT", allocation_percent="5")).bot
+    assert (await fleet.start(alice.id, other.id)).is_running  # another symbol is fine
 
 
 async def test_a_range_too_narrow_for_the_tick_is_refused(

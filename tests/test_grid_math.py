@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.client_ids import belongs_to, next_client_id
 from engine.grid.intervals import (
     CycleResult,
     IntervalStatus,
@@ -22,6 +23,7 @@ from engine.grid.intervals import (
     on_buy_filled,
     on_order_placed,
     on_sell_filled,
+    on_sell_partly_filled,
     place_buy,
 )
 from engine.grid.lines import (
@@ -245,6 +247,7 @@ def test_min_investment_is_the_smallest_that_fits(lower, width, count, mode, ste
 # ----------------------------------------------------------- state machine
 
 LINES = [D("100.00"), D("101.00"), D("102.00"), D("103.00"), D("104.00")]
+NS = "q7k2x"  # an installation's namespace (engine.client_ids)
 
 
 def test_initial_placement_splits_at_the_price():
@@ -287,7 +290,7 @@ def test_interval_full_cycle_by_hand():
     assert state.cycle == 1
     assert state.realized_profit == D("0.87955000")
     assert again == OrderIntent(2, 1, Side.BUY, D(102), D("0.980"))
-    assert again.client_order_id(7) == "mb7i2c1b"
+    assert again.client_order_id(NS, 7) == "q7k2x7i2c1b"
     state = on_order_placed(state, again)
     assert state.status is IntervalStatus.BUY_PLACED
 
@@ -305,6 +308,32 @@ def test_market_bought_interval_profit_uses_the_market_price():
     assert result.profit == D("1.30513500")
 
 
+def test_a_sell_filled_in_part_books_the_part_and_the_interval_keeps_the_rest():
+    state = new_interval(2, LINES, D("0.980"))
+    state, buy = place_buy(state)
+    state = on_order_placed(state, buy)
+    buy_fee = fee_for(D(102), D("0.980"), D("0.0005"))  # 0.04998
+    state, sell = on_buy_filled(state, D(102), D("0.979"), buy_fee, 1000)  # holds 0.979 (fee in the coin)
+    assert sell.qty == D("0.979") and state.held == D("0.979") and state.qty == D("0.980")
+    state = on_order_placed(state, sell)
+    sell_fee = fee_for(D(103), D("0.4"), D("0.0005"))  # 0.0206
+    state, part = on_sell_partly_filled(state, D(103), D("0.4"), sell_fee, 2000)
+    # the part's share of the entry fee: 0.04998 x 0.4 / 0.979 = 0.02042084 (8 decimals)
+    assert part.buy_fee == D("0.02042084") and not part.complete
+    # 0.4 x (103 - 102) - 0.02042084 - 0.0206 = 0.35897916
+    assert part.profit == D("0.35897916")
+    assert state.status is IntervalStatus.BUY_FILLED and state.cycle == 0
+    assert state.held == D("0.579") and state.entry_fee == D("0.02955916")
+    state, rest = on_order_placed(state, OrderIntent(2, 0, Side.SELL, D(103), D("0.579"))), None
+    state, rest, again = on_sell_filled(state, D(103), D("0.579"), D("0.02981850"), 3000)
+    # 0.579 x 1 - 0.02955916 - 0.0298185 = 0.51962234; the two parts' entry fees add up to the whole
+    assert rest.profit == D("0.51962234") and rest.buy_fee + part.buy_fee == buy_fee
+    assert state.realized_profit == part.profit + rest.profit and state.cycle == 1
+    assert again.qty == D("0.980")  # the next buy is again the interval's own quantity
+    with pytest.raises(ValueError):
+        on_sell_filled(state, D(103), D("0.5"), D(0), 0)  # nothing held any more
+
+
 def test_invalid_transitions_are_refused():
     state = new_interval(0, LINES, D(1))
     with pytest.raises(ValueError):
@@ -319,18 +348,28 @@ def test_invalid_transitions_are_refused():
 
 
 def test_client_order_id_is_deterministic_and_short():
-    assert client_order_id(12, 3, 7, "buy") == "mb12i3c7b"
-    assert client_order_id(12, 3, 7, "sell") == "mb12i3c7s"
-    assert client_order_id(12, 3, 7, Side.SELL) == "mb12i3c7s"
-    longest = client_order_id(9_999_999_999, 99, 10**12, "sell")
-    assert len(longest) <= 32
+    assert client_order_id(NS, 12, 3, 7, "buy") == "q7k2x12i3c7b"
+    assert client_order_id(NS, 12, 3, 7, "sell") == "q7k2x12i3c7s"
+    assert client_order_id(NS, 12, 3, 7, Side.SELL) == "q7k2x12i3c7s"
+    # ten million bots, 99 intervals, a cycle a second for three years: a market buy sent again 99 times
+    # still fits Bitget's 32 characters (a unified account's limit)
+    longest = next_client_id(client_order_id(NS, 9_999_999, 99, 10**8, "sell") + "m")
+    for _ in range(98):
+        longest = next_client_id(longest)
+    assert len(longest) <= 32 and longest.endswith("mr99")
     for bad in [(-1, 0, 0, "buy"), (1, 0, 0, "hold"), (1, True, 0, "buy"), (10**20, 99, 10**12, "buy")]:
         with pytest.raises(ValueError):
-            client_order_id(*bad)
+            client_order_id(NS, *bad)
+    with pytest.raises(ValueError):  # not an installation's namespace
+        client_order_id("mb", 12, 3, 7, "buy")
 
 
 ORDER_KEYS = st.tuples(
-    st.integers(0, 10**9), st.integers(0, 99), st.integers(0, 10**9), st.sampled_from(["buy", "sell"])
+    st.sampled_from([NS, "z0000"]),
+    st.integers(0, 10**9),
+    st.integers(0, 99),
+    st.integers(0, 10**9),
+    st.sampled_from(["buy", "sell"]),
 )
 
 
@@ -340,3 +379,6 @@ def test_client_order_ids_are_unique_and_exchange_safe(a, b):
     assert client_order_id(*a) == ida
     assert re.fullmatch(r"[A-Za-z0-9]{1,32}", ida)
     assert (ida == idb) == (a == b)
+    # an id belongs to its own installation's bot only, never to another installation's same bot
+    assert belongs_to(ida, a[0], a[1])
+    assert belongs_to(ida, b[0], b[1]) == (a[:2] == b[:2])

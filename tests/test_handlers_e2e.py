@@ -52,11 +52,13 @@ class App:
     async def user(self, telegram_id: int) -> UserDTO:
         return await self.services.accounts.get(telegram_id)
 
-    async def trend_bot(self, telegram_id: int, name: str, allocation: str = "30") -> BotDTO:
+    async def trend_bot(
+        self, telegram_id: int, name: str, allocation: str = "30", symbol: str = "BTCUSDT"
+    ) -> BotDTO:
         """A user (registered as on first contact) and a stopped AI trend bot of theirs."""
         user = await self.services.accounts.register(telegram_id=telegram_id, chat_id=telegram_id)
         change = await self.services.fleet.create_trend_bot(
-            user.id, name=name, symbol="BTCUSDT", allocation_percent=allocation
+            user.id, name=name, symbol=symbol, allocation_percent=allocation
         )
         return change.bot
 
@@ -285,7 +287,7 @@ async def test_trades_button_without_trades(app: App) -> None:
 async def test_allocation_view_and_stop_all_with_confirmation(app: App) -> None:
     fleet = app.services.fleet
     alpha = await app.trend_bot(ALICE, "Alpha", "30")
-    beta = await app.trend_bot(ALICE, "Beta", "25")
+    beta = await app.trend_bot(ALICE, "Beta", "25", "ETHUSDT")  # one trend bot per perpetual
     user = await app.user(ALICE)
     await fleet.start(user.id, alpha.id)
     await fleet.start(user.id, beta.id)

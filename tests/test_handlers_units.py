@@ -10,6 +10,7 @@ import pytest
 from bot.services.dto import AllocationSummary, BotDTO, BotShare, UserDTO
 from bot.services.errors import DomainError, NotFound, OverAllocation, StopBotFirst, ValidationError
 from bot.services.fleet import GridTooSmall
+from bot.services.lifecycle import Holdings
 from handlers import build_router
 from handlers import keyboards as kb
 from handlers import texts as render
@@ -88,8 +89,14 @@ def test_every_keyboard_button_carries_short_callback_data(lang: str) -> None:
         kb.main_menu(lang),
         kb.bot_list([bot, make_bot(id=2)], lang),
         kb.bot_card(bot, lang),
-        kb.stop_confirm(bot, lang),
-        kb.delete_confirm(bot, lang),
+        kb.stop_confirm(bot, Holdings(), lang),
+        kb.stop_confirm(bot, Holdings(coin=Decimal("0.1"), asset="BTC"), lang),
+        kb.stop_confirm(bot, Holdings(positions=2, close_on_stop=True), lang),
+        kb.delete_confirm(bot, Holdings(), lang),
+        kb.delete_confirm(bot, Holdings(coin=Decimal("0.1"), asset="BTC"), lang),
+        kb.delete_confirm(bot, Holdings(positions=1), lang),
+        kb.stop_all_holdings(lang),
+        kb.stop_bots_first(3, "live", lang),
         kb.edit_menu(bot, lang),
         kb.risk_menu(bot, lang),
         kb.allocation(summary, lang),

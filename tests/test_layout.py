@@ -19,8 +19,8 @@ SOURCE_ROOTS = ("bot", "db", "engine", "handlers", "migrations")
 # of engine/ (exchange, markets, money, client_ids, ports); engine.runner hands ticks to the bot types.
 ENGINE_ALLOWED: dict[str, set[str]] = {
     "top": {"top"},
-    "engine.runner": {"top", "engine.grid"},
-    "engine.market_data": set(),
+    "engine.runner": {"top", "engine.grid", "engine.trend"},
+    "engine.market_data": {"top"},
     "engine.grid": {"top", "engine.market_data"},
     "engine.trend": {"top", "engine.market_data"},
     "engine.venues.paper": {"top", "engine.market_data"},

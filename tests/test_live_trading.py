@@ -11,8 +11,9 @@ import pytest
 
 from bot.engine_service import EngineService
 from bot.services.accounts import Accounts
+from bot.services.errors import BotsOnVenue
 from bot.services.fleet import Fleet
-from db.models import User
+from db.models import BotInstance, User
 from db.session import Database
 from engine.venues.live.accounts import LiveAccounts
 from engine.venues.live.credentials import CredentialCipher
@@ -50,10 +51,7 @@ async def live(fake: FakeBitget, cipher: CredentialCipher) -> AsyncIterator[Live
 async def test_a_live_grid_bot_places_its_orders_on_the_users_exchange(
     database: Database, fleet: Fleet, accounts: Accounts, live: LiveAccounts, fake: FakeBitget
 ) -> None:
-    async def user_exchange(user: User):  # type: ignore[no-untyped-def]
-        return await live.exchange_for(user)
-
-    engine = EngineService(database, fleet, venue=PaperVenue(database), live_exchange_for=user_exchange)
+    engine = EngineService(database, fleet, venue=PaperVenue(database), live_exchange_for=live.exchange_for)
     fleet.equity = engine.equity
     user = await accounts.register(telegram_id=77, chat_id=77)
     await accounts.set_api_keys(user.id, api_key=KEY, secret=SECRET, passphrase=PASSPHRASE)
@@ -99,25 +97,43 @@ async def test_a_live_grid_bot_places_its_orders_on_the_users_exchange(
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_a_switch_between_paper_and_live_applies_to_the_next_tick(
-    database: Database, fleet: Fleet, accounts: Accounts, live: LiveAccounts
+async def test_a_switch_of_mode_never_moves_a_bot_and_is_refused_while_bots_run_on_the_old_venue(
+    database: Database, fleet: Fleet, accounts: Accounts, live: LiveAccounts, fake: FakeBitget
 ) -> None:
-    """The engine keeps each user's trading mode; the accounts service (the users' only writer) tells
-    it of every change, so a long re-read interval never leaves a bot on the wrong exchange."""
-
-    async def user_exchange(user: User):  # type: ignore[no-untyped-def]
-        return await live.exchange_for(user)
-
+    """Before, a switch from paper to live moved running bots to the user's real account on their next
+    tick (their whole grid placed again with real money, the paper orders orphaned). A bot now trades
+    on the venue it was started on; the chat's own prices and trades follow the user's mode."""
     venue = PaperVenue(database)
-    engine = EngineService(database, fleet, venue=venue, live_exchange_for=user_exchange, mode_ttl=3600)
+    engine = EngineService(database, fleet, venue=venue, live_exchange_for=live.exchange_for, mode_ttl=3600)
     accounts.watchers.append(engine.user_seen)  # as bot/app.py wires it
     user = await accounts.register(telegram_id=78, chat_id=78)
-    assert await engine.exchange_for(user.id) is venue.account(user.id)
+    assert await engine.user_exchange(user.id) is venue.account(user.id)
     await accounts.set_api_keys(user.id, api_key=KEY, secret=SECRET, passphrase=PASSPHRASE)
+    paper_bot = (
+        await fleet.create_grid_bot(
+            user.id, name="paper grid", symbol="BTCUSDT", allocation_percent="20", lower_price="70000",
+            upper_price="80000", grid_count=10, total_investment="1000",
+        )
+    ).bot  # fmt: skip
+    await fleet.start(user.id, paper_bot.id)
+    assert (await fleet.get_bot(user.id, paper_bot.id)).venue == "paper"
+    with pytest.raises(BotsOnVenue) as refused:
+        await accounts.set_trading_mode(user.id, "live")
+    assert refused.value.names == ["paper grid"]
+    await fleet.stop(user.id, paper_bot.id)  # the engine carries the stop out on paper at once
     await accounts.set_trading_mode(user.id, "live")
-    assert await engine.exchange_for(user.id) is not venue.account(user.id)
-    await accounts.set_trading_mode(user.id, "paper")
-    assert await engine.exchange_for(user.id) is venue.account(user.id)
+    assert await engine.user_exchange(user.id) is not venue.account(user.id)
+    assert await engine.exchange_for(user.id, "paper") is venue.account(user.id)  # a binding is kept
+    assert fake.requests_to("/api/v2/spot/trade/place-order") == []  # nothing reached the real account
+    with pytest.raises(BotsOnVenue):  # keys are not replaced under a live bot either
+        live_bot = (
+            await fleet.create_trend_bot(user.id, name="live trend", symbol="ETHUSDT", allocation_percent="5")
+        ).bot
+        async with database.write() as session:  # as if started on the live account
+            bot_row = await session.get(BotInstance, live_bot.id)
+            assert bot_row is not None
+            bot_row.is_running, bot_row.venue = True, "live"
+        await accounts.set_api_keys(user.id, api_key="other", secret="x", passphrase="y")
     await engine.shutdown()
 
 
@@ -130,7 +146,7 @@ async def test_trading_modes_asked_at_once_are_read_together_and_again_after_the
     applies once the mode's time to live has passed."""
     live_exchange = object()
 
-    async def user_exchange(user: User):  # type: ignore[no-untyped-def]
+    async def user_exchange(user: User, demo: bool):  # type: ignore[no-untyped-def]
         return live_exchange
 
     venue = PaperVenue(database)
@@ -147,12 +163,12 @@ async def test_trading_modes_asked_at_once_are_read_together_and_again_after_the
         return real_read()
 
     monkeypatch.setattr(database, "read", counting_read)
-    exchanges = await asyncio.gather(*(engine.exchange_for(u.id) for u in users for _ in range(3)))
+    exchanges = await asyncio.gather(*(engine.user_exchange(u.id) for u in users for _ in range(3)))
     assert exchanges[:3] == [live_exchange] * 3
     assert exchanges[3:] == [venue.account(u.id) for u in users[1:] for _ in range(3)]
     assert reads == 1 + 3  # the modes in one query; then the live user's row for each of its exchanges
     await accounts.set_trading_mode(users[0].id, "paper")  # not told: as if by another process
-    assert await engine.exchange_for(users[0].id) is live_exchange  # within the time to live
+    assert await engine.user_exchange(users[0].id) is live_exchange  # within the time to live
     await asyncio.sleep(0.35)
-    assert await engine.exchange_for(users[0].id) is venue.account(users[0].id)
+    assert await engine.user_exchange(users[0].id) is venue.account(users[0].id)
     await engine.shutdown()

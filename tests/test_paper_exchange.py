@@ -2,7 +2,9 @@
 funds, idempotent client order ids, futures positions, and state that survives a restart.
 
 Hand calculations: BTC/USDT spot, tick 0.01, step 0.000001, maker 0.0002, taker 0.0006, and the
-account starts with the user's paper balance of 10000 USDT.
+account starts with the user's paper balance of 10000 USDT. Most of them take the fee in quote (a market
+setting, `QUOTE_FEES`); the default, Bitget's, takes a spot buy's fee from the coin bought and has tests
+of its own.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from decimal import Decimal as D
 import pytest
 
 from db.session import Database
-from engine.exchange import InsufficientFunds, InvalidOrder, OrderRequest
+from engine.exchange import InsufficientFunds, InvalidOrder, OrderNotFound, OrderRequest
+from engine.venues.paper.markets import paper_markets
 from engine.venues.paper.venue import PaperVenue, load_cursor
 
 BTC = "BTC/USDT"
 PERP = "BTC/USDT:USDT"
+QUOTE_FEES = paper_markets(spot_buy_fee_in_base=False)
 
 
 def limit(side: str, qty: str, price: str, cid: str, symbol: str = BTC, **kw) -> OrderRequest:
@@ -29,7 +33,7 @@ def market(side: str, qty: str, cid: str, symbol: str = BTC, **kw) -> OrderReque
 
 @pytest.fixture
 async def venue(database: Database) -> PaperVenue:
-    v = PaperVenue(database)
+    v = PaperVenue(database, markets=QUOTE_FEES)
     await v.load()
     return v
 
@@ -87,7 +91,7 @@ async def test_same_client_order_id_returns_the_existing_order(venue, alice) -> 
 
 
 async def test_market_order_pays_slippage_and_the_taker_fee(database, alice) -> None:
-    venue = PaperVenue(database, slippage=D("0.001"))
+    venue = PaperVenue(database, markets=QUOTE_FEES, slippage=D("0.001"))
     ex = venue.account(alice.id)
     await venue.on_price(BTC, D("100000"), 5)
     order = await ex.create_order(market("buy", "0.01", "m1"))
@@ -124,12 +128,12 @@ async def test_cancel_releases_the_locked_funds(venue, alice) -> None:
 
 
 async def test_state_survives_a_restart(database, alice) -> None:
-    first = PaperVenue(database)
+    first = PaperVenue(database, markets=QUOTE_FEES)
     await first.load()
     await first.on_price(BTC, D("100000"), 1)
     await first.account(alice.id).create_order(limit("buy", "0.01", "99000", "r1"))
     await first.on_price(BTC, D("99500"), 2, cursor=("replay:test", 7))
-    second = PaperVenue(database)  # a new process
+    second = PaperVenue(database, markets=QUOTE_FEES)  # a new process
     assert await second.load() == 1
     assert await load_cursor(database, "replay:test") == 7
     filled = await second.on_price(BTC, D("99000"), 3)
@@ -163,7 +167,7 @@ async def test_perpetual_position_with_leverage_and_margin(venue, alice) -> None
 async def test_concurrent_batches_commit_together_each_with_its_own_result(database, alice, bob) -> None:
     import asyncio
 
-    venue = PaperVenue(database)
+    venue = PaperVenue(database, markets=QUOTE_FEES)
     await venue.load()
     await venue.on_price(BTC, D("100000"), 1)
     a, b = venue.account(alice.id), venue.account(bob.id)
@@ -178,7 +182,7 @@ async def test_concurrent_batches_commit_together_each_with_its_own_result(datab
     assert ra.accepted[0].id != rb.accepted[0].id
     again = await a.create_orders([limit("buy", "0.01", "99000", "a1")])  # idempotent across batches
     assert [o.id for o in again.accepted] == [ra.accepted[0].id]
-    fresh = PaperVenue(database)  # what was committed
+    fresh = PaperVenue(database, markets=QUOTE_FEES)  # what was committed
     assert await fresh.load() == 2
 
 
@@ -187,7 +191,7 @@ async def test_fetch_balance_never_writes(database, alice) -> None:
     write here would wait for that transaction (a deadlock until the busy timeout)."""
     import asyncio
 
-    venue = PaperVenue(database)
+    venue = PaperVenue(database, markets=QUOTE_FEES)
     async with database.write():
         balance = await asyncio.wait_for(venue.account(alice.id).fetch_balance(), 5)
     assert balance.total("USDT") == D("10000")
@@ -243,7 +247,7 @@ async def test_stop_market_orders_fill_at_the_trigger_or_at_a_gapping_open(datab
     )  # fmt: skip
     assert filled.fee == D("99000") * D("0.1") * D("0.0006")
     # a restart keeps the resting stop; the next candle opens at 98000, past 98500: fills at the open
-    again = PaperVenue(database)
+    again = PaperVenue(database, markets=QUOTE_FEES)
     assert await again.load() == 1
     again.mark_price(PERP, D("98800"), 1)
     [gapped] = await again.on_price(PERP, D("98000"), 2)
@@ -278,11 +282,11 @@ async def test_a_stop_is_cancelable_and_a_buy_stop_triggers_going_up(venue, alic
 async def test_a_client_order_id_used_before_a_restart_answers_with_that_order(database, alice) -> None:
     """Only open orders are in memory; the database remembers the rest (and a batch mixing an old id
     with a new one places only the new one)."""
-    first = PaperVenue(database)
+    first = PaperVenue(database, markets=QUOTE_FEES)
     await first.on_price(BTC, D("100000"), 1)
     filled = await first.account(alice.id).create_order(limit("buy", "0.01", "99000", "old"))
     await first.on_price(BTC, D("98000"), 2)
-    second = PaperVenue(database)  # a new process
+    second = PaperVenue(database, markets=QUOTE_FEES)  # a new process
     await second.load()
     await second.on_price(BTC, D("98500"), 3)
     ex = second.account(alice.id)
@@ -300,7 +304,7 @@ async def test_a_client_order_id_used_before_a_restart_answers_with_that_order(d
 
 
 async def test_a_failed_write_leaves_the_venue_as_it_was(database, alice, monkeypatch) -> None:
-    venue = PaperVenue(database)
+    venue = PaperVenue(database, markets=QUOTE_FEES)
     await venue.load()
     ex = venue.account(alice.id)
     await venue.on_price(BTC, D("100000"), 1)
@@ -330,7 +334,7 @@ async def test_memory_and_database_agree_after_a_random_session(database, alice,
     import random
 
     rng = random.Random(7)
-    venue = PaperVenue(database)
+    venue = PaperVenue(database, markets=QUOTE_FEES)
     await venue.load()
     await venue.on_price(BTC, D("100000"), 1)
     await venue.on_price(PERP, D("100000"), 1)
@@ -365,7 +369,7 @@ async def test_memory_and_database_agree_after_a_random_session(database, alice,
             pass
         await venue.on_price(BTC, price, step)
         await venue.on_price(PERP, price, step)
-    fresh = PaperVenue(database)
+    fresh = PaperVenue(database, markets=QUOTE_FEES)
     await fresh.load()
     assert fresh.state.orders == venue.state.orders and len(venue.state.orders) > 3
     assert fresh.state.accounts == venue.state.accounts  # every balance and position
@@ -405,7 +409,7 @@ async def test_recall_reads_the_finished_orders_asked_for_and_the_look_up_answer
 ) -> None:
     """A restart: the orders filled or cancelled while the process was down are read in one go, and
     each owner's look-up by client order id then answers as the database would, without reading it."""
-    first = PaperVenue(database)
+    first = PaperVenue(database, markets=QUOTE_FEES)
     await first.on_price(BTC, D("100000"), 1)
     a, b = first.account(alice.id), first.account(bob.id)
     await a.create_orders([limit("buy", "0.01", "99000", "filled"), limit("buy", "0.01", "90000", "open")])
@@ -416,7 +420,7 @@ async def test_recall_reads_the_finished_orders_asked_for_and_the_look_up_answer
     truth = {cid: await a.fetch_order_by_client_id(cid, BTC) for cid in ("filled", "cancelled")}
     truth = {cid: await a.fetch_order_by_client_id(cid, BTC) for cid in truth}  # the database's answer
 
-    second = PaperVenue(database)  # a new process
+    second = PaperVenue(database, markets=QUOTE_FEES)  # a new process
     await second.load()
     asked = [(alice.id, "filled"), (alice.id, "cancelled"), (alice.id, "open"), (alice.id, "never sent")]
     assert await second.recall(asked) == 2  # the open order is in the book already; one never existed
@@ -430,3 +434,96 @@ async def test_recall_reads_the_finished_orders_asked_for_and_the_look_up_answer
         assert repr(await ex.fetch_order_by_client_id(cid, BTC)) == repr(order)
     assert (await ex.fetch_order_by_client_id("open", BTC)).status == "open"  # type: ignore[union-attr]
     assert truth["filled"].status == "closed" and truth["cancelled"].status == "canceled"  # type: ignore[union-attr]
+
+
+# ---- Bitget's fee model (a spot buy's fee in the coin bought), partial fills, failures per account
+
+
+async def test_a_spot_buy_pays_its_fee_in_the_coin_bought_as_on_bitget(database, alice) -> None:
+    venue = PaperVenue(database)  # the default markets: Bitget's fee model
+    assert venue.market(BTC).buy_fee_in_base and not venue.market(PERP).buy_fee_in_base
+    ex = venue.account(alice.id)
+    await venue.on_price(BTC, D("100000"), 1)
+    await ex.create_order(limit("buy", "0.01", "99000", "b1"))
+    # a buy whose fee is paid in the coin locks only its cost: 99000 x 0.01 = 990
+    assert (await ex.fetch_balance()).assets["USDT"].used == D("990")
+    await venue.on_price(BTC, D("98500"), 2)
+    done = await ex.fetch_order_by_client_id("b1", BTC)
+    assert done is not None and done.status == "closed" and done.filled_qty == D("0.01")
+    # fee 0.01 x 0.0002 = 0.000002 BTC, worth 0.000002 x 99000 = 0.198 USDT; 0.009998 BTC arrive
+    assert (done.fee_base, done.fee, done.received_qty) == (D("0.000002"), D("0.198"), D("0.009998"))
+    bal = await ex.fetch_balance()
+    assert (bal.total("USDT"), bal.total("BTC")) == (D("9010"), D("0.009998"))
+    # a market buy takes the taker fee in the coin too: 0.001 x 0.0006 = 0.0000006 -> 0.00000060 BTC
+    bought = await ex.create_order(market("buy", "0.001", "m1"))
+    assert (bought.fee_base, bought.received_qty) == (D("0.0000006"), D("0.0009994"))
+    # a sell pays in quote: 0.009 x 98500 = 886.5, fee 886.5 x 0.0006 = 0.5319
+    sold = await ex.create_order(market("sell", "0.009", "m2"))
+    assert (sold.fee_base, sold.fee) == (0, D("0.5319"))
+    bal = await ex.fetch_balance()
+    assert bal.total("BTC") == D("0.009998") + D("0.0009994") - D("0.009")
+    assert bal.total("USDT") == D("9010") - D("98.5") + D("886.5") - D("0.5319")
+    again = PaperVenue(database)  # a restart reads the same fees back
+    await again.load()
+    assert (await again.account(alice.id).fetch_order_by_client_id("b1", BTC)) == done
+
+
+async def test_a_partial_fill_rests_on_and_a_cancel_after_it_keeps_what_filled(database, alice) -> None:
+    venue = PaperVenue(database)
+    await venue.load()
+    ex = venue.account(alice.id)
+    await venue.on_price(BTC, D("100000"), 1)
+    order = await ex.create_order(limit("buy", "0.01", "99000", "pb"))
+    part = await venue.fill_partially(alice.id, order.id, D("0.004"))
+    # 0.004 filled at 99000 (fee 0.0000008 BTC): 396 of the 990 locked is spent, 594 stays locked
+    assert (part.status, part.filled_qty, part.fee_base, part.remaining_qty) == (
+        "open",
+        D("0.004"),
+        D("0.0000008"),
+        D("0.006"),
+    )
+    bal = await ex.fetch_balance()
+    assert (bal.assets["USDT"].used, bal.total("USDT"), bal.total("BTC")) == (
+        D("594"),
+        D("9604"),
+        D("0.0039992"),
+    )
+    assert [o.filled_qty for o in await ex.fetch_open_orders(BTC)] == [D("0.004")]
+    assert await ex.cancel_orders([order.id], BTC) == [order.id]
+    gone = await ex.fetch_order_by_client_id("pb", BTC)
+    assert gone is not None and (gone.status, gone.filled_qty) == ("canceled", D("0.004"))
+    bal = await ex.fetch_balance()
+    assert (bal.assets["USDT"].used, bal.total("USDT"), bal.total("BTC")) == (0, D("9604"), D("0.0039992"))
+    fresh = PaperVenue(database)  # what a restart reads
+    await fresh.load()
+    assert await fresh.account(alice.id).fetch_balance() == bal
+    with pytest.raises(OrderNotFound):  # a cancelled order has nothing left to fill
+        await venue.fill_partially(alice.id, order.id, D("0.001"))
+
+
+async def test_a_margin_call_of_one_account_never_holds_back_the_others(database, alice, bob) -> None:
+    """Before, the margin call rolled the whole price point back and the feed retried it for ever."""
+    from sqlalchemy import update
+
+    from db.models import User
+
+    async with database.write() as session:  # alice has only the margin of her position
+        await session.execute(update(User).where(User.id == alice.id).values(paper_balance=D("11")))
+    venue = PaperVenue(database)
+    await venue.load()
+    a, b = venue.account(alice.id), venue.account(bob.id)
+    await a.set_leverage(PERP, 10)
+    await venue.on_price(PERP, D("1000"), 1)
+    await a.create_order(market("buy", "0.1", "long", PERP))  # 100 notional, margin 10, fee 0.06
+    stop = OrderRequest(
+        PERP, "sell", "market", D("0.1"), D("500"), "stop", reduce_only=True, trigger_price=D("500")
+    )
+    await a.create_order(stop)
+    await b.create_order(limit("buy", "0.1", "600", "bid", PERP))
+    # the price gaps to 450: alice's stop fills at 450, a loss of 55 on 0.94 free USDT: a margin call
+    filled = await venue.on_price(PERP, D("450"), 2, cursor=("replay:test", 9))
+    assert [o.client_order_id for o in filled] == ["bid"]
+    assert (await b.fetch_order_by_client_id("bid", PERP)).status == "closed"  # type: ignore[union-attr]
+    assert (await a.fetch_order_by_client_id("stop", PERP)).status == "canceled"  # type: ignore[union-attr]
+    assert await load_cursor(database, "replay:test") == 9  # the feed moves on
+    assert await venue.on_price(PERP, D("440"), 3) == []  # and is not stuck on the failed order

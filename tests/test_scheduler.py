@@ -158,12 +158,8 @@ async def test_equity_counts_held_base_at_the_last_price(database, fleet, alice)
     await venue.account(alice.id).create_order(
         OrderRequest("BTC/USDT", "buy", "market", D("0.01"), None, "x")
     )
-    async with database.read() as session:
-        from db.models import User
-
-        user = await session.get(User, alice.id)
     # 10000 - 1000 - 0.6 fee + 0.01 x 100000
-    assert await service.equity(user) == D("9999.4")
+    assert await service.equity(alice.id, "paper") == D("9999.4")
 
 
 async def test_bots_tick_in_slots_one_at_a_time_each() -> None:

@@ -20,11 +20,11 @@ CLEAN_ENV = {
 
 def test_defaults_are_sqlite_and_paper(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
-    for key in ("DATABASE_URL", "TELEGRAM_BOT_TOKEN", "TRADING_MODE", "ENCRYPTION_KEY"):
+    for key in ("DATABASE_URL", "TELEGRAM_BOT_TOKEN", "ENCRYPTION_KEY", "EXCHANGE_API_URL", "PRICE_FEED"):
         monkeypatch.delenv(key, raising=False)
     settings = load_settings()
     assert settings.database_url == "sqlite+aiosqlite:///multibot.db"
-    assert settings.trading_mode == "paper"
+    assert settings.price_feed == "replay" and settings.exchange_api_url is None
     assert settings.telegram_bot_token is None
 
 
@@ -44,7 +44,8 @@ def test_env_example_lists_every_setting() -> None:
         ({"ENCRYPTION_KEY": "not-a-key"}, "ENCRYPTION_KEY"),
         ({"TELEGRAM_BOT_TOKEN": "nocolon"}, "TELEGRAM_BOT_TOKEN"),
         ({"MAX_BOTS_PER_USER": "lots"}, "MAX_BOTS_PER_USER"),
-        ({"TRADING_MODE": "yolo"}, "TRADING_MODE"),
+        ({"PRICE_FEED": "yolo"}, "PRICE_FEED"),
+        ({"EXCHANGE_API_URL": "ftp://bitget"}, "EXCHANGE_API_URL"),
         ({"ALLOWED_TELEGRAM_IDS": "12,abc"}, "ALLOWED_TELEGRAM_IDS"),
     ],
 )

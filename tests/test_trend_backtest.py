@@ -112,7 +112,7 @@ def test_sizing_exits_and_client_ids_by_hand() -> None:
     # allocated 1000, 20 % per entry = margin 200, x5 = notional 1000 at 50000 -> 0.02 BTC
     [intent] = decide(7, 1708300800000, 1, D("50000"), TrendState(), D("1000"), s, MARKET)
     assert (intent.action, intent.side, intent.qty, intent.margin) == ("open", "buy", D("0.02"), D("200"))
-    assert intent.client_order_id == "mb7t1708300800o1l"
+    assert intent.client_order_id == "bktst7t28471680o1l"
     assert decide(7, 1708300800000, 1, D("50000"), TrendState(), D("1000"), s, MARKET) == [intent]
     req = intent.order_request("BTC/USDT:USDT")
     assert (req.type, req.side, req.reduce_only) == ("market", "buy", False)
@@ -130,7 +130,7 @@ def test_sizing_exits_and_client_ids_by_hand() -> None:
     close, short = decide(7, 1708304400000, -1, D("51000"), state, D("1000"), s, MARKET)
     assert (close.action, close.side, close.seq, close.reason) == ("close", "sell", 1, "signal")
     assert close.order_request("BTC/USDT:USDT").reduce_only
-    assert (short.side, short.seq, short.client_order_id) == ("sell", 2, "mb7t1708304400o2s")
+    assert (short.side, short.seq, short.client_order_id) == ("sell", 2, "bktst7t28471740o2s")
     state, trade = on_exit_filled(state, 1, D("51000"), D("0.61"), 2, "signal")
     # pnl = 0.02 x (51000 - 50000) - 0.6 - 0.61 = 18.79
     assert trade.pnl == D("18.79000000") and state.positions == ()
@@ -154,7 +154,7 @@ def test_max_positions_capital_cap_and_spot() -> None:
     state, _ = on_entry_filled(state, third, D("100"), third.qty, D("0"), 3 * H, s, D("0.01"))
     assert decide(1, 4 * H, 1, D("100"), state, D("1000"), s, MARKET) == []  # max_positions reached
     assert [i.seq for i in manual_close(1, 5 * H, state, D("99"))] == [1, 2, 3]
-    assert manual_close(1, 5 * H, state, D("99"))[0].client_order_id == "mb1t18000m1l"
+    assert manual_close(1, 5 * H, state, D("99"))[0].client_order_id == "bktst1t300m1l"
     spot = TrendSettings(1, 3, D("2"), D("4"), D("50"), "spot")
     assert decide(1, H, -1, D("100"), TrendState(), D("1000"), spot, MARKET) == []  # spot: no shorts
     with pytest.raises(ValueError):

@@ -16,11 +16,13 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.services.fleet import Fleet, RiskLimits
-from db.models import AlertOutbox, BotInstance, PaperOrder, Trade, TrendBotState, TrendPositionRow
+from db import queries as q
+from db.models import AlertOutbox, BotInstance, PaperOrder, Trade, TrendPositionRow
 from db.session import Database
 from engine.exchange import Market
 from engine.market_data.candles import load_candles
 from engine.market_data.feeds import DATA_DIR, ReplayFeed
+from engine.ports import HaltReport
 from engine.trend.backtest import run_trend_backtest
 from engine.trend.candles import CandleSource
 from engine.trend.positions import TrendSettings
@@ -50,13 +52,14 @@ class Harness:
         await self.venue.on_price(PERP, price, ts)
 
     def new_runtime(self) -> TrendRuntime:
-        async def exchange_for(user_id: int):  # type: ignore[no-untyped-def]
+        async def exchange_for(user_id: int, venue: str):  # type: ignore[no-untyped-def]
+            assert venue == "paper"
             return self.venue.account(user_id)
 
         async def stopper(user_id: int, bot_id: int, reason: str) -> None:
             await self.fleet.stop(user_id, bot_id, reason=reason)
 
-        async def capital(user_id: int, percent: D) -> D:
+        async def capital(user_id: int, venue: str, percent: D) -> D:
             balance = await self.venue.account(user_id).fetch_balance()
             return balance.total("USDT") * percent / 100
 
@@ -71,10 +74,17 @@ class Harness:
             await self.runtime.tick(bot_id)
 
 
-async def trend_bot(fleet: Fleet, db: Database, user_id: int, *, stop_loss: D | None = None) -> int:
+async def namespace_of(database: Database) -> str:
+    async with database.read() as session:
+        return await q.installation_id(session)
+
+
+async def trend_bot(
+    fleet: Fleet, db: Database, user_id: int, *, stop_loss: D | None = None, name: str = "trend"
+) -> int:
     risk = RiskLimits(max_leverage=5, max_positions=3, stop_loss_percent=D("3"), take_profit_percent=D("6"))
     created = await fleet.create_trend_bot(
-        user_id, name="trend", symbol="BTCUSDT", allocation_percent=str(ALLOCATION), risk=risk
+        user_id, name=name, symbol="BTCUSDT", allocation_percent=str(ALLOCATION), risk=risk
     )
     async with db.write() as session:
         await session.execute(
@@ -143,7 +153,8 @@ async def test_positions_match_the_backtest_trade_by_trade(harness: Harness, ali
     assert len(closed) >= 5 and {t[-1] for t in closed} >= exits, "the slice should exercise exits"
     if stop_loss is not None:  # the stops were the venue's stop orders, filled at their level
         stops = [r for r in rows if r.exit_reason == "sl"]
-        assert all(r.exit_order_id == r.sl_order_id == f"mb{bot_id}p{r.seq}sl" for r in stops)
+        ns = await namespace_of(harness.db)
+        assert all(r.exit_order_id == r.sl_order_id == f"{ns}{bot_id}p{r.seq}sl" for r in stops)
         assert any(r.exit_price == r.stop_loss for r in stops)
     still_open = [(r.seq, r.side, r.qty, r.entry_ts, r.entry_price) for r in rows if r.status == "open"]
     assert still_open == [
@@ -227,9 +238,10 @@ async def test_an_order_lost_before_sending_goes_out_once_with_the_same_id(harne
     assert orders == 1 and trades == 1
 
 
-async def test_stop_loss_closes_at_the_crossing_point_and_halt_cancels_take_profits(
+async def test_stop_loss_closes_at_the_crossing_point_and_a_stop_keeps_the_positions_protected(
     harness: Harness, alice
 ) -> None:
+    """Before, a stop cancelled the positions' stop loss and take profit and left them open."""
     n = len(CANDLES)
     bot_id = await trend_bot(harness.fleet, harness.db, alice.id, stop_loss=D("1"))
     await harness.walk(bot_id, n * 4)
@@ -239,16 +251,29 @@ async def test_stop_loss_closes_at_the_crossing_point_and_halt_cancels_take_prof
     for r in stops:
         # a long's stop fills at or below its level (the point that crossed it), a short's at or above
         assert r.exit_price <= r.stop_loss if r.side == "long" else r.exit_price >= r.stop_loss
-        assert r.exit_order_id == f"mb{bot_id}p{r.seq}sl"
-    resting = [r for r in rows if r.status == "open" and r.tp_order_id]
-    await harness.fleet.stop(alice.id, bot_id)
+        assert r.exit_order_id == f"{await namespace_of(harness.db)}{bot_id}p{r.seq}sl"
+    # again, stopped while a position is open with both of its protective orders resting (the first bot
+    # stops first: one trend bot per perpetual and user)
+    await harness.fleet.stop(alice.id, bot_id, holdings="close")
     await harness.runtime.halt(bot_id)
-    async with harness.db.read() as session:
-        open_orders = (
-            await session.execute(select(func.count()).where(PaperOrder.status == "open"))
-        ).scalar_one()
-        state = await session.get(TrendBotState, bot_id)
-    assert open_orders == 0 and state is not None
+    await harness.fleet.complete_stop(bot_id, HaltReport())
+    bot_id = await trend_bot(harness.fleet, harness.db, alice.id, stop_loss=D("2"), name="again")
+    harness.feed.resume_at(0)
+    resting = []
+    while not resting and await harness.feed.step() is not None:
+        await harness.runtime.tick(bot_id)
+        resting = [r for r in await positions(harness.db, bot_id) if r.status == "open" and r.sl_order_id]
+    assert resting, "a position opens on this slice"
+    await harness.fleet.stop(alice.id, bot_id)  # the bot's setting: keep them
+    report = await harness.runtime.halt(bot_id)
+    assert report.positions_kept == len(resting)
+    protective = {cid for r in resting for cid in (r.tp_order_id, r.sl_order_id) if cid}
+    open_orders = await harness.venue.account(alice.id).fetch_open_orders(PERP)
+    assert protective and {o.client_order_id for o in open_orders} == protective  # still resting
     assert all(
         r.status == "open" for r in await positions(harness.db, bot_id) if r.seq in {x.seq for x in resting}
     )
+    closing = await harness.runtime.halt(bot_id, close=True)  # "close them at market"
+    assert closing.positions_closed == len(resting) and closing.positions_kept == 0
+    assert await harness.venue.account(alice.id).fetch_open_orders(PERP) == []
+    assert await harness.venue.account(alice.id).fetch_positions() == []

@@ -6,6 +6,49 @@ TEXTS = {
         "bots.type.ai_trend": "AI trend",
         "bots.status.running": "🟢 running",
         "bots.status.stopped": "⚪ stopped",
+        "bots.status.stopping": "🟡 stopping",
+        "bots.venue.paper": "paper",
+        "bots.venue.live": "live",
+        "bots.venue.demo": "demo",
+        "bots.card.venue": "Trades on: {venue}",
+        "bots.card.stopping": "⏳ Stopping: {note}",
+        "bots.card.stopping_plain": "⏳ Stopping: its orders are being cancelled.",
+        "bots.confirm_stop_coins": (
+            "Stop <b>{name}</b>? Its open orders are cancelled. It holds <b>{qty} {asset}</b> "
+            "(bought for {cost} USDT): keep the coins, or sell them at market?"
+        ),
+        "bots.confirm_stop_positions": (
+            "Stop <b>{name}</b>? It has {count} open position(s) ({sizes}): keep them with their stop loss "
+            "and take profit resting on the exchange, or close them at market?"
+        ),
+        "bots.btn.keep_coins": "🪙 Keep the coins",
+        "bots.btn.sell_coins": "💱 Sell them at market",
+        "bots.btn.keep_positions": "🛡 Keep them, protected",
+        "bots.btn.close_positions": "✖️ Close them at market",
+        "bots.stopping": "⏳ <b>{name}</b> is stopping: {note}. You will get a message when it is done.",
+        "bots.confirm_delete_coins": (
+            "Delete <b>{name}</b>? Its open orders are cancelled. It holds <b>{qty} {asset}</b>: sell them at "
+            "market, or hand them back to you (they stay in your account, outside any bot)? This cannot be "
+            "undone."
+        ),
+        "bots.confirm_delete_positions": (
+            "Delete <b>{name}</b>? Its {count} open position(s) ({sizes}) are closed at market first. This "
+            "cannot be undone."
+        ),
+        "bots.btn.delete_sell": "💱 Sell and delete",
+        "bots.btn.delete_keep": "🪙 Hand them back and delete",
+        "bots.btn.delete_close": "✖️ Close and delete",
+        "bots.deleting": (
+            "⏳ <b>{name}</b> is being deleted: its orders are cancelled and its holdings settled first. "
+            "You will get a message when it is done."
+        ),
+        "alloc.confirm_stopall_holdings": (
+            "⛔ Stop all {count} running bots now? Their open orders are cancelled. What should happen to the "
+            "coins and positions they hold?"
+        ),
+        "alloc.btn.stopall_keep": "🛡 Stop all, keep holdings",
+        "alloc.btn.stopall_close": "✖️ Stop all, close at market",
+        "alloc.stopping_all": "⏳ {stopping} of {count} bots are still stopping; you will get a message for each.",
         "bots.grid_mode.arithmetic": "arithmetic",
         "bots.grid_mode.geometric": "geometric",
         "bots.list.title": "<b>Your bots</b> ({count}, {running} running)",
@@ -80,6 +123,49 @@ TEXTS = {
         "bots.type.ai_trend": "AI 추세",
         "bots.status.running": "🟢 실행 중",
         "bots.status.stopped": "⚪ 중지됨",
+        "bots.status.stopping": "🟡 중지 중",
+        "bots.venue.paper": "모의 거래",
+        "bots.venue.live": "실거래",
+        "bots.venue.demo": "데모 거래",
+        "bots.card.venue": "거래 장소: {venue}",
+        "bots.card.stopping": "⏳ 중지 중: {note}",
+        "bots.card.stopping_plain": "⏳ 중지 중: 주문을 취소하고 있습니다.",
+        "bots.confirm_stop_coins": (
+            "<b>{name}</b> 봇을 중지할까요? 미체결 주문이 취소됩니다. 이 봇은 <b>{qty} {asset}</b>을(를) "
+            "보유하고 있습니다 (매수 비용 {cost} USDT). 코인을 그대로 둘까요, 시장가로 팔까요?"
+        ),
+        "bots.confirm_stop_positions": (
+            "<b>{name}</b> 봇을 중지할까요? 열린 포지션이 {count}개 있습니다 ({sizes}). 손절·익절 주문을 "
+            "거래소에 걸어 둔 채 유지할까요, 시장가로 청산할까요?"
+        ),
+        "bots.btn.keep_coins": "🪙 코인 유지",
+        "bots.btn.sell_coins": "💱 시장가로 매도",
+        "bots.btn.keep_positions": "🛡 보호 주문과 함께 유지",
+        "bots.btn.close_positions": "✖️ 시장가로 청산",
+        "bots.stopping": "⏳ <b>{name}</b> 봇을 중지하는 중입니다: {note}. 끝나면 알려 드립니다.",
+        "bots.confirm_delete_coins": (
+            "<b>{name}</b> 봇을 삭제할까요? 미체결 주문이 취소됩니다. 이 봇은 <b>{qty} {asset}</b>을(를) "
+            "보유하고 있습니다: 시장가로 팔까요, 아니면 돌려받을까요 (봇 밖에서 계정에 그대로 남습니다)? "
+            "되돌릴 수 없습니다."
+        ),
+        "bots.confirm_delete_positions": (
+            "<b>{name}</b> 봇을 삭제할까요? 열린 포지션 {count}개 ({sizes})를 먼저 시장가로 청산합니다. "
+            "되돌릴 수 없습니다."
+        ),
+        "bots.btn.delete_sell": "💱 매도 후 삭제",
+        "bots.btn.delete_keep": "🪙 돌려받고 삭제",
+        "bots.btn.delete_close": "✖️ 청산 후 삭제",
+        "bots.deleting": (
+            "⏳ <b>{name}</b> 봇을 삭제하는 중입니다: 주문을 취소하고 보유 자산을 먼저 정리합니다. "
+            "끝나면 알려 드립니다."
+        ),
+        "alloc.confirm_stopall_holdings": (
+            "⛔ 실행 중인 봇 {count}개를 모두 지금 중지할까요? 미체결 주문이 취소됩니다. 봇이 보유한 코인과 "
+            "포지션은 어떻게 할까요?"
+        ),
+        "alloc.btn.stopall_keep": "🛡 모두 중지, 보유 유지",
+        "alloc.btn.stopall_close": "✖️ 모두 중지, 시장가 정리",
+        "alloc.stopping_all": "⏳ 봇 {count}개 중 {stopping}개가 아직 중지 중입니다. 봇마다 알려 드립니다.",
         "bots.grid_mode.arithmetic": "등차",
         "bots.grid_mode.geometric": "등비",
         "bots.list.title": "<b>내 봇</b> ({count}개, 실행 중 {running}개)",

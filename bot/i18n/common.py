@@ -87,6 +87,22 @@ TEXTS = {
         "error.already_running": "This bot is already running.",
         "error.not_running": "This bot is not running.",
         "error.stop_first": "⚠️ Stop the bot before changing {setting}.",
+        "error.still_stopping": "⏳ <b>{name}</b> is still stopping: start it again once that is done.",
+        "error.bots_on_venue": (
+            "⚠️ {count} bot(s) run on the venue you would leave: {names}. A switch never moves a running bot; "
+            "stop them first (their coins and positions are kept)."
+        ),
+        "error.held_elsewhere": (
+            "⚠️ <b>{name}</b> holds coin or positions on {venue}, and your keys now open another account: "
+            "set the keys of that account again, or delete the bot."
+        ),
+        "error.opposite_sides": (
+            "⚠️ <b>{other}</b> already trades {symbol}: two trend bots on one perpetual could take opposite "
+            "sides, which the exchange nets into one position. Stop that bot first, or trade another symbol."
+        ),
+        "error.private_only": "🔒 This is done in the private chat with the bot, not in a group: open it and send /keys.",
+        "error.invalid.holdings": "⚠️ Keep or close: choose one of the buttons.",
+        "keys.btn.stop_bots": "⏹ Stop these {count} bot(s) first",
         "error.grid_too_small": (
             "⚠️ Each grid order would be under the exchange's minimum. Invest at least {min_investment} USDT "
             "or use fewer grids."
@@ -210,6 +226,22 @@ TEXTS = {
         "error.already_running": "이 봇은 이미 실행 중입니다.",
         "error.not_running": "이 봇은 실행 중이 아닙니다.",
         "error.stop_first": "⚠️ {setting}을(를) 바꾸려면 먼저 봇을 중지하세요.",
+        "error.still_stopping": "⏳ <b>{name}</b> 봇이 아직 중지 중입니다. 끝난 뒤 다시 시작하세요.",
+        "error.bots_on_venue": (
+            "⚠️ 전환하려는 곳과 다른 곳에서 봇 {count}개가 실행 중입니다: {names}. 전환은 실행 중인 봇을 옮기지 "
+            "않습니다. 먼저 중지하세요 (코인과 포지션은 유지됩니다)."
+        ),
+        "error.held_elsewhere": (
+            "⚠️ <b>{name}</b> 봇이 {venue}에 코인이나 포지션을 보유하고 있는데, 지금 키는 다른 계정의 키입니다. "
+            "그 계정의 키를 다시 설정하거나 봇을 삭제하세요."
+        ),
+        "error.opposite_sides": (
+            "⚠️ <b>{other}</b> 봇이 이미 {symbol}을(를) 거래합니다. 한 무기한 계약에서 두 추세 봇이 반대 방향을 "
+            "잡으면 거래소가 하나의 포지션으로 상계합니다. 그 봇을 먼저 중지하거나 다른 심볼을 고르세요."
+        ),
+        "error.private_only": "🔒 그룹이 아니라 봇과의 1:1 대화에서 할 수 있습니다. 1:1 대화를 열고 /keys 를 보내세요.",
+        "error.invalid.holdings": "⚠️ 유지 또는 정리 중 하나를 버튼으로 고르세요.",
+        "keys.btn.stop_bots": "⏹ 먼저 이 봇 {count}개 중지",
         "error.grid_too_small": (
             "⚠️ 그리드 주문 하나가 거래소 최소 주문보다 작습니다. 최소 {min_investment} USDT를 투자하거나 "
             "그리드 수를 줄이세요."

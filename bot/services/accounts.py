@@ -1,17 +1,26 @@
-"""Users: registration from a Telegram identity, language, exchange keys and trading mode."""
+"""Users: registration from a Telegram identity, language, exchange keys and trading mode.
+
+A switch of mode never moves a bot: bots are bound to the venue they were started on (DESIGN.md), so a
+switch is refused while bots run or stop on the other venue, and a change (or removal) of keys while
+bots run on, stop on or hold anything on the account those keys open (BotsOnVenue names them).
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.services.dto import UserDTO
-from bot.services.errors import NotAllowed, NotFound, ValidationError
+from bot.services.errors import BotsOnVenue, NotAllowed, NotFound, ValidationError
+from bot.services.validation import DELETED_NAME_SEPARATOR
+from db import queries as q
 from db.base import utcnow
-from db.models import User
+from db.models import BotInstance, User
 from db.session import Database
 from engine.venues.live.credentials import CredentialCipher, mask
 
@@ -22,6 +31,16 @@ SECRET_MAX = 256
 USER_CACHE_SIZE = 50_000
 
 
+def account_fingerprint(exchange_id: str, api_key: str) -> str:
+    """Which exchange account a key opens, as far as the key tells: a bot bound to another key's account
+    is never moved to this one."""
+    return f"{exchange_id}:{hashlib.sha256(api_key.encode()).hexdigest()[:16]}"
+
+
+def _name(bot: BotInstance) -> str:
+    return bot.name.split(DELETED_NAME_SEPARATOR, 1)[0]
+
+
 def language_from(language_code: str | None) -> str:
     """Telegram's language_code ('ko', 'ko-KR', 'en-US', None) to one of ours."""
     return "ko" if (language_code or "").lower().startswith("ko") else "en"
@@ -29,11 +48,17 @@ def language_from(language_code: str | None) -> str:
 
 class Accounts:
     def __init__(
-        self, db: Database, cipher: CredentialCipher, *, allowed_telegram_ids: frozenset[int] = frozenset()
+        self,
+        db: Database,
+        cipher: CredentialCipher,
+        *,
+        allowed_telegram_ids: frozenset[int] = frozenset(),
+        paper_start_balance: Decimal = Decimal("10000"),
     ):
         self.db = db
         self._cipher = cipher
         self.allowed_telegram_ids = allowed_telegram_ids
+        self.paper_start_balance = paper_start_balance  # a new user's paper account (PAPER_START_BALANCE)
         self._cache: OrderedDict[int, UserDTO] = OrderedDict()
         # told every user this service answers with (the engine keeps their trading modes from it)
         self.watchers: list[Callable[[UserDTO], None]] = []
@@ -60,7 +85,9 @@ class Accounts:
         first_name: str | None = None,
         language_code: str | None = None,
     ) -> UserDTO:
-        """Create the user on first contact, else refresh chat id and names (the chosen language stays)."""
+        """Create the user on first contact, else refresh the names (the chosen language stays). Alerts
+        go to the user's private chat with the bot (its id is the Telegram id), wherever they write from;
+        `chat_id` is kept for callers and ignored."""
         if not self.is_allowed(telegram_id):
             raise NotAllowed()
         for _ in range(2):  # a concurrent first contact may insert the same telegram_id first
@@ -72,14 +99,15 @@ class Accounts:
                     if user is None:
                         user = User(
                             telegram_id=telegram_id,
-                            chat_id=chat_id,
+                            chat_id=telegram_id,
+                            paper_balance=self.paper_start_balance,
                             username=(username or None) and username[:64],
                             first_name=(first_name or None) and first_name[:128],
                             language=language_from(language_code),
                         )
                         session.add(user)
                     else:
-                        user.chat_id = chat_id
+                        user.chat_id = telegram_id
                         user.username = (username or None) and username[:64]
                         user.first_name = (first_name or None) and first_name[:128]
                         user.updated_at = utcnow()
@@ -112,9 +140,20 @@ class Accounts:
         if mode not in MODES:
             raise ValidationError("trading_mode", "mode must be paper or live")
         async with self.db.write() as session:
-            user = await self._user(session, user_id)
+            user = await q.lock_user(session, user_id)
+            if user is None:
+                raise NotFound("user")
             if mode == "live" and user.api_key_enc is None:
                 raise ValidationError("trading_mode", "set your exchange API keys before live trading")
+            new_demo = bool(user.demo_trading) if demo is None else demo
+            venue = ("demo" if new_demo else "live") if mode == "live" else "paper"
+            busy = [
+                b
+                for b in await q.active_bots(session, user_id)
+                if (b.is_running or b.stopping) and b.venue != venue
+            ]
+            if busy:
+                raise BotsOnVenue([_name(b) for b in busy])
             user.trading_mode = mode
             if demo is not None:
                 user.demo_trading = demo
@@ -146,8 +185,12 @@ class Accounts:
                     )
             cleaned[field] = text or None
         async with self.db.write() as session:
-            user = await self._user(session, user_id)
+            user = await q.lock_user(session, user_id)
+            if user is None:
+                raise NotFound("user")
+            await self._refuse_bound_bots(session, user_id)
             user.exchange_id = exchange
+            user.api_account_id = account_fingerprint(exchange, cleaned["api_key"])
             user.api_key_enc = self._cipher.encrypt(cleaned["api_key"])
             user.api_secret_enc = self._cipher.encrypt(cleaned["secret"])
             user.api_passphrase_enc = (
@@ -160,14 +203,54 @@ class Accounts:
         return self._remember(dto)
 
     async def clear_api_keys(self, user_id: int) -> UserDTO:
-        return await self._update(
-            user_id,
-            api_key_enc=None,
-            api_secret_enc=None,
-            api_passphrase_enc=None,
-            api_key_hint=None,
-            trading_mode="paper",
-        )
+        async with self.db.write() as session:
+            user = await q.lock_user(session, user_id)
+            if user is None:
+                raise NotFound("user")
+            await self._refuse_bound_bots(session, user_id)
+            user.api_key_enc = user.api_secret_enc = user.api_passphrase_enc = None
+            user.api_key_hint = user.api_account_id = None
+            user.trading_mode = "paper"
+            user.updated_at = utcnow()
+            await session.flush()
+            dto = UserDTO.of(user)
+        return self._remember(dto)
+
+    async def bots_on_other_venues(self, user_id: int, mode: str, *, demo: bool | None = None) -> list[int]:
+        """The ids of the user's bots that a switch to `mode` is waiting for (running or stopping on
+        another venue): the chat offers to stop them."""
+        async with self.db.read() as session:
+            user = await self._user(session, user_id)
+            new_demo = bool(user.demo_trading) if demo is None else demo
+            venue = ("demo" if new_demo else "live") if mode == "live" else "paper"
+            return [
+                b.id
+                for b in await q.active_bots(session, user_id)
+                if (b.is_running or b.stopping) and b.venue != venue
+            ]
+
+    async def bot_names(self, user_id: int, bot_ids: list[int]) -> list[str]:
+        """The names of these bots of the user (others' are left out)."""
+        async with self.db.read() as session:
+            return [_name(b) for b in await q.active_bots(session, user_id) if b.id in set(bot_ids)]
+
+    async def bots_on_keys(self, user_id: int) -> list[int]:
+        """The ids of the bots a change of keys is waiting for (see `_refuse_bound_bots`)."""
+        async with self.db.read() as session:
+            return [b.id for b in await self._bound_bots(session, user_id)]
+
+    async def _bound_bots(self, session, user_id: int) -> list[BotInstance]:  # type: ignore[no-untyped-def]
+        """Bots on the account the keys open (live or demo) that run, stop or still hold anything."""
+        return [
+            b
+            for b in await q.active_bots(session, user_id)
+            if b.venue in ("live", "demo") and (b.is_running or b.stopping or await q.bot_holds(session, b))
+        ]
+
+    async def _refuse_bound_bots(self, session, user_id: int) -> None:  # type: ignore[no-untyped-def]
+        bound = await self._bound_bots(session, user_id)
+        if bound:
+            raise BotsOnVenue([_name(b) for b in bound])
 
     async def _update(self, user_id: int, **values: object) -> UserDTO:
         async with self.db.write() as session:

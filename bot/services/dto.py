@@ -137,6 +137,10 @@ class BotDTO:
     last_stopped_at: datetime | None
     last_trade_at: datetime | None
     grid: GridDTO | None = None
+    stopping: bool = False  # the stop is still being carried out (see stop_note)
+    stop_note: str | None = None
+    venue: str | None = None  # what the bot runs (or ran) on: paper, live or demo
+    delete_requested: bool = False
 
     @property
     def win_rate(self) -> Decimal | None:
@@ -170,6 +174,10 @@ class BotDTO:
             last_stopped_at=bot.last_stopped_at,
             last_trade_at=bot.last_trade_at,
             grid=grid,
+            stopping=bool(bot.stopping),
+            stop_note=bot.stop_note,
+            venue=bot.venue,
+            delete_requested=bool(bot.delete_requested),
         )
 
 

@@ -101,3 +101,57 @@ class NotAllowed(DomainError):
 
     def __init__(self) -> None:
         super().__init__("this bot is private")
+
+
+class StillStopping(DomainError):
+    """The bot's stop is still being carried out (orders to cancel, coin or positions to settle)."""
+
+    code = "still_stopping"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is still stopping", name=name)
+
+
+class BotsOnVenue(DomainError):
+    """A change of mode or keys would leave bots on the venue or account they run on: stop them first.
+    `names` are the bots (comma separated), `count` how many."""
+
+    code = "bots_on_venue"
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(
+            f"stop these bots first: {', '.join(names)}", names=", ".join(names), count=len(names)
+        )
+        self.names = names
+
+
+class HeldElsewhere(DomainError):
+    """The bot holds coin or positions on a venue or account other than the one the user trades on now,
+    and cannot be moved there."""
+
+    code = "held_elsewhere"
+
+    def __init__(self, name: str, venue: str) -> None:
+        super().__init__(f"{name} holds coin or positions on {venue}", name=name, venue=venue)
+
+
+class OppositeSides(DomainError):
+    """Another running bot of the user trades the same perpetual and one-way mode would net them."""
+
+    code = "opposite_sides"
+
+    def __init__(self, other: str, symbol: str) -> None:
+        super().__init__(
+            f"{other} already trades {symbol}: two bots on one perpetual could net each other out",
+            other=other,
+            symbol=symbol,
+        )
+
+
+class PrivateChatOnly(DomainError):
+    """Keys and the trading mode are handled in the private chat with the bot only."""
+
+    code = "private_only"
+
+    def __init__(self) -> None:
+        super().__init__("this is done in the private chat with the bot")

@@ -1,4 +1,5 @@
-"""The fleet service: create, allocate, edit, start, stop and delete a user's bots.
+"""The fleet service: create, allocate, edit, start, stop and delete a user's bots (the start, stop and
+delete of bot.services.lifecycle, which this class inherits).
 
 Handlers call only this (and `bot.services.accounts`). Every method owns its transaction, checks ownership (a
 bot of another user is "not found"), validates before it changes anything, and returns frozen DTOs. Invariant
@@ -13,7 +14,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,11 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services import validation as v
 from bot.services.dto import AllocationChange, AllocationSummary, BotDTO, BotShare, GridDTO, TradeDTO
 from bot.services.errors import (
-    AlreadyRunning,
-    DomainError,
     NameTaken,
     NotFound,
-    NotRunning,
     OverAllocation,
     StopBotFirst,
     TooManyBots,
@@ -35,6 +32,8 @@ from bot.services.errors import (
 from bot.services.fleet_views import BotView, BotViews
 from bot.services.grid_plan import GridTooSmall as GridTooSmall  # re-exported: handlers catch it
 from bot.services.grid_plan import plan_grid
+from bot.services.lifecycle import BotLifecycle, EquityProvider, FleetListener, current_venue
+from bot.services.lifecycle import InsufficientCapital as InsufficientCapital  # re-exported
 from bot.services.strategies import visible_to
 from db import queries as q
 from db.base import utcnow
@@ -47,23 +46,11 @@ log = logging.getLogger(__name__)
 HUNDRED = Decimal(100)
 
 
-class InsufficientCapital(DomainError):
-    code = "insufficient_capital"
-
-    def __init__(self, needed: Decimal, allocated: Decimal) -> None:
-        super().__init__(
-            f"the grid needs {needed} but the bot's allocation is {allocated}",
-            needed=needed,
-            allocated=allocated,
-        )
+PriceFor = Callable[[int, str], Awaitable[Decimal | None]]
 
 
-class FleetListener(Protocol):
-    """Told after a bot's start or stop is committed (the scheduler adds or removes its job)."""
-
-    async def bot_started(self, bot: BotDTO) -> None: ...
-
-    async def bot_stopped(self, bot: BotDTO) -> None: ...
+async def _no_price(user_id: int, symbol: str) -> Decimal | None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +63,7 @@ class RiskLimits:
     take_profit_percent: Decimal = Decimal("10.0")
 
 
-# account equity in quote currency (USDT) of a user; the exchange layer provides the live one
-EquityProvider = Callable[[User], Awaitable[Decimal]]
-
-
-async def paper_equity(user: User) -> Decimal:
-    return user.paper_balance
-
-
-class Fleet:
+class Fleet(BotLifecycle):
     def __init__(
         self,
         db: Database,
@@ -92,19 +71,19 @@ class Fleet:
         max_bots_per_user: int = 10,
         max_leverage: int = 100,
         markets: MarketCatalog | None = None,
-        equity: EquityProvider = paper_equity,
+        equity: EquityProvider | None = None,
         view_cache: bool | None = None,
     ) -> None:
         self.db = db
         self.max_bots_per_user = max_bots_per_user
         self.max_leverage = max_leverage
         self.markets = markets or StaticMarketCatalog()
-        self.equity = equity
+        self.equity: EquityProvider = equity or self._paper_balance  # the engine sets the exchange's
         self.listeners: list[FleetListener] = []
         # Views are kept only where this process is the database's one writer besides the engine that
         # tells it (SQLite: one process by nature); with PostgreSQL several processes may serve users.
         self.views = BotViews(enabled=db.is_sqlite if view_cache is None else view_cache)
-        self.price_of: Callable[[str], Decimal | None] = lambda _symbol: None  # set by the engine
+        self.price_for: PriceFor = _no_price  # (user_id, symbol) -> price; the engine sets it
 
     # ---- reading
 
@@ -191,17 +170,31 @@ class Fleet:
         async with self.db.read() as session:
             return self._summary(await q.active_bots(session, user_id))
 
-    def last_price(self, symbol: str) -> Decimal | None:
-        """The last traded price of a normalised symbol ('BTCUSDT') the engine has seen, if any."""
-        return self.price_of(symbol)
+    async def last_price(self, user_id: int, symbol: str) -> Decimal | None:
+        """The last price of a normalised symbol ('BTCUSDT') on the venue the user trades on now (the
+        exchange's for a live user, the paper venue's replay or live feed otherwise), if known."""
+        try:
+            return await self.price_for(user_id, symbol)
+        except Exception as exc:  # no price to show is better than a wizard that fails
+            log.info("no price of %s for user %d: %s", symbol, user_id, type(exc).__name__)
+            return None
 
     async def account_equity(self, user_id: int) -> Decimal:
-        """The user's account equity in quote currency (USDT): paper balance or the exchange's."""
+        """The user's account equity in quote currency (USDT) on the venue they trade on now."""
         async with self.db.read() as session:
             user = await session.get(User, user_id)
             if user is None:
                 raise NotFound("user")
-        return await self.equity(user)
+            venue, _ = current_venue(user)
+        return await self.equity(user_id, venue)
+
+    async def _paper_balance(self, user_id: int, venue: str) -> Decimal:
+        """Without an engine: the user's paper balance, on every venue."""
+        async with self.db.read() as session:
+            balance = (await session.execute(select(User.paper_balance).where(User.id == user_id))).scalar()
+        if balance is None:
+            raise NotFound("user")
+        return balance
 
     # ---- creating
 
@@ -334,7 +327,11 @@ class Fleet:
                 bot.take_profit_percent = take_profit
             bot.updated_at = utcnow()
             await session.flush()
-            return await self._dto(session, bot)
+            edited = await self._dto(session, bot)
+        if stop_loss is not None or take_profit is not None:  # a running bot's resting orders follow
+            for listener in self.listeners:
+                await listener.bot_edited(edited)
+        return edited
 
     async def set_notify(self, user_id: int, bot_id: int, enabled: bool) -> BotDTO:
         async with self._writing(user_id) as session:
@@ -355,77 +352,6 @@ class Fleet:
             bot.updated_at = utcnow()
             await session.flush()
             return await self._dto(session, bot)
-
-    # ---- running
-
-    async def start(self, user_id: int, bot_id: int) -> BotDTO:
-        async with self._writing(user_id) as session:
-            user = await self._lock_user(session, user_id)
-            bot = await self._owned(session, user_id, bot_id)
-            if bot.is_running:
-                raise AlreadyRunning()
-            if bot.bot_type == "grid":
-                grid = await q.grid_of(session, bot.id)
-                if grid is not None:
-                    await self._check_capital(user, bot, grid[0].total_investment)
-            bot.is_running = True
-            bot.last_started_at = utcnow()
-            bot.last_error = None
-            bot.updated_at = bot.last_started_at
-            await q.enqueue_alert(
-                session,
-                user_id=user.id,
-                chat_id=user.chat_id,
-                kind="bot_started",
-                bot=bot,
-                payload={"bot_id": bot.id, "name": BotDTO.of(bot).name, "symbol": bot.symbol},
-            )
-            await session.flush()
-            started = await self._dto(session, bot)
-        for listener in self.listeners:
-            await listener.bot_started(started)
-        return started
-
-    async def stop(self, user_id: int, bot_id: int, *, reason: str = "user") -> BotDTO:
-        async with self._writing(user_id) as session:
-            user = await self._lock_user(session, user_id)
-            bot = await self._owned(session, user_id, bot_id)
-            if not bot.is_running:
-                raise NotRunning()
-            stopped = await self._mark_stopped(session, user, bot, reason)
-        for listener in self.listeners:
-            await listener.bot_stopped(stopped)
-        return stopped
-
-    async def stop_all(self, user_id: int, *, reason: str = "user") -> list[BotDTO]:
-        """The kill switch: every running bot of the user stops in one transaction."""
-        async with self._writing(user_id) as session:
-            user = await self._lock_user(session, user_id)
-            stopped = [
-                await self._mark_stopped(session, user, bot, reason)
-                for bot in await q.active_bots(session, user_id)
-                if bot.is_running
-            ]
-        for bot in stopped:
-            for listener in self.listeners:
-                await listener.bot_stopped(bot)
-        return stopped
-
-    async def delete(self, user_id: int, bot_id: int) -> AllocationSummary:
-        """Soft delete: a running bot is stopped first; its name and its allocation become free."""
-        async with self._writing(user_id) as session:
-            user = await self._lock_user(session, user_id)
-            bot = await self._owned(session, user_id, bot_id)
-            stopped = await self._mark_stopped(session, user, bot, "deleted") if bot.is_running else None
-            bot.is_active = False
-            bot.name = f"{bot.name[:80]}{v.DELETED_NAME_SEPARATOR}{bot.id}"
-            bot.updated_at = utcnow()
-            await session.flush()
-            summary = self._summary(await q.active_bots(session, user_id))
-        if stopped is not None:
-            for listener in self.listeners:
-                await listener.bot_stopped(stopped)
-        return summary
 
     # ---- internals
 
@@ -501,26 +427,6 @@ class Fleet:
         if bot is None:
             raise NotFound()
         return bot
-
-    async def _check_capital(self, user: User, bot: BotInstance, needed: Decimal) -> None:
-        allocated = (await self.equity(user)) * bot.allocation_percent / HUNDRED
-        if needed > allocated:
-            raise InsufficientCapital(needed, allocated.quantize(Decimal("0.01")))
-
-    async def _mark_stopped(self, session: AsyncSession, user: User, bot: BotInstance, reason: str) -> BotDTO:
-        bot.is_running = False
-        bot.last_stopped_at = utcnow()
-        bot.updated_at = bot.last_stopped_at
-        await q.enqueue_alert(
-            session,
-            user_id=user.id,
-            chat_id=user.chat_id,
-            kind="bot_stopped",
-            bot=bot,
-            payload={"bot_id": bot.id, "name": BotDTO.of(bot).name, "reason": reason},
-        )
-        await session.flush()
-        return await self._dto(session, bot)
 
     async def _dto(self, session: AsyncSession, bot: BotInstance) -> BotDTO:
         grid = await q.grid_of(session, bot.id) if bot.bot_type == "grid" else None

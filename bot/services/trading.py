@@ -18,6 +18,7 @@ from bot.services.errors import DomainError, NotFound, ValidationError
 from db import queries as q
 from db.models import Trade, TrendPositionRow
 from db.session import Database
+from engine.client_ids import checked
 from engine.exchange import (
     ExchangeError,
     InsufficientFunds,
@@ -80,12 +81,14 @@ class ManualOrder:
 
 
 class Trading:
-    """`exchange_for(user_id)` is EngineService.exchange_for; `trend` the engine's TrendRuntime."""
+    """`exchange_for(user_id)` is EngineService.user_exchange (the venue the user trades on now);
+    `trend` the engine's TrendRuntime."""
 
     def __init__(self, db: Database, trend: TrendRuntime, exchange_for) -> None:  # type: ignore[no-untyped-def]
         self.db = db
         self.trend = trend
         self.exchange_for = exchange_for
+        self._namespace: str | None = None
 
     async def open_positions(self, user_id: int, bot_id: int) -> OpenPositions:
         """The bot's open positions (owner only; trend bots only)."""
@@ -148,7 +151,10 @@ class Trading:
         order = await self.preview(user_id, symbol, side, amount)
         if not 0 <= nonce < MAX_NONCE:
             raise ValidationError("nonce", "bad confirmation")
-        cid = f"mbu{user_id}n{nonce}"
+        async with self.db.read() as session:
+            if self._namespace is None:
+                self._namespace = await q.installation_id(session)
+        cid = checked(f"{self._namespace}u{user_id}n{nonce}")
         async with self.db.read() as session:
             done = (
                 await session.execute(select(Trade).where(Trade.client_order_id == cid))
@@ -179,7 +185,8 @@ class Trading:
                         qty=placed.filled_qty,
                         price=price,
                         fee=placed.fee,
-                        fee_currency=market.quote,
+                        fee_currency=market.base if placed.fee_base else market.quote,
+                        fee_base=placed.fee_base or None,
                         exchange_order_id=placed.id,
                         client_order_id=cid,
                         executed_at=_executed_at(placed.ts),

@@ -4,22 +4,23 @@ An interval goes ``pending -> buy_placed -> buy_filled -> sell_placed -> sell_fi
 ...``; each completed cycle (a sell fill) increments ``cycle`` and yields a :class:`CycleResult` with
 the cycle's profit. The same machine drives live trading, the paper exchange and the backtest. Prices
 are quote currency per base unit, quantities base currency, money quote currency (8 decimals).
+
+An interval buys its own quantity ``qty`` every cycle (fill rule 2) and holds, once bought, ``held``: what
+the fill left it on the lot step (a fee taken in the coin and a partial fill make it less than ``qty``);
+its sell is for ``held``. A sell that fills only in part (then cancelled) books the part sold and leaves
+the interval holding the rest (:func:`on_sell_partly_filled`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 
-from engine.client_ids import base_client_id
+from engine.client_ids import base_client_id, bot_prefix, checked
 from engine.grid.lines import cycle_profit
-from engine.money import ZERO
-
-_CLIENT_ID_MAX = 32
-_CLIENT_ID_RE = re.compile(r"[A-Za-z0-9]{1,32}")
+from engine.money import ZERO, q8
 
 
 class IntervalStatus(StrEnum):
@@ -45,13 +46,14 @@ class OrderIntent:
     price: Decimal | None
     qty: Decimal
 
-    def client_order_id(self, bot_id: int) -> str:
-        return client_order_id(bot_id, self.interval, self.cycle, self.side)
+    def client_order_id(self, namespace: str, bot_id: int) -> str:
+        return client_order_id(namespace, bot_id, self.interval, self.cycle, self.side)
 
 
 @dataclass(frozen=True, slots=True)
 class CycleResult:
-    """One completed buy-then-sell cycle of an interval (money in quote currency)."""
+    """A sale of what an interval held (money in quote currency): a completed cycle, or the part of it a
+    sell that filled only in part sold (``complete`` False)."""
 
     interval: int
     cycle: int
@@ -62,16 +64,19 @@ class CycleResult:
     sell_fee: Decimal
     profit: Decimal
     ts: int
+    complete: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class IntervalState:
     """Interval ``index``: buys ``qty`` at ``buy_price`` (line i), sells at ``sell_price`` (line i+1).
 
-    ``cycle`` counts completed cycles. While holding, ``entry_price`` and
-    ``entry_fee`` are the buy fill of the current cycle (a market buy at the
-    start fills at the market price, not at the line). ``realized_profit`` sums
-    the profits of the completed cycles; ``last_fill_ts`` is ms since the epoch.
+    ``cycle`` counts completed cycles. While holding, ``held`` is the coin the
+    interval holds (what its sell sells), ``entry_price`` and ``entry_fee`` the buy
+    fill of the current cycle (a market buy at the start fills at the market
+    price, not at the line; ``entry_fee`` in quote, the part still held's).
+    ``realized_profit`` sums the profits of the sales; ``last_fill_ts`` is ms since
+    the epoch.
     """
 
     index: int
@@ -84,6 +89,7 @@ class IntervalState:
     entry_fee: Decimal | None = None
     realized_profit: Decimal = ZERO
     last_fill_ts: int | None = None
+    held: Decimal | None = None
 
 
 def new_interval(index: int, lines: Sequence[Decimal], qty: Decimal) -> IntervalState:
@@ -139,13 +145,15 @@ def on_order_placed(state: IntervalState, intent: OrderIntent) -> IntervalState:
 def on_buy_filled(
     state: IntervalState, price: Decimal, qty: Decimal, fee: Decimal, ts: int
 ) -> tuple[IntervalState, OrderIntent]:
-    """The buy filled (a limit at line i, or the start's market buy at ``price``).
-
-    Returns the ``buy_filled`` state and the sell to place at line i+1.
+    """The buy filled (a limit at line i, or the start's market buy at ``price``): the interval holds
+    ``qty`` (what the fill left it on the lot step: net of a fee taken in the coin), bought for ``fee``
+    (quote). Returns the ``buy_filled`` state and the sell of ``qty`` to place at line i+1.
     """
     _expect(state, IntervalStatus.BUY_PLACED, IntervalStatus.PENDING)
+    if qty <= 0:
+        raise ValueError(f"interval {state.index}: a buy fill holds more than 0, not {qty}")
     new = replace(
-        state, status=IntervalStatus.BUY_FILLED, qty=qty, entry_price=price, entry_fee=fee, last_fill_ts=ts
+        state, status=IntervalStatus.BUY_FILLED, held=qty, entry_price=price, entry_fee=fee, last_fill_ts=ts
     )
     return new, OrderIntent(state.index, state.cycle, Side.SELL, state.sell_price, qty)
 
@@ -153,13 +161,15 @@ def on_buy_filled(
 def on_sell_filled(
     state: IntervalState, price: Decimal, qty: Decimal, fee: Decimal, ts: int
 ) -> tuple[IntervalState, CycleResult, OrderIntent]:
-    """The sell filled: the cycle is complete.
+    """The sell of everything the interval held filled: the cycle is complete.
 
     Returns the ``sell_filled`` state (``cycle`` + 1, profit added), the
-    :class:`CycleResult` and the buy to place again at line i (for the next cycle).
+    :class:`CycleResult` and the buy of the interval's own ``qty`` to place again at line i.
     """
     _expect(state, IntervalStatus.SELL_PLACED, IntervalStatus.BUY_FILLED)
     assert state.entry_price is not None and state.entry_fee is not None
+    if state.held is not None and qty != state.held:
+        raise ValueError(f"interval {state.index} holds {state.held}, a complete sale sells that, not {qty}")
     profit = cycle_profit(qty, state.entry_price, price, state.entry_fee, fee)
     result = CycleResult(
         interval=state.index,
@@ -178,6 +188,7 @@ def on_sell_filled(
         cycle=state.cycle + 1,
         entry_price=None,
         entry_fee=None,
+        held=None,
         realized_profit=state.realized_profit + profit,
         last_fill_ts=ts,
     )
@@ -185,28 +196,66 @@ def on_sell_filled(
     return new, result, intent
 
 
-def client_order_prefix(bot_id: int) -> str:
+def on_sell_partly_filled(
+    state: IntervalState, price: Decimal, qty: Decimal, fee: Decimal, ts: int
+) -> tuple[IntervalState, CycleResult]:
+    """A sell that sold only ``qty`` of what the interval held and is gone (cancelled, expired): the part
+    sold is booked (its share of the entry fee with it) and the interval holds the rest (``buy_filled``,
+    its sell of the rest still to place). ``qty`` >= what it holds is a complete sale."""
+    _expect(state, IntervalStatus.SELL_PLACED, IntervalStatus.BUY_FILLED)
+    assert state.entry_price is not None and state.entry_fee is not None and state.held is not None
+    if not 0 < qty < state.held:
+        raise ValueError(f"interval {state.index} holds {state.held}: {qty} is not a part of it")
+    fee_part = q8(state.entry_fee * qty / state.held)
+    profit = cycle_profit(qty, state.entry_price, price, fee_part, fee)
+    result = CycleResult(
+        interval=state.index,
+        cycle=state.cycle,
+        qty=qty,
+        buy_price=state.entry_price,
+        sell_price=price,
+        buy_fee=fee_part,
+        sell_fee=fee,
+        profit=profit,
+        ts=ts,
+        complete=False,
+    )
+    new = replace(
+        state,
+        status=IntervalStatus.BUY_FILLED,
+        held=state.held - qty,
+        entry_fee=state.entry_fee - fee_part,
+        realized_profit=state.realized_profit + profit,
+        last_fill_ts=ts,
+    )
+    return new, result
+
+
+def client_order_prefix(namespace: str, bot_id: int) -> str:
     """What every client order id of a grid bot's intervals starts with (its market buys and resent
-    orders included): ``mb12i``."""
-    return f"mb{bot_id}i"
+    orders included): the installation's namespace, the bot's id and ``i``, e.g. ``q7k2x12i``."""
+    return f"{bot_prefix(namespace, bot_id)}i"
 
 
-def client_order_id(bot_id: int, interval: int, cycle: int, side: str) -> str:
-    """Deterministic exchange client order id, e.g. ``mb12i3c7b`` (<= 32 chars, [A-Za-z0-9]).
+def client_order_id(namespace: str, bot_id: int, interval: int, cycle: int, side: str) -> str:
+    """Deterministic exchange client order id, e.g. ``q7k2x12i3c7b`` (<= 32 letters and digits).
 
     Re-running a tick asks for the same id, so the exchange refuses a duplicate
     instead of placing the order twice.
     """
-    for name, value in (("bot_id", bot_id), ("interval", interval), ("cycle", cycle)):
+    for name, value in (("interval", interval), ("cycle", cycle)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     side = str(side)
     if side not in (Side.BUY, Side.SELL):
         raise ValueError(f"side must be 'buy' or 'sell', got {side!r}")
-    cid = f"{client_order_prefix(bot_id)}{interval}c{cycle}{side[0]}"
-    if len(cid) > _CLIENT_ID_MAX or not _CLIENT_ID_RE.fullmatch(cid):
-        raise ValueError(f"client order id {cid!r} longer than {_CLIENT_ID_MAX} characters")
-    return cid
+    return checked(f"{client_order_prefix(namespace, bot_id)}{interval}c{cycle}{side[0]}")
+
+
+def close_order_id(namespace: str, bot_id: int, sells: int) -> str:
+    """The market sale of everything a grid holds when it stops (``sells``: its sell fills so far, so a
+    later sale has another id), e.g. ``q7k2x12x40``."""
+    return checked(f"{bot_prefix(namespace, bot_id)}x{sells}")
 
 
 def is_market_client_id(cid: str) -> bool:

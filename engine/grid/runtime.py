@@ -4,68 +4,80 @@ The tick is one idempotent iteration (it may be re-run after a crash at any poin
 
 1. reconcile: every interval that has an order out names it by its client order id (stored in
    grid_orders.buy_order_id / sell_order_id *before* the order is sent, deterministic from
-   engine.grid.intervals.client_order_id). Ids missing from the exchange's open orders are fetched: a filled
-   order goes through engine.grid.intervals' state machine exactly once (the new state, the trades row, the
-   counters, the stats and the alerts are one transaction, and the next state names a new id); an
-   id the exchange never got is sent again (same id: the exchange refuses a duplicate). The orders
-   that answer the fills go out once that transaction is committed; on the paper venue of the same
-   database they are placed inside it (one commit per fill, and never a journal without its orders).
+   engine.grid.intervals.client_order_id). Ids missing from the exchange's open orders are fetched: an
+   order that is done goes through engine.grid.intervals' state machine exactly once with what really
+   filled, as the venue reports it (the new state, the trades row, the counters, the stats and the
+   alerts are one transaction, and the next state names a new id); an id the exchange never got is
+   sent again (same id: the exchange refuses a duplicate). The orders that answer the fills go out once
+   that transaction is committed; on the paper venue of the same database they are placed inside it
+   (one commit per fill, and never a journal without its orders).
 2. start: once the trigger price is crossed (or at once without one), buy limits on every line
    below the price, the intervals at or above it bought at market in one order, their sells placed.
-3. stops: at stop_upper / stop_lower everything is cancelled, the fills that raced the cancel are
-   applied, the position is closed when the bot says so, the owner is alerted and the bot stopped.
+3. stops: at stop_upper / stop_lower the owner is alerted and the bot is stopped through the fleet,
+   whose stop (`halt`) cancels everything, books what raced the cancel and keeps or sells the coin.
+
+What a fill leaves (DESIGN.md, "A bot's life with real money"): a buy of q whose fee the venue took in
+the coin leaves q - fee; the interval holds that on the lot step and sells exactly that; what is left
+below the lot step is the bot's dust, at its buy price. An order cancelled after a partial fill is
+booked for what filled: a buy's interval holds it (and sells it), a sell's interval keeps the rest.
 
 The bot's state is cached in memory between ticks (a tick that changes nothing does no I/O but
 the ticker and the open orders); any failure drops the cache, so the next tick reloads the truth
 from the database.
 
-Locks: a bot's tick and its halt never overlap (one asyncio.Lock per bot). Placement that commits
-capital (the initial grid, a grid placed again after a restart: the capital check, the journal and
-the orders) and the stops (cancel, close) are serialised per (user, symbol), so two bots of one
-account ordering at once cannot overdraw. The counter-order of a fill is not: it re-uses capital
-the grid already holds (the bought coin, the quote the sell freed) and grids trade spot, where bots
-share no position; taking the account's lock for it would queue every bot of an account behind each
-other's database writes.
+Locks: a bot's tick and its halt never overlap (one asyncio.Lock per bot), and once a halt has begun
+no tick of the bot runs until it is started again (`resume`). Placement that commits capital (the
+initial grid, a grid placed again after a restart: the capital check, the journal and the orders) and
+the stops (cancel, sell) are serialised per (user, symbol), so two bots of one account ordering at
+once cannot overdraw. The counter-order of a fill is not: it re-uses capital the grid already holds
+(the bought coin, the quote the sell freed) and grids trade spot, where bots share no position;
+taking the account's lock for it would queue every bot of an account behind each other's writes.
 Alert kinds written here: grid_fill, grid_cycle, grid_stop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
-from engine.client_ids import next_client_id
+from engine.client_ids import belongs_to, checked, next_client_id
 from engine.exchange import (
     BatchResult,
     Exchange,
     InsufficientFunds,
     InvalidOrder,
+    Market,
     Order,
     OrderRequest,
 )
 from engine.grid.intervals import (
+    CycleResult,
     IntervalState,
     IntervalStatus,
     OrderIntent,
     Side,
     client_order_id,
-    client_order_prefix,
+    close_order_id,
     on_buy_filled,
     on_order_placed,
     on_sell_filled,
+    on_sell_partly_filled,
 )
 from engine.grid.store import GridBook, GridStore, JointVenue, _Changes, trade_row
-from engine.money import ZERO, fee_for, q8
-from engine.ports import CapitalFor, ExchangeFor, Stopper
+from engine.money import ZERO, floor_to_step, q8
+from engine.ports import CapitalFor, ExchangeFor, HaltReport, StopIncomplete, Stopper
+
+log = logging.getLogger(__name__)
 
 HOLDING = (IntervalStatus.BUY_FILLED,)
 NEEDS_BUY = (IntervalStatus.PENDING, IntervalStatus.SELL_FILLED)
 
 
 class GridRuntime:
-    """Ticks grid bots. `exchange_for(user_id)` gives the user's exchange account,
+    """Ticks grid bots. `exchange_for(user_id, venue)` gives the user's account on the bot's venue,
     `stopper(user_id, bot_id, reason)` stops a bot through the fleet, `capital(user_id, percent)`
     is the bot's allocated capital (quote currency)."""
 
@@ -83,9 +95,15 @@ class GridRuntime:
         self._books: dict[int, GridBook] = {}
         self._locks: dict[tuple[int, str], asyncio.Lock] = {}
         self._bot_locks: dict[int, asyncio.Lock] = {}
+        self._halted: set[int] = set()  # bots whose stop has begun: no tick until `resume`
 
     def forget(self, bot_id: int) -> None:
         self._books.pop(bot_id, None)
+
+    def resume(self, bot_id: int) -> None:
+        """The bot was started (again): its ticks run."""
+        self._halted.discard(bot_id)
+        self.forget(bot_id)
 
     def lock_for(self, user_id: int, symbol: str) -> asyncio.Lock:
         """The account's placement lock on `symbol` (see the module docstring)."""
@@ -95,7 +113,8 @@ class GridRuntime:
             lock = self._locks[key] = asyncio.Lock()
         return lock
 
-    def _bot_lock(self, bot_id: int) -> asyncio.Lock:
+    def bot_lock(self, bot_id: int) -> asyncio.Lock:
+        """The lock a bot's tick holds: a user's action on the bot (stop, edit) takes it too."""
         lock = self._bot_locks.get(bot_id)
         if lock is None:
             lock = self._bot_locks[bot_id] = asyncio.Lock()
@@ -121,11 +140,15 @@ class GridRuntime:
 
     async def tick(self, bot_id: int) -> None:
         """One iteration of the bot (see the module docstring); raises what the exchange raised."""
+        if bot_id in self._halted:
+            return
         book = await self.book(bot_id)
         if book is None:
             return
         try:
-            async with self._bot_lock(bot_id):
+            async with self.bot_lock(bot_id):
+                if bot_id in self._halted:  # a stop began while this tick waited for the lock
+                    return
                 stop_reason = await self._tick(book)
         except BaseException:
             self.forget(bot_id)  # the database holds the truth; reload it next time
@@ -133,27 +156,37 @@ class GridRuntime:
         if stop_reason is not None:  # outside the lock: stopping calls back into halt()
             await self.stopper(book.user_id, book.bot_id, stop_reason)
 
-    async def halt(self, bot_id: int, *, close_position: bool | None = None) -> None:
-        """The bot was stopped: cancel its orders, apply the fills that raced the cancel and close its
-        position when asked (None = the bot's own setting). Safe to call again."""
-        book = self._books.pop(bot_id, None) or await self.store.load(bot_id, require_running=False)
-        if book is None:
-            return
-        async with self._bot_lock(bot_id), self.lock_for(book.user_id, book.symbol):
-            await self._cancel_everything(book, close_position)
+    async def halt(self, bot_id: int, *, sell: bool | None = None) -> HaltReport:
+        """The bot is stopping: cancel every order of it on the venue, book what filled before the
+        cancel took (partial fills included), check that nothing of it is left open, then sell the coin
+        it holds at market when asked (None = the bot's own setting). Raises StopIncomplete while orders
+        stay open (the caller tries again later). Safe to call again; no tick runs from now on."""
+        self._halted.add(bot_id)
+        async with self.bot_lock(bot_id):
+            self.forget(bot_id)
+            book = await self.store.load(bot_id, require_running=False)  # a fresh book
+            if book is None:
+                return HaltReport()
+            exchange = await self._exchange(book)
+            async with self.lock_for(book.user_id, book.symbol):
+                return await self._halt(book, exchange, sell)
 
     # ---- the tick
 
-    async def _tick(self, book: GridBook) -> str | None:
-        exchange = await self.exchange_for(book.user_id)
+    async def _exchange(self, book: GridBook) -> Exchange:
+        exchange = await self.exchange_for(book.user_id, book.venue)
         if book.market is None:
             await exchange.load_markets()
             book.market = exchange.market(book.symbol)
+        return exchange
+
+    async def _tick(self, book: GridBook) -> str | None:
+        exchange = await self._exchange(book)
         price = (await exchange.fetch_ticker(book.symbol)).last
         book.price = price
         version_of = getattr(exchange, "orders_version", None)  # the paper exchange has it
         version = (
-            version_of(book.symbol, client_order_prefix(book.bot_id)) if version_of is not None else None
+            version_of(book.symbol, book.prefix) if version_of is not None and not book.legacy_ids else None
         )
         if version is not None and version == book.settled and self._stop_reason(book, price) is None:
             return None  # quiet: none of the bot's orders changed since everything was in place
@@ -164,12 +197,13 @@ class GridRuntime:
             async with self.lock_for(book.user_id, book.symbol):
                 await self._place_missing(book, exchange, price, fresh=True)
         elif any(s.status in NEEDS_BUY or s.status in HOLDING for s in book.intervals):
-            async with self.lock_for(book.user_id, book.symbol):  # after a stop and a restart
+            async with self.lock_for(book.user_id, book.symbol):  # after a stop, a restart, a partial fill
                 await self._place_missing(book, exchange, price, fresh=False)
         await self._reconcile(book, exchange)
         reason = self._stop_reason(book, price)
         if reason is not None:
-            await self._stop_for_price(book, exchange, reason, price)
+            await self._alert_stop(book, reason, price)
+            self._halted.add(book.bot_id)  # the stop through the fleet cancels everything
         elif version is not None and book.started and self._settled(book):
             # the version read before reconciling: any change since (a fill while this tick waited
             # for the database, the orders it just placed) makes the next tick reconcile again
@@ -200,6 +234,16 @@ class GridRuntime:
             return "stop_lower"
         return None
 
+    async def _fresh_id(self, exchange: Exchange, book: GridBook, base: str) -> str:
+        """`base`, or its next resend when an order the exchange cancelled already used it (a used id
+        cannot be sent again); an id whose order is open or done is the same order."""
+        cid = checked(base)
+        while True:
+            found = await exchange.fetch_order_by_client_id(cid, book.symbol)
+            if found is None or found.status == "open" or (found.status == "closed" and found.filled_qty):
+                return cid
+            cid = next_client_id(cid)
+
     async def _place_missing(
         self, book: GridBook, exchange: Exchange, price: Decimal, *, fresh: bool
     ) -> None:
@@ -216,20 +260,14 @@ class GridRuntime:
         extra += sum((book.intervals[i].qty * price for i in market_ids), ZERO)
         await self._check_capital(book, extra)
         changes = _Changes()
+        ns, bot = book.namespace, book.bot_id
 
         async def cid_for(base: str) -> str:
-            if fresh:
-                return base
-            cid = base
-            while True:  # an id a cancelled order used cannot be used again
-                found = await exchange.fetch_order_by_client_id(cid, book.symbol)
-                if found is None or found.status in ("open", "closed"):
-                    return cid
-                cid = next_client_id(cid)
+            return checked(base) if fresh else await self._fresh_id(exchange, book, base)
 
         if market_ids:
             first = book.intervals[market_ids[0]]
-            cid = await cid_for(client_order_id(book.bot_id, first.index, first.cycle, Side.BUY) + "m")
+            cid = await cid_for(client_order_id(ns, bot, first.index, first.cycle, Side.BUY) + "m")
             for i in market_ids:
                 book.intervals[i] = replace(book.intervals[i], status=IntervalStatus.BUY_PLACED)
                 book.buy_cids[i] = cid
@@ -237,12 +275,12 @@ class GridRuntime:
         for i in limit_ids:
             s = book.intervals[i]
             book.intervals[i] = replace(s, status=IntervalStatus.BUY_PLACED)
-            book.buy_cids[i] = await cid_for(client_order_id(book.bot_id, i, s.cycle, Side.BUY))
+            book.buy_cids[i] = await cid_for(client_order_id(ns, bot, i, s.cycle, Side.BUY))
             changes.touched.add(i)
         for i in sell_ids:
             s = book.intervals[i]
             book.intervals[i] = replace(s, status=IntervalStatus.SELL_PLACED)
-            book.sell_cids[i] = await cid_for(client_order_id(book.bot_id, i, s.cycle, Side.SELL))
+            book.sell_cids[i] = await cid_for(client_order_id(ns, bot, i, s.cycle, Side.SELL))
             changes.touched.add(i)
         await self.store.save(book, changes, price=price)
         await self._send(book, exchange, book.order_requests(list(book.expected())))
@@ -250,7 +288,7 @@ class GridRuntime:
     async def _check_capital(self, book: GridBook, extra: Decimal) -> None:
         if self.capital is None:
             return
-        allocated = await self.capital(book.user_id, book.allocation_percent)
+        allocated = await self.capital(book.user_id, book.venue, book.allocation_percent)
         needed = book.committed_capital() + extra
         if needed > allocated:
             raise InsufficientFunds(
@@ -302,13 +340,15 @@ class GridRuntime:
                         self._withdraw(book, expected[cid], changes)
                     else:
                         resend.append(cid)
-                elif order.status == "closed":
-                    self._apply_fill(book, order, expected[cid], changes, stopping)
-                elif order.status in ("canceled", "rejected"):
-                    if stopping or order.status == "canceled":
-                        self._withdraw(book, expected[cid], changes)
-                    else:
-                        raise InvalidOrder(f"order {cid} was rejected by the exchange")
+                elif order.status == "open":
+                    continue  # it shows up as open now: the next look sees it in the open orders
+                elif order.filled_qty > 0:
+                    # done: filled, or cancelled / expired after a partial fill (booked all the same)
+                    self._apply_fill(book, order, expected[cid], changes, stopping=stopping)
+                elif order.status == "rejected" and not stopping:
+                    raise InvalidOrder(f"order {cid} was rejected by the exchange")
+                else:
+                    self._withdraw(book, expected[cid], changes)
             requests = [] if stopping else book.order_requests(resend) + changes.requests
             if changes:
                 venue = self._joint_venue(exchange)
@@ -335,55 +375,23 @@ class GridRuntime:
             changes.touched.add(i)
 
     def _apply_fill(
-        self, book: GridBook, order: Order, ids: list[int], changes: _Changes, stopping: bool
+        self, book: GridBook, order: Order, ids: list[int], changes: _Changes, *, stopping: bool
     ) -> None:
+        """Book what `order` filled (it is done: filled, or gone after a partial fill). A complete fill's
+        counter-order is journaled to go out after the commit; an interval left holding or empty by a
+        partial one gets its order from the next tick's placement (under a fresh id)."""
         assert book.market is not None
         price = order.avg_fill_price or order.price
         assert price is not None
         ts = order.ts or 0
         changes.fills += 1
         changes.last_fill_ts = ts
-        profit_total = ZERO
-        for i in sorted(ids):
-            s = book.intervals[i]
-            changes.touched.add(i)
-            if s.status == IntervalStatus.BUY_PLACED:
-                if order.type == "market":
-                    qty, fee = s.qty, fee_for(price, s.qty, book.market.taker_fee)
-                else:
-                    qty, fee = order.filled_qty, order.fee
-                new, intent = on_buy_filled(s, price, qty, fee, ts)
-                book.filled_buys += 1
-                if not stopping:
-                    new = self._placed(book, new, intent, changes)
-                book.intervals[i] = new
-                changes.alerts.append(("grid_fill", book.fill_alert(i, "buy", price, qty, fee)))
-            else:
-                new, result, intent = on_sell_filled(s, price, order.filled_qty, order.fee, ts)
-                book.filled_sells += 1
-                book.realized += result.profit
-                book.total_pnl += result.profit
-                book.total_trades += 1
-                book.winning_trades += result.profit > 0
-                book.sell_fills[i] = (price, order.filled_qty, ts)
-                profit_total += result.profit
-                if not stopping:
-                    new = self._placed(book, new, intent, changes)
-                book.intervals[i] = new
-                changes.alerts.append(
-                    ("grid_fill", book.fill_alert(i, "sell", price, order.filled_qty, order.fee))
-                )
-                changes.alerts.append(
-                    (
-                        "grid_cycle",
-                        {
-                            **book.fill_alert(i, "sell", price, order.filled_qty, order.fee),
-                            "cycle": result.cycle + 1,
-                            "profit": str(result.profit),
-                            "realized_profit": str(book.realized),
-                        },
-                    )
-                )
+        answer = order.status == "closed" and not stopping
+        if book.intervals[ids[0]].status == IntervalStatus.BUY_PLACED:
+            self._apply_buy(book, order, price, ts, sorted(ids), changes, answer)
+            realized = None
+        else:
+            realized = self._apply_sell(book, order, price, ts, ids[0], changes, answer)
         changes.trades.append(
             trade_row(
                 book,
@@ -392,18 +400,112 @@ class GridRuntime:
                 qty=order.filled_qty,
                 price=price,
                 fee=order.fee,
-                realized_pnl=profit_total if order.side == "sell" else None,
+                fee_base=order.fee_base,
+                realized_pnl=realized,
                 exchange_order_id=order.id,
                 client_order_id=order.client_order_id,
                 ts=ts,
             )
         )
 
+    def _apply_buy(
+        self,
+        book: GridBook,
+        order: Order,
+        price: Decimal,
+        ts: int,
+        ids: list[int],
+        changes: _Changes,
+        answer: bool,
+    ) -> None:
+        market = book.market
+        assert market is not None
+        shares, dust = _buy_shares(book, order, ids, market)
+        book.dust_qty += dust  # below the lot step: the bot's dust, at its buy price
+        book.dust_cost += q8(dust * price)
+        for i, held, fee in shares:
+            s = book.intervals[i]
+            changes.touched.add(i)
+            if not _sellable(market, held, s.sell_price):
+                # too little to sell on its own: it joins the dust at its cost, and the interval buys again
+                book.dust_qty += held
+                book.dust_cost += q8(held * price) + fee
+                book.intervals[i] = replace(s, status=IntervalStatus.PENDING)
+                continue
+            new, intent = on_buy_filled(s, price, held, fee, ts)
+            book.filled_buys += 1
+            if answer:
+                new = self._placed(book, new, intent, changes)
+            book.intervals[i] = new
+            changes.alerts.append(("grid_fill", book.fill_alert(i, "buy", price, held, fee)))
+
+    def _apply_sell(
+        self,
+        book: GridBook,
+        order: Order,
+        price: Decimal,
+        ts: int,
+        i: int,
+        changes: _Changes,
+        answer: bool,
+    ) -> Decimal:
+        market = book.market
+        assert market is not None
+        s = book.intervals[i]
+        assert s.held is not None
+        changes.touched.add(i)
+        sold = order.filled_qty
+        if sold >= s.held:
+            new, result, intent = on_sell_filled(s, price, s.held, order.fee, ts)
+            book.filled_sells += 1
+            if answer:
+                new = self._placed(book, new, intent, changes)
+        else:
+            new, result = on_sell_partly_filled(s, price, sold, order.fee, ts)
+            assert new.held is not None and new.entry_price is not None and new.entry_fee is not None
+            if not _sellable(market, new.held, s.sell_price):  # the rest joins the dust; the cycle is over
+                book.dust_qty += new.held
+                book.dust_cost += q8(new.held * new.entry_price) + new.entry_fee
+                new = replace(
+                    new,
+                    status=IntervalStatus.SELL_FILLED,
+                    cycle=new.cycle + 1,
+                    held=None,
+                    entry_price=None,
+                    entry_fee=None,
+                )
+                book.filled_sells += 1
+        book.intervals[i] = new
+        self._book_sale(book, result)
+        book.sell_fills[i] = (price, sold, ts)
+        alert = book.fill_alert(i, "sell", price, sold, order.fee)
+        changes.alerts.append(("grid_fill", alert))
+        if result.complete:
+            changes.alerts.append(
+                (
+                    "grid_cycle",
+                    {
+                        **alert,
+                        "cycle": result.cycle + 1,
+                        "profit": str(result.profit),
+                        "realized_profit": str(book.realized),
+                    },
+                )
+            )
+        return result.profit
+
+    @staticmethod
+    def _book_sale(book: GridBook, result: CycleResult) -> None:
+        book.realized += result.profit
+        book.total_pnl += result.profit
+        book.total_trades += 1
+        book.winning_trades += result.profit > 0
+
     def _placed(
         self, book: GridBook, state: IntervalState, intent: OrderIntent, changes: _Changes
     ) -> IntervalState:
         """Journal the counter-order of a fill (it goes out after the transaction commits)."""
-        cid = intent.client_order_id(book.bot_id)
+        cid = intent.client_order_id(book.namespace, book.bot_id)
         if intent.side is Side.SELL:
             book.sell_cids[state.index] = cid
         else:
@@ -416,9 +518,7 @@ class GridRuntime:
 
     # ---- stops
 
-    async def _stop_for_price(self, book: GridBook, exchange: Exchange, reason: str, price: Decimal) -> None:
-        async with self.lock_for(book.user_id, book.symbol):
-            await self._cancel_everything(book, None, exchange)
+    async def _alert_stop(self, book: GridBook, reason: str, price: Decimal) -> None:
         changes = _Changes()
         changes.alerts.append(
             (
@@ -434,63 +534,134 @@ class GridRuntime:
             )
         )
         await self.store.save(book, changes, price=price)
-        self.forget(book.bot_id)
 
-    async def _cancel_everything(
-        self, book: GridBook, close_position: bool | None, exchange: Exchange | None = None
-    ) -> None:
-        exchange = exchange or await self.exchange_for(book.user_id)
-        if book.market is None:
-            await exchange.load_markets()
-            book.market = exchange.market(book.symbol)
-        mine = set(book.expected())
-        open_ids = [o.id for o in await exchange.fetch_open_orders(book.symbol) if o.client_order_id in mine]
-        if open_ids:
-            await exchange.cancel_orders(open_ids, book.symbol)
+    async def _mine_open(self, book: GridBook, exchange: Exchange) -> list[Order]:
+        """The bot's orders open on the venue: those its intervals name and any other with its prefix."""
+        expected = book.expected()
+        return [
+            o
+            for o in await exchange.fetch_open_orders(book.symbol)
+            if o.client_order_id in expected or belongs_to(o.client_order_id, book.namespace, book.bot_id)
+        ]
+
+    async def _halt(self, book: GridBook, exchange: Exchange, sell: bool | None) -> HaltReport:
+        assert book.market is not None
+        mine = await self._mine_open(book, exchange)
+        cancelled: list[str] = []
+        if mine:
+            cancelled = await exchange.cancel_orders([o.id for o in mine], book.symbol)
+            strays = [o.client_order_id for o in mine if o.client_order_id not in book.expected()]
+            if strays:
+                log.warning(
+                    "bot %d: cancelled %d orders no interval named: %s", book.bot_id, len(strays), strays
+                )
         await self._reconcile(book, exchange, stopping=True)
-        if close_position if close_position is not None else book.close_on_stop:
-            await self._close_position(book, exchange)
+        left = await self._mine_open(book, exchange)
+        if left:
+            raise StopIncomplete(
+                [o.client_order_id or o.id for o in left], "the exchange has not cancelled them (yet)"
+            )
+        sold = ZERO
+        if sell if sell is not None else book.close_on_stop:
+            sold = await self._close_position(book, exchange)
+        return HaltReport(cancelled=len(cancelled), held=book.held_qty, sold=sold, asset=book.market.base)
 
-    async def _close_position(self, book: GridBook, exchange: Exchange) -> None:
-        """Sell what the grid holds at market (one order) and book each interval's result."""
-        held = [s for s in book.intervals if s.status == IntervalStatus.BUY_FILLED]
-        if not held:
-            return
-        qty = sum((s.qty for s in held), ZERO)
-        cid = f"mb{book.bot_id}x{book.filled_sells}c{len(held)}"
-        order = await exchange.create_order(OrderRequest(book.symbol, "sell", "market", qty, book.price, cid))
-        if order.status != "closed" or book.market is None:
-            raise InvalidOrder(f"closing order {cid} did not fill")
-        price = order.avg_fill_price or order.price or ZERO
-        changes = _Changes(last_fill_ts=order.ts)
-        pnl = ZERO
+    async def _close_position(self, book: GridBook, exchange: Exchange) -> Decimal:
+        """Sell what the grid holds at market (one order: its intervals' coin and its dust on the lot
+        step) and book what really sold: each interval's sale, then the dust's. Returns the qty sold."""
+        market = book.market
+        assert market is not None
+        held = [s for s in book.intervals if s.status in HOLDING and s.held]
+        dust = floor_to_step(book.dust_qty, market.amount_step)
+        qty = sum((s.held or ZERO for s in held), ZERO) + dust
+        price = book.price or (await exchange.fetch_ticker(book.symbol)).last
+        if not _sellable(market, qty, price):
+            return ZERO
+        cid = await self._fresh_id(
+            exchange, book, close_order_id(book.namespace, book.bot_id, book.filled_sells)
+        )
+        order = await exchange.create_order(OrderRequest(book.symbol, "sell", "market", qty, price, cid))
+        if order.status == "open":
+            raise StopIncomplete([cid], "the closing sale has not filled yet")
+        sold = order.filled_qty
+        if not sold:
+            return ZERO
+        price = order.avg_fill_price or order.price or price
+        ts = order.ts or 0
+        changes = _Changes(last_fill_ts=ts, fills=1)
+        left, fee_left, pnl = sold, order.fee, ZERO
         for s in held:
-            fee = fee_for(price, s.qty, book.market.taker_fee)
-            new, result, _ = on_sell_filled(s, price, s.qty, fee, order.ts or 0)
-            book.intervals[s.index] = replace(new, status=IntervalStatus.PENDING)
-            book.filled_sells += 1
-            book.realized += result.profit
-            book.total_pnl += result.profit
-            book.total_trades += 1
-            book.winning_trades += result.profit > 0
+            take = min(s.held or ZERO, left)
+            if not take:
+                break
+            fee = q8(order.fee * take / sold)
+            fee_left -= fee
+            if take == s.held:
+                new, result, _ = on_sell_filled(s, price, take, fee, ts)
+                new = replace(new, status=IntervalStatus.PENDING)
+                book.filled_sells += 1
+            else:
+                new, result = on_sell_partly_filled(s, price, take, fee, ts)
+            book.intervals[s.index] = new
+            book.sell_fills[s.index] = (price, take, ts)
+            self._book_sale(book, result)
             pnl += result.profit
+            left -= take
             changes.touched.add(s.index)
+        if left and book.dust_qty:  # the dust's share of the sale, at the dust's cost
+            take = min(left, book.dust_qty)
+            cost = q8(book.dust_cost * take / book.dust_qty)
+            profit = q8(take * price - fee_left - cost)
+            book.dust_qty -= take
+            book.dust_cost -= cost
+            book.realized += profit
+            book.total_pnl += profit
+            pnl += profit
         changes.trades.append(
             trade_row(
                 book,
                 side="sell",
                 order_type="market",
-                qty=order.filled_qty,
+                qty=sold,
                 price=price,
                 fee=order.fee,
                 realized_pnl=pnl,
                 exchange_order_id=order.id,
                 client_order_id=cid,
-                ts=order.ts,
+                ts=ts,
             )
         )
-        changes.alerts.append(("grid_fill", book.fill_alert(-1, "sell", price, qty, order.fee)))
+        changes.alerts.append(("grid_fill", book.fill_alert(-1, "sell", price, sold, order.fee)))
         await self.store.save(book, changes, price=book.price)
+        return sold
+
+
+def _sellable(market: Market, qty: Decimal, price: Decimal) -> bool:
+    """A sell of `qty` at `price` meets the market's minimums."""
+    return qty > 0 and qty >= market.min_qty and qty * price >= market.min_notional
+
+
+def _buy_shares(
+    book: GridBook, order: Order, ids: list[int], market: Market
+) -> tuple[list[tuple[int, Decimal, Decimal]], Decimal]:
+    """What a buy's fill gives each of its intervals: (interval, coin held on the lot step, fee in quote),
+    and the dust left below the lot step. The coin received (filled less a fee taken in it) and the fee
+    are shared in proportion to the intervals' quantities (the start's market buy covers several)."""
+    received = order.received_qty
+    if len(ids) == 1:
+        held = floor_to_step(received, market.amount_step)
+        return [(ids[0], held, order.fee)], received - held
+    weights = [book.intervals[i].qty for i in ids]
+    total = sum(weights, ZERO)
+    shares: list[tuple[int, Decimal, Decimal]] = []
+    fee_left, held_sum = order.fee, ZERO
+    for k, (i, weight) in enumerate(zip(ids, weights, strict=True)):
+        held = floor_to_step(received * weight / total, market.amount_step)
+        fee = fee_left if k == len(ids) - 1 else q8(order.fee * weight / total)
+        fee_left -= fee
+        held_sum += held
+        shares.append((i, held, fee))
+    return shares, received - held_sum
 
 
 def _raise_rejected(result: BatchResult) -> None:

@@ -24,11 +24,12 @@ from db.bulk import in_chunks
 from db.models import BotInstance, GridBotConfig, GridOrder, User
 from db.session import Database
 from engine.exchange import BatchResult, Market, OrderRequest
-from engine.grid.intervals import IntervalState, IntervalStatus, is_market_client_id
+from engine.grid.intervals import IntervalState, IntervalStatus, client_order_prefix, is_market_client_id
 from engine.markets import unified_symbol
 from engine.money import ZERO
 
 _BUY_PLACED, _SELL_PLACED = IntervalStatus.BUY_PLACED, IntervalStatus.SELL_PLACED
+_HOLDING = (IntervalStatus.BUY_FILLED, IntervalStatus.SELL_PLACED)
 
 
 @dataclass(slots=True)
@@ -59,11 +60,28 @@ class GridBook:
     total_trades: int
     winning_trades: int
     total_pnl: Decimal
+    namespace: str  # the installation's (engine.client_ids)
+    venue: str  # what the bot was started on: paper, live or demo
+    venue_account: str | None
+    dust_qty: Decimal = ZERO  # coin held outside the intervals (below the lot step), base
+    dust_cost: Decimal = ZERO  # what it cost, quote
     market: Market | None = None
     price: Decimal | None = None
     sell_fills: dict[int, tuple[Decimal, Decimal, int]] = field(default_factory=dict)
     # the exchange's orders_version() when a tick last found every order of the book in place
     settled: object = None
+    legacy_ids: bool = False  # some order out has an id from before the namespace (not on `prefix`)
+
+    @property
+    def prefix(self) -> str:
+        """What the client order ids of the bot's intervals start with."""
+        return client_order_prefix(self.namespace, self.bot_id)
+
+    @property
+    def held_qty(self) -> Decimal:
+        """Coin the bot holds: its holding intervals' and its dust (base)."""
+        held = sum((s.held or ZERO for s in self.intervals if s.status in _HOLDING), ZERO)
+        return held + self.dust_qty
 
     @property
     def started(self) -> bool:
@@ -105,7 +123,8 @@ class GridBook:
                 continue
             s = self.intervals[ids[0]]
             if s.status == IntervalStatus.SELL_PLACED:
-                out.append(OrderRequest(self.symbol, "sell", "limit", s.qty, s.sell_price, cid))
+                assert s.held is not None
+                out.append(OrderRequest(self.symbol, "sell", "limit", s.held, s.sell_price, cid))
             elif is_market_client_id(cid):
                 qty = sum((self.intervals[i].qty for i in ids), ZERO)
                 out.append(OrderRequest(self.symbol, "buy", "market", qty, self.price, cid))
@@ -128,13 +147,14 @@ class GridBook:
         }
 
     def committed_capital(self) -> Decimal:
-        """Quote the grid holds: open buys at their line plus bought base at its entry price."""
-        total = ZERO
+        """Quote the grid holds: open buys at their line plus bought base at its entry price (and the
+        dust at its cost)."""
+        total = self.dust_cost
         for s in self.intervals:
             if s.status == IntervalStatus.BUY_PLACED:
                 total += s.qty * s.buy_price
-            elif s.status in (IntervalStatus.BUY_FILLED, IntervalStatus.SELL_PLACED) and s.entry_price:
-                total += s.qty * s.entry_price
+            elif s.status in _HOLDING and s.entry_price:
+                total += (s.held or s.qty) * s.entry_price
         return total
 
 
@@ -177,11 +197,17 @@ class GridStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.namespace: str | None = None  # the installation's, read once
         self._pending: list[_Save] = []
         self._flusher: asyncio.Task[None] | None = None
         self.commits = 0  # transactions written (group commits), for the benchmark
         self.saves = 0  # saves they held
         self.commit_seconds = 0.0
+
+    async def _namespace(self, session: Any) -> str:
+        if self.namespace is None:
+            self.namespace = await q.installation_id(session)
+        return self.namespace
 
     async def load(self, bot_id: int, *, require_running: bool = True) -> GridBook | None:
         """The grid of a (running) grid bot, or None (not found, not a grid, not running)."""
@@ -195,12 +221,13 @@ class GridStore:
             found = await q.grid_of(session, bot_id)
             if found is None or user is None:
                 return None
-            return _book_of(bot, user, *found)
+            return _book_of(bot, user, *found, await self._namespace(session))
 
     async def load_many(self, bot_ids: Sequence[int]) -> dict[int, GridBook]:
         """The grids of many running grid bots in a few queries (a restart resumes them all)."""
         books: dict[int, GridBook] = {}
         async with self.db.read() as session:
+            namespace = await self._namespace(session)
             for chunk in in_chunks(bot_ids):
                 bots = (await session.execute(select(BotInstance).where(BotInstance.id.in_(chunk)))).scalars()
                 bots = [b for b in bots if b.bot_type == "grid" and b.is_running and b.is_active]
@@ -231,7 +258,7 @@ class GridStore:
                 for bot in bots:
                     config, user = configs.get(bot.id), users.get(bot.user_id)
                     if config is not None and user is not None:
-                        books[bot.id] = _book_of(bot, user, config, rows.get(config.id, []))
+                        books[bot.id] = _book_of(bot, user, config, rows.get(config.id, []), namespace)
         return books
 
     async def save(
@@ -381,8 +408,10 @@ def trade_row(
     exchange_order_id: str,
     client_order_id: str | None,
     ts: int | None,
+    fee_base: Decimal = ZERO,
 ) -> dict[str, Any]:
-    """A trades row of a grid fill (created_at: the column's default)."""
+    """A trades row of a grid fill (created_at: the column's default): `fee` valued in quote, `fee_base`
+    the part the venue took from the coin bought."""
     assert book.market is not None
     return {
         "user_id": book.user_id,
@@ -394,7 +423,8 @@ def trade_row(
         "qty": qty,
         "price": price,
         "fee": fee,
-        "fee_currency": book.market.quote,
+        "fee_currency": book.market.base if fee_base else book.market.quote,
+        "fee_base": fee_base if fee_base else None,
         "realized_pnl": realized_pnl,
         "exchange_order_id": exchange_order_id,
         "client_order_id": client_order_id,
@@ -414,6 +444,7 @@ def _interval_row(book: GridBook, i: int) -> dict[str, Any]:
         "buy_order_id": book.buy_cids[i],
         "sell_order_id": book.sell_cids[i],
         "profit": s.realized_profit,
+        "held_qty": s.held if s.status in _HOLDING else None,
     }
     if s.entry_price is not None:
         row["buy_filled_price"] = s.entry_price
@@ -439,6 +470,8 @@ def _config_row(book: GridBook, price: Decimal | None) -> dict[str, Any]:
         "filled_buy_count": book.filled_buys,
         "filled_sell_count": book.filled_sells,
         "realized_profit": book.realized,
+        "dust_qty": book.dust_qty,
+        "dust_cost": book.dust_cost,
     }
     if price is not None:
         row["current_price"] = price
@@ -459,7 +492,16 @@ def _activity(book: GridBook, changes: _Changes) -> q.BotActivity:
     )
 
 
-def _book_of(bot: BotInstance, user: User, config: GridBotConfig, rows: list[GridOrder]) -> GridBook:
+def _held(row: GridOrder) -> Decimal:
+    """What a holding interval holds (rows from before held_qty: what it bought)."""
+    if row.held_qty is not None:
+        return row.held_qty
+    return row.buy_filled_qty or row.qty or ZERO
+
+
+def _book_of(
+    bot: BotInstance, user: User, config: GridBotConfig, rows: list[GridOrder], namespace: str
+) -> GridBook:
     """A running grid bot's book from its rows."""
     lines = [r.grid_price for r in rows] + [config.upper_price]
     intervals = []
@@ -477,6 +519,7 @@ def _book_of(bot: BotInstance, user: User, config: GridBotConfig, rows: list[Gri
                 entry_price=r.buy_filled_price if holding else None,
                 entry_fee=r.buy_fee if holding else None,
                 realized_profit=r.profit or ZERO,
+                held=_held(r) if holding else None,
             )
         )
     return GridBook(
@@ -504,4 +547,14 @@ def _book_of(bot: BotInstance, user: User, config: GridBotConfig, rows: list[Gri
         total_trades=bot.total_trades or 0,
         winning_trades=bot.winning_trades or 0,
         total_pnl=bot.total_pnl or ZERO,
+        namespace=namespace,
+        venue=bot.venue or "paper",
+        venue_account=bot.venue_account,
+        dust_qty=config.dust_qty or ZERO,
+        dust_cost=config.dust_cost or ZERO,
+        legacy_ids=any(
+            cid and not cid.startswith(client_order_prefix(namespace, bot.id))
+            for r in rows
+            for cid in (r.buy_order_id, r.sell_order_id)
+        ),
     )

@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
+from engine.endpoints import point_at
 from engine.market_data.candles import Candles, load_candles, walk_points
 
 log = logging.getLogger(__name__)
@@ -158,11 +159,13 @@ class LivePriceFeed:
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
-    def for_exchange(cls, exchange_id: str, symbols: list[str], **kwargs: Any) -> LivePriceFeed:
+    def for_exchange(
+        cls, exchange_id: str, symbols: list[str], *, api_url: str | None = None, **kwargs: Any
+    ) -> LivePriceFeed:
         import ccxt.async_support as ccxt_async
 
         client = getattr(ccxt_async, exchange_id)({"enableRateLimit": True, "options": {"uta": False}})
-        return cls(client, symbols, **kwargs)
+        return cls(point_at(client, api_url), symbols, **kwargs)
 
     async def poll_once(self) -> None:
         for symbol in self.symbols:
@@ -180,8 +183,18 @@ class LivePriceFeed:
                 await self.sink(symbol, price, ts, cursor=None)
 
     async def run(self) -> None:
+        """Poll until cancelled: a failing sink (a database that is busy, a venue error) is logged and
+        the feed goes on after a growing pause (at most a minute), never dies."""
+        failures = 0
         while True:
-            await self.poll_once()
+            try:
+                await self.poll_once()
+            except Exception:
+                failures += 1
+                log.exception("live feed: a price point failed (%d in a row)", failures)
+                await asyncio.sleep(min(60.0, self.interval * 2**failures))
+                continue
+            failures = 0
             await asyncio.sleep(self.interval)
 
     def start(self) -> asyncio.Task[None]:

@@ -7,8 +7,10 @@ and a candle is closed once a point of a later candle was seen. Laps of a loopin
 timestamps by the file's span (client order ids stay unique). With ``compressed`` (the sandbox's
 default) every replayed file candle counts as one candle of the bot's timeframe, so a 1h strategy
 trades on the 1m replay within minutes; otherwise the rows are resampled to the timeframe
-(engine.trend.backtest.resample). Without a replay for the symbol the exchange's candles are used
-(``Exchange.fetch_candles``; the paper exchange has none and says so).
+(engine.trend.backtest.resample). Replayed candles reach paper bots only: a live or demo bot reads its
+own exchange's candles (``Exchange.fetch_candles``), and a paper bot on live prices (no replay for the
+symbol) the exchange's public candles (``public``), fetched once per symbol and timeframe for every bot
+of the process and again only once a new candle has closed.
 
 Models: a model-gated strategy's classifier is loaded from the ``trend_models`` table (per strategy
 id, symbol, timeframe), trained once on the history when missing or unreadable and again after
@@ -46,23 +48,28 @@ class ClosedCandles:
 
 
 class CandleSource:
-    """Closed candles per spot symbol ("BTC/USDT") from replay feeds, else from the exchange."""
+    """Closed candles per spot symbol ("BTC/USDT"): from replay feeds for paper bots, else from an
+    exchange (see the module docstring). `public` is the exchange's public market data (no keys)."""
 
-    def __init__(self, *, compressed: bool = True) -> None:
+    def __init__(self, *, compressed: bool = True, public: Exchange | None = None) -> None:
         self.compressed = compressed
+        self.public = public
         self.feeds: dict[str, ReplayFeed] = {}
         self._cache: dict[tuple[str, str], tuple[tuple[int, int], ClosedCandles | None]] = {}
+        self._fetched: dict[tuple[int, str, str], ClosedCandles] = {}  # (source, symbol, timeframe)
 
     def add_feed(self, feed: ReplayFeed) -> None:
         self.feeds[feed.symbol] = feed
 
     async def closed(
-        self, exchange: Exchange, symbol: str, timeframe: str, now_ts: int
+        self, exchange: Exchange, symbol: str, timeframe: str, now_ts: int, *, venue: str = "paper"
     ) -> ClosedCandles | None:
-        """The closed candles of ``symbol`` as of price time ``now_ts`` (ms), None before the first."""
-        feed = self.feeds.get(symbol)
+        """The closed candles of ``symbol`` as of price time ``now_ts`` (ms), None before the first.
+        ``exchange`` is the bot's own account, ``venue`` its binding (paper, live, demo)."""
+        feed = self.feeds.get(symbol) if venue == "paper" else None
         if feed is None:
-            return await _exchange_candles(exchange, symbol, timeframe, now_ts)
+            source = exchange if venue != "paper" else self.public or exchange
+            return await self._fetch(source, symbol, timeframe, now_ts)
         c = feed.candles
         step = candle_interval_ms(c)
         span = c.timestamps[-1] - c.timestamps[0] + step
@@ -82,6 +89,20 @@ class CandleSource:
             if history is not None:
                 found = ClosedCandles(history, history.timestamps[-1] + lap * span)
         self._cache[(symbol, timeframe)] = ((lap, k), found)
+        return found
+
+    async def _fetch(
+        self, source: Exchange, symbol: str, timeframe: str, now_ts: int
+    ) -> ClosedCandles | None:
+        """The exchange's closed candles, shared per source, symbol and timeframe: fetched again only
+        once a candle after the last one fetched has closed."""
+        key = (id(source), symbol, timeframe)
+        known = self._fetched.get(key)
+        if known is not None and now_ts < known.last_ts + 2 * timeframe_ms(timeframe):
+            return known
+        found = await _exchange_candles(source, symbol, timeframe, now_ts)
+        if found is not None:
+            self._fetched[key] = found
         return found
 
 

@@ -31,11 +31,11 @@ margin ignored), which acts as a stop when the stop loss is further away or unse
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Literal
 
+from engine.client_ids import BACKTEST_NAMESPACE, bot_prefix, checked
 from engine.exchange import Market, MarketType, OrderRequest
 from engine.money import ZERO, fee_for, floor_to_step, q8, round_to_tick
 
@@ -44,8 +44,6 @@ ExitReason = Literal["tp", "sl", "signal", "manual", "liquidation", "end"]
 EXIT_REASONS: tuple[str, ...] = ("tp", "sl", "signal", "manual", "liquidation", "end")
 HUNDRED = Decimal(100)
 ONE = Decimal(1)
-_CLIENT_ID_MAX = 32
-_CLIENT_ID_RE = re.compile(r"[A-Za-z0-9]{1,32}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,26 +186,30 @@ def allocated_capital(equity: Decimal, allocation_percent: Decimal) -> Decimal:
     return equity * allocation_percent / HUNDRED
 
 
-def client_order_id(bot_id: int, candle_ts: int, seq: int, action: str, side: str) -> str:
-    """Deterministic client order id, e.g. ``mb12t1708300800o3l`` (<= 32 chars, alnum).
-
-    ``candle_ts`` (ms) is written in seconds; ``action`` o(pen), c(lose on
-    signal) or m(anual close); ``side`` the position side (l/s).
-    """
-    for name, value in (("bot_id", bot_id), ("candle_ts", candle_ts), ("seq", seq)):
+def client_order_id(
+    bot_id: int, candle_ts: int, seq: int, action: str, side: str, *, namespace: str = BACKTEST_NAMESPACE
+) -> str:
+    """Deterministic client order id, e.g. ``q7k2x12t28471680o3l`` (<= 32 letters and digits): the
+    installation's namespace, the bot, ``t``, the candle's open time in minutes, ``action`` o(pen),
+    c(lose on signal) or m(anual close), the position's number and side (l/s)."""
+    for name, value in (("candle_ts", candle_ts), ("seq", seq)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     if action not in ("o", "c", "m"):
         raise ValueError(f"action must be o, c or m, got {action!r}")
-    cid = f"mb{bot_id}t{candle_ts // 1000}{action}{seq}{side[0]}"
-    if len(cid) > _CLIENT_ID_MAX or not _CLIENT_ID_RE.fullmatch(cid):
-        raise ValueError(f"client order id {cid!r} is not 1..{_CLIENT_ID_MAX} letters and digits")
-    return cid
+    return checked(f"{bot_prefix(namespace, bot_id)}t{candle_ts // 60_000}{action}{seq}{side[0]}")
 
 
-def protective_order_ids(bot_id: int, seq: int) -> tuple[str, str]:
+def protective_order_ids(bot_id: int, seq: int, *, namespace: str = BACKTEST_NAMESPACE) -> tuple[str, str]:
     """Client ids of a position's exchange-side take-profit and stop-loss orders."""
-    return f"mb{bot_id}p{seq}tp", f"mb{bot_id}p{seq}sl"
+    prefix = bot_prefix(namespace, bot_id)
+    return checked(f"{prefix}p{seq}tp"), checked(f"{prefix}p{seq}sl")
+
+
+def exit_order_id(bot_id: int, seq: int, *, namespace: str = BACKTEST_NAMESPACE) -> str:
+    """The base of the id of a market close the runtime sends itself (a stop it watches, a manual
+    close): never the stop loss's or the take profit's own id (resends get a suffix)."""
+    return checked(f"{bot_prefix(namespace, bot_id)}p{seq}x")
 
 
 def exit_levels(
@@ -268,6 +270,8 @@ def decide(
     allocated: Decimal,
     settings: TrendSettings,
     market: Market,
+    *,
+    namespace: str = BACKTEST_NAMESPACE,
 ) -> list[TrendIntent]:
     """The orders for the closed candle ``candle_ts`` (see the module docstring).
 
@@ -283,7 +287,7 @@ def decide(
     staying = []
     for p in state.positions:
         if p.side == opposite:
-            intents.append(_close_intent(bot_id, candle_ts, p, price, "c", "signal"))
+            intents.append(_close_intent(bot_id, candle_ts, p, price, "c", "signal", namespace))
         else:
             staying.append(p)
     if signal < 0 and settings.market_type == "spot":
@@ -307,7 +311,7 @@ def decide(
             seq=seq,
             qty=qty,
             reference_price=price,
-            client_order_id=client_order_id(bot_id, candle_ts, seq, "o", side),
+            client_order_id=client_order_id(bot_id, candle_ts, seq, "o", side, namespace=namespace),
             reason="signal",
             margin=q8(qty * price / settings.leverage),
         )
@@ -316,7 +320,7 @@ def decide(
 
 
 def _close_intent(
-    bot_id: int, candle_ts: int, p: TrendPosition, price: Decimal, action: str, reason: str
+    bot_id: int, candle_ts: int, p: TrendPosition, price: Decimal, action: str, reason: str, namespace: str
 ) -> TrendIntent:
     return TrendIntent(
         action="close",
@@ -325,14 +329,16 @@ def _close_intent(
         seq=p.seq,
         qty=p.qty,
         reference_price=price,
-        client_order_id=client_order_id(bot_id, candle_ts, p.seq, action, p.side),
+        client_order_id=client_order_id(bot_id, candle_ts, p.seq, action, p.side, namespace=namespace),
         reason=reason,
     )
 
 
-def manual_close(bot_id: int, ts: int, state: TrendState, price: Decimal) -> list[TrendIntent]:
+def manual_close(
+    bot_id: int, ts: int, state: TrendState, price: Decimal, *, namespace: str = BACKTEST_NAMESPACE
+) -> list[TrendIntent]:
     """Market closes of every open position (the bot card's "close"), reason ``manual``."""
-    return [_close_intent(bot_id, ts, p, price, "m", "manual") for p in state.positions]
+    return [_close_intent(bot_id, ts, p, price, "m", "manual", namespace) for p in state.positions]
 
 
 def on_entry_filled(

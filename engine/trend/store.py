@@ -3,7 +3,7 @@ transaction per change (position rows, trades row, stats, alerts). See engine.tr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +15,7 @@ from db.models import BotInstance, Strategy, Trade, TrendBotState, TrendPosition
 from db.session import Database
 from engine.exchange import Market, Order, OrderRequest
 from engine.markets import unified_symbol
-from engine.money import ZERO
+from engine.money import ZERO, q8
 from engine.trend.positions import (
     ClosedTrade,
     TrendIntent,
@@ -171,6 +171,9 @@ class TrendBook:
     total_trades: int
     winning_trades: int
     total_pnl: Decimal
+    namespace: str  # the installation's (engine.client_ids)
+    venue: str  # what the bot trades on: paper, live or demo (its binding)
+    venue_account: str | None
     market: Market | None = None
     closed_trades: list[ClosedTrade] = field(default_factory=list)
 
@@ -185,11 +188,16 @@ class TrendBook:
         positions = tuple(s.position() for s in self.active() if s.status == "open")
         return TrendState(positions, max([self.next_seq, *(s + 1 for s in self.slots)]))
 
+    def protective_ids(self, seq: int) -> tuple[str, str]:
+        return protective_order_ids(self.bot_id, seq, namespace=self.namespace)
+
     def apply_entry(self, slot: Slot, order: Order, changes: TrendChanges) -> None:
+        """The entry filled (all of it, or the part an order gone after a partial fill filled): the
+        position holds what the account received."""
         assert self.market is not None
         price = order.avg_fill_price or order.price or slot.reference_price
         _, position = on_entry_filled(
-            TrendState(), slot.intent(), price, order.filled_qty, order.fee, order.ts or 0,
+            TrendState(), slot.intent(), price, order.received_qty, order.fee, order.ts or 0,
             self.settings, self.market.price_tick,
         )  # fmt: skip
         slot.status, slot.qty, slot.margin = "open", position.qty, position.margin
@@ -197,7 +205,7 @@ class TrendBook:
         slot.stop_loss, slot.take_profit, slot.liquidation = (
             position.stop_loss, position.take_profit, position.liquidation,
         )  # fmt: skip
-        tp_id, sl_id = protective_order_ids(self.bot_id, slot.seq)
+        tp_id, sl_id = self.protective_ids(slot.seq)
         if position.take_profit is not None:
             slot.tp_order_id = tp_id
         if slot.wants_stop_order(self):
@@ -207,27 +215,48 @@ class TrendBook:
         changes.last_fill_ts = order.ts
         changes.alerts.append(("trend_entry", self._payload(slot, price, order.filled_qty)))
 
-    def apply_exit(self, slot: Slot, order: Order, reason: str, changes: TrendChanges) -> None:
+    def apply_exit(self, slot: Slot, order: Order, reason: str, changes: TrendChanges) -> bool:
+        """An exit order of the position is done: book the quantity that really filled (an order that
+        filled nothing books nothing). Closing all of it closes the position (True); a part leaves the
+        position open with the rest, its entry fee and margin shrunk in proportion."""
+        filled = min(order.filled_qty, slot.qty)
+        if filled <= 0:
+            return False
         price = order.avg_fill_price or order.price
         assert price is not None
-        state = TrendState((slot.position(),), slot.seq + 1)
+        position = slot.position()
+        whole = filled >= slot.qty
+        if not whole:
+            fee_part = q8(position.entry_fee * filled / position.qty)
+            position = replace(position, qty=filled, entry_fee=fee_part)
+        state = TrendState((position,), slot.seq + 1)
         _, trade = on_exit_filled(state, slot.seq, price, order.fee, order.ts or 0, reason)
-        slot.status, slot.exit_reason = "closed", reason
-        slot.exit_order_id = order.client_order_id
-        slot.exit_price, slot.exit_fee, slot.exit_ts, slot.pnl = price, trade.exit_fee, order.ts, trade.pnl
-        self.total_trades += 1
-        self.winning_trades += trade.pnl > 0
         self.total_pnl += trade.pnl
+        slot.pnl = (slot.pnl or ZERO) + trade.pnl
+        slot.exit_fee = (slot.exit_fee or ZERO) + trade.exit_fee
+        slot.exit_price, slot.exit_ts = price, order.ts
+        if whole:
+            slot.status, slot.exit_reason = "closed", reason
+            slot.exit_order_id = order.client_order_id
+            self.total_trades += 1
+            self.winning_trades += slot.pnl > 0
+        else:
+            slot.margin = q8(slot.margin * (slot.qty - filled) / slot.qty)
+            slot.entry_fee = (slot.entry_fee or ZERO) - position.entry_fee
+            slot.qty -= filled
         self.closed_trades.append(trade)
         changes.touched.add(slot.seq)
         source = "manual" if reason == "manual" else "ai_bot"
-        changes.trades.append(self._trade(order, price, source, trade.pnl))
+        changes.trades.append(self._trade(order, price, source, trade.pnl, qty=filled))
         changes.last_fill_ts = order.ts
-        payload = self._payload(slot, price, trade.qty)
-        payload.update(reason=reason, pnl=str(trade.pnl))
+        payload = self._payload(slot, price, filled)
+        payload.update(reason=reason, pnl=str(trade.pnl), closed=whole)
         changes.alerts.append(("trend_exit", payload))
+        return whole
 
-    def _trade(self, order: Order, price: Decimal, source: str, pnl: Decimal | None) -> Trade:
+    def _trade(
+        self, order: Order, price: Decimal, source: str, pnl: Decimal | None, *, qty: Decimal | None = None
+    ) -> Trade:
         assert self.market is not None
         return Trade(
             user_id=self.user_id,
@@ -236,10 +265,11 @@ class TrendBook:
             symbol=self.symbol.replace("/", ""),
             side=order.side,
             order_type=order.type,
-            qty=order.filled_qty,
+            qty=order.filled_qty if qty is None else qty,
             price=price,
             fee=order.fee,
-            fee_currency=self.market.quote,
+            fee_currency=self.market.base if order.fee_base else self.market.quote,
+            fee_base=order.fee_base or None,
             realized_pnl=pnl,
             exchange_order_id=order.id,
             client_order_id=order.client_order_id,
@@ -259,6 +289,7 @@ _SLOT_FIELDS = [f.name for f in fields(Slot)]
 class TrendStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.namespace: str | None = None  # the installation's, read once
 
     async def load(self, bot_id: int, *, require_running: bool = True) -> TrendBook | None:
         """A (running) trend bot with its active positions, or None."""
@@ -297,6 +328,8 @@ class TrendStore:
                     select(func.max(TrendPositionRow.seq)).where(TrendPositionRow.bot_instance_id == bot_id)
                 )
             ).scalar_one()
+            if self.namespace is None:
+                self.namespace = await q.installation_id(session)
             return TrendBook(
                 bot_id=bot.id,
                 user_id=bot.user_id,
@@ -316,6 +349,9 @@ class TrendStore:
                 total_trades=bot.total_trades or 0,
                 winning_trades=bot.winning_trades or 0,
                 total_pnl=bot.total_pnl or ZERO,
+                namespace=self.namespace,
+                venue=bot.venue or "paper",
+                venue_account=bot.venue_account,
             )
 
     async def save(self, book: TrendBook, changes: TrendChanges) -> None:

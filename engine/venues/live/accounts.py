@@ -30,22 +30,24 @@ class LiveAccounts:
     def __init__(self, registry: CcxtExchangeRegistry, cipher: CredentialCipher) -> None:
         self.registry = registry
         self._cipher = cipher
-        self._handles: dict[int, tuple[tuple[object, ...], CcxtExchange]] = {}
+        self._handles: dict[tuple[int, bool], tuple[tuple[object, ...], CcxtExchange]] = {}
         self._lock = asyncio.Lock()
 
-    async def exchange_for(self, user: LiveAccount) -> CcxtExchange:
-        """The user's live exchange; AuthenticationFailed when no keys are stored."""
+    async def exchange_for(self, user: LiveAccount, demo: bool | None = None) -> CcxtExchange:
+        """The user's live exchange (`demo`: Bitget's demo trading; None: the user's own setting);
+        AuthenticationFailed when no keys are stored."""
         if user.api_key_enc is None or user.api_secret_enc is None:
             raise AuthenticationFailed("no exchange API keys are set for live trading")
+        demo = bool(user.demo_trading) if demo is None else demo
         fingerprint = (
             user.exchange_id,
             user.api_key_enc,
             user.api_secret_enc,
             user.api_passphrase_enc,
-            bool(user.demo_trading),
+            demo,
         )
         async with self._lock:
-            cached = self._handles.get(user.id)
+            cached = self._handles.get((user.id, demo))
             if cached is not None and cached[0] == fingerprint:
                 return cached[1]
             if cached is not None:
@@ -53,10 +55,8 @@ class LiveAccounts:
             credentials = Credentials.from_encrypted(
                 self._cipher, user.api_key_enc, user.api_secret_enc, user.api_passphrase_enc
             )
-            handle = await self.registry.connect(
-                user.exchange_id, user.id, credentials, demo=bool(user.demo_trading)
-            )
-            self._handles[user.id] = (fingerprint, handle)
+            handle = await self.registry.connect(user.exchange_id, user.id, credentials, demo=demo)
+            self._handles[(user.id, demo)] = (fingerprint, handle)
             return handle
 
     async def close(self) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, NamedTuple, Protocol, TypeVar
 
@@ -58,7 +58,6 @@ T = TypeVar("T")
 ZERO = Decimal(0)
 BATCH_LIMIT = 50  # Bitget takes at most 50 orders per batch request (spot and futures)
 CLIENT_ORDER_ID_MAX = 50  # Bitget rejects longer clientOid values
-MARKET_BUY_BUFFER = Decimal("0.002")  # of the price, on top of the taker fee (spot market buys)
 
 
 def _text(value: Decimal) -> str:
@@ -422,7 +421,32 @@ class CcxtExchange:
     async def fetch_order_by_client_id(self, client_order_id: str, symbol: str) -> Order | None:
         market = self.market(symbol)
         raw = await self._call(self._raw_order_by_client_id_of, client_order_id, symbol)
-        return None if raw is None else self._order_from_ccxt(raw, market)
+        if raw is None:
+            return None
+        order = self._order_from_ccxt(raw, market)
+        if _is_plan(raw) and order.status == "closed":
+            return await self._executed_plan(raw, order, market)
+        return order
+
+    async def _executed_plan(self, raw: dict[str, Any], plan: Order, market: Market) -> Order:
+        """A triggered stop (a Bitget plan order) as the market order it sent: its fills, fee and time
+        are that order's (the plan's own answer carries no fee), its ids the plan's."""
+        executed_id = (raw.get("info") or {}).get("executeOrderId")
+        if not executed_id:
+            log.warning("plan order %s has no executed order id: its fee is not known", plan.client_order_id)
+            return plan
+        executed = self._order_from_ccxt(
+            await self._call(self._client.fetch_order, str(executed_id), market.symbol), market
+        )
+        return replace(
+            executed,
+            id=plan.id,
+            client_order_id=plan.client_order_id,
+            type="market",
+            reduce_only=plan.reduce_only,
+            trigger_price=plan.trigger_price,
+            status="closed" if executed.status != "open" else "open",
+        )
 
     async def fetch_open_orders(self, symbol: str) -> list[Order]:
         market = self.market(symbol)
@@ -528,10 +552,9 @@ class CcxtExchange:
             if market.type == "spot" and req.side == "buy":
                 if check_price is None:
                     raise InvalidOrder(f"{req.symbol} market buy needs a reference price")
-                # Bitget takes a spot buy's fee from the coin bought, and the ask may have moved: pay a
-                # little more quote so that at least `qty` arrives (the sells placed next need all of it)
-                padded = check_price * (1 + (market.taker_fee or ZERO) + MARKET_BUY_BUFFER)
-                ticks = (padded / market.price_tick).to_integral_value(rounding=ROUND_CEILING)
+                # it spends qty x the ask, rounded up to the tick; what it buys (and the fee Bitget takes
+                # from the coin) is what the fill reports, and the caller books that, not what it asked
+                ticks = (check_price / market.price_tick).to_integral_value(rounding=ROUND_CEILING)
                 price = ticks * market.price_tick
         params: dict[str, Any] = {"clientOrderId": req.client_order_id}
         if req.reduce_only and market.type == "swap":
@@ -588,16 +611,24 @@ class CcxtExchange:
         price = dec(raw.get("price")) or None
         average = dec(raw.get("average")) or None
         fees = raw.get("fees") or ([raw["fee"]] if raw.get("fee") else [])
-        fee = ZERO
+        fee = fee_base = ZERO
         for item in fees:
             cost, currency = dec(item.get("cost")), item.get("currency")
             if cost is None:
                 continue
             if currency in (None, market.quote):
                 fee += cost
-            elif currency == market.base:
+            elif currency == market.base:  # Bitget takes a spot buy's fee from the coin bought
+                fee_base += cost
                 fee += cost * (average or price or ZERO)
             # fees paid in a third coin (Bitget's BGB deduction) have no quote price here
+        filled = dec0(raw.get("filled"))
+        # a fill's time is the trade's (the last one's), never the order's creation
+        ts = (
+            (raw.get("lastTradeTimestamp") or raw.get("lastUpdateTimestamp") or raw.get("timestamp"))
+            if filled
+            else raw.get("timestamp")
+        )
         return Order(
             id=str(raw.get("id") or ""),
             client_order_id=raw.get("clientOrderId"),
@@ -606,14 +637,20 @@ class CcxtExchange:
             type=raw.get("type") if raw.get("type") in ("limit", "market") else "limit",
             price=price,
             qty=dec0(raw.get("amount")),
-            filled_qty=dec0(raw.get("filled")),
+            filled_qty=filled,
             avg_fill_price=average,
             fee=fee,
             status=_status(raw.get("status")),
-            ts=raw.get("timestamp"),
+            ts=ts,
             reduce_only=bool(raw.get("reduceOnly")),
             trigger_price=dec(raw.get("triggerPrice")) or None,
+            fee_base=fee_base,
         )
+
+
+def _is_plan(raw: dict[str, Any]) -> bool:
+    """A Bitget plan order (a stop), as its own endpoints answer it."""
+    return "planType" in (raw.get("info") or {})
 
 
 def _needs_reference(req: OrderRequest, market: Market) -> bool:

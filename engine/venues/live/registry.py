@@ -13,6 +13,7 @@ from typing import Any
 import ccxt
 import ccxt.async_support as ccxt_async
 
+from engine.endpoints import point_at
 from engine.exchange import ExchangeNotSupported, Market, MarketType
 from engine.venues.live.adapter import AccountKey, CcxtExchange
 from engine.venues.live.credentials import Credentials
@@ -129,13 +130,7 @@ class CcxtExchangeRegistry:
         _keep_rejected_batch_entries(client)
         if demo:
             _enable_demo(client, exchange_id)
-        if self._api_base_url:
-            api = client.urls["api"]
-            if isinstance(api, dict):
-                client.urls["api"] = {name: self._api_base_url for name in api}
-            else:
-                client.urls["api"] = self._api_base_url
-        return client
+        return point_at(client, self._api_base_url)
 
 
 def _apply_credentials(client: Any, credentials: Credentials) -> None:

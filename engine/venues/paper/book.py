@@ -120,6 +120,18 @@ class RestingOrders:
         self._bump(user_id, order)
         self._push(order)
 
+    def update(self, user_id: int, order: Order) -> None:
+        """An open order changed but rests on (a partial fill): the same heap entry, the new values."""
+        paper_id = int(order.id)
+        if paper_id not in self.orders:
+            self.rest(user_id, order)
+            return
+        self.orders[paper_id] = order
+        self._by_account.setdefault((user_id, order.symbol), {})[paper_id] = order
+        if order.client_order_id is not None:
+            self.open_cids.setdefault((user_id, order.symbol), {})[order.client_order_id] = order
+        self._bump(user_id, order)
+
     def unrest(self, paper_id: int | str) -> None:
         paper_id = int(paper_id)
         order = self.orders.pop(paper_id, None)  # the heap entry is skipped lazily

@@ -3,7 +3,8 @@
 Every market of Bitget's spot catalog (engine.markets) is traded twice: spot ("BTC/USDT", the catalog's
 rules) and as a USDT-M perpetual ("BTC/USDT:USDT": Bitget's perpetual price tick and quantity step,
 the quantity step as minimum quantity, a 5 USDT minimum order value, leverage up to 125). Fee rates
-are fractions of the order value (0.0002 = 0.02 %).
+are fractions of the order value (0.0002 = 0.02 %). As on Bitget, a spot buy's fee is taken from the coin
+bought (`spot_buy_fee_in_base`), a sell's and every perpetual's in USDT.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ _SWAP_RULES = {"BTC": (Decimal("0.1"), Decimal("0.0001")), "ETH": (Decimal("0.01
 
 
 def paper_markets(
-    maker_fee: Decimal = DEFAULT_MAKER_FEE, taker_fee: Decimal = DEFAULT_TAKER_FEE
+    maker_fee: Decimal = DEFAULT_MAKER_FEE,
+    taker_fee: Decimal = DEFAULT_TAKER_FEE,
+    *,
+    spot_buy_fee_in_base: bool = True,
 ) -> dict[str, Market]:
     """The paper venue's markets: Bitget's spot rules ("BTC/USDT") and USDT-M perpetuals ("BTC/USDT:USDT")."""
     markets: dict[str, Market] = {}
@@ -37,6 +41,7 @@ def paper_markets(
             rules.min_notional,
             maker_fee=maker_fee,
             taker_fee=taker_fee,
+            buy_fee_in_base=spot_buy_fee_in_base,
         )
         tick, step = _SWAP_RULES.get(rules.base, (rules.price_tick, rules.amount_step))
         swap = f"{spot}:{rules.quote}"

@@ -62,6 +62,7 @@ class OrderRow:
     trigger_price: Decimal | None
     created_ts: int
     filled_ts: int | None = None
+    fee_base: Decimal = ZERO  # the fee taken from the coin bought (a spot buy's, where the market says so)
 
     def order(self) -> Order:
         return Order(
@@ -79,6 +80,7 @@ class OrderRow:
             ts=self.filled_ts if self.filled_ts is not None else self.created_ts,
             reduce_only=self.reduce_only,
             trigger_price=self.trigger_price,
+            fee_base=self.fee_base,
         )
 
     def copy(self) -> OrderRow:
@@ -86,6 +88,7 @@ class OrderRow:
             self.id, self.user_id, self.symbol, self.side, self.type, self.price, self.qty,
             self.filled_qty, self.avg_price, self.fee, self.reserved, self.status,
             self.client_order_id, self.reduce_only, self.trigger_price, self.created_ts, self.filled_ts,
+            self.fee_base,
         )  # fmt: skip
 
     def quantize(self) -> None:
@@ -95,6 +98,7 @@ class OrderRow:
         self.filled_qty = q8(self.filled_qty)
         self.avg_price = money(self.avg_price)
         self.fee = q8(self.fee)
+        self.fee_base = q8(self.fee_base)
         self.reserved = q8(self.reserved)
         self.trigger_price = money(self.trigger_price)
 
@@ -137,7 +141,7 @@ class PositionRow:
 
 
 _ORDER_FIELDS = [f.name for f in fields(OrderRow)]
-_ORDER_CHANGES = ("status", "filled_qty", "avg_price", "fee", "reserved", "filled_ts")
+_ORDER_CHANGES = ("status", "filled_qty", "avg_price", "fee", "fee_base", "reserved", "filled_ts")
 
 
 def client_ids_in(pairs: Sequence[tuple[int, str]]) -> ColumnElement[bool]:
@@ -350,13 +354,15 @@ class PaperTxn:
         if existing:
             raise DuplicateOrders(existing)
 
-    def install(self) -> tuple[list[OrderRow], list[OrderRow]]:
+    def install(self) -> tuple[list[OrderRow], list[OrderRow], list[OrderRow]]:
         """After the commit: the copies replace the originals. Returns (orders now open that were
-        not, orders no longer open), quantized as stored (in place: the copies are this change's own)."""
+        not, orders no longer open, open orders that changed: a partial fill), quantized as stored (in
+        place: the copies are this change's own)."""
         state = self.state
         state.next_id = max(state.next_id, self._next_id)
         opened: list[OrderRow] = []
         closed: list[OrderRow] = []
+        changed: list[OrderRow] = []
         for row in self.new_orders.values():
             row.quantize()
             if row.status == "open":
@@ -369,6 +375,7 @@ class PaperTxn:
             row.quantize()
             if row.status == "open":
                 state.orders[row.id] = row
+                changed.append(row)
             else:
                 state.orders.pop(row.id, None)
                 state.by_client_id.pop((row.user_id, row.client_order_id), None)
@@ -379,4 +386,4 @@ class PaperTxn:
         for position in self.positions.values():
             position.quantize()
             state.put_position(position)
-        return opened, closed
+        return opened, closed, changed

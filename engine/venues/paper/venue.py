@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 
@@ -77,6 +78,11 @@ from engine.venues.paper.state import (
 
 ZERO = Decimal(0)
 _VENUE_SERIALS = itertools.count(1)
+log = logging.getLogger(__name__)
+
+
+class _MatchAgain(Exception):
+    """An order of the point could not fill: match the point again without it."""
 
 
 class PaperVenue:
@@ -202,7 +208,7 @@ class PaperVenue:
                 txn.write(connection)
 
             await self.db.run_write(write)
-        opened, closed = txn.install()
+        opened, closed, changed = txn.install()
         orders: dict[int, Order] = {}
         book = self.book
         for row in closed:
@@ -212,6 +218,9 @@ class PaperVenue:
         for row in opened:
             order = orders[row.id] = row.order()
             book.rest(row.user_id, order)
+        for row in changed:
+            order = orders[row.id] = row.order()
+            book.update(row.user_id, order)
         return orders
 
     def _txn(self) -> PaperTxn:
@@ -225,7 +234,9 @@ class PaperVenue:
         """Match `symbol`'s resting orders against one price point (quote currency, ts in ms).
 
         Returns the orders filled, in fill order. With `cursor` = (feed name, position) the feed's
-        position is committed in the same transaction as the fills."""
+        position is committed in the same transaction as the fills. An order its account cannot pay for
+        (a margin call) is cancelled and the point matched again without it: one account's failure
+        never holds back the others' fills (nor the feed)."""
         async with self._lock:
             await self._ready()
             previous = self._last.get(symbol)
@@ -233,19 +244,35 @@ class PaperVenue:
             crossing = self.book.crossing(symbol, float(price))
             if not crossing and cursor is None:
                 return []
+            refused: dict[int, str] = {}
             try:
-                txn = self._txn()
-                rows = []
-                for order_id in crossing:
-                    row = txn.order(order_id)
-                    assert row is not None
-                    self._fill_resting(txn, row, ts, price, previous)
-                    rows.append(row)
-                txn.cursor = cursor
-                changed = await self._commit(txn)
+                while True:
+                    txn = self._txn()
+                    rows = []
+                    try:
+                        for order_id in crossing:
+                            row = txn.order(order_id)
+                            assert row is not None
+                            if order_id in refused:
+                                self._release(txn, row)
+                                row.status = "canceled"
+                                continue
+                            try:
+                                self._fill_resting(txn, row, ts, price, previous)
+                            except (InsufficientFunds, InvalidOrder) as exc:
+                                refused[order_id] = f"{type(exc).__name__}: {exc}"
+                                raise _MatchAgain from exc
+                            rows.append(row)
+                    except _MatchAgain:
+                        continue
+                    txn.cursor = cursor
+                    changed = await self._commit(txn)
+                    break
             except BaseException:
                 self.book.rest_again(crossing)  # nothing was committed: the orders rest again
                 raise
+            for order_id, why in refused.items():
+                log.warning("paper venue: order %d cancelled at %s %s: %s", order_id, symbol, price, why)
             return [changed.get(row.id) or row.order() for row in rows]
 
     async def walk_candle(
@@ -381,6 +408,26 @@ class PaperVenue:
             if done:
                 await self._commit(txn)
             return [str(i) for i in done]
+
+    async def fill_partially(self, user_id: int, order_id: str, qty: Decimal) -> Order:
+        """Fill `qty` of a resting limit order of the account at its own price (maker fee), as a venue
+        with thin liquidity does; the order rests on with the rest. For tests and simulations of
+        partial fills (the price feeds fill whole orders)."""
+        async with self._lock:
+            await self._ready()
+            txn = self._txn()
+            row = txn.order(int(order_id)) if order_id.isdigit() else None
+            if row is None or row.user_id != user_id or row.type != "limit" or row.trigger_price is not None:
+                raise OrderNotFound(f"order {order_id} is not a resting limit order of the account")
+            if not 0 < qty < row.qty - row.filled_qty:
+                raise InvalidOrder(f"{qty} is not a part of the {row.qty - row.filled_qty} left to fill")
+            assert row.price is not None
+            last = self._last.get(row.symbol)
+            self._execute(
+                txn, row, self.market(row.symbol), row.price, last[1] if last else 0, self.maker_fee, qty
+            )
+            changed = await self._commit(txn)
+            return changed.get(row.id) or row.order()
 
     async def fetch_order(self, user_id: int, order_id: str, symbol: str) -> Order:
         book = self.book
@@ -540,7 +587,7 @@ class PaperVenue:
                 self._check_reduce(txn, user_id, req)
         elif market.type == "spot":
             if req.side == "buy":
-                row.reserved = q8(price * qty) + q8(price * qty * rate)
+                row.reserved = _buy_reserve(market, price, qty, rate)
                 _lock_funds(txn, user_id, market.quote, row.reserved)
             else:
                 row.reserved = qty
@@ -584,46 +631,83 @@ class PaperVenue:
         self._execute(txn, row, self.market(row.symbol), price, ts, self.taker_fee)
 
     def _execute(
-        self, txn: PaperTxn, row: OrderRow, market: Market, price: Decimal, ts: int, rate: Decimal
+        self,
+        txn: PaperTxn,
+        row: OrderRow,
+        market: Market,
+        price: Decimal,
+        ts: int,
+        rate: Decimal,
+        qty: Decimal | None = None,
     ) -> None:
-        """Fill `row` completely at `price` (fee `rate`), moving its reserved funds."""
-        qty = row.qty
+        """Fill `qty` of what `row` has left to fill (all of it when None) at `price` (fee `rate`), moving
+        its reserved funds. A resting order filled in part rests on; a market order is done at once, and
+        so is a reduce-only one that can fill no more (the position is closed): an order done with
+        nothing filled is cancelled."""
+        remaining = row.qty - row.filled_qty
+        fill = remaining if qty is None else min(qty, remaining)
+        capped = False
         if market.type == "swap" and row.reduce_only:  # only what closes the position fills
-            qty = min(qty, abs(txn.position(row.user_id, row.symbol).qty))
-        cost = q8(price * qty)
-        fee = q8(price * qty * rate)
+            position = abs(txn.position(row.user_id, row.symbol).qty)
+            capped = fill > position
+            fill = min(fill, position)
+        done = fill == remaining or row.type == "market" or capped
+        cost = q8(price * fill)
+        fee_base = ZERO
         if market.type == "spot":
             quote = txn.balance(row.user_id, market.quote)
             base = txn.balance(row.user_id, market.base)
             if row.side == "buy":
+                fee_base = q8(fill * rate) if market.buy_fee_in_base else ZERO
+                fee = ZERO if market.buy_fee_in_base else q8(cost * rate)
                 if row.type == "market":  # nothing was locked: pay from free funds
                     if quote.free < cost + fee:
                         raise InsufficientFunds(f"need {cost + fee} {market.quote}, have {quote.free}")
                     quote.free -= cost + fee
                 else:
-                    quote.locked -= row.reserved
-                    quote.free += row.reserved - cost - fee
-                base.free += qty
+                    assert row.price is not None
+                    part = row.reserved if done else _buy_reserve(market, row.price, fill, rate)
+                    quote.locked -= part
+                    row.reserved -= part
+                    quote.free += part - cost - fee
+                base.free += fill - fee_base
+                fee_value = q8(fee_base * price) if fee_base else fee
             else:
+                fee = fee_value = q8(cost * rate)
                 if row.type == "market":
-                    if base.free < qty:
-                        raise InsufficientFunds(f"need {qty} {market.base}, have {base.free}")
-                    base.free -= qty
+                    if base.free < fill:
+                        raise InsufficientFunds(f"need {fill} {market.base}, have {base.free}")
+                    base.free -= fill
                 else:
-                    base.locked -= row.reserved
+                    part = row.reserved if done else fill
+                    base.locked -= part
+                    row.reserved -= part
+                    base.free += part - fill
                 quote.free += cost - fee
         else:
-            self._fill_swap(txn, row, market, price, qty, fee)
-        row.reserved = ZERO
-        row.filled_qty = qty
-        row.avg_price = price
-        row.fee = fee
-        row.status = "closed"
-        row.filled_ts = ts
+            fee_value = q8(cost * rate)
+            self._fill_swap(txn, row, market, price, fill, fee_value, done)
+        if fill:
+            filled = row.filled_qty + fill
+            before = row.avg_price * row.filled_qty if row.avg_price is not None else ZERO
+            row.avg_price = (before + price * fill) / filled
+            row.filled_qty = filled
+            row.fee += fee_value
+            row.fee_base += fee_base
+            row.filled_ts = ts
+        if done:
+            row.reserved = ZERO
+            row.status = "closed" if row.filled_qty else "canceled"
 
     @staticmethod
     def _fill_swap(
-        txn: PaperTxn, row: OrderRow, market: Market, price: Decimal, qty: Decimal, fee: Decimal
+        txn: PaperTxn,
+        row: OrderRow,
+        market: Market,
+        price: Decimal,
+        qty: Decimal,
+        fee: Decimal,
+        done: bool,
     ) -> None:
         quote = txn.balance(row.user_id, market.quote)
         position = txn.position(row.user_id, row.symbol)
@@ -636,8 +720,11 @@ class PaperVenue:
             quote.free -= need
             quote.locked += need
             row.reserved = need
-        quote.locked -= row.reserved
-        quote.free += row.reserved
+        remaining = row.qty - row.filled_qty
+        part = row.reserved if done or not remaining else q8(row.reserved * qty / remaining)
+        quote.locked -= part
+        quote.free += part
+        row.reserved -= part
         closing = ZERO
         if position.qty != 0 and (position.qty > 0) != (delta > 0):
             closing = min(abs(delta), abs(position.qty))
@@ -772,6 +859,13 @@ def _current_exception() -> BaseException:
     exc = sys.exc_info()[1]
     assert exc is not None
     return exc
+
+
+def _buy_reserve(market: Market, price: Decimal, qty: Decimal, rate: Decimal) -> Decimal:
+    """What a limit buy of `qty` at `price` locks (quote): its cost, and its fee where that is paid in
+    quote."""
+    cost = q8(price * qty)
+    return cost if market.type == "spot" and market.buy_fee_in_base else cost + q8(price * qty * rate)
 
 
 def _lock_funds(txn: PaperTxn, user_id: int, asset: str, amount: Decimal) -> None:
