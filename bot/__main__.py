@@ -35,14 +35,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     # the sandbox's terminal is the chat: only warnings and errors go beside it
     level = settings.log_level if settings.telegram_bot_token is not None else "WARNING"
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.app import run
+    from bot.instance_lock import EngineAlreadyRunning
+
     try:
-        settings.fernet_key()
-    except (SettingsError, OSError) as exc:
+        return asyncio.run(run(settings))
+    except (SettingsError, EngineAlreadyRunning, OSError) as exc:  # one line, nothing started
         print(f"multibot: {exc}", file=sys.stderr)
         return 2
-    from bot.app import run
-
-    return asyncio.run(run(settings))
 
 
 def _safe_url(url: str) -> str:

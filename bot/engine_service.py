@@ -200,8 +200,9 @@ class EngineService:
             if self.runner.handles(bot_type):
                 self._types[bot_id] = bot_type
                 self.scheduler.schedule(bot_id)
-        for bot_id in stopping:
-            self._retry_stop(bot_id, delay=0.0)
+        for bot_id in stopping:  # tried once now (the paper venue confirms at once), then with backoff
+            if not await self._finish_stop(bot_id):
+                self._retry_stop(bot_id)
         for bot_id in watched:
             self._watch(bot_id)
         log.info(

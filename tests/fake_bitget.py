@@ -709,7 +709,9 @@ class FakeBitget:
             "executePrice": "0",
             "priceAvg": fmt(done.avg_price) if done is not None and done.filled else "",
             "baseVolume": fmt(done.filled) if done is not None else "0",
-            "fee": fmt(-done.fee) if done is not None else "0",
+            # Bitget's plan history names the market order a triggered plan sent (its fills and fee are
+            # that order's: the plan's own entry carries no fee)
+            "executeOrderId": done.order_id if done is not None else "",
             "callbackRatio": "",
             "triggerPrice": fmt(plan.trigger_price),
             "triggerType": plan.trigger_type,

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 
 from bot.services.fleet import Fleet, RiskLimits
 from db import queries as q
-from db.models import AlertOutbox, BotInstance, PaperOrder, Trade, TrendPositionRow
+from db.models import AlertOutbox, BotInstance, PaperOrder, Trade, TrendBotState, TrendPositionRow
 from db.session import Database
 from engine.exchange import Market
 from engine.market_data.candles import load_candles
@@ -277,3 +277,84 @@ async def test_stop_loss_closes_at_the_crossing_point_and_a_stop_keeps_the_posit
     assert closing.positions_closed == len(resting) and closing.positions_kept == 0
     assert await harness.venue.account(alice.id).fetch_open_orders(PERP) == []
     assert await harness.venue.account(alice.id).fetch_positions() == []
+
+
+async def _open_position(harness: Harness, bot_id: int) -> TrendPositionRow:
+    """Walk until the bot holds a position with both its protective orders resting."""
+    harness.feed.resume_at(0)
+    while await harness.feed.step() is not None:
+        await harness.runtime.tick(bot_id)
+        held = [
+            r
+            for r in await positions(harness.db, bot_id)
+            if r.status == "open" and r.sl_order_id and r.tp_order_id
+        ]
+        if held:
+            return held[0]
+    raise AssertionError("no position opened on the slice")
+
+
+async def test_an_edit_of_the_stop_loss_reaches_the_running_bot_at_once(harness: Harness, alice) -> None:
+    """Before, a running trend bot kept its old stop loss and take profit until a restart."""
+    bot_id = await trend_bot(harness.fleet, harness.db, alice.id, stop_loss=D("2"))
+    before = await _open_position(harness, bot_id)
+    await harness.fleet.set_risk(alice.id, bot_id, stop_loss_percent="4", take_profit_percent="9")
+    await harness.runtime.refresh(bot_id)  # what the engine service does when the fleet tells it
+    [after] = [r for r in await positions(harness.db, bot_id) if r.seq == before.seq]
+    sign = 1 if after.side == "long" else -1
+    assert after.stop_loss == (after.entry_price * (1 - sign * D("0.04"))).quantize(D("0.01"))
+    assert after.take_profit == (after.entry_price * (1 + sign * D("0.09"))).quantize(D("0.01"))
+    # the resting orders were replaced under new client ids, at the new levels
+    assert after.sl_order_id != before.sl_order_id and after.tp_order_id != before.tp_order_id
+    ex = harness.venue.account(alice.id)
+    resting = {o.client_order_id: o for o in await ex.fetch_open_orders(PERP)}
+    assert set(resting) == {after.sl_order_id, after.tp_order_id}
+    assert resting[after.sl_order_id].trigger_price == after.stop_loss
+    assert resting[after.tp_order_id].price == after.take_profit
+    gone = await ex.fetch_order_by_client_id(before.sl_order_id, PERP)
+    assert gone is not None and gone.status == "canceled"
+
+
+async def test_a_close_the_runtime_sends_itself_never_reuses_the_stop_losss_id(
+    harness: Harness, alice
+) -> None:
+    """Before, a position whose take profit was missing was closed under the stop loss's own client id,
+    which the exchange took for the resting stop (a duplicate id)."""
+    bot_id = await trend_bot(harness.fleet, harness.db, alice.id, stop_loss=D("2"))
+    position = await _open_position(harness, bot_id)
+    ex = harness.venue.account(alice.id)
+    [tp] = [o for o in await ex.fetch_open_orders(PERP) if o.client_order_id == position.tp_order_id]
+    await ex.cancel_orders([tp.id], PERP)  # the take profit is gone (cancelled on the exchange)
+    book = await harness.runtime.store.load(bot_id)
+    assert book is not None
+    book.market = MARKET
+    slot = book.slots[position.seq]
+    slot.tp_order_id = None
+    beyond = slot.take_profit + (1 if slot.side == "long" else -1) * D("100")
+    await harness.runtime._stops(book, ex, beyond)
+    [closed] = [r for r in await positions(harness.db, bot_id) if r.seq == position.seq]
+    assert closed.status == "closed" and closed.exit_reason == "tp"
+    assert closed.exit_order_id not in (position.sl_order_id, position.tp_order_id)
+    assert closed.exit_order_id.startswith(f"{await namespace_of(harness.db)}{bot_id}p{position.seq}x")
+
+
+async def test_an_automatic_stop_never_removes_a_positions_protection(harness: Harness, alice) -> None:
+    """Before, a fatal error's stop cancelled the stop loss and take profit and left the position open."""
+    from bot.engine_service import EngineService
+    from engine.exchange import InvalidOrder
+
+    bot_id = await trend_bot(harness.fleet, harness.db, alice.id, stop_loss=D("2"))
+    position = await _open_position(harness, bot_id)
+    async with harness.db.write() as session:  # the bot's own setting says close: an error does not
+        state = await session.get(TrendBotState, bot_id)
+        assert state is not None
+        state.close_on_stop = True
+    engine = EngineService(harness.db, harness.fleet, venue=harness.venue)
+    await engine._stop_with_error(bot_id, InvalidOrder("the exchange refused an order"))
+    bot = await harness.fleet.get_bot(alice.id, bot_id)
+    assert not bot.is_running and not bot.stopping
+    resting = {o.client_order_id for o in await harness.venue.account(alice.id).fetch_open_orders(PERP)}
+    assert resting == {position.sl_order_id, position.tp_order_id}
+    assert [r.status for r in await positions(harness.db, bot_id) if r.seq == position.seq] == ["open"]
+    assert bot_id in engine._watching  # its kept position is still watched and booked
+    await engine.shutdown()
