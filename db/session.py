@@ -235,9 +235,9 @@ class _Checkpointer:
     def __init__(self, path: str) -> None:
         self._path = path
         self._stopped = threading.Event()
+        self.passes = 0  # checkpoints run (for the tests)
         self._thread = threading.Thread(target=self._run, name="db-checkpoint", daemon=True)
         self._thread.start()
-        self.passes = 0  # checkpoints run (for the tests)
 
     def stop(self) -> None:
         self._stopped.set()

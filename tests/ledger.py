@@ -15,9 +15,11 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from db import queries as q
 from db.models import BotHandback, BotInstance, GridBotConfig, GridOrder, Trade, TrendPositionRow
 from db.session import Database
 from engine.exchange import Exchange
+from engine.grid.intervals import close_order_id
 
 ZERO = Decimal(0)
 ROUNDING = Decimal("0.00000002")  # per booked fill: two amounts rounded to 8 decimals
@@ -88,7 +90,39 @@ async def audit(
             quote += t.qty * t.price - t.fee
     for h in handbacks:
         booked[h.bot_instance_id] -= h.qty
-    slack = ROUNDING * (len(trades) + 1)
+
+    # orders a bot's journal names whose fills the venue reports but the bot has not booked yet (a fill
+    # happens on the exchange first; the bot's next reconcile books it): tracked, so counted as its own
+    named = _named(grids, rows, positions)
+    async with db.read() as session:
+        namespace = await q.installation_id(session)
+    for bot_id in grids:  # a grid's closing sale: its deterministic id is its journal
+        named[close_order_id(namespace, bot_id, bots[bot_id].total_trades or 0)].append(bot_id)
+    traded = {t.client_order_id for t in trades}
+    pending = 0
+    for cid, owners in named.items():
+        if cid in traded:
+            continue
+        symbol = next(
+            (p.symbol.replace("USDTUSDT", "USDT") for p in positions if p.bot_instance_id in owners), None
+        )
+        for market in [symbol] if symbol and ":" in symbol else spot_symbols:
+            order = await exchange.fetch_order_by_client_id(cid, market)
+            if order is None or not order.filled_qty:
+                continue
+            pending += 1
+            price = order.avg_fill_price or order.price or ZERO
+            if ":" in market:
+                continue  # a perpetual's fill moves the position (checked below), not the coins
+            # (in neither the bot's book nor its trades yet: the per-bot check below compares those two)
+            if order.side == "buy":
+                coin[market.split("/")[0]] += order.received_qty
+                quote -= order.filled_qty * price + (ZERO if order.fee_base else order.fee)
+            else:
+                coin[market.split("/")[0]] -= order.filled_qty
+                quote += order.filled_qty * price - order.fee
+            break
+    slack = ROUNDING * (len(trades) + pending + 1)
     for t in trades:
         if _is_perp(t):  # an exit's pnl is net of both fees; an open position's entry fee is paid
             quote += t.realized_pnl or ZERO
@@ -116,18 +150,6 @@ async def audit(
             problems.append(f"grid {bot_id}: its book holds {held}, its trades left it {booked[bot_id]}")
 
     # --- every open order of the venue is one a bot tracks, and only one bot
-    named: dict[str, list[int]] = defaultdict(list)
-    for bot_id, config in grids.items():
-        for r in rows[config.id]:
-            if r.status == "buy_placed" and r.buy_order_id:
-                named[r.buy_order_id].append(bot_id)
-            if r.status == "sell_placed" and r.sell_order_id:
-                named[r.sell_order_id].append(bot_id)
-    for p in positions:
-        if p.status in ("opening", "open", "closing"):
-            for cid in {p.entry_order_id if p.status == "opening" else None, p.tp_order_id, p.sl_order_id,
-                        p.exit_order_id if p.status == "closing" else None} - {None}:  # fmt: skip
-                named[cid].append(p.bot_instance_id)
     for symbol in (*spot_symbols, *perp_symbols):
         for order in await exchange.fetch_open_orders(symbol):
             owners = set(named.get(order.client_order_id or "", []))
@@ -148,6 +170,25 @@ async def audit(
                 f"position {key}: the venue has {venue_positions.get(key, ZERO)}, the bots {ledger[key]}"
             )
     return problems
+
+
+def _named(
+    grids: dict[int, GridBotConfig], rows: dict[int, list[GridOrder]], positions: list[TrendPositionRow]
+) -> dict[str, list[int]]:
+    """Every client order id a bot's journal names as out (or about to be), with the bots naming it."""
+    named: dict[str, list[int]] = defaultdict(list)
+    for bot_id, config in grids.items():
+        for r in rows[config.id]:
+            if r.status == "buy_placed" and r.buy_order_id and bot_id not in named[r.buy_order_id]:
+                named[r.buy_order_id].append(bot_id)
+            if r.status == "sell_placed" and r.sell_order_id:
+                named[r.sell_order_id].append(bot_id)
+    for p in positions:
+        if p.status in ("opening", "open", "closing"):
+            for cid in {p.entry_order_id if p.status == "opening" else None, p.tp_order_id, p.sl_order_id,
+                        p.exit_order_id if p.status == "closing" else None} - {None}:  # fmt: skip
+                named[cid].append(p.bot_instance_id)
+    return named
 
 
 def _is_perp(trade: Trade) -> bool:

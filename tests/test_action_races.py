@@ -276,3 +276,33 @@ async def test_every_action_at_every_await_point_of_a_tick_keeps_the_books_whole
             assert problems == [], f"{action} at await point {k} of {points}: {problems}"
             ran += 1
     assert ran == len(CASES[kind]) * points
+
+
+async def test_two_ticks_of_one_grid_bot_at_once_work_on_one_book(tmp_path: Path) -> None:
+    """The scheduler never runs two ticks of a bot at once, but nothing else forbids it (a restart's
+    first tick and the scheduler's, a test's): the bot's lock must serialize them on one book. Before,
+    each tick loaded its own copy of a book not in memory yet before taking the lock; the second copy,
+    stale, placed the grid again over the first tick's orders: sells on the venue that belong to no
+    bot, coin that no ledger holds."""
+    path = tmp_path / "twice.db"
+    await upgrade_head(f"sqlite+aiosqlite:///{path}")
+    world = World(path, Gate())
+    try:
+        await world.venue.load()
+        ts, o, *_ = MINUTES.candle(0)
+        await world.venue.on_price(BTC, o, ts)
+        user = await world.accounts.register(telegram_id=79, chat_id=79)
+        bot = (
+            await world.fleet.create_grid_bot(
+                user.id, name="g", symbol="BTCUSDT", allocation_percent="20", lower_price=str(o - 400),
+                upper_price=str(o + 800), grid_count=10, total_investment="1000",
+            )
+        ).bot  # fmt: skip
+        await world.fleet.start(user.id, bot.id)
+        world.engine.grid.forget(bot.id)  # as after a restart: the book is not in memory
+        await asyncio.gather(world.engine.run_tick(bot.id), world.engine.run_tick(bot.id))
+        await world.engine.run_tick(bot.id)
+        await world.engine.grid.store.drain()
+        assert await audit(world.db, world.venue.account(user.id), user.id, start=START) == []
+    finally:
+        await world.close()

@@ -1,7 +1,9 @@
-"""Crash safety (invariant 3): 20 paper grid bots on a replay, the process SIGKILLed at random
-moments at least 20 times and restarted each time, end in exactly the state of an uninterrupted
-run: the same grid rows, counters, cycles, profit, trades, orders and balances; no client order id
-used twice and no fill without its trades row. The worker is tests/crash_worker.py (SQLite file).
+"""Crash safety (invariant 3): 20 paper grid bots on a replay, their users stopping (keeping or
+selling), deleting (handing back or selling) and starting bots along it, the process SIGKILLed at
+random moments at least 20 times (a third of them just as a user's action began) and restarted each
+time, end in exactly the state of an uninterrupted run: the same grid rows, counters, cycles, profit,
+trades, orders, balances, bot states and handed-back coin, one stop alert per stop; no client order
+id used twice and no fill without its trades row. The worker is tests/crash_worker.py (SQLite file).
 A longer soak: bench/crash_soak.py.
 """
 
@@ -20,6 +22,7 @@ import time
 from pathlib import Path
 
 from db.migrate import upgrade_head
+from tests.crash_worker import ACTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 CANDLES = int(os.environ.get("CRASH_CANDLES", "120"))
@@ -100,7 +103,11 @@ def snapshot(db: Path) -> dict[str, list[tuple]]:
         " JOIN grid_bot_configs c ON c.id = g.grid_config_id JOIN bot_instances b ON b.id = c.bot_instance_id",
         "configs": "SELECT b.name, c.active_buy_orders, c.active_sell_orders, c.filled_buy_count,"
         " c.filled_sell_count, c.realized_profit FROM grid_bot_configs c JOIN bot_instances b ON b.id = c.bot_instance_id",
-        "bots": "SELECT name, is_running, total_trades, winning_trades, total_pnl, last_trade_at FROM bot_instances",
+        "bots": "SELECT name, is_running, stopping, is_active, delete_requested, total_trades, winning_trades,"
+        " total_pnl, last_trade_at FROM bot_instances",
+        "handbacks": "SELECT b.name, h.asset, h.qty FROM bot_handbacks h JOIN bot_instances b ON b.id = h.bot_instance_id",
+        "stops": "SELECT b.name, COUNT(*) FROM alert_outbox a JOIN bot_instances b ON b.id = a.bot_instance_id"
+        " WHERE a.kind = 'bot_stopped' GROUP BY b.name",
         "trades": "SELECT client_order_id, side, order_type, qty, price, fee, realized_pnl, executed_at FROM trades",
         "orders": "SELECT client_order_id, side, type, price, qty, filled_qty, avg_price, fee, status, filled_ts"
         " FROM paper_orders",
@@ -131,16 +138,26 @@ def test_sigkill_at_random_moments_changes_nothing(tmp_path: Path) -> None:
     # each life replays a random number of price points (up to 1/4 of a fair share, so the run cannot end
     # before the last kill), then dies at a random moment of the next one: in a tick, a commit, an order;
     # the first lives of a run also die while reconciling, which is a moment worth testing too
+    # every third life dies just after a user's action began (a stop, a delete, a start again): while
+    # the stop cancels, sells or hands back
     rng = random.Random(20250520)
     per_life = max(2, CANDLES * 4 // (2 * KILLS))
-    kills = 0
+    last_action = int(CANDLES * 4 * max(fraction for fraction, *_ in ACTIONS))
+    kills = in_actions = 0
     positions: list[int] = []
     while kills < KILLS:
         proc = worker(crashed)
         wait_ready(proc, crashed)
-        alive = kills < 2 or read_lines(proc, b"POINT", rng.randint(1, per_life))
+        at_action = kills >= 2 and kills % 3 == 0 and cursor(crashed) < last_action
+        if kills < 2:
+            alive = True
+        elif at_action:
+            alive = read_lines(proc, b"ACTION")
+        else:
+            alive = read_lines(proc, b"POINT", rng.randint(1, per_life))
         if alive and proc.poll() is None:
-            time.sleep(rng.uniform(0.0, 0.05))
+            time.sleep(rng.uniform(0.0, 0.02 if at_action else 0.05))
+            in_actions += at_action
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             kills += 1
@@ -150,6 +167,7 @@ def test_sigkill_at_random_moments_changes_nothing(tmp_path: Path) -> None:
         assert proc.returncode == 0 and b"DONE" in out, errors_of(crashed)
         break  # finished before we could kill it: the kills so far must be enough
     assert kills >= KILLS, f"the run finished after {kills} kills; make it longer"
+    assert in_actions >= 4, f"only {in_actions} kills landed in a user's action"
     final_position = CANDLES * 4
     # a kill may land while a life reconciles (the cursor does not move then): also a moment to test
     mid_run = [p for p in positions if 0 < p < final_position]

@@ -10,6 +10,7 @@ Real candles: BTC/USDT 1m (engine/market_data/data), grid 105,000 .. 106,500, 10
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal as D
 
 import pytest
@@ -242,3 +243,41 @@ async def test_delete_hands_the_coin_back_and_frees_the_allocation_only_then(pap
     # the coin is the user's own again: the venue still holds it, outside every bot
     assert (await paper.venue.account(alice.id).fetch_balance()).total("BTC") == held.coin
     assert await paper.audit(alice.id) == []
+
+
+async def test_a_closing_sale_whose_answer_was_lost_is_booked_once_and_never_sent_twice(
+    paper: Paper, alice
+) -> None:
+    """The venue sold, but the answer never came: the stop stays under way, and its next try finds the
+    sale under its id and books it. Before, the next try sold again (under the id of the sells booked so
+    far, unchanged) or, asked to keep the coin, never booked the sale: the venue held less than the
+    ledger."""
+    from tests.invariant_audit import Faults
+
+    bot_id = await grid(paper.fleet, alice.id)
+    await paper.walk(bot_id, 0, 60)
+    held = await paper.fleet.holdings(alice.id, bot_id)
+    assert held.coin > 0
+    faults = Faults()
+    real = paper.engine.exchange_for
+
+    async def faulty(user_id: int, venue: str):  # type: ignore[no-untyped-def]
+        return faults.wrap(await real(user_id, venue))
+
+    paper.engine.grid.exchange_for = faulty  # type: ignore[assignment]
+    faults.answers_lost = 1
+    paper.engine.stop_retry = (3600.0, 3600.0)  # this test tries the stop again itself
+    stopping = await paper.fleet.stop(alice.id, bot_id, holdings="close")
+    assert stopping.stopping and "lost" in (stopping.stop_note or "")
+    sold_btc = (await paper.venue.account(alice.id).fetch_balance()).total("BTC")
+    assert sold_btc < D("0.000001")  # the venue did sell
+    assert await paper.engine._finish_stop(bot_id)
+    after = await paper.fleet.holdings(alice.id, bot_id)
+    assert after.coin < D("0.000001") and not (await paper.fleet.get_bot(alice.id, bot_id)).stopping
+    async with paper.db.read() as session:
+        cids = list((await session.execute(select(Trade.client_order_id))).scalars())
+    closing = {cid for cid in cids if re.fullmatch(r"[a-z0-9]{5}\d+x\d+(r\d+)?", cid)}  # {ns}{bot}x{n}
+    assert len(closing) == 1
+    assert (await paper.venue.account(alice.id).fetch_balance()).total("BTC") == after.coin
+    assert await paper.audit(alice.id) == []
+    await paper.engine.shutdown()

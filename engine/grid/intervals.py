@@ -252,10 +252,11 @@ def client_order_id(namespace: str, bot_id: int, interval: int, cycle: int, side
     return checked(f"{client_order_prefix(namespace, bot_id)}{interval}c{cycle}{side[0]}")
 
 
-def close_order_id(namespace: str, bot_id: int, sells: int) -> str:
-    """The market sale of everything a grid holds when it stops (``sells``: its sell fills so far, so a
-    later sale has another id), e.g. ``q7k2x12x40``."""
-    return checked(f"{bot_prefix(namespace, bot_id)}x{sells}")
+def close_order_id(namespace: str, bot_id: int, trades: int) -> str:
+    """The market sale of everything a grid holds when it stops (``trades``: the sales it booked so far,
+    so a later sale has another id, and a sale sent again after a lost answer the same), e.g.
+    ``q7k2x12x40``."""
+    return checked(f"{bot_prefix(namespace, bot_id)}x{trades}")
 
 
 def is_market_client_id(cid: str) -> bool:

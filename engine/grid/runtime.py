@@ -142,12 +142,12 @@ class GridRuntime:
         """One iteration of the bot (see the module docstring); raises what the exchange raised."""
         if bot_id in self._halted:
             return
-        book = await self.book(bot_id)
-        if book is None:
-            return
         try:
             async with self.bot_lock(bot_id):
                 if bot_id in self._halted:  # a stop began while this tick waited for the lock
+                    return
+                book = await self.book(bot_id)  # under the lock: the book the last tick left
+                if book is None:
                     return
                 stop_reason = await self._tick(book)
         except BaseException:
@@ -237,11 +237,15 @@ class GridRuntime:
     async def _fresh_id(self, exchange: Exchange, book: GridBook, base: str) -> str:
         """`base`, or its next resend when an order the exchange cancelled already used it (a used id
         cannot be sent again); an id whose order is open or done is the same order."""
+        return (await self._id_and_order(exchange, book, base))[0]
+
+    async def _id_and_order(self, exchange: Exchange, book: GridBook, base: str) -> tuple[str, Order | None]:
+        """`_fresh_id` and the order already under it (open or filled), if any."""
         cid = checked(base)
         while True:
             found = await exchange.fetch_order_by_client_id(cid, book.symbol)
             if found is None or found.status == "open" or (found.status == "closed" and found.filled_qty):
-                return cid
+                return cid, found
             cid = next_client_id(cid)
 
     async def _place_missing(
@@ -561,26 +565,36 @@ class GridRuntime:
             raise StopIncomplete(
                 [o.client_order_id or o.id for o in left], "the exchange has not cancelled them (yet)"
             )
-        sold = ZERO
-        if sell if sell is not None else book.close_on_stop:
-            sold = await self._close_position(book, exchange)
+        # a closing sale an earlier try sent (its answer lost) is booked whatever is asked now
+        sold = await self._close_position(
+            book, exchange, send=sell if sell is not None else book.close_on_stop
+        )
         return HaltReport(cancelled=len(cancelled), held=book.held_qty, sold=sold, asset=book.market.base)
 
-    async def _close_position(self, book: GridBook, exchange: Exchange) -> Decimal:
+    async def _close_position(self, book: GridBook, exchange: Exchange, *, send: bool = True) -> Decimal:
         """Sell what the grid holds at market (one order: its intervals' coin and its dust on the lot
-        step) and book what really sold: each interval's sale, then the dust's. Returns the qty sold."""
+        step) and book what really sold: each interval's sale, then the dust's. Returns the qty sold.
+        The sale's id is deterministic (the journal of a sale is its id): a sale already on the venue
+        under it is booked, never sent again; `send` False books only such a one."""
         market = book.market
         assert market is not None
         held = [s for s in book.intervals if s.status in HOLDING and s.held]
         dust = floor_to_step(book.dust_qty, market.amount_step)
         qty = sum((s.held or ZERO for s in held), ZERO) + dust
-        price = book.price or (await exchange.fetch_ticker(book.symbol)).last
-        if not _sellable(market, qty, price):
+        if not qty:  # nothing held: no sale to make, nor one sent before and not booked yet
             return ZERO
-        cid = await self._fresh_id(
-            exchange, book, close_order_id(book.namespace, book.bot_id, book.filled_sells)
-        )
-        order = await exchange.create_order(OrderRequest(book.symbol, "sell", "market", qty, price, cid))
+        base = close_order_id(book.namespace, book.bot_id, book.total_trades)  # a booked sale moves it on
+        cid, earlier = await self._id_and_order(exchange, book, base)
+        if earlier is not None:
+            order = earlier
+            price = order.avg_fill_price or order.price or ZERO
+        else:
+            if not send:
+                return ZERO
+            price = book.price or (await exchange.fetch_ticker(book.symbol)).last
+            if not _sellable(market, qty, price):
+                return ZERO
+            order = await exchange.create_order(OrderRequest(book.symbol, "sell", "market", qty, price, cid))
         if order.status == "open":
             raise StopIncomplete([cid], "the closing sale has not filled yet")
         sold = order.filled_qty
@@ -616,6 +630,8 @@ class GridRuntime:
             book.dust_cost -= cost
             book.realized += profit
             book.total_pnl += profit
+            book.total_trades += 1
+            book.winning_trades += profit > 0
             pnl += profit
         changes.trades.append(
             trade_row(
