@@ -177,7 +177,11 @@ class BotLifecycle:
 
     async def _check_sides(self, session: AsyncSession, bot: BotInstance, venue: str) -> None:
         """Two trend bots of one user on one perpetual of one venue could take opposite sides, and in
-        one-way mode the exchange nets them: refused (hedge mode is not assumed)."""
+        one-way mode the exchange nets them: refused, also while the other bot still holds a kept
+        position. Hedge (two-way) mode is not used for this: Bitget switches an account's position mode
+        only while its whole product type has no position and no open order, so once any bot trades
+        futures it could not be set, and a product that relied on it would net positions in exactly the
+        accounts that are busiest. One trend bot per perpetual per venue holds in every account state."""
         if bot.bot_type != "ai_trend" or await q.trades_spot(session, bot):
             return
         for other in await q.active_bots(session, bot.user_id):
