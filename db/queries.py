@@ -142,6 +142,19 @@ async def grid_of(session: AsyncSession, bot_id: int) -> tuple[GridBotConfig, li
     return config, list(orders.scalars())
 
 
+FillRow = tuple[str, Decimal, Decimal, Decimal, Decimal | None]
+
+
+async def bot_fills(session: AsyncSession, bot_id: int) -> list[FillRow]:
+    """(side, qty, price, fee, fee_base) of every trades row of the bot, oldest first."""
+    rows = await session.execute(
+        select(Trade.side, Trade.qty, Trade.price, Trade.fee, Trade.fee_base)
+        .where(Trade.bot_instance_id == bot_id)
+        .order_by(Trade.id)
+    )
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
 def bot_stats(
     *, total_trades: int, winning_trades: int, total_pnl: Decimal, last_fill_ts: int | None
 ) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from bot.i18n import t
 from bot.services.dto import AllocationSummary, BotDTO, UserDTO
 from bot.services.lifecycle import Holdings
+from handlers.grid_money_texts import grid_money_lines
 
 BAR_WIDTH = 20
 HUNDRED = Decimal(100)
@@ -95,6 +96,7 @@ def bot_card(bot: BotDTO, free_percent: Decimal, lang: str) -> str:
                 investment=num(grid.total_investment),
             )
         )
+        lines += grid_money_lines(grid, bot.symbol, lang)
     lines.append(
         t(
             lang,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from bot.services.grid_money import GridMoney
 from bot.services.validation import DELETED_NAME_SEPARATOR
 from db.models import BotInstance, GridBotConfig, GridOrder, User
 
@@ -70,6 +71,7 @@ class GridDTO:
     filled_sell_count: int
     realized_profit: Decimal
     intervals: tuple[GridLineDTO, ...]
+    money: GridMoney | None = None  # the trader's figures (bot/services/grid_money.py), on cards
 
     @property
     def lines(self) -> tuple[Decimal, ...]:
@@ -79,7 +81,7 @@ class GridDTO:
         return (*(i.buy_price for i in self.intervals), self.intervals[-1].sell_price)
 
     @classmethod
-    def of(cls, config: GridBotConfig, orders: list[GridOrder]) -> GridDTO:
+    def of(cls, config: GridBotConfig, orders: list[GridOrder], money: GridMoney | None = None) -> GridDTO:
         ordered = sorted(orders, key=lambda o: o.grid_index)
         intervals = tuple(
             GridLineDTO(
@@ -110,6 +112,7 @@ class GridDTO:
             filled_sell_count=config.filled_sell_count or 0,
             realized_profit=config.realized_profit or Decimal(0),
             intervals=intervals,
+            money=money,
         )
 
 

@@ -30,6 +30,7 @@ from bot.services.errors import (
     ValidationError,
 )
 from bot.services.fleet_views import BotView, BotViews
+from bot.services.grid_money import Fill, grid_money
 from bot.services.grid_plan import GridTooSmall as GridTooSmall  # re-exported: handlers catch it
 from bot.services.grid_plan import plan_grid
 from bot.services.lifecycle import BotLifecycle, EquityProvider, FleetListener, current_venue
@@ -121,8 +122,8 @@ class Fleet(BotLifecycle):
             if bot is None:
                 raise NotFound()
             dto, summary = await self._dto(session, bot), self._summary(bots)
-        if view is not None:  # dropped, not reused, if a change came meanwhile
-            view.cards[bot_id] = dto
+        if view is not None and dto.grid is None:  # dropped, not reused, if a change came meanwhile
+            view.cards[bot_id] = dto  # (a grid's card carries its running time: read each time)
         return dto, summary
 
     def bot_changed(self, bot_id: int) -> None:
@@ -430,7 +431,21 @@ class Fleet(BotLifecycle):
 
     async def _dto(self, session: AsyncSession, bot: BotInstance) -> BotDTO:
         grid = await q.grid_of(session, bot.id) if bot.bot_type == "grid" else None
-        return BotDTO.of(bot, GridDTO.of(*grid) if grid else None)
+        if grid is None:
+            return BotDTO.of(bot)
+        config, orders = grid
+        money = grid_money(
+            (Fill(*row) for row in await q.bot_fills(session, bot.id)),
+            investment=config.total_investment,
+            grid_profit=config.realized_profit or Decimal(0),
+            cycles=sum(o.cycle for o in orders),
+            mark=config.current_price,
+            started_at=bot.last_started_at,
+            now=utcnow(),
+            buys_resting=config.active_buy_orders or 0,
+            sells_resting=config.active_sell_orders or 0,
+        )
+        return BotDTO.of(bot, GridDTO.of(config, orders, money))
 
     @staticmethod
     def _summary(bots: list[BotInstance]) -> AllocationSummary:
