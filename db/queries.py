@@ -155,6 +155,24 @@ async def bot_fills(session: AsyncSession, bot_id: int) -> list[FillRow]:
     return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
+async def bot_fees_and_pnl(session: AsyncSession, bot_id: int) -> list[tuple[Decimal, Decimal | None]]:
+    """(fee, realized PnL) of every trades row of the bot, oldest first."""
+    rows = await session.execute(
+        select(Trade.fee, Trade.realized_pnl).where(Trade.bot_instance_id == bot_id).order_by(Trade.id)
+    )
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+async def open_trend_positions(session: AsyncSession, bot_id: int) -> list[TrendPositionRow]:
+    """The trend bot's open positions (open, or closing and not yet filled), in their order."""
+    rows = await session.execute(
+        select(TrendPositionRow)
+        .where(TrendPositionRow.bot_instance_id == bot_id, TrendPositionRow.status.in_(("open", "closing")))
+        .order_by(TrendPositionRow.seq)
+    )
+    return list(rows.scalars())
+
+
 def bot_stats(
     *, total_trades: int, winning_trades: int, total_pnl: Decimal, last_fill_ts: int | None
 ) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from bot.i18n import t
 from bot.services.dto import AllocationSummary, BotDTO, UserDTO
 from bot.services.lifecycle import Holdings
-from handlers.grid_money_texts import grid_money_lines
+from handlers.money_texts import grid_money_lines, trend_money_lines
 
 BAR_WIDTH = 20
 HUNDRED = Decimal(100)
@@ -97,6 +97,7 @@ def bot_card(bot: BotDTO, free_percent: Decimal, lang: str) -> str:
             )
         )
         lines += grid_money_lines(grid, bot.symbol, lang)
+    lines += trend_money_lines(bot.trend, lang)
     lines.append(
         t(
             lang,

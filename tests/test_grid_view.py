@@ -102,7 +102,7 @@ async def test_chart_sends_the_picture_of_the_bots_own_fills(app: App) -> None:
 
     await app.press(ALICE, card, "🖼 Chart")
 
-    photo = await app.emu.wait_for_call("sendPhoto")
+    photo = await app.emu.wait_for_call("sendPhoto", timeout=30)  # matplotlib draws it in a thread
     assert photo.ok and photo.chat_id == ALICE
     message = app.emu.bot_messages(ALICE)[-1]
     assert "Fills of" in (message.caption or "") and "2" in (message.caption or "")

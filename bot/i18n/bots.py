@@ -72,6 +72,18 @@ TEXTS = {
         "bots.money.price_below": "Price {price}: below the range",
         "bots.money.price_above": "Price {price}: above the range",
         "bots.money.duration": "{days}d {hours}h {minutes}m",
+        "bots.money.side.long": "Long",
+        "bots.money.side.short": "Short",
+        "bots.money.position": (
+            "📍 {side} {qty} at {leverage}x · entry {entry} · mark {mark} · PnL <b>{pnl} USDT</b> · "
+            "liquidation {liquidation} · SL {sl} · TP {tp}"
+        ),
+        "bots.money.no_position": "No open position",
+        "bots.money.trend": (
+            "Realized {realized} USDT · unrealized {unrealized} USDT · {trades} trades · win rate {win_rate} "
+            "· fees {fees} USDT"
+        ),
+        "bots.money.trend_risk": "ROI {roi} on its capital · max drawdown {drawdown} USDT{drawdown_pct}",
         "bots.card.stats": "Trades {trades} · win rate {win_rate} · PnL {pnl} USDT",
         "bots.card.notify_on": "🔔 Notifications on",
         "bots.card.notify_off": "🔕 Notifications off",
@@ -199,6 +211,18 @@ TEXTS = {
         "bots.money.price_below": "현재가 {price}: 범위 아래",
         "bots.money.price_above": "현재가 {price}: 범위 위",
         "bots.money.duration": "{days}일 {hours}시간 {minutes}분",
+        "bots.money.side.long": "롱",
+        "bots.money.side.short": "숏",
+        "bots.money.position": (
+            "📍 {side} {qty} ({leverage}x) · 진입가 {entry} · 현재가 {mark} · 손익 <b>{pnl} USDT</b> · "
+            "청산가 {liquidation} · 손절 {sl} · 익절 {tp}"
+        ),
+        "bots.money.no_position": "열린 포지션 없음",
+        "bots.money.trend": (
+            "실현 손익 {realized} USDT · 미실현 손익 {unrealized} USDT · 거래 {trades}회 · 승률 {win_rate} "
+            "· 수수료 {fees} USDT"
+        ),
+        "bots.money.trend_risk": "자본 대비 수익률 {roi} · 최대 낙폭 {drawdown} USDT{drawdown_pct}",
         "bots.card.stats": "거래 {trades}회 · 승률 {win_rate} · 손익 {pnl} USDT",
         "bots.card.notify_on": "🔔 알림 켜짐",
         "bots.card.notify_off": "🔕 알림 꺼짐",

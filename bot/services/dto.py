@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from bot.services.grid_money import GridMoney
+from bot.services.trend_money import TrendMoney
 from bot.services.validation import DELETED_NAME_SEPARATOR
 from db.models import BotInstance, GridBotConfig, GridOrder, User
 
@@ -144,6 +145,7 @@ class BotDTO:
     stop_note: str | None = None
     venue: str | None = None  # what the bot runs (or ran) on: paper, live or demo
     delete_requested: bool = False
+    trend: TrendMoney | None = None  # a trend bot's positions and figures, on its card
 
     @property
     def win_rate(self) -> Decimal | None:

@@ -9,10 +9,11 @@ sum locks the user's row first (see db.queries).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -36,10 +37,12 @@ from bot.services.grid_plan import plan_grid
 from bot.services.lifecycle import BotLifecycle, EquityProvider, FleetListener, current_venue
 from bot.services.lifecycle import InsufficientCapital as InsufficientCapital  # re-exported
 from bot.services.strategies import visible_to
+from bot.services.trend_money import OpenPosition, TrendMoney, trend_money
 from db import queries as q
 from db.base import utcnow
-from db.models import BotInstance, GridBotConfig, GridOrder, Strategy, Trade, User
+from db.models import BotInstance, GridBotConfig, GridOrder, Strategy, Trade, TrendPositionRow, User
 from db.session import Database
+from engine.exchange import ExchangeError
 from engine.markets import MarketCatalog, MarketRules, StaticMarketCatalog
 
 log = logging.getLogger(__name__)
@@ -112,19 +115,54 @@ class Fleet(BotLifecycle):
         return list(view.bots), view.summary
 
     async def card(self, user_id: int, bot_id: int) -> tuple[BotDTO, AllocationSummary]:
-        """One bot (owner only) with the user's allocation summary, read in one transaction."""
-        view = self.views.get(user_id)
-        if view is not None and bot_id in view.cards:
-            return view.cards[bot_id], view.summary
+        """One bot (owner only) with the user's allocation summary and its money (read in one
+        transaction; a trend bot's mark price and capital are asked of its venue after it)."""
         async with self.db.read() as session:
             bots = await q.active_bots(session, user_id)
             bot = next((b for b in bots if b.id == bot_id), None)
             if bot is None:
                 raise NotFound()
             dto, summary = await self._dto(session, bot), self._summary(bots)
-        if view is not None and dto.grid is None:  # dropped, not reused, if a change came meanwhile
-            view.cards[bot_id] = dto  # (a grid's card carries its running time: read each time)
+            if bot.bot_type == "ai_trend":
+                positions = await q.open_trend_positions(session, bot.id)
+                fills = await q.bot_fees_and_pnl(session, bot.id)
+        if bot.bot_type == "ai_trend":
+            dto = replace(dto, trend=await self._trend_money(user_id, dto, positions, fills))
         return dto, summary
+
+    async def _trend_money(
+        self,
+        user_id: int,
+        bot: BotDTO,
+        positions: list[TrendPositionRow],
+        fills: list[tuple[Decimal, Decimal | None]],
+    ) -> TrendMoney:
+        mark = capital = None
+        with contextlib.suppress(ExchangeError):  # the card shows what it can without the venue
+            mark = await self.price_for(user_id, bot.symbol) if positions else None
+        with contextlib.suppress(ExchangeError):
+            equity = await (self.equity(user_id, bot.venue) if bot.venue else self.account_equity(user_id))
+            capital = equity * bot.allocation_percent / 100
+        return trend_money(
+            [
+                OpenPosition(
+                    p.side,
+                    p.qty,
+                    p.entry_price or p.reference_price,
+                    p.entry_fee or Decimal(0),
+                    p.leverage,
+                    p.liquidation,
+                    p.stop_loss,
+                    p.take_profit,
+                )
+                for p in positions
+            ],
+            fills,
+            mark=mark,
+            trades=bot.total_trades,
+            wins=bot.winning_trades,
+            capital=capital,
+        )
 
     def bot_changed(self, bot_id: int) -> None:
         """Told by the engine after a tick: the bot's stats, grid or error may have changed."""

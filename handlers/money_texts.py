@@ -1,7 +1,10 @@
-"""The money lines of a grid bot's card (bot/services/grid_money.py computes them): investment and value,
-total PnL split into grid profit and floating PnL, ROI and APR, running time, cycles, fees, the coin held
-and its average cost, the resting orders, and the price against the range. Money at 2 decimals with
-thousands separators, percentages at 2, prices and quantities as the ledger holds them."""
+"""The money lines of a bot's card. A grid bot (bot/services/grid_money.py computes them): investment and
+value, total PnL split into grid profit and floating PnL, ROI and APR, running time, cycles, fees, the coin
+held and its average cost, the resting orders, and the price against the range. A trend bot
+(bot/services/trend_money.py): each open position with side, size, entry, mark, unrealized PnL,
+liquidation price, stop loss and take profit; realized PnL, win rate, trades, fees, ROI and max drawdown.
+Money at 2 decimals with thousands separators, percentages at 2, prices and quantities as the ledger
+holds them."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from bot.i18n import t
 from bot.services.dto import GridDTO
+from bot.services.trend_money import TrendMoney
 
 CENT = Decimal("0.01")
 
@@ -46,6 +50,63 @@ def grid_money_lines(grid: GridDTO, symbol: str, lang: str) -> list[str]:
     if money.mark is not None and grid.lines:
         lines.append(_price_line(money.mark, grid.lines, lang))
     return lines
+
+
+def trend_money_lines(money: TrendMoney | None, lang: str) -> list[str]:
+    if money is None:
+        return []
+    lines = []
+    for p in money.positions:
+        lines.append(
+            t(
+                lang,
+                "bots.money.position",
+                side=t(lang, f"bots.money.side.{p.side}"),
+                qty=_plain(p.qty),
+                leverage=p.leverage,
+                entry=_plain(p.entry_price, grouped=True),
+                mark=_plain(p.mark, grouped=True) if p.mark is not None else "-",
+                pnl=_signed(p.unrealized_pnl) if p.unrealized_pnl is not None else "-",
+                liquidation=_plain(p.liquidation, grouped=True) if p.liquidation is not None else "-",
+                sl=_plain(p.stop_loss, grouped=True) if p.stop_loss is not None else "-",
+                tp=_plain(p.take_profit, grouped=True) if p.take_profit is not None else "-",
+            )
+        )
+    if not money.positions:
+        lines.append(t(lang, "bots.money.no_position"))
+    lines.append(
+        t(
+            lang,
+            "bots.money.trend",
+            realized=_signed(money.realized_pnl),
+            unrealized=_signed(money.unrealized_pnl),
+            trades=money.trades,
+            win_rate=f"{_percent(money.win_rate)}%" if money.win_rate is not None else "-",
+            fees=_money(money.fees_paid),
+        )
+    )
+    lines.append(
+        t(
+            lang,
+            "bots.money.trend_risk",
+            roi=f"{_signed(money.roi_percent)}%" if money.roi_percent is not None else "-",
+            drawdown=_money(money.max_drawdown),
+            drawdown_pct=(
+                f" ({_percent(money.max_drawdown_percent)}%)"
+                if money.max_drawdown_percent is not None
+                else ""
+            ),
+        )
+    )
+    return lines
+
+
+def _share(percent: Decimal | None) -> str:
+    return f" ({_percent(percent)}%)" if percent is not None else ""
+
+
+def _percent(value: Decimal) -> str:
+    return f"{value.quantize(CENT, rounding=ROUND_HALF_UP):,f}"
 
 
 def _price_line(price: Decimal, lines: tuple[Decimal, ...], lang: str) -> str:
