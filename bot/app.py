@@ -31,6 +31,7 @@ from bot.config import Settings, SettingsError
 from bot.engine_service import EngineService
 from bot.i18n import LANGUAGES, t
 from bot.instance_lock import EngineLock
+from bot.services.account_money import AccountMoney
 from bot.services.accounts import Accounts
 from bot.services.backtests import Backtests
 from bot.services.fleet import Fleet
@@ -82,6 +83,10 @@ COMMANDS = (
     "strategies",
     "backtest",
     "trade",
+    "balance",
+    "positions",
+    "pnl",
+    "trades",
     "keys",
     "language",
     "help",
@@ -99,6 +104,7 @@ class Services:
     accounts: Accounts
     strategies: Strategies
     engine: EngineService
+    money: AccountMoney
     backtests: Backtests = field(default_factory=Backtests)
 
     async def close(self) -> None:
@@ -135,7 +141,13 @@ def build_services(settings: Settings, *, cipher: CredentialCipher | None = None
     accounts.watchers.append(engine.user_seen)  # a switch between paper and live applies at once
     fleet.price_for = engine.price_for_user
     return Services(
-        settings=settings, db=db, fleet=fleet, accounts=accounts, strategies=Strategies(db), engine=engine
+        settings=settings,
+        db=db,
+        fleet=fleet,
+        accounts=accounts,
+        strategies=Strategies(db),
+        engine=engine,
+        money=AccountMoney(db, fleet, engine.exchange_for),
     )
 
 
@@ -192,6 +204,7 @@ def build_dispatcher(services: Services) -> Dispatcher:
         fleet=services.fleet,
         accounts=services.accounts,
         trading=services.engine.trading,
+        money=services.money,
         backtests=services.backtests,
     )
     dp.update.outer_middleware(UserMiddleware())

@@ -7,6 +7,7 @@ Order matters: the first router whose filters match handles an update.
      manual       a trend bot's "close" and /trade (manual trades, confirmed with a second tap)
      backtest     /backtest (a background run with progress, then the summary and the chart)
      strategies   /strategies (figures, save a copy with own parameters, delete)
+     money        /balance, /positions, /pnl, /trades (the account at a glance)
   3. create_trend the AI trend bot wizard (/newbot lives with the wizards)
   4. create_grid  the grid bot wizard
   5. allocation   /allocation, /stopall
@@ -32,6 +33,7 @@ def build_router() -> Router:
         grid_view,
         keys,
         manual,
+        money,
         start,
         strategies,
     )
@@ -45,6 +47,7 @@ def build_router() -> Router:
         manual.router,
         backtest.router,
         strategies.router,
+        money.router,
         create_trend.router,
         create_grid.router,
         allocation.router,

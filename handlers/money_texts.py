@@ -138,3 +138,9 @@ def _plain(value: Decimal, *, grouped: bool = False) -> str:
 def _duration(seconds: int, lang: str) -> str:
     days, rest = divmod(seconds, 86_400)
     return t(lang, "bots.money.duration", days=days, hours=rest // 3600, minutes=rest % 3600 // 60)
+
+
+# the formats other screens share
+money_text = _money
+signed_money = _signed
+plain = _plain

@@ -17,7 +17,7 @@ BTC = "BTC/USDT"
 CANDLES = load_candles(DATA_DIR / "btcusdt_1m_sample.csv.gz")
 
 
-async def grid_holding_coin(app: App, *, close_on_stop: bool = False) -> int:
+async def grid_holding_coin(app: App, *, close_on_stop: bool = False, spread: D = D("0.02")) -> int:
     """A running grid whose start bought coin at market for the lines above the price."""
     services = app.services
     user = await services.accounts.register(telegram_id=ALICE, chat_id=ALICE)
@@ -30,8 +30,8 @@ async def grid_holding_coin(app: App, *, close_on_stop: bool = False) -> int:
         name="Gridy",
         symbol="BTCUSDT",
         allocation_percent="20",
-        lower_price=str((price * D("0.98")).quantize(D("1"))),
-        upper_price=str((price * D("1.02")).quantize(D("1"))),
+        lower_price=str((price * (1 - spread)).quantize(D("1"))),
+        upper_price=str((price * (1 + spread)).quantize(D("1"))),
         grid_count=10,
         total_investment="1000",
         close_position_on_stop=close_on_stop,

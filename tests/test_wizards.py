@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.engine_service import EngineService
 from bot.i18n import t
 from bot.sandbox import ChatMessage, TelegramEmulator
+from bot.services.account_money import AccountMoney
 from bot.services.accounts import Accounts
 from bot.services.fleet import Fleet
 from bot.services.strategies import Strategies
@@ -83,6 +84,7 @@ async def emu(
         accounts=accounts,
         strategies=Strategies(database),
         engine=engine,
+        money=AccountMoney(database, fleet, engine.exchange_for),
     )
     dp = build_dispatcher(services)
     async with TelegramEmulator() as emulator:
