@@ -16,6 +16,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 STDERR = "bot.stderr"  # the bot process's stderr, in its working directory
 STEP_TIMEOUT = 30.0  # seconds; the first answer waits for the migrations
+START_TIMEOUT = 120.0  # importing aiogram and the engine on a machine the other tests keep busy
 
 
 class Terminal:
@@ -87,7 +88,7 @@ async def sandbox(tmp_path: Path, sandbox_env: dict[str, str]):  # type: ignore[
 
 
 async def test_sandbox_chat_from_start_to_a_pressed_button(sandbox: Terminal, tmp_path: Path) -> None:
-    await sandbox.expect("/quit (or Ctrl-D) exits.")
+    await sandbox.expect("/quit (or Ctrl-D) exits.", timeout=START_TIMEOUT)
     await sandbox.type("/start")
     menu = await sandbox.expect("[1] 🤖 My bots  [2] ➕ New bot")
     assert "Hello, Trader!" in sandbox.output
@@ -114,7 +115,7 @@ async def test_sandbox_grid_bot_from_the_wizard_fills_within_a_minute(
 ) -> None:
     """`make run` as a new user meets it: /start, a grid bot through the wizard (range suggested around
     the replayed price), start it, and see its fills arrive as alerts within a minute."""
-    at = await sandbox.expect("/quit (or Ctrl-D) exits.")
+    at = await sandbox.expect("/quit (or Ctrl-D) exits.", timeout=START_TIMEOUT)
     await sandbox.type("/start")
     at = await sandbox.expect("[2] ➕ New bot", after=at)
     await sandbox.type("/newbot")
@@ -164,7 +165,7 @@ async def test_sandbox_grid_bot_from_the_wizard_fills_within_a_minute(
 async def test_sandbox_trend_bot_reports_its_entries_and_exits(sandbox: Terminal) -> None:
     """An AI trend bot created through the wizard trades on the replay and its entries and exits
     arrive in the chat."""
-    at = await sandbox.expect("/quit (or Ctrl-D) exits.")
+    at = await sandbox.expect("/quit (or Ctrl-D) exits.", timeout=START_TIMEOUT)
     await sandbox.type("/newbot")
     answers = [
         ("[1] 🤖 AI trend", "#1"),
