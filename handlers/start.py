@@ -14,10 +14,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.i18n import t
+from bot.services.account_money import AccountMoney
 from bot.services.accounts import Accounts
 from bot.services.dto import UserDTO
 from handlers import keyboards as kb
 from handlers.callbacks import MenuAction, MenuCD
+from handlers.money_texts import money_text, signed_money
 from handlers.texts import show
 
 router = Router(name=__name__)
@@ -49,9 +51,20 @@ async def help_(event: Message | CallbackQuery, lang: str) -> None:
 
 @router.message(Command("menu"))
 @router.callback_query(MenuCD.filter(F.action == MenuAction.main))
-async def main_menu(event: Message | CallbackQuery, state: FSMContext, lang: str) -> None:
+async def main_menu(
+    event: Message | CallbackQuery, state: FSMContext, money: AccountMoney, user: UserDTO, lang: str
+) -> None:
     await state.clear()
-    await show(event, t(lang, "menu.title"), kb.main_menu(lang))
+    status = await money.status(user.id)
+    line = t(
+        lang,
+        "menu.status",
+        equity=money_text(status.equity) if status.equity is not None else "-",
+        today=signed_money(status.today),
+        running=status.running,
+        bots=status.bots,
+    )
+    await show(event, f"{line}\n\n{t(lang, 'menu.title')}", kb.main_menu(lang))
 
 
 @router.message(Command("language"))

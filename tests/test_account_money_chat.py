@@ -55,6 +55,10 @@ async def test_balance_positions_and_pnl_read_as_computed_by_hand(app: App) -> N
     assert f"≈ {cents(btc * price)} USDT" in screen.text
     assert f"Equity: {cents(usdt + btc * price)} USDT" in screen.text
     assert f"(1 running) hold {cents(btc * price)} USDT of coin" in screen.text  # only the bot holds coin
+    menu = await app.send(ALICE, "/menu")  # the main menu's status line first
+    assert menu.text.startswith(
+        f"💼 Equity {cents(usdt + btc * price)} USDT · today 0.00 USDT · 1 of 1 bots running"
+    )
 
     bot, _ = await app.services.fleet.card(user.id, bot_id)
     assert bot.grid is not None and bot.grid.money is not None

@@ -14,6 +14,7 @@ TEXTS = {
             "balance. New accounts trade on <b>paper</b> (simulated money) until you switch to live in /keys."
         ),
         "menu.title": "<b>Main menu</b>",
+        "menu.status": "💼 Equity {equity} USDT · today {today} USDT · {running} of {bots} bots running",
         "menu.bots": "🤖 My bots",
         "menu.newbot": "➕ New bot",
         "menu.allocation": "📊 Allocation",
@@ -159,6 +160,7 @@ TEXTS = {
             "배정합니다. 새 계정은 /keys 에서 실거래로 바꾸기 전까지 <b>모의투자</b>(가상 자금)로 거래합니다."
         ),
         "menu.title": "<b>메인 메뉴</b>",
+        "menu.status": "💼 총 자산 {equity} USDT · 오늘 {today} USDT · 봇 {bots}개 중 {running}개 실행 중",
         "menu.bots": "🤖 내 봇",
         "menu.newbot": "➕ 새 봇",
         "menu.allocation": "📊 자금 배분",

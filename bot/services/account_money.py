@@ -76,6 +76,17 @@ class PnlReport:
 
 
 @dataclass(frozen=True, slots=True)
+class Status:
+    """The main menu's one line: equity (None when the venue did not answer), today's realized PnL,
+    the bots running of all."""
+
+    equity: Decimal | None
+    today: Decimal
+    running: int
+    bots: int
+
+
+@dataclass(frozen=True, slots=True)
 class TradesPage:
     trades: tuple[TradeDTO, ...]
     page: int
@@ -96,12 +107,35 @@ class AccountMoney:
             return "paper"
         return "demo" if user.demo_trading else "live"
 
+    async def status(self, user_id: int, now: datetime | None = None) -> Status:
+        now = now or utcnow()
+        bots = await self.fleet.list_bots(user_id)
+        async with self.db.read() as session:
+            pnl = (
+                await session.execute(
+                    select(Trade.realized_pnl).where(
+                        Trade.user_id == user_id,
+                        Trade.realized_pnl.is_not(None),
+                        Trade.executed_at >= now.replace(hour=0, minute=0, second=0, microsecond=0),
+                    )
+                )
+            ).scalars()
+            today = sum(pnl, ZERO)
+        equity = None
+        with contextlib.suppress(ExchangeError):
+            equity = (await self._account(user_id))[3]
+        return Status(equity, today, sum(b.is_running for b in bots), len(bots))
+
     async def cards(self, user_id: int) -> list[BotDTO]:
         """Every active bot of the user with its money (each card as the bot's own screen shows it)."""
         bots = await self.fleet.list_bots(user_id)
         return [(await self.fleet.card(user_id, b.id))[0] for b in bots]
 
-    async def balance(self, user_id: int) -> AccountBalance:
+    async def _account(
+        self, user_id: int
+    ) -> tuple[str, list[Wallet], list[Coin], Decimal, dict[str, Decimal | None]]:
+        """The venue's wallets now (never cached: a person asked), coins valued at their last price, and
+        the equity they make."""
         venue = await self._user_venue(user_id)
         if self.exchange_for is None:
             raise ExchangeError("no exchange in this process")
@@ -126,6 +160,10 @@ class AccountMoney:
             valued.append(Coin(asset, qty, qty * price if price is not None else None))
             equity += qty * price if price is not None else ZERO
             prices[asset] = price
+        return venue, wallets, valued, equity, prices
+
+    async def balance(self, user_id: int) -> AccountBalance:
+        venue, wallets, valued, equity, prices = await self._account(user_id)
         cards = await self.cards(user_id)
         coin = margin = ZERO
         for bot in cards:
