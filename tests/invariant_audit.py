@@ -3,7 +3,9 @@
 the suite) and bench/invariant_soak.py (a longer soak).
 
 A sequence creates, starts, stops (keeping or closing), stops all, deletes (keeping or selling) and
-edits grid bots of one user; the market moves (the paper venue walks real 1-minute candles; on the fake
+edits grid bots of one user, switches paper <-> live and clears and re-enters the keys (each refused
+while bots are bound to the old venue or account: the audit checks a switch that went through left
+nothing running there, and that no bot ever moves to another venue); the market moves (the paper venue walks real 1-minute candles; on the fake
 Bitget resting orders fill at their price), orders fill in part, the user cancels an order on the
 exchange, the process restarts, and the exchange fails: cancels that do not take, answers that are
 lost after the order was placed, 5xx and 429 answers. Everything goes through the engine service and
@@ -40,6 +42,7 @@ from tests.ledger import audit
 BTC = "BTC/USDT"
 CANDLES = load_candles(DATA_DIR / "btcusdt_1m_sample.csv.gz")
 START = {"USDT": D("10000")}
+LOT = D("0.000001")  # BTC/USDT's lot step, on the paper venue and the fake Bitget
 OPS = {  # what a step does, and how often
     "move": 8,
     "create": 2,
@@ -55,6 +58,8 @@ OPS = {  # what a step does, and how often
     "fail_requests": 1,
     "restart": 1,
     "retry_stops": 2,
+    "switch_mode": 1,
+    "change_keys": 1,
 }
 
 
@@ -170,7 +175,10 @@ class Sequence:
         self.engine: EngineService | None = None
         self.gate = Gate()
         self.user_id = 0
+        self.telegram_id = 0
         self.made = 0
+        self.bindings: dict[int, str] = {}  # bot id -> the venue it was first seen bound to
+        self.broken: list[str] = []  # what an action let through that it must have refused
 
     # ---- what a venue provides
 
@@ -227,7 +235,11 @@ class Sequence:
         assert self.engine is not None
         await self.engine.grid.store.drain()
         await self.engine.venue.drain()
-        return await self.audit()
+        problems, self.broken = self.broken, []
+        for bot in await self._bots():  # a bot never moves to another venue (no start elsewhere here)
+            if bot.venue is not None and self.bindings.setdefault(bot.id, bot.venue) != bot.venue:
+                problems.append(f"bot {bot.name} moved from {self.bindings[bot.id]} to {bot.venue}")
+        return problems + await self.audit()
 
     async def start_engine(self) -> None:
         self.engine = await self.make_engine()
@@ -349,6 +361,26 @@ class Sequence:
             if bot.stopping:
                 await self.engine._finish_stop(bot.id)
 
+    async def op_switch_mode(self) -> None:
+        """The user switches paper <-> live: refused while bots run or stop on the old venue; when it
+        is allowed, nothing may still run there. They switch back at once (the audit stays on one venue)."""
+        user = await self.accounts.get(self.telegram_id)
+        back = user.trading_mode
+        other = "paper" if back == "live" else "live"
+        try:
+            await self.accounts.set_trading_mode(self.user_id, other)
+        except DomainError:
+            return
+        venue = ("demo" if user.demo_trading else "live") if other == "live" else "paper"
+        busy = [b.name for b in await self._bots() if (b.is_running or b.stopping) and b.venue != venue]
+        if busy:
+            self.broken.append(f"switched to {other} while {busy} run on the old venue")
+        await self.accounts.set_trading_mode(self.user_id, back)
+
+    async def op_change_keys(self) -> None:
+        """The user clears their keys (and enters them again): refused while a bot on the account
+        they open runs, stops or holds anything."""
+
     def engine_timing(self) -> dict[str, Any]:
         if self.background:
             return {"interval": 0.05, "stop_retry": (0.01, 0.02)}
@@ -369,6 +401,7 @@ class PaperSequence(Sequence):
         self.venue: PaperVenue | None = None
 
     async def setup(self) -> None:
+        self.telegram_id = 100
         self.user_id = (await self.accounts.register(telegram_id=100, chat_id=100)).id
         await super().setup()
 
@@ -449,8 +482,24 @@ class BitgetSequence(Sequence):
             user.id, api_key=self.KEY, secret=self.SECRET, passphrase=self.PASSPHRASE
         )
         await self.accounts.set_trading_mode(user.id, "live")
-        self.user_id = user.id
+        self.user_id, self.telegram_id = user.id, 200
         await super().setup()
+
+    async def op_change_keys(self) -> None:
+        try:
+            await self.accounts.clear_api_keys(self.user_id)
+        except DomainError:
+            return
+        for bot in await self._bots():
+            if bot.venue in ("live", "demo"):
+                held = await self.fleet.holdings(self.user_id, bot.id)
+                sellable = held.positions or held.coin >= LOT  # dust below the lot step is handed back
+                if bot.is_running or bot.stopping or sellable:
+                    self.broken.append(f"keys cleared while {bot.name} runs, stops or holds on them")
+        await self.accounts.set_api_keys(
+            self.user_id, api_key=self.KEY, secret=self.SECRET, passphrase=self.PASSPHRASE
+        )
+        await self.accounts.set_trading_mode(self.user_id, "live")
 
     async def make_engine(self) -> EngineService:
         if self.live is not None:
