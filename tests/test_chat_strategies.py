@@ -30,7 +30,9 @@ async def app(emu: TelegramEmulator, db_url: str) -> AsyncIterator[App]:
 
 async def _screen(app: App, user_id: int) -> object:
     sent = await app.send(user_id, "/strategies")
-    await app.emu.wait_for_edit(user_id, sent.message_id, timeout=60)
+    await app.emu.wait_for_edit(
+        user_id, sent.message_id, timeout=240
+    )  # the figures are backtests: minutes on a busy 2-core machine
     return sent
 
 
@@ -82,7 +84,7 @@ async def test_save_a_copy_with_own_parameters_reasking_wrong_input(app: App) ->
     assert mine.params["risk"]["leverage"] == 3 and mine.params["risk"]["stop_loss_percent"] == "2.5"
     assert mine.params["ema_fast"] == 10 and mine.timeframe == "4h"
     # the list now shows the copy with its own figures and a delete button
-    await app.emu.wait_for_edit(ALICE, saved.message_id, timeout=60)
+    await app.emu.wait_for_edit(ALICE, saved.message_id, timeout=240)
     assert "👤 My <cons>" in saved.text and "🗑 My <cons>" in labels(saved)
 
     # a second copy under the same name is re-asked at the name step
