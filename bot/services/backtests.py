@@ -175,13 +175,13 @@ def period_start(candles: Candles, days: int | None) -> int:
     if days is None:
         return 0
     step = timeframe_ms_of(candles)
-    since = candles.timestamps[-1] + step - days * DAY_MS
+    since = int(candles.timestamps[-1]) + step - days * DAY_MS
     start = int(np.searchsorted(np.array(candles.timestamps, dtype=np.int64), since, side="left"))
     return min(start, len(candles) - 2)
 
 
 def timeframe_ms_of(candles: Candles) -> int:
-    return candles.timestamps[1] - candles.timestamps[0] if len(candles) > 1 else 3_600_000
+    return int(candles.timestamps[1] - candles.timestamps[0]) if len(candles) > 1 else 3_600_000
 
 
 # --------------------------------------------------------------------------- the computations (worker thread)
@@ -280,7 +280,9 @@ def compute_grid(request: GridRequest, days: int | None, report: Report) -> Grid
     report(60)
     png = grid_backtest_chart(result, period, result.lines)
     report(100)
-    return GridOutcome(request, days, result, period.timestamps[0], period.timestamps[-1], png or b"")
+    return GridOutcome(
+        request, days, result, int(period.timestamps[0]), int(period.timestamps[-1]), png or b""
+    )
 
 
 def compute_figures(strategy: StrategyDef, symbol: str = DEFAULT_SYMBOL, days: int = FIGURES_DAYS) -> Figures:

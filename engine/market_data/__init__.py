@@ -1,7 +1,8 @@
-"""Market data: candle files and the walk inside a candle (`candles`), the price feeds that drive the
+"""Market data: candle files and the walk inside a candle (`candles`, the door to `candle_columns`,
+`candle_files`, `candle_text` and the disk cache `candle_cache`), the price feeds that drive the
 paper venue (`feeds`: a replay of real candles, live public tickers) and technical indicators over
 candle columns (`indicators`), with the real candles that ship with the product in `data/`.
 
-It may import the standard library, numpy and ccxt (public market data only); never another engine
-package, the database, the bot or aiogram.
+It may import the standard library, numpy, pyarrow (inside the functions that read files) and ccxt
+(public market data only); never another engine package, the database, the bot or aiogram.
 """

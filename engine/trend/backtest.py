@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 
 from engine.exchange import Market
-from engine.market_data.candles import Candles, parse_candles, walk_points
+from engine.market_data.candles import Candles, from_columns, walk_points
 from engine.money import ZERO, q8, round_to_tick
 from engine.trend.positions import (
     ClosedTrade,
@@ -200,19 +200,36 @@ def resample(candles: Candles, timeframe: str) -> Candles:
     starts, ends = starts[keep], ends[keep]
     if starts.size == 0:
         raise ValueError(f"not one complete {timeframe} candle in the file")
-    high_i = [int(s + np.argmax(candles.high_a[s : e + 1])) for s, e in zip(starts, ends, strict=True)]
-    low_i = [int(s + np.argmin(candles.low_a[s : e + 1])) for s, e in zip(starts, ends, strict=True)]
-    vol = np.array(candles.volume_text, dtype=np.float64)
-    vol_sum = np.add.reduceat(vol, starts)  # starts are increasing; ends follow them
-    rows = [
-        "timestamp,open,high,low,close,volume",
-        *(
-            f"{int(bucket[s]) * target},{candles.open_text[s]},{candles.high_text[h]},"
-            f"{candles.low_text[lo]},{candles.close_text[e]},{v:.8f}"
-            for s, e, h, lo, v in zip(starts, ends, high_i, low_i, vol_sum, strict=True)
-        ),
-    ]
-    return parse_candles("\n".join(rows) + "\n", f"{candles.source}@{timeframe}")
+    high_i = np.array(
+        [int(s + np.argmax(candles.high_a[s : e + 1])) for s, e in zip(starts, ends, strict=True)]
+    )
+    low_i = np.array(
+        [int(s + np.argmin(candles.low_a[s : e + 1])) for s, e in zip(starts, ends, strict=True)]
+    )
+    vol_sum = np.add.reduceat(candles.volume_a, starts)  # starts are increasing; ends follow them
+    # the volume as the text resample wrote before (8 decimals), so indicators see the same numbers
+    volume = np.array([float(f"{v:.8f}") for v in vol_sum.tolist()], dtype=np.float64)
+    texts = None
+    if candles.texts is not None:
+        o, h, lo, c = candles.texts
+        texts = (
+            [o[i] for i in starts.tolist()],
+            [h[i] for i in high_i.tolist()],
+            [lo[i] for i in low_i.tolist()],
+            [c[i] for i in ends.tolist()],
+        )
+    return from_columns(
+        f"{candles.source}@{timeframe}",
+        bucket[starts] * target,
+        candles.open_a[starts],
+        candles.high_a[high_i],
+        candles.low_a[low_i],
+        candles.close_a[ends],
+        volume,
+        float_exact=candles.float_exact,
+        texts=texts,  # type: ignore[arg-type]
+        point=candles.point,
+    )
 
 
 class _Run:
@@ -232,6 +249,7 @@ class _Run:
         bot_id: int,
     ) -> None:
         self.c = candles
+        self.ts: list[int] = candles.timestamps.tolist()
         self.sig = sig
         self.settings = settings
         self.market = market
@@ -254,7 +272,7 @@ class _Run:
 
     def _close(self, p: TrendPosition, price: Decimal, fee_rate: Decimal, t: int, reason: str) -> None:
         fee = market_fee(price, p.qty, fee_rate)
-        self.state, trade = on_exit_filled(self.state, p.seq, price, fee, self.c.timestamps[t], reason)
+        self.state, trade = on_exit_filled(self.state, p.seq, price, fee, self.ts[t], reason)
         self.cash += p.unrealized_pnl(price) - trade.exit_fee
         self.fees += trade.exit_fee
         self.trades.append(trade)
@@ -274,7 +292,7 @@ class _Run:
                 continue
             fee = market_fee(price, intent.qty, self.taker)
             self.state, _ = on_entry_filled(
-                self.state, intent, price, intent.qty, fee, self.c.timestamps[t], self.settings, tick
+                self.state, intent, price, intent.qty, fee, self.ts[t], self.settings, tick
             )
             self.cash -= fee
             self.fees += fee
@@ -338,7 +356,7 @@ class _Run:
             allocated = allocated_capital(self.cash, self.allocation) if self.cash > 0 else ZERO
             intents = decide(
                 self.bot_id,
-                self.c.timestamps[t],
+                self.ts[t],
                 signal,
                 self.c.price("close", t),
                 self.state,
@@ -496,8 +514,8 @@ def _summarise(run: _Run, strategy: StrategyDef, initial: Decimal, taker: Decima
         strategy=strategy.name,
         settings=run.settings,
         candles=n,
-        start_ts=c.timestamps[0],
-        end_ts=c.timestamps[-1],
+        start_ts=int(c.timestamps[0]),
+        end_ts=int(c.timestamps[-1]),
         timeframe_ms=step,
         initial_equity=initial,
         final_equity=final,
@@ -511,7 +529,7 @@ def _summarise(run: _Run, strategy: StrategyDef, initial: Decimal, taker: Decima
         buy_and_hold=q8(bh_qty * c.price("close", n - 1)),
         buy_and_hold_drawdown=bh_dd,
         signals=int(np.count_nonzero(run.sig)),
-        equity_curve=[(c.timestamps[t], q8(exact(t))) for t in sample],
+        equity_curve=[(int(c.timestamps[t]), q8(exact(t))) for t in sample],
         equity_closes=equity,
         close_timestamps=np.array(c.timestamps, dtype=np.int64),
     )
