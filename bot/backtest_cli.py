@@ -358,9 +358,9 @@ def render_trend_text(result: Any, source: str, timeframe: str, chart: str | Non
         ("profit after fees", f"{_s(result.profit)} ({_percent_of(result.profit, inv)})"),
         ("fees", _s(result.fees)),
         ("final equity", _s(result.final_equity)),
-        ("max drawdown", f"{result.max_drawdown * 100:.2f} %"),
+        ("max drawdown", f"{result.max_drawdown * 100:.2f} % (along every candle's walk)"),
         ("sharpe", f"{result.sharpe:.2f} (hourly returns, annualised)"),
-        ("exposure", f"{result.exposure * 100:.2f} % of candles"),
+        ("time in market", f"{result.exposure * 100:.2f} % of candles"),
         (
             "buy and hold",
             f"{_s(result.buy_and_hold)} ({_percent_of(result.buy_and_hold - inv, inv)}), "

@@ -62,7 +62,11 @@ def test_texts_are_kept_when_the_floats_cannot_give_them_back(tmp_path):
     # integral prices written both ways in one file: texts kept
     path.write_text(f"{HEADER}\n1,100,101.0,99.5,100.5,1\n")
     mixed = load_candles(path)
-    assert mixed.texts is not None and str(mixed.price("open", 0)) == "100" and str(mixed.price("high", 0)) == "101.0"
+    assert (
+        mixed.texts is not None
+        and str(mixed.price("open", 0)) == "100"
+        and str(mixed.price("high", 0)) == "101.0"
+    )
 
 
 def test_large_texts_go_through_pyarrow_with_the_same_result():
@@ -84,14 +88,29 @@ def _rows(count: int, start: int = 0) -> list[str]:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda rows: rows.__setitem__(20, rows[19]), "line 22: duplicate timestamp 1140000 (same as line 21)"),
+        (
+            lambda rows: rows.__setitem__(20, rows[19]),
+            "line 22: duplicate timestamp 1140000 (same as line 21)",
+        ),
         (lambda rows: rows.__setitem__(30, "1800000,100.5,99,99.5,100.25,1"), "line 32: high 99 is below"),
         (lambda rows: rows.__setitem__(25, "x"), "line 27: expected 6 columns, got 1"),
         (lambda rows: rows.__setitem__(12, "720000,100.5,101,99.5,.25,1"), "line 14: close is not a plain"),
-        (lambda rows: rows.__setitem__(12, "720000,100.5,101,99.5,100.25,1e3"), "line 14: volume is not a plain"),
-        (lambda rows: rows.__setitem__(12, "720000,100.5,101,99.5,100.25,-1"), "line 14: volume must be >= 0"),
-        (lambda rows: rows.__setitem__(12, "720000,100.5,101,99.5,100.25,5."), "line 14: volume is not a plain"),
-        (lambda rows: rows.__setitem__(12, "720000,100.5,101,99.5,100\r25,1"), "line 14: close is not a plain"),
+        (
+            lambda rows: rows.__setitem__(12, "720000,100.5,101,99.5,100.25,1e3"),
+            "line 14: volume is not a plain",
+        ),
+        (
+            lambda rows: rows.__setitem__(12, "720000,100.5,101,99.5,100.25,-1"),
+            "line 14: volume must be >= 0",
+        ),
+        (
+            lambda rows: rows.__setitem__(12, "720000,100.5,101,99.5,100.25,5."),
+            "line 14: volume is not a plain",
+        ),
+        (
+            lambda rows: rows.__setitem__(12, "720000,100.5,101,99.5,100\r25,1"),
+            "line 14: close is not a plain",
+        ),
     ],
 )
 def test_errors_name_the_line_across_pieces(tmp_path, small_pieces, change, message):
@@ -177,8 +196,17 @@ def test_the_cache_can_be_off_or_unwritable(tmp_path, monkeypatch):
 GRIDS = [
     dict(lower=D(104000), upper=D(112000), grids=100, mode="arithmetic", investment=D(10000)),
     dict(lower=D(105500), upper=D(106500), grids=60, mode="geometric", investment=D(5000), trigger=D(106100)),
-    dict(lower=D(105000), upper=D(107000), grids=50, mode="arithmetic", investment=D(5000), stop_lower=D(105200)),
-    dict(lower=D(104000), upper=D(112000), grids=30, mode="geometric", investment=D(3000), buy_fee_in_base=True),
+    dict(
+        lower=D(105000),
+        upper=D(107000),
+        grids=50,
+        mode="arithmetic",
+        investment=D(5000),
+        stop_lower=D(105200),
+    ),
+    dict(
+        lower=D(104000), upper=D(112000), grids=30, mode="geometric", investment=D(3000), buy_fee_in_base=True
+    ),
 ]
 
 
@@ -198,7 +226,10 @@ def test_a_walk_in_chunks_equals_the_whole_walk(tmp_path, cache_dir, monkeypatch
         assert part.fills == whole.fills
         for name in ("cycles", "realized_profit", "fees", "final_equity", "max_drawdown", "time_in_market"):
             assert getattr(part, name) == getattr(whole, name), name
-        assert (part.buy_and_hold, part.buy_and_hold_drawdown) == (whole.buy_and_hold, whole.buy_and_hold_drawdown)
+        assert (part.buy_and_hold, part.buy_and_hold_drawdown) == (
+            whole.buy_and_hold,
+            whole.buy_and_hold_drawdown,
+        )
         assert part.equity_curve == whole.equity_curve
         assert (part.started_ts, part.stopped_ts, part.stop_reason) == (
             whole.started_ts,

@@ -787,11 +787,17 @@ def test_cli_json_with_the_buy_fee_in_base(capsys, btc_1m):
     status = cli_main([*CLI_ARGS, "--investment", "5000", "--json", "--buy-fee-in-base"])
     assert status == 0
     data = json.loads(capsys.readouterr().out)
-    expected = run_grid_backtest(btc_1m, D(104000), D(112000), 40, "arithmetic", D(5000), buy_fee_in_base=True)
+    expected = run_grid_backtest(
+        btc_1m, D(104000), D(112000), 40, "arithmetic", D(5000), buy_fee_in_base=True
+    )
     assert data["buy_fee_in_base"] is True and data["cycles"] == expected.cycles
     buys = [f for f in data["fills"] if f["side"] == "buy"]
     sells = [f for f in data["fills"] if f["side"] == "sell"]
-    assert buys and sells and all(set(f) == {"ts", "interval", "side", "price", "qty", "fee", "fee_base"} for f in buys)
+    assert (
+        buys
+        and sells
+        and all(set(f) == {"ts", "interval", "side", "price", "qty", "fee", "fee_base"} for f in buys)
+    )
     assert all(set(f) == {"ts", "interval", "side", "price", "qty", "fee"} for f in sells)
     # arithmetic lines 104000 + 200 k: the first open 105573.73 is below line 8 (105600), so interval 8 is the
     # lowest bought at market: 125 per grid / 105600 = 0.00118371.. -> 0.001183; fee_base 0.001183 x 0.0006
