@@ -73,12 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="upgrade the database to the newest schema")
     migrate.add_argument("--url", help="database URL (default: DATABASE_URL from the settings)")
     migrate.set_defaults(func=cmd_migrate)
-    try:
-        from bot.backtest_cli import add_backtest_parser
-    except ImportError:  # pragma: no cover - the backtest module is optional while it is being built
-        pass
-    else:
-        add_backtest_parser(commands)
+    from bot.backtest_cli import add_backtest_parser
+    from bot.sweep_cli import add_sweep_parser
+
+    add_backtest_parser(commands)
+    add_sweep_parser(commands)
     return parser
 
 

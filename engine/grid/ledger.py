@@ -71,6 +71,54 @@ class _Kind:
     profit: Decimal | None  # a sell: the profit of the cycle it completes
 
 
+class FillKinds:
+    """The amounts of each kind of fill of one grid (rules 2, 6 and 8)."""
+
+    def __init__(
+        self,
+        lines: list[Decimal],
+        qtys: list[Decimal],
+        maker: Decimal,
+        taker: Decimal,
+        amount_step: Decimal,
+        fee_in_base: bool,
+    ) -> None:
+        self.lines, self.qtys = lines, qtys
+        self.maker, self.taker, self.step = maker, taker, amount_step
+        self.fee_in_base = fee_in_base
+
+    def buy(self, i: int, price: Decimal, rate: Decimal) -> tuple[_Kind, Decimal]:
+        """Interval i's buy at ``price`` paying ``rate``; and the quantity its sell will be for."""
+        qty = self.qtys[i]
+        if not self.fee_in_base:
+            fee = fee_for(price, qty, rate)
+            return _Kind((i, "buy", price, qty, fee), -(price * qty) - fee, qty, fee, None), qty
+        fee_base = q8(qty * rate)
+        fee = q8(fee_base * price)
+        sell_qty = floor_to_step(qty - fee_base, self.step)
+        return _Kind(
+            (i, "buy", price, qty, fee, fee_base), -(price * qty), qty - fee_base, fee, None
+        ), sell_qty
+
+    def sell(self, i: int, qty: Decimal, buy: _Kind) -> _Kind:
+        price = self.lines[i + 1]
+        fee = fee_for(price, qty, self.maker)
+        profit = cycle_profit(qty, buy.fields[2], price, buy.fee, fee)
+        fields = (i, "sell", price, qty, fee) + ((ZERO,) if self.fee_in_base else ())
+        return _Kind(fields, price * qty - fee, -qty, fee, profit)
+
+    def limit(self, code: int) -> _Kind:
+        """Kind ``code``: 2i is interval i's limit buy, 2i+1 its sell."""
+        i, side = divmod(code, 2)
+        buy, sell_qty = self.buy(i, self.lines[i], self.maker)
+        return buy if side == 0 else self.sell(i, sell_qty, buy)
+
+    def market(self, i: int, price: Decimal) -> tuple[_Kind, _Kind]:
+        """Interval i's market buy at the start and the first sell after it."""
+        buy, sell_qty = self.buy(i, price, self.taker)
+        return buy, self.sell(i, sell_qty, buy)
+
+
 @dataclass
 class _Mark:
     """The best drawdown so far, or the running peak: float value and exact value."""
@@ -117,6 +165,7 @@ class Ledger:
         self.maker, self.taker, self.step = maker, taker, amount_step
         self.fee_in_base = fee_in_base
         self.rows = rows
+        self.maker_of = FillKinds(lines, qtys, maker, taker, amount_step, fee_in_base)
         self.kinds = [self._limit_kind(code) for code in range(2 * self.count)]
         self.kind_floats = self._floats(self.kinds)
         self.market: list[int] | None = None  # the intervals bought at market, once the grid started
@@ -146,30 +195,8 @@ class Ledger:
 
     # -- the kinds of fills -----------------------------------------------------
 
-    def _buy(self, i: int, price: Decimal, rate: Decimal) -> tuple[_Kind, Decimal]:
-        """Interval i's buy at ``price`` paying ``rate``; and the quantity its sell will be for."""
-        qty = self.qtys[i]
-        if not self.fee_in_base:
-            fee = fee_for(price, qty, rate)
-            return _Kind((i, "buy", price, qty, fee), -(price * qty) - fee, qty, fee, None), qty
-        fee_base = q8(qty * rate)
-        fee = q8(fee_base * price)
-        sell_qty = floor_to_step(qty - fee_base, self.step)
-        return _Kind(
-            (i, "buy", price, qty, fee, fee_base), -(price * qty), qty - fee_base, fee, None
-        ), sell_qty
-
-    def _sell(self, i: int, qty: Decimal, buy: _Kind) -> _Kind:
-        price = self.lines[i + 1]
-        fee = fee_for(price, qty, self.maker)
-        profit = cycle_profit(qty, buy.fields[2], price, buy.fee, fee)
-        fields = (i, "sell", price, qty, fee) + ((ZERO,) if self.fee_in_base else ())
-        return _Kind(fields, price * qty - fee, -qty, fee, profit)
-
     def _limit_kind(self, code: int) -> _Kind:
-        i, side = divmod(code, 2)
-        buy, sell_qty = self._buy(i, self.lines[i], self.maker)
-        return buy if side == 0 else self._sell(i, sell_qty, buy)
+        return self.maker_of.limit(code)
 
     @staticmethod
     def _floats(kinds: list[_Kind]) -> np.ndarray:
@@ -181,13 +208,29 @@ class Ledger:
         self.market = market
         kinds = []
         for i in market:
-            buy, sell_qty = self._buy(i, price, self.taker)
+            buy, sell = self.maker_of.market(i, price)
             kinds.append(len(self.kinds))
             self.kinds.append(buy)
             self.first_sells[i] = len(self.kinds)
-            self.kinds.append(self._sell(i, sell_qty, buy))
+            self.kinds.append(sell)
         self.kind_floats = self._floats(self.kinds)
         return kinds
+
+    def book_counts(self, per_kind: np.ndarray) -> tuple[int, Decimal, Decimal, Decimal, Decimal]:
+        """(cycles, realized profit, fees, cash, coin) after ``per_kind[k]`` fills of each kind (the sweep's
+        shortcut: the same sums the chunks make, in another order; Decimal sums are exact)."""
+        cycles, realized, fees = 0, ZERO, ZERO
+        cash, base = self.investment, ZERO
+        for k in np.flatnonzero(per_kind).tolist():
+            times = int(per_kind[k])
+            kind = self.kinds[k]
+            cash += times * kind.cash
+            base += times * kind.base
+            fees += times * kind.fee
+            if kind.profit is not None:
+                cycles += times
+                realized += times * kind.profit
+        return cycles, realized, fees, cash, base
 
     # -- chunks -------------------------------------------------------------------
 
