@@ -32,6 +32,7 @@ from bot.i18n import LANGUAGES, t
 from bot.services.accounts import Accounts
 from bot.services.backtests import Backtests
 from bot.services.fleet import Fleet
+from bot.services.range_suggestions import CandleHistory, ShippedHistory
 from bot.services.strategies import Strategies
 from db.migrate import upgrade_head
 from db.session import Database
@@ -96,6 +97,9 @@ class Services:
     strategies: Strategies
     engine: EngineService
     backtests: Backtests = field(default_factory=Backtests)
+    # where the grid wizard's range suggestions read candles: the shipped data (paper); a live source
+    # (the user's exchange's OHLCV, bot.services.range_suggestions.ExchangeHistory) plugs in here
+    candle_history: CandleHistory = field(default_factory=ShippedHistory)
 
     async def close(self) -> None:
         await self.backtests.wait_idle()
@@ -174,6 +178,7 @@ def build_dispatcher(services: Services) -> Dispatcher:
         accounts=services.accounts,
         trading=services.engine.trading,
         backtests=services.backtests,
+        candle_history=services.candle_history,
     )
     dp.update.outer_middleware(UserMiddleware())
     dp.include_router(build_router())
