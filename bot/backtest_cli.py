@@ -179,17 +179,25 @@ def result_json(result: GridBacktestResult) -> dict[str, Any]:
     ``--buy-fee-in-base`` a buy's ``fee`` is its fee in quote and ``fee_base`` the coin taken; a sell's
     ``qty`` is the quantity sold."""
 
+    shown: dict[int, str] = {}  # fills of one kind share their Decimal objects: format each object once
+
+    def text(value: Decimal) -> str:
+        out = shown.get(id(value))
+        if out is None:
+            out = shown[id(value)] = _s(value)
+        return out
+
     def fill(f: Any) -> dict[str, Any]:
         out = {
             "ts": f.ts,
             "interval": f.interval,
             "side": f.side,
-            "price": _s(f.price),
-            "qty": _s(f.qty),
-            "fee": _s(f.fee),
+            "price": text(f.price),
+            "qty": text(f.qty),
+            "fee": text(f.fee),
         }
         if result.buy_fee_in_base and f.side == "buy":
-            out["fee_base"] = _s(f.fee_base)
+            out["fee_base"] = text(f.fee_base)
         return out
 
     return {

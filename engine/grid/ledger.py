@@ -303,28 +303,26 @@ class Ledger:
         points[:, 2] = np.where(rising, chunk.high_a, chunk.low_a)
         points[:, 3] = chunk.close_a
         points = points.reshape(-1)
-        # fills before each point of the walk
-        done = np.cumsum(np.bincount(key, minlength=4 * n)) if kinds else np.zeros(4 * n, dtype=np.int64)
-        marks = np.empty(4 * n + len(kinds))
-        point_pos = np.arange(4 * n, dtype=np.int64) + done
-        fill_pos = np.arange(len(kinds), dtype=np.int64) + key
+        # the state after j fills holds for the points from the j-th fill's key to the next one's: the
+        # points' marks in their order, then the fills' marks inserted where they happened
+        bounds = np.concatenate(([0], key, [4 * n]))
+        runs = np.diff(bounds)
         if kinds:
-            cash_at = np.concatenate(([self.cash_f], cash_f))[done]
-            base_at = np.concatenate(([self.base_f], base_f))[done]
-            marks[point_pos] = cash_at + base_at * points
-            marks[fill_pos] = cash_f + base_f * floats[:, 2]
+            cash_at = np.repeat(np.concatenate(([self.cash_f], cash_f)), runs)
+            base_at = np.repeat(np.concatenate(([self.base_f], base_f)), runs)
+            marks = np.insert(cash_at + base_at * points, key, cash_f + base_f * floats[:, 2])
         else:
-            marks[:] = self.cash_f + self.base_f * points
+            marks = self.cash_f + self.base_f * points
+        fill_pos = np.arange(len(kinds), dtype=np.int64) + key
 
         def exact(pos: int) -> Decimal:
             j = int(np.searchsorted(fill_pos, pos))
             if j < len(kinds) and fill_pos[j] == pos:
                 return cash_after[j] + base_after[j] * table[kinds[j]].fields[2]
-            p = int(np.searchsorted(point_pos, pos))
+            p = pos - j  # j fills come before this point
             t, k = divmod(p, 4)
-            before = int(done[p])
-            cash = cash_after[before - 1] if before else cash0
-            base = base_after[before - 1] if before else base0
+            cash = cash_after[j - 1] if j else cash0
+            base = base_after[j - 1] if j else base0
             column = _WALK_COLUMNS[0 if rising[t] else 1][k]
             return cash + base * chunk.price(column, t)
 
@@ -346,7 +344,8 @@ class Ledger:
 
         # time in market: candles in which coin was held at some point
         held_after = np.array([b > 0 for b in base_after], dtype=bool)
-        held_at = np.concatenate(([base0 > 0], held_after))[done[0::4]]
+        opens = np.searchsorted(key, 4 * np.arange(n, dtype=np.int64), side="right")  # fills before each open
+        held_at = np.concatenate(([base0 > 0], held_after))[opens]
         if kinds:
             during = np.zeros(n, dtype=bool)
             np.logical_or.at(during, f_t, held_after)
@@ -355,7 +354,7 @@ class Ledger:
 
         # the equity curve's samples in this chunk: at closes
         for t in self._samples_in(offset, n):
-            before = int(done[4 * (t - offset) + 3])
+            before = int(np.searchsorted(key, 4 * (t - offset) + 3, side="right"))
             cash = cash_after[before - 1] if before else cash0
             base = base_after[before - 1] if before else base0
             self.curve.append(

@@ -205,7 +205,7 @@ def _walk_counts(candles: Candles, all_lines: list[list[Decimal]]) -> list[tuple
     first_open = float(candles.open_a[0])
     floats = [np.array([float(x) for x in lines]) for lines in all_lines]
     below = np.array([int((f < first_open).sum()) for f in floats])  # rule 3: lines below the start price
-    m = np.minimum(below, count).astype(np.int16)
+    m = np.minimum(below, count).astype(np.int8)
     market = [np.arange(int(below[k]), int(count[k])) for k in range(g)]
     # #lines < price and #lines <= price for every price of the candles and every grid: cumulative counts
     # of the lines over the sorted distinct prices, read at each price's rank
@@ -214,8 +214,8 @@ def _walk_counts(candles: Candles, all_lines: list[list[Decimal]]) -> list[tuple
     )
     n = len(candles)
     rank_low, rank_high, rank_close = rank[:n], rank[n : 2 * n], rank[2 * n :]
-    lt = np.empty((prices.size, g), dtype=np.int16)  # lines < price
-    le = np.empty((prices.size, g), dtype=np.int16)  # lines <= price
+    lt = np.empty((prices.size, g), dtype=np.int8)  # lines < price
+    le = np.empty((prices.size, g), dtype=np.int8)  # lines <= price
     for k, f in enumerate(floats):
         lt[:, k] = np.cumsum(
             np.bincount(np.searchsorted(prices, f, side="right"), minlength=prices.size + 1)
@@ -236,7 +236,7 @@ def _walk_counts(candles: Candles, all_lines: list[list[Decimal]]) -> list[tuple
         le_high = le[rank_high[start:stop]] - 1
         lt_close = lt[rank_close[start:stop]]
         le_close = le[rank_close[start:stop]] - 1
-        steps = np.empty((3 * (stop - start) + 1, g), dtype=np.int16)
+        steps = np.empty((3 * (stop - start) + 1, g), dtype=np.int8)
         steps[0] = m
         row = 0
         for t, rising in enumerate(rising_all[start:stop]):
