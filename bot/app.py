@@ -32,7 +32,7 @@ from bot.i18n import LANGUAGES, t
 from bot.services.accounts import Accounts
 from bot.services.backtests import Backtests
 from bot.services.fleet import Fleet
-from bot.services.range_suggestions import CandleHistory, ShippedHistory
+from bot.services.range_suggestions import AccountHistory, CandleHistory, ShippedHistory
 from bot.services.strategies import Strategies
 from db.migrate import upgrade_head
 from db.session import Database
@@ -97,8 +97,8 @@ class Services:
     strategies: Strategies
     engine: EngineService
     backtests: Backtests = field(default_factory=Backtests)
-    # where the grid wizard's range suggestions read candles: the shipped data (paper); a live source
-    # (the user's exchange's OHLCV, bot.services.range_suggestions.ExchangeHistory) plugs in here
+    # where the grid wizard's range suggestions read candles: build_services gives each user's own venue
+    # (bot.services.range_suggestions.AccountHistory: the exchange's OHLCV live, the shipped data on paper)
     candle_history: CandleHistory = field(default_factory=ShippedHistory)
 
     async def close(self) -> None:
@@ -121,8 +121,9 @@ def build_services(settings: Settings) -> Services:
     accounts.watchers.append(engine.user_seen)  # a switch between paper and live applies at once
     fleet.price_of = lambda symbol: venue.last_price(unified_symbol(symbol))
     return Services(
-        settings=settings, db=db, fleet=fleet, accounts=accounts, strategies=Strategies(db), engine=engine
-    )
+        settings=settings, db=db, fleet=fleet, accounts=accounts, strategies=Strategies(db), engine=engine,
+        candle_history=AccountHistory(engine.exchange_for),
+    )  # fmt: skip
 
 
 def spot_and_perp_sink(venue: PaperVenue) -> PriceSink:

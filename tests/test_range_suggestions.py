@@ -27,6 +27,7 @@ from bot.services.strategies import Strategies
 from db.session import Database
 from engine.venues.paper.venue import PaperVenue
 from handlers.grid_suggestions import render
+from tests.test_ccxt_exchange import ALICE
 from tests.test_wizards import TOKEN, USER, Chat, QuickCloseSession, plain, user_id
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -153,3 +154,92 @@ async def test_a_slow_suggestion_does_not_hold_up_other_users(emu: TelegramEmula
     assert time.monotonic() - started < 1.5  # answered while the history still sleeps
     shown = await emu.wait_for_bot_message(USER, after_message_id=ask_lower.message_id + 1, timeout=60)
     assert shown.photo is not None or "Suggested ranges" in (shown.text or "")
+
+
+# --- where the candles come from: the user's own venue ------------------------------------------------
+
+
+def _bitget_rows(candles) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    """Real candles as Bitget's v2 spot candles rows (ts, o, h, l, c, base vol, quote vol, usdt vol)."""
+    return [
+        [str(ts), o, h, lo, c, v, "0", "0"]
+        for ts, o, h, lo, c, v in zip(
+            candles.timestamps, candles.open_text, candles.high_text, candles.low_text, candles.close_text,
+            candles.volume_text, strict=True,
+        )
+    ]  # fmt: skip
+
+
+@pytest.fixture
+async def bitget() -> AsyncIterator:
+    """The fake Bitget over HTTP and a ccxt registry pointed at it (as tests/test_ccxt_exchange.py)."""
+    from engine.venues.live.registry import CcxtExchangeRegistry
+    from tests.fake_bitget import FakeBitget
+
+    server = FakeBitget()
+    await server.start()
+    server.add_account(ALICE.api_key, ALICE.secret, ALICE.passphrase or "", spot={"USDT": "10000"})
+    registry = CcxtExchangeRegistry(
+        api_base_url=server.url, ccxt_options={"rateLimit": 1, "timeout_on_exit": 0}
+    )
+    try:
+        yield server, registry
+    finally:
+        await registry.close()
+        await server.close()
+
+
+async def test_a_live_account_reads_its_exchange_and_paper_the_shipped_candles(
+    bitget,
+    database: Database,  # type: ignore[no-untyped-def]
+) -> None:
+    from bot.services.backtests import hourly_candles
+    from bot.services.range_suggestions import AccountHistory
+    from engine.exchange import ExchangeError
+
+    shipped = await ShippedHistory().recent(0, "BTCUSDT", 30)
+    assert shipped is not None
+    # the exchange serves the last 40 days of the real hourly BTC candles; its "now" is 30 minutes into
+    # the hour after the last one, so every candle is closed
+    every = hourly_candles("BTCUSDT")
+    recent = every.slice(len(every) - 40 * 24, len(every))
+    fake, registry = bitget
+    fake._recorded[("fetchOHLCV", "Spot ohlcv")]["data"] = _bitget_rows(recent)
+    alice = await registry.connect("bitget", 1, ALICE)
+    now = recent.timestamps[-1] + 90 * 60_000
+    paper = PaperVenue(database)
+
+    async def exchange_for(user_id: int):  # type: ignore[no-untyped-def]
+        return alice if user_id == 1 else paper.account(user_id)
+
+    history = AccountHistory(exchange_for, now_ms=lambda: now)
+    live = await history.recent(1, "BTCUSDT", 30)
+    assert live is not None and len(live) == 30 * 24 + 1  # 30 days and one hour asked, all closed
+    assert live.timestamps.tolist() == recent.timestamps.tolist()[-len(live) :]
+    assert live.close_a.tolist() == recent.close_a.tolist()[-len(live) :]
+    assert fake.requests_to("/api/v2/spot/market/candles") or fake.requests_to(
+        "/api/v2/spot/market/history-candles"
+    )  # over HTTP, through ccxt
+    # a paper account has no candle history on its venue: the shipped candles
+    on_paper = await history.recent(2, "BTCUSDT", 30)
+    assert on_paper is not None and on_paper.timestamps.tolist() == shipped.timestamps.tolist()
+
+    # an exchange that fails gives no suggestions rather than an error
+    async def broken(user_id: int):  # type: ignore[no-untyped-def]
+        raise ExchangeError("exchange down")
+
+    assert await AccountHistory(broken).recent(1, "BTCUSDT", 30) is None
+
+
+def test_the_app_reads_each_users_own_venue(tmp_path: Path) -> None:
+    from bot.app import build_services
+    from bot.services.range_suggestions import AccountHistory
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        encryption_key_file=tmp_path / "key",
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db",
+    )
+    services = build_services(settings)
+    assert isinstance(services.candle_history, AccountHistory)
+    assert services.candle_history.exchange_for == services.engine.exchange_for

@@ -9,14 +9,16 @@ SUGGESTION_INVESTMENT of quote (ROI and APR do not depend on it, as long as the 
 "now" is the last candle of the history: for the shipped data that is its end, not today.
 
 Where the candles come from is a `CandleHistory`: `ShippedHistory` reads the hourly candles that ship
-with the bot (paper trading); `ExchangeHistory` asks an exchange's OHLCV through a fetch function (a live
-or demo user: engine.exchange.Exchange.fetch_candles of the user's own exchange, ccxt's fetch_ohlcv).
+with the bot (paper trading); `ExchangeHistory` asks an exchange's OHLCV through a fetch function;
+`AccountHistory` (what the app uses) picks per user: the user's own exchange's OHLCV for a live or demo
+account (engine.exchange.Exchange.fetch_candles, ccxt's fetch_ohlcv), the shipped candles on paper.
 The computation runs in a worker thread: other users' commands are answered meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
@@ -25,13 +27,15 @@ from typing import Protocol
 import numpy as np
 
 from bot.services.backtests import SHIPPED_HOURLY, hourly_candles
-from engine.exchange import Candle
+from engine.exchange import Candle, Exchange, ExchangeError, ExchangeNotSupported
 from engine.grid.backtest import run_grid_backtest
 from engine.grid.lines import grid_lines, min_investment_for
 from engine.grid.sweep import GridCosts, GridPoint, grid_points, sweep_grid
 from engine.market_data.candles import Candles, from_columns
-from engine.markets import MarketRules
+from engine.markets import MarketRules, unified_symbol
 from engine.money import q8
+
+log = logging.getLogger(__name__)
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -93,6 +97,37 @@ class ExchangeHistory:
                 [format(getattr(r, c), "f") for r in closed] for c in ("open", "high", "low", "close")
             ),  # type: ignore[arg-type]
         )
+
+
+class AccountHistory:
+    """Each user's own venue: the exchange's hourly OHLCV for a live or demo account (ccxt's fetch_ohlcv,
+    through ``exchange_for(user_id)``: bot.engine_service.EngineService.exchange_for), the shipped candles
+    for the paper venue (which has no candle history and says so). An exchange that does not answer gives
+    no suggestions (None), not an error."""
+
+    def __init__(
+        self,
+        exchange_for: Callable[[int], Awaitable[Exchange]],
+        shipped: CandleHistory | None = None,
+        now_ms: Callable[[], int] | None = None,
+    ) -> None:
+        self.exchange_for = exchange_for
+        self.shipped = shipped or ShippedHistory()
+        self.now_ms = now_ms
+
+    async def recent(self, user_id: int, symbol: str, days: int) -> Candles | None:
+        try:
+            exchange = await self.exchange_for(user_id)
+
+            async def fetch(_user: int, market: str, timeframe: str, limit: int) -> list[Candle]:
+                return await exchange.fetch_candles(unified_symbol(market), timeframe, limit=limit)
+
+            return await ExchangeHistory(fetch, self.now_ms).recent(user_id, symbol, days)
+        except ExchangeNotSupported:
+            return await self.shipped.recent(user_id, symbol, days)
+        except ExchangeError as exc:
+            log.warning("no candles for range suggestions of %s (user %s): %s", symbol, user_id, exc)
+            return None
 
 
 def _last_days(candles: Candles, days: int) -> Candles:

@@ -206,26 +206,28 @@ def _walk_counts(candles: Candles, all_lines: list[list[Decimal]]) -> list[tuple
     floats = [np.array([float(x) for x in lines]) for lines in all_lines]
     below = np.array([int((f < first_open).sum()) for f in floats])  # rule 3: lines below the start price
     m = np.minimum(below, count).astype(np.int8)
+    m_start = m.copy()
     market = [np.arange(int(below[k]), int(count[k])) for k in range(g)]
-    # #lines < price and #lines <= price for every price of the candles and every grid: cumulative counts
-    # of the lines over the sorted distinct prices, read at each price's rank
+    # #lines < price and #lines <= price for every price of the candles and every grid: each line marks
+    # the first price rank it is below (or at), and a running sum down the ranks counts them (int8: at
+    # most 101 lines)
     prices, rank = np.unique(
         np.concatenate((candles.low_a, candles.high_a, candles.close_a)), return_inverse=True
     )
     n = len(candles)
     rank_low, rank_high, rank_close = rank[:n], rank[n : 2 * n], rank[2 * n :]
-    lt = np.empty((prices.size, g), dtype=np.int8)  # lines < price
-    le = np.empty((prices.size, g), dtype=np.int8)  # lines <= price
-    for k, f in enumerate(floats):
-        lt[:, k] = np.cumsum(
-            np.bincount(np.searchsorted(prices, f, side="right"), minlength=prices.size + 1)
-        )[:-1]
-        le[:, k] = np.cumsum(np.bincount(np.searchsorted(prices, f, side="left"), minlength=prices.size + 1))[
-            :-1
-        ]
+    every_line = np.concatenate(floats)
+    grid_of = np.repeat(np.arange(g), count + 1)
+    tables = []
+    for side in ("right", "left"):  # lines < price, lines <= price
+        table = np.zeros((prices.size + 1, g), dtype=np.int8)
+        np.add.at(table, (np.searchsorted(prices, every_line, side=side), grid_of), 1)
+        for r in range(1, prices.size + 1):  # row by row: 4x quicker than numpy's cumsum down axis 0
+            np.add(table[r - 1], table[r], out=table[r])
+        tables.append(table[:-1])
+    lt, le = tables
     widest = int(count.max()) + 2
     buys = np.zeros(g * widest, dtype=np.int64)
-    sells = np.zeros(g * widest, dtype=np.int64)
     base = np.arange(g, dtype=np.int64) * widest
     rising_all = (candles.close_a >= candles.open_a).tolist()
     minimum, maximum = np.minimum, np.maximum
@@ -238,6 +240,7 @@ def _walk_counts(candles: Candles, all_lines: list[list[Decimal]]) -> list[tuple
         le_close = le[rank_close[start:stop]] - 1
         steps = np.empty((3 * (stop - start) + 1, g), dtype=np.int8)
         steps[0] = m
+        down = np.zeros(3 * (stop - start), dtype=bool)  # the steps that only go down (min): the buys
         row = 0
         for t, rising in enumerate(rising_all[start:stop]):
             here = steps[row]
@@ -245,36 +248,32 @@ def _walk_counts(candles: Candles, all_lines: list[list[Decimal]]) -> list[tuple
                 minimum(here, lt_low[t], out=steps[row + 1])
                 maximum(steps[row + 1], le_high[t], out=steps[row + 2])
                 minimum(steps[row + 2], lt_close[t], out=steps[row + 3])
+                down[row] = down[row + 2] = True
             else:  # open -> high -> low -> close
                 maximum(here, le_high[t], out=steps[row + 1])
                 minimum(steps[row + 1], lt_low[t], out=steps[row + 2])
                 maximum(steps[row + 2], le_close[t], out=steps[row + 3])
+                down[row + 1] = True
             row += 3
         m = steps[row].copy()
-        _count_moves(steps, base, buys, sells)
+        _count_buys(steps[:-1][down], steps[1:][down], base, buys)
     buys = buys.reshape(g, widest)
-    sells = sells.reshape(g, widest)
-    return [(buys[k, : count[k]], sells[k, : count[k]], market[k]) for k in range(g)]
+    out = []
+    for k in range(g):
+        levels = np.arange(count[k])
+        # an interval's buys and sells alternate: sells = buys - (bought at the start) + (held at the end)
+        sells = buys[k, : count[k]] - (m_start[k] > levels) + (m[k] > levels)
+        out.append((buys[k, : count[k]], sells, market[k]))
+    return out
 
 
-def _count_moves(steps: np.ndarray, base: np.ndarray, buys: np.ndarray, sells: np.ndarray) -> None:
-    """Add the fills of a block of m values: m going down from a to b buys intervals b..a-1, going up
-    from a to b sells intervals a..b-1 (a difference array per grid, summed over the lines)."""
-    before, after = steps[:-1], steps[1:]
+def _count_buys(before: np.ndarray, after: np.ndarray, base: np.ndarray, buys: np.ndarray) -> None:
+    """Add the buys of a block of down steps: m going down from a to b buys intervals b..a-1 (a
+    difference array per grid, summed over the lines; a step that did not move adds nothing)."""
     size = buys.size
-    width = size // base.size
-    for moved, target, lo, hi in (
-        (after < before, buys, after, before),
-        (after > before, sells, before, after),
-    ):
-        where = np.nonzero(moved)
-        if not where[0].size:
-            continue
-        grid = base[where[1]]
-        starts = grid + lo[where].astype(np.int64)
-        ends = grid + hi[where].astype(np.int64)
-        delta = np.bincount(starts, minlength=size) - np.bincount(ends, minlength=size)
-        target += np.cumsum(delta.reshape(-1, width), axis=1).reshape(-1)
+    delta = np.bincount((after + base).reshape(-1), minlength=size)
+    delta -= np.bincount((before + base).reshape(-1), minlength=size)
+    buys += np.cumsum(delta.reshape(-1, size // base.size), axis=1).reshape(-1)
 
 
 def _row(
@@ -291,29 +290,17 @@ def _row(
     kinds = FillKinds(
         lines, qtys, costs.maker_fee_rate, costs.taker_fee_rate, costs.amount_step, costs.buy_fee_in_base
     )
-    booked: list[tuple[int, object]] = []  # (times, kind) with times > 0
     bought_at_market = {int(i) for i in market}
-    for i in np.flatnonzero(buys | sells).tolist():
-        times_buy, times_sell = int(buys[i]), int(sells[i])
-        if times_buy:
-            booked.append((times_buy, kinds.limit(2 * i)))
-        if i in bought_at_market and times_sell:
-            times_sell -= 1  # the first sell of a market-bought interval completes the market buy's cycle
-        if times_sell:
-            booked.append((times_sell, kinds.limit(2 * i + 1)))
-    for i in sorted(bought_at_market):
-        buy, first_sell = kinds.market(i, start_price)
-        booked.append((1, buy))
-        if sells[i]:
-            booked.append((1, first_sell))
-    cycles, realized, fees = 0, ZERO, ZERO
+    cycles = int(sells.sum())  # every sell completes a cycle
+    realized, fees = ZERO, ZERO
     cash, held = costs.investment, ZERO
-    for times, kind in booked:
-        cash += times * kind.cash
-        held += times * kind.base
-        fees += times * kind.fee
-        if kind.profit is not None:
-            cycles += times
-            realized += times * kind.profit
+    for i in sorted(bought_at_market.union(np.flatnonzero(buys | sells).tolist())):
+        d_cash, d_coin, d_fees, d_realized = kinds.interval_sums(
+            i, int(buys[i]), int(sells[i]), start_price if i in bought_at_market else None
+        )
+        cash += d_cash
+        held += d_coin
+        fees += d_fees
+        realized += d_realized
     final_equity = q8(cash + held * last_close)
     return GridRow(point, cycles, q8(realized), q8(fees), final_equity, q8(final_equity - costs.investment))
