@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from bot.config import Settings, SettingsError, load_settings
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger("multibot")
 
 
 def _settings_or_exit() -> Settings:
+    # imported here: pydantic-settings alone takes 0.15 s, which `--help` and the backtests do not need
+    from bot.config import SettingsError, load_settings
+
     try:
         return load_settings()
     except SettingsError as exc:
@@ -22,6 +26,8 @@ def _settings_or_exit() -> Settings:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    import asyncio
+
     from db.migrate import upgrade_head
 
     url = args.url or _settings_or_exit().database_url
@@ -31,6 +37,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.config import SettingsError
+
     settings = _settings_or_exit()
     # the sandbox's terminal is the chat: only warnings and errors go beside it
     level = settings.log_level if settings.telegram_bot_token is not None else "WARNING"
@@ -63,12 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="upgrade the database to the newest schema")
     migrate.add_argument("--url", help="database URL (default: DATABASE_URL from the settings)")
     migrate.set_defaults(func=cmd_migrate)
-    try:
-        from bot.backtest_cli import add_backtest_parser
-    except ImportError:  # pragma: no cover - the backtest module is optional while it is being built
-        pass
-    else:
-        add_backtest_parser(commands)
+    from bot.backtest_cli import add_backtest_parser
+    from bot.sweep_cli import add_sweep_parser
+
+    add_backtest_parser(commands)
+    add_sweep_parser(commands)
     return parser
 
 

@@ -35,6 +35,7 @@ from bot.services.account_money import AccountMoney
 from bot.services.accounts import Accounts
 from bot.services.backtests import Backtests
 from bot.services.fleet import Fleet
+from bot.services.range_suggestions import AccountHistory, CandleHistory, ShippedHistory
 from bot.services.strategies import Strategies
 from db.migrate import upgrade_head
 from db.models import User
@@ -106,6 +107,9 @@ class Services:
     engine: EngineService
     money: AccountMoney
     backtests: Backtests = field(default_factory=Backtests)
+    # where the grid wizard's range suggestions read candles: build_services gives each user's own venue
+    # (bot.services.range_suggestions.AccountHistory: the exchange's OHLCV live, the shipped data on paper)
+    candle_history: CandleHistory = field(default_factory=ShippedHistory)
 
     async def close(self) -> None:
         await self.backtests.wait_idle()
@@ -148,6 +152,7 @@ def build_services(settings: Settings, *, cipher: CredentialCipher | None = None
         strategies=Strategies(db),
         engine=engine,
         money=AccountMoney(db, fleet, engine.exchange_for),
+        candle_history=AccountHistory(engine.exchange_for),
     )
 
 
@@ -206,6 +211,7 @@ def build_dispatcher(services: Services) -> Dispatcher:
         trading=services.engine.trading,
         money=services.money,
         backtests=services.backtests,
+        candle_history=services.candle_history,
     )
     dp.update.outer_middleware(UserMiddleware())
     dp.include_router(build_router())

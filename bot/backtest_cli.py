@@ -16,14 +16,12 @@ import json
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.services.errors import ValidationError
-from bot.services.validation import parse_decimal, validate_grid_params
-from engine.grid.backtest import GridBacktestResult, run_grid_backtest
-from engine.grid.lines import GridTooSmall
-from engine.market_data.candles import CandleFileError, load_candles
+if TYPE_CHECKING:
+    from engine.grid.backtest import GridBacktestResult
 
+# The engine (numpy, pyarrow) is imported by the commands themselves, so `multibot --help` stays quick.
 EXIT_USAGE = 2
 PROG = "multibot backtest"
 
@@ -58,6 +56,11 @@ def add_backtest_parser(subparsers: Any) -> None:
     grid.add_argument("--trigger", metavar="PRICE", help="start when the price touches this price")
     grid.add_argument("--stop-upper", metavar="PRICE", help="stop when the price reaches this or above")
     grid.add_argument("--stop-lower", metavar="PRICE", help="stop when the price reaches this or below")
+    grid.add_argument(
+        "--buy-fee-in-base",
+        action="store_true",
+        help="charge each buy's fee in the coin bought and sell what is left (Bitget spot; rule 8)",
+    )
     grid.add_argument("--json", action="store_true", help="print one JSON object (figures and fills)")
     grid.add_argument("--chart", metavar="OUT.png", help="also draw a PNG chart")
     grid.set_defaults(func=run_grid_backtest_command)
@@ -102,22 +105,15 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
-def _rate(value: str, field: str) -> Decimal:
-    rate = parse_decimal(value, field)
-    if not 0 <= rate < 1:
-        raise ValidationError(field, f"{field} must be at least 0 and below 1")
-    return rate
-
-
-def _positive(value: str, field: str) -> Decimal:
-    number = parse_decimal(value, field)
-    if number <= 0:
-        raise ValidationError(field, f"{field} must be more than 0")
-    return number
-
-
 def run_grid_backtest_command(args: argparse.Namespace) -> int:
     """Run ``backtest grid`` for parsed ``args``; returns the exit status."""
+    from bot.cli_numbers import positive, rate
+    from bot.services.errors import ValidationError
+    from bot.services.validation import validate_grid_params
+    from engine.grid.backtest import run_grid_backtest
+    from engine.grid.lines import GridTooSmall
+    from engine.market_data.candles import CandleFileError, open_candles
+
     try:
         params = validate_grid_params(
             lower=args.lower,
@@ -129,14 +125,16 @@ def run_grid_backtest_command(args: argparse.Namespace) -> int:
             stop_upper=args.stop_upper,
             stop_lower=args.stop_lower,
         )
-        maker = _rate(args.fee_rate, "fee_rate")
-        taker = _rate(args.taker_fee_rate, "taker_fee_rate")
-        tick = _positive(args.price_tick, "price_tick")
-        step = _positive(args.amount_step, "amount_step")
+        maker = rate(args.fee_rate, "fee_rate")
+        taker = rate(args.taker_fee_rate, "taker_fee_rate")
+        tick = positive(args.price_tick, "price_tick")
+        step = positive(args.amount_step, "amount_step")
     except ValidationError as exc:
         return _fail(str(exc))
     try:
-        candles = load_candles(args.candles)
+        candles = open_candles(
+            args.candles
+        )  # chunk by chunk from the cache: memory does not grow with the file
         result = run_grid_backtest(
             candles,
             params.lower,
@@ -151,6 +149,7 @@ def run_grid_backtest_command(args: argparse.Namespace) -> int:
             trigger=params.trigger_price,
             stop_upper=params.stop_upper,
             stop_lower=params.stop_lower,
+            buy_fee_in_base=args.buy_fee_in_base,
         )
     except GridTooSmall as exc:
         return _fail(f"{exc} (per-interval quantity would round down to 0 at lot step {step})")
@@ -158,9 +157,10 @@ def run_grid_backtest_command(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if args.chart:
         from engine.charts.backtests import grid_backtest_chart
+        from engine.market_data.candles import load_candles
 
         try:
-            grid_backtest_chart(result, candles, result.lines, args.chart)
+            grid_backtest_chart(result, load_candles(args.candles), result.lines, args.chart)
         except OSError as exc:
             return _fail(f"cannot write chart {args.chart}: {exc.strerror or exc}")
     if args.json:
@@ -175,7 +175,31 @@ def _s(value: Decimal) -> str:
 
 
 def result_json(result: GridBacktestResult) -> dict[str, Any]:
-    """The ``--json`` object: Decimals as strings, ``cycles``/``ts``/``interval`` as ints."""
+    """The ``--json`` object: Decimals as strings, ``cycles``/``ts``/``interval`` as ints. With
+    ``--buy-fee-in-base`` a buy's ``fee`` is its fee in quote and ``fee_base`` the coin taken; a sell's
+    ``qty`` is the quantity sold."""
+
+    shown: dict[int, str] = {}  # fills of one kind share their Decimal objects: format each object once
+
+    def text(value: Decimal) -> str:
+        out = shown.get(id(value))
+        if out is None:
+            out = shown[id(value)] = _s(value)
+        return out
+
+    def fill(f: Any) -> dict[str, Any]:
+        out = {
+            "ts": f.ts,
+            "interval": f.interval,
+            "side": f.side,
+            "price": text(f.price),
+            "qty": text(f.qty),
+            "fee": text(f.fee),
+        }
+        if result.buy_fee_in_base and f.side == "buy":
+            out["fee_base"] = text(f.fee_base)
+        return out
+
     return {
         "cycles": result.cycles,
         "realized_profit": _s(result.realized_profit),
@@ -183,17 +207,14 @@ def result_json(result: GridBacktestResult) -> dict[str, Any]:
         "final_equity": _s(result.final_equity),
         "max_drawdown": _s(result.max_drawdown),
         "buy_and_hold": _s(result.buy_and_hold),
-        "fills": [
-            {
-                "ts": f.ts,
-                "interval": f.interval,
-                "side": f.side,
-                "price": _s(f.price),
-                "qty": _s(f.qty),
-                "fee": _s(f.fee),
-            }
-            for f in result.fills
-        ],
+        "fills": [fill(f) for f in result.fills],
+        "time_in_market": _s(result.time_in_market),
+        "buy_and_hold_drawdown": _s(result.buy_and_hold_drawdown),
+        "final_base": _s(result.final_base),
+        "candles": result.candles,
+        "first_ts": result.first_ts,
+        "last_ts": result.last_ts,
+        "buy_fee_in_base": result.buy_fee_in_base,
     }
 
 
@@ -233,34 +254,28 @@ def render_text(result: GridBacktestResult, source: str, chart: str | None = Non
         ("realized profit", f"{_s(result.realized_profit)} ({_percent_of(result.realized_profit, inv)})"),
         ("fees", _s(result.fees)),
         ("final equity", f"{_s(result.final_equity)} ({_percent_of(result.final_equity - inv, inv)})"),
-        ("max drawdown", f"{result.max_drawdown * 100:.2f} %"),
-        ("buy and hold", f"{_s(result.buy_and_hold)} ({_percent_of(result.buy_and_hold - inv, inv)})"),
+        ("max drawdown", f"{result.max_drawdown * 100:.2f} % (along every candle's walk)"),
+        ("time in market", f"{result.time_in_market * 100:.2f} % of candles"),
+        (
+            "buy and hold",
+            f"{_s(result.buy_and_hold)} ({_percent_of(result.buy_and_hold - inv, inv)}), "
+            f"max drawdown {result.buy_and_hold_drawdown * 100:.2f} %",
+        ),
     ]
+    if result.buy_fee_in_base:
+        rows.append(("fees in coin", "yes: buys pay their fee in the coin bought, sells sell what is left"))
     if chart:
         rows.append(("chart", chart))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
-def _int_in(value: str, field: str, low: int, high: int) -> int:
-    number = parse_decimal(value, field)
-    if number != number.to_integral_value() or not low <= number <= high:
-        raise ValidationError(field, f"{field} must be a whole number from {low} to {high}")
-    return int(number)
-
-
-def _percent_or_none(value: str | None, field: str) -> Decimal | str | None:
-    """A percent 0..100 (exclusive of 100); 0 means none; None keeps the strategy's default."""
-    if value is None:
-        return "default"
-    number = parse_decimal(value, field)
-    if not 0 <= number < 100:
-        raise ValidationError(field, f"{field} must be at least 0 and below 100 (0 = none)")
-    return number if number > 0 else None
-
-
 def run_trend_backtest_command(args: argparse.Namespace) -> int:
     """Run ``backtest trend`` for parsed ``args``; returns the exit status."""
+    from bot.cli_numbers import int_in, percent_or_none, positive, rate
+    from bot.services.errors import ValidationError
+    from bot.services.validation import parse_decimal
+    from engine.market_data.candles import CandleFileError, load_candles
     from engine.trend.backtest import resample, result_json, run_trend_backtest, settings_for
     from engine.trend.strategies import get_strategy, timeframe_ms
 
@@ -270,7 +285,7 @@ def run_trend_backtest_command(args: argparse.Namespace) -> int:
         timeframe_ms(timeframe)
         if args.market not in ("swap", "spot"):
             raise ValidationError("market", "market must be swap or spot")
-        leverage = None if args.leverage is None else _int_in(args.leverage, "leverage", 1, 100)
+        leverage = None if args.leverage is None else int_in(args.leverage, "leverage", 1, 100)
         if args.market == "spot":
             leverage = 1
         entry = None
@@ -281,21 +296,21 @@ def run_trend_backtest_command(args: argparse.Namespace) -> int:
         settings = settings_for(
             strategy,
             leverage=leverage,
-            stop_loss_percent=_percent_or_none(args.sl, "sl"),
-            take_profit_percent=_percent_or_none(args.tp, "tp"),
+            stop_loss_percent=percent_or_none(args.sl, "sl"),
+            take_profit_percent=percent_or_none(args.tp, "tp"),
             max_positions=None
             if args.max_positions is None
-            else _int_in(args.max_positions, "max_positions", 1, 20),
+            else int_in(args.max_positions, "max_positions", 1, 20),
             entry_percent=entry,
             market_type=args.market,
         )
-        equity = _positive(args.equity, "equity")
-        allocation = _positive(args.allocation, "allocation")
+        equity = positive(args.equity, "equity")
+        allocation = positive(args.allocation, "allocation")
         if allocation > 100:
             raise ValidationError("allocation", "allocation must be above 0 and at most 100")
-        maker = _rate(args.fee_rate, "fee_rate")
-        taker = _rate(args.taker_fee_rate, "taker_fee_rate")
-        slippage = _rate(args.slippage, "slippage")
+        maker = rate(args.fee_rate, "fee_rate")
+        taker = rate(args.taker_fee_rate, "taker_fee_rate")
+        slippage = rate(args.slippage, "slippage")
     except (ValidationError, ValueError) as exc:
         return _fail(str(exc))
     try:
@@ -351,9 +366,9 @@ def render_trend_text(result: Any, source: str, timeframe: str, chart: str | Non
         ("profit after fees", f"{_s(result.profit)} ({_percent_of(result.profit, inv)})"),
         ("fees", _s(result.fees)),
         ("final equity", _s(result.final_equity)),
-        ("max drawdown", f"{result.max_drawdown * 100:.2f} %"),
+        ("max drawdown", f"{result.max_drawdown * 100:.2f} % (along every candle's walk)"),
         ("sharpe", f"{result.sharpe:.2f} (hourly returns, annualised)"),
-        ("exposure", f"{result.exposure * 100:.2f} % of candles"),
+        ("time in market", f"{result.exposure * 100:.2f} % of candles"),
         (
             "buy and hold",
             f"{_s(result.buy_and_hold)} ({_percent_of(result.buy_and_hold - inv, inv)}), "

@@ -32,24 +32,33 @@ from aiogram.types import (
 )
 
 from bot.i18n import t
+from bot.services import backtest_params
 from bot.services.backtests import (
     DEFAULT_SYMBOL,
     PERIOD_DAYS,
     BacktestBusy,
     BacktestFailed,
     Backtests,
-    GridOutcome,
     GridRequest,
-    TrendOutcome,
     TrendRequest,
     default_backtests,
     hourly_candles,
     shipped_symbol,
 )
 from bot.services.dto import BotDTO, UserDTO
-from bot.services.errors import NotFound
+from bot.services.errors import NotFound, ValidationError
 from bot.services.fleet import Fleet
 from bot.services.strategies import Strategies, StrategyDTO
+from bot.services.validation import LEVERAGE_MAX as LEVERAGE_CAP
+from handlers.backtest_texts import (
+    _date,
+    _dec,
+    _period_label,
+    grid_params_text,
+    grid_summary,
+    trend_params_text,
+    trend_summary,
+)
 from handlers.callbacks import MenuAction, MenuCD
 from handlers.texts import num, show
 
@@ -66,6 +75,7 @@ class BacktestFlow(StatesGroup):
     source = State()
     strategy = State()
     period = State()
+    params = State()  # typing parameters to change
 
 
 class BtStep(StrEnum):
@@ -73,6 +83,7 @@ class BtStep(StrEnum):
     source = "s"  # value: "d" (defaults) or a bot id
     strategy = "st"  # value: a strategy id
     period = "p"  # value: "7" | "30" | "90" | "all"
+    edit = "e"  # asked at the period question: type parameters to change
     cancel = "x"
 
 
@@ -88,6 +99,7 @@ STATE_OF = {
     BtStep.source: BacktestFlow.source,
     BtStep.strategy: BacktestFlow.strategy,
     BtStep.period: BacktestFlow.period,
+    BtStep.edit: BacktestFlow.period,
 }
 BOT_TYPE = {"g": "grid", "t": "ai_trend"}
 
@@ -128,136 +140,9 @@ def strategy_keyboard(strategies: list[StrategyDTO], lang: str) -> InlineKeyboar
 def period_keyboard(lang: str) -> InlineKeyboardMarkup:
     buttons = [_button(t(lang, "backtest.period.days", days=d), BtStep.period, str(d)) for d in PERIOD_DAYS]
     buttons.append(_button(t(lang, "backtest.period.all"), BtStep.period, "all"))
-    return _keyboard(lang, buttons, per_row=4)
-
-
-# --------------------------------------------------------------------------- rendering
-
-
-def _date(ts: int) -> str:
-    return datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%d")
-
-
-def _money(value: Decimal) -> str:
-    return f"{value.quantize(CENT):,f}"
-
-
-def _pct(fraction: Decimal) -> str:
-    """A fraction as a percent with 2 decimals: 0.1234 -> '12.34'."""
-    return f"{(fraction * 100).quantize(CENT):f}"
-
-
-def _signed_pct(part: Decimal, whole: Decimal) -> str:
-    value = (part / whole * 100).quantize(CENT) if whole else Decimal(0)
-    return f"+{value:f}" if value > 0 else f"{value:f}"
-
-
-def _percent_or_none(value: Decimal | None, lang: str) -> str:
-    return f"{num(value)} %" if value is not None else t(lang, "backtest.none")
-
-
-def _period_label(days: int | None, lang: str) -> str:
-    return t(lang, "backtest.period.label_days", days=days) if days else t(lang, "backtest.period.label_all")
-
-
-def grid_params_text(data: dict[str, Any], lang: str) -> str:
-    grid = data["grid"]
-    mode = t(lang, f"bots.grid_mode.{grid['mode']}")
-    if grid.get("lower") is None:
-        return t(
-            lang,
-            "backtest.params.grid_defaults",
-            symbol=html.escape(data["symbol"]),
-            count=grid["count"],
-            mode=mode,
-            investment=grid["investment"],
-        )
-    return t(
-        lang,
-        "backtest.params.grid",
-        symbol=html.escape(data["symbol"]),
-        lower=grid["lower"],
-        upper=grid["upper"],
-        count=grid["count"],
-        mode=mode,
-        investment=grid["investment"],
-    )
-
-
-def trend_params_text(data: dict[str, Any], strategy: StrategyDTO, lang: str) -> str:
-    trend = data["trend"]
-    leverage = min(strategy.definition().risk.leverage, int(trend["max_leverage"]))  # as the live bot caps it
-    return t(
-        lang,
-        "backtest.params.trend",
-        strategy=html.escape(strategy.name),
-        symbol=html.escape(data["symbol"]),
-        timeframe=html.escape(strategy.timeframe),
-        leverage=leverage,
-        sl=_percent_or_none(_dec(trend["sl"]), lang),
-        tp=_percent_or_none(_dec(trend["tp"]), lang),
-        positions=trend["positions"],
-    )
-
-
-def grid_summary(outcome: GridOutcome, lang: str) -> str:
-    r, req = outcome.result, outcome.request
-    inv = r.investment
-    return t(
-        lang,
-        "backtest.summary.grid",
-        symbol=html.escape(req.symbol),
-        start=_date(outcome.start_ts),
-        end=_date(outcome.end_ts),
-        candles=r.candles,
-        lower=num(req.lower or 0),
-        upper=num(req.upper or 0),
-        count=req.grid_count,
-        mode=t(lang, f"bots.grid_mode.{req.mode}"),
-        investment=num(req.investment),
-        cycles=r.cycles,
-        fills=len(r.fills),
-        profit=_money(r.realized_profit),
-        fees=_money(r.fees),
-        equity=_money(r.final_equity),
-        roi=_signed_pct(r.final_equity - inv, inv),
-        drawdown=_pct(r.max_drawdown),
-        hold=_money(r.buy_and_hold),
-        hold_roi=_signed_pct(r.buy_and_hold - inv, inv),
-    )
-
-
-def trend_summary(outcome: TrendOutcome, timeframe: str, lang: str) -> str:
-    r = outcome.result
-    st = r.settings
-    return t(
-        lang,
-        "backtest.summary.trend",
-        strategy=html.escape(r.strategy),
-        symbol=html.escape(outcome.request.symbol),
-        timeframe=html.escape(timeframe),
-        start=_date(r.start_ts),
-        end=_date(r.end_ts),
-        candles=r.candles,
-        leverage=st.leverage,
-        sl=_percent_or_none(st.stop_loss_percent, lang),
-        tp=_percent_or_none(st.take_profit_percent, lang),
-        entry=num(st.entry_percent),
-        trades=len(r.trades),
-        win_rate=_pct(r.win_rate),
-        profit=_money(r.profit),
-        roi=_signed_pct(r.profit, r.initial_equity),
-        equity=_money(r.initial_equity),
-        drawdown=_pct(r.max_drawdown),
-        sharpe=f"{r.sharpe:.2f}",
-        exposure=_pct(r.exposure),
-        hold_roi=_signed_pct(r.buy_and_hold - r.initial_equity, r.initial_equity),
-        hold_drawdown=_pct(r.buy_and_hold_drawdown),
-    )
-
-
-def _dec(text: str | None) -> Decimal | None:
-    return Decimal(text) if text else None
+    markup = _keyboard(lang, buttons, per_row=4)
+    markup.inline_keyboard.insert(-1, [_button(t(lang, "backtest.edit"), BtStep.edit)])
+    return markup
 
 
 # --------------------------------------------------------------------------- the dialog
@@ -308,8 +193,44 @@ async def on_button(
     elif step == BtStep.strategy:
         strategy = await strategies.get(user.id, _id(value, "strategy"))
         await _trend_from(cq, state, strategy, lang, risk_of=None)
+    elif step == BtStep.edit:
+        await state.set_state(BacktestFlow.params)
+        kind = (await state.get_data()).get("kind")
+        await show(cq, t(lang, "backtest.edit.grid" if kind == "g" else "backtest.edit.trend"))
     else:
         await _chose_period(cq, state, bot, strategies, user, lang, value, backtests or default_backtests())
+
+
+@router.message(BacktestFlow.params, F.text, ~F.text.startswith("/"))
+async def on_params(
+    message: Message, state: FSMContext, strategies: Strategies, user: UserDTO, lang: str
+) -> None:
+    """Typed parameters: checked, then the period question again with them (or the reason, to retype)."""
+    data = await state.get_data()
+    text = message.text or ""
+    try:
+        if data.get("kind") == "g":
+            grid = backtest_params.update_grid(data["grid"], text)
+            data = {**data, "grid": grid}
+            strategy = None
+        else:
+            trend, name = backtest_params.update_trend(data["trend"], text, LEVERAGE_CAP)
+            if name is not None:  # another strategy: its own SL / TP unless typed
+                strategy = await strategies.by_name(user.id, name)
+                trend["strategy_id"] = strategy.id
+            else:
+                strategy = await strategies.get(user.id, int(trend["strategy_id"]))
+            data = {**data, "trend": trend}
+    except (ValidationError, NotFound) as exc:
+        await message.answer(t(lang, "backtest.edit.wrong", reason=html.escape(str(exc))))
+        return
+    await state.update_data(**data)
+    await state.set_state(BacktestFlow.period)
+    params = grid_params_text(data, lang) if strategy is None else trend_params_text(data, strategy, lang)
+    last = hourly_candles(shipped_symbol(data["symbol"]) or DEFAULT_SYMBOL).timestamps[-1]
+    await message.answer(
+        t(lang, "backtest.choose_period", params=params, now=_when(last)), reply_markup=period_keyboard(lang)
+    )
 
 
 def _id(value: str, what: str) -> int:
@@ -464,8 +385,13 @@ async def _ask_period(
     await state.update_data(**data)
     await state.set_state(BacktestFlow.period)
     params = grid_params_text(data, lang) if strategy is None else trend_params_text(data, strategy, lang)
-    text = t(lang, "backtest.choose_period", params=params)
+    last = hourly_candles(shipped_symbol(data["symbol"]) or DEFAULT_SYMBOL).timestamps[-1]
+    text = t(lang, "backtest.choose_period", params=params, now=_when(last))
     await show(cq, f"{note}\n{text}" if note else text, period_keyboard(lang))
+
+
+def _when(ts: int) -> str:
+    return datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 async def _chose_period(
@@ -494,11 +420,14 @@ async def _chose_period(
             grid_count=int(grid["count"]),
             mode=grid["mode"],
             investment=Decimal(grid["investment"]),
+            trigger=_dec(grid.get("trigger")),
+            stop_upper=_dec(grid.get("stop_upper")),
+            stop_lower=_dec(grid.get("stop_lower")),
         )
     else:
         trend = data["trend"]
         strategy = await strategies.get(user.id, int(trend["strategy_id"]))  # deleted meanwhile: NotFound
-        timeframe = strategy.timeframe
+        timeframe = trend.get("timeframe") or strategy.timeframe
         request = TrendRequest(
             symbol=data["symbol"],
             strategy=strategy.definition(),
@@ -506,6 +435,8 @@ async def _chose_period(
             max_positions=int(trend["positions"]),
             stop_loss_percent=_dec(trend["sl"]),
             take_profit_percent=_dec(trend["tp"]),
+            leverage=trend.get("leverage"),
+            timeframe=trend.get("timeframe"),
         )
     message = cq.message
     assert isinstance(message, Message)  # our own, accessible message

@@ -9,6 +9,7 @@ written.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from html import escape
 
@@ -19,14 +20,26 @@ from bot.config import Settings
 from bot.i18n import t
 from bot.services import validation as v
 from bot.services.dto import AllocationChange
+from bot.services.errors import DomainError
 from bot.services.fleet import plan_grid
 from engine.grid import lines as grid_math
 from engine.markets import MarketRules
 from handlers import create_common as common
+from handlers import grid_suggestions
 from handlers.grid_preview import compute_preview, money, number, render_preview
-from handlers.wizard import BotKind, Reask, Step, Wizard, WizardInput, register_wizard_states
+from handlers.wizard import (
+    Answers,
+    BotKind,
+    Reask,
+    Step,
+    Wizard,
+    WizardInput,
+    as_reask,
+    register_wizard_states,
+)
 
 DEFAULT_MAKER_FEE = Settings.model_fields["maker_fee_rate"].default
+DEFAULT_TAKER_FEE = Settings.model_fields["taker_fee_rate"].default
 QUICK_GRID_COUNTS = (10, 20, 50)
 # What a user may type for the mode, in either language.
 MODE_WORDS = {
@@ -136,15 +149,63 @@ async def _suggestions(inp: WizardInput, sign: int, above: Decimal | None = None
 
 
 async def lower_buttons(inp: WizardInput) -> list[tuple[str, str]]:
-    return await _suggestions(inp, -1)
+    ask = (t(inp.lang, "wizard.button.suggest"), grid_suggestions.ASK)
+    return [*await _suggestions(inp, -1), ask]
 
 
 async def upper_buttons(inp: WizardInput) -> list[tuple[str, str]]:
     return await _suggestions(inp, +1, above=Decimal(inp.answers["lower_price"]))
 
 
-async def check_lower(raw: str, inp: WizardInput) -> str:
+async def check_lower(raw: str, inp: WizardInput) -> str | Answers:
+    if raw.strip() == grid_suggestions.ASK:
+        await _suggest(inp)  # always re-asks: with the suggestions, or saying there are none
+    chosen = grid_suggestions.parse(raw.strip())
+    if chosen is not None:
+        return await _take_suggestion(chosen, inp)
     return str(v.validate_price(raw, "lower_price"))
+
+
+def _taker_fee(inp: WizardInput) -> Decimal:
+    return inp.settings.taker_fee_rate if inp.settings is not None else DEFAULT_TAKER_FEE
+
+
+async def _suggest(inp: WizardInput) -> None:
+    """Raise the re-ask that shows the suggested ranges (text, PNG, one-tap buttons)."""
+    market = await _market(inp)
+    found = await grid_suggestions.compute(
+        inp.candle_history, inp.user.id, inp.answers["symbol"], market, _maker_fee(inp), _taker_fee(inp)
+    )  # type: ignore[arg-type]
+    if found is None:
+        raise Reask("wizard.suggest.none", icon="🔮", symbol=escape(inp.answers["symbol"]))
+    raise Reask(
+        "wizard.suggest.result",
+        icon="🔮",
+        photo=found.chart_png,
+        buttons=grid_suggestions.buttons(found, inp.lang),
+        text=grid_suggestions.render(found, inp.lang),
+    )
+
+
+async def _take_suggestion(chosen: tuple[str, str, str, str], inp: WizardInput) -> Answers:
+    """A suggestion's button: lower, upper, count and mode, checked as if typed one by one."""
+    lower, upper, count, mode = chosen
+    try:
+        lower = str(v.validate_price(lower, "lower_price"))
+        step_inp = replace(inp, answers={**inp.answers, "lower_price": lower})
+        upper = await check_upper(upper, step_inp)
+        step_inp.answers["upper_price"] = upper
+        count = await check_count(count, step_inp)
+        step_inp.answers["grid_count"] = count
+        mode = await check_mode(mode, step_inp)
+    except (DomainError, Reask) as err:  # a forged button: say why, at this step
+        reask = as_reask(err, "lower_price")
+        reask.field = "lower_price"
+        reask.params.setdefault(
+            "lower", number(Decimal(lower)) if lower.replace(".", "", 1).isdigit() else "-"
+        )
+        raise reask from None
+    return Answers({"lower_price": lower, "upper_price": upper, "grid_count": count, "grid_mode": mode})
 
 
 async def check_upper(raw: str, inp: WizardInput) -> str:

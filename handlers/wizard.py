@@ -83,13 +83,30 @@ class Reask(Exception):
     """
 
     def __init__(
-        self, key: str, *, field: str | None = None, buttons: Sequence[tuple[str, str]] = (), **params: object
+        self,
+        key: str,
+        *,
+        field: str | None = None,
+        buttons: Sequence[tuple[str, str]] = (),
+        icon: str = "⚠️",
+        photo: bytes | None = None,
+        **params: object,
     ) -> None:
         super().__init__(key)
         self.key = key
         self.field = field
         self.buttons = tuple(buttons)
+        self.icon = icon  # "⚠️" for a wrong answer; a step may re-ask with news instead (a suggestion)
+        self.photo = photo  # a PNG sent before the question
         self.params = params
+
+
+@dataclass(frozen=True, slots=True)
+class Answers:
+    """What a step's check returns to answer this step *and* the steps after it in one go (a suggested
+    range fills lower, upper, grid count and mode); the wizard goes on at the first step still open."""
+
+    values: dict[str, str]
 
 
 @dataclass(slots=True)
@@ -102,13 +119,16 @@ class WizardInput:
     answers: dict[str, str]
     settings: Settings | None = None
     strategies: Strategies | None = None  # the trend wizard's strategy step
+    candle_history: object | None = (
+        None  # the grid wizard's range suggestions (bot.services.range_suggestions)
+    )
 
     def decimal(self, key: str) -> Decimal | None:
         value = self.answers.get(key)
         return Decimal(value) if value else None
 
 
-Check = Callable[[str, WizardInput], Awaitable[str]]
+Check = Callable[[str, WizardInput], Awaitable["str | Answers"]]
 Params = Callable[[WizardInput], Awaitable[dict[str, object]]]
 Buttons = Callable[[WizardInput], Awaitable[list[tuple[str, str]]]]
 
@@ -184,11 +204,12 @@ class Wizard:
         lang: str,
         settings: Settings | None = None,
         strategies: Strategies | None = None,
+        candle_history: object | None = None,
     ) -> None:
         await cq.answer()
         await _drop_keyboard(cq)
         await state.set_data({"kind": self.kind.value, "answers": {}})
-        inp = WizardInput(fleet, user, lang, {}, settings, strategies)
+        inp = WizardInput(fleet, user, lang, {}, settings, strategies, candle_history)
         await self._ask(message_of(cq), state, self.steps[0], inp)
 
     async def on_text(
@@ -200,8 +221,9 @@ class Wizard:
         lang: str,
         settings: Settings | None = None,
         strategies: Strategies | None = None,
+        candle_history: object | None = None,
     ) -> None:
-        inp = await _input(state, fleet, user, lang, settings, strategies)
+        inp = await _input(state, fleet, user, lang, settings, strategies, candle_history)
         step = self._current(await state.get_state())
         if step is None:  # at the summary: a typed text is no answer to "Create / Cancel"
             await message.answer(t(lang, "wizard.err.use_buttons"))
@@ -221,6 +243,7 @@ class Wizard:
         lang: str,
         settings: Settings | None = None,
         strategies: Strategies | None = None,
+        candle_history: object | None = None,
     ) -> None:
         step = self._current(await state.get_state())
         if step is None or callback_data.step != step.key or callback_data.action == WizardAction.confirm:
@@ -231,7 +254,7 @@ class Wizard:
             return
         await cq.answer()
         await _drop_keyboard(cq)
-        inp = await _input(state, fleet, user, lang, settings, strategies)
+        inp = await _input(state, fleet, user, lang, settings, strategies, candle_history)
         message = message_of(cq)
         if callback_data.action == WizardAction.skip:
             await self._store(message, state, step, "", inp)
@@ -280,11 +303,37 @@ class Wizard:
             clean = await step.check(raw, inp)
         except (DomainError, Reask) as err:
             reask = as_reask(err, step.key)
+            if reask.photo:
+                from aiogram.types import BufferedInputFile
+
+                await message.answer_photo(BufferedInputFile(reask.photo, filename=f"{step.key}.png"))
             await self._ask(
-                message, state, step, inp, reason=await self._reason(reask, inp), extra=reask.buttons
+                message,
+                state,
+                step,
+                inp,
+                reason=await self._reason(reask, inp),
+                extra=reask.buttons,
+                icon=reask.icon,
             )
             return
+        if isinstance(clean, Answers):
+            await self._store_many(message, state, step, clean.values, inp)
+            return
         await self._store(message, state, step, clean, inp)
+
+    async def _store_many(
+        self, message: Message, state: FSMContext, step: Step, values: dict[str, str], inp: WizardInput
+    ) -> None:
+        inp.answers.update(values)
+        data = await state.get_data()
+        await state.update_data(answers=inp.answers, revisit=False)
+        index = self.steps.index(step)
+        later = [s for s in self.steps[index + 1 :] if s.key not in values]
+        if data.get("revisit") or not later:
+            await self._show_summary(message, state, inp)
+        else:
+            await self._ask(message, state, later[0], inp)
 
     async def _store(
         self, message: Message, state: FSMContext, step: Step, clean: str, inp: WizardInput
@@ -308,6 +357,7 @@ class Wizard:
         *,
         reason: str | None = None,
         extra: Sequence[tuple[str, str]] = (),
+        icon: str = "⚠️",
     ) -> None:
         await state.set_state(step.state)
         params = await step.params(inp)
@@ -315,7 +365,7 @@ class Wizard:
         text = "\n".join(
             part
             for part in (
-                f"⚠️ {reason}\n" if reason else "",
+                f"{icon} {reason}\n" if reason else "",
                 t(inp.lang, self.title_key, step=number, total=len(self.steps)),
                 t(inp.lang, f"wizard.ask.{step.key}", **params),
                 t(inp.lang, "wizard.cancel_hint"),
@@ -405,9 +455,11 @@ async def _input(
     lang: str,
     settings: Settings | None,
     strategies: Strategies | None = None,
+    candle_history: object | None = None,
 ) -> WizardInput:
     data = await state.get_data()
-    return WizardInput(fleet, user, lang, dict(data.get("answers") or {}), settings, strategies)
+    answers = dict(data.get("answers") or {})
+    return WizardInput(fleet, user, lang, answers, settings, strategies, candle_history)
 
 
 def message_of(cq: CallbackQuery) -> Message:

@@ -30,6 +30,14 @@ TEST_FERNET_KEY = b"3JH2nX0d6Hc1m5Qf0lqSOjFYz0yzS4xbD1iYSHkN1xk="
 _postgres_passed = 0
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # loaded candle files are cached on disk: never in the user's ~/.cache during tests (each xdist
+    # worker and the controller get a temporary directory of their own; subprocesses inherit it)
+    import tempfile
+
+    os.environ["MULTIBOT_CANDLE_CACHE"] = tempfile.mkdtemp(prefix="multibot-candle-cache-")
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     global _postgres_passed
     if report.when == "call" and report.passed and "[postgres" in report.nodeid:

@@ -79,7 +79,8 @@ async def test_grid_backtest_prefilled_from_a_bot_with_progress_summary_and_char
     assert labels(screen) == ["🤖 Grid <1>", "⚙️ Defaults", "✖ Cancel"]  # as typed, escaped on the wire
     await app.press(ALICE, screen, "🤖 Grid <1>")
     assert "80000 – 100000 USDT, 8 grids (geometric), 2000 USDT" in screen.text
-    assert labels(screen) == ["7 days", "30 days", "90 days", "All", "✖ Cancel"]
+    assert labels(screen) == ["7 days", "30 days", "90 days", "All", "✏️ Change parameters", "✖ Cancel"]
+    assert "The candles end at 2026-02-18 23:00 UTC" in screen.text  # "now" is the data's last candle
 
     await app.press(ALICE, screen, "90 days")
     photo = await _photo(app, ALICE)
@@ -99,6 +100,66 @@ async def test_grid_backtest_prefilled_from_a_bot_with_progress_summary_and_char
     assert "Grid" in (photo.caption or "")
     assert bot.id  # the bot itself is untouched
     assert backtests(app).running((await app.user(ALICE)).id) == 0
+
+
+async def test_grid_backtest_with_typed_parameters_warns_when_the_range_misses_the_prices(app: App) -> None:
+    screen = await app.send(ALICE, "/backtest")
+    await app.press(ALICE, screen, "🧱 Grid")  # no grid bot: the defaults
+    await app.press(ALICE, screen, "✏️ Change parameters")
+    assert "key value" in screen.text
+    wrong = await app.send(ALICE, "lower abc upper 90000")
+    assert wrong.text.startswith("⚠️") and "Type them again" in wrong.text
+    wrong = await app.send(ALICE, "colour blue")
+    assert "unknown parameter 'colour'" in wrong.text
+    asked = await app.send(
+        ALICE, "lower 100000 upper 110000 grids 12 mode geometric investment 1500 stop_lower 95000"
+    )
+    assert "100000 – 110000 USDT, 12 grids (geometric), 1500 USDT · lower stop 95000" in asked.text
+    await app.press(ALICE, asked, "30 days")
+    await _photo(app, ALICE)
+    expected = compute_grid(
+        GridRequest(
+            "BTCUSDT",
+            Decimal(100000),
+            Decimal(110000),
+            12,
+            "geometric",
+            Decimal(1500),
+            stop_lower=Decimal(95000),
+        ),
+        30,
+        lambda p: None,
+    )
+    # the last 30 days of the shipped candles (60,000 - 92,870) stay below 100,000: the start buys every
+    # interval at market and no line fills after
+    assert expected.outside
+    r = expected.result
+    assert f"Cycles: {r.cycles} · fills: {len(r.fills)}" in asked.text
+    assert "never touches this period's prices" in asked.text
+    assert "(60000 – 92870)" in asked.text
+
+
+async def test_trend_backtest_with_typed_leverage_stops_and_timeframe(app: App) -> None:
+    screen = await app.send(ALICE, "/backtest")
+    await app.press(ALICE, screen, "🤖 AI trend")
+    await app.press(ALICE, screen, "balanced")
+    await app.press(ALICE, screen, "✏️ Change parameters")
+    asked = await app.send(ALICE, "strategy conservative leverage 3 sl 0 tp 6 timeframe 4h")
+    assert "conservative on BTCUSDT (4h): leverage 3x, SL none, TP 6 %" in asked.text
+    await app.press(ALICE, asked, "90 days")
+    await _photo(app, ALICE)
+    expected = compute_trend(
+        TrendRequest(
+            "BTCUSDT", get_strategy("conservative"), 3, 3, None, Decimal(6), leverage=3, timeframe="4h"
+        ),
+        90,
+        lambda p: None,
+        False,
+    )
+    r = expected.result
+    assert "AI trend backtest · conservative · BTCUSDT 4h" in asked.text
+    assert "Leverage 3x · SL none · TP 6 %" in asked.text
+    assert f"Trades: {len(r.trades)} · win rate: {r.win_rate * 100:.2f} %" in asked.text
 
 
 async def test_trend_backtest_with_a_chosen_strategy_and_its_defaults(app: App) -> None:

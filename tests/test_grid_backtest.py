@@ -7,8 +7,8 @@ import json
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, localcontext
 from decimal import Decimal as D
-from decimal import localcontext
 from pathlib import Path
 
 import pytest
@@ -64,7 +64,12 @@ def candles_of(*rows: tuple) -> Candles:
 
 @dataclass
 class Reference:
-    """The obviously-correct walk: Decimal only, an explicit order book, engine.grid.intervals' state machine."""
+    """The obviously-correct walk: Decimal only, an explicit order book, engine.grid.intervals' state machine.
+
+    Equity is marked at the start, after every fill, and at every point of every candle's walk (open,
+    then the end of each segment) with the holdings of that moment; the drawdown is the largest
+    (peak - later mark) / peak over all of them, in Decimal. With ``buy_fee_in_base`` (rule 8) a buy's
+    fee is taken in the coin and its sell is for what is left, rounded down to the lot step."""
 
     candles: Candles
     lower: D
@@ -79,63 +84,83 @@ class Reference:
     trigger: D | None = None
     stop_upper: D | None = None
     stop_lower: D | None = None
+    buy_fee_in_base: bool = False
     fills: list[tuple] = field(default_factory=list)
     marks: list[D] = field(default_factory=list)
 
     def run(self) -> Reference:
         self.lines = grid_lines(self.lower, self.upper, self.grids, self.mode, self.price_tick)
         per_grid = per_grid_amount(self.investment, self.grids)
-        self.states = [
-            new_interval(i, self.lines, interval_qty(per_grid, self.lines[i], self.amount_step))
-            for i in range(self.grids)
+        self.interval_qty = [
+            interval_qty(per_grid, self.lines[i], self.amount_step) for i in range(self.grids)
         ]
+        self.states = [new_interval(i, self.lines, self.interval_qty[i]) for i in range(self.grids)]
         self.book: dict[int, object] = {}  # interval -> its resting OrderIntent
         self.cash, self.base, self.fees, self.realized, self.cycles = self.investment, D(0), D(0), D(0), 0
         self.started = self.stopped = False
         self.stop_reason = None
         self.marks = [self.investment]
+        self.held_candles = 0
+        first_open = self.candles.price("open", 0)
+        bh_qty = self.investment / (first_open * (1 + self.taker_fee_rate))
+        bh_marks = [self.investment]
         previous_close = None
         for index in range(len(self.candles)):
             ts, o, h, lo, c = self.candles.candle(index)
             self.ts = ts
+            self.held = self.base > 0
             points = [o, lo, h, c] if c >= o else [o, h, lo, c]
             directions = ["down", "up", "down"] if c >= o else ["up", "down", "up"]
-            first_segment = 0
+            start_segment = None  # the segment in which the grid starts (-1: before the open)
             if not self.started and not self.stopped:
                 if self.trigger is None:
-                    self.start(o)
+                    start_segment = -1
                 elif previous_close is not None and min(previous_close, o) <= self.trigger <= max(
                     previous_close, o
                 ):
-                    self.start(self.trigger)  # touched on the jump into this candle
-                    self.check_open(o)
+                    start_segment = -1  # touched on the jump into this candle
                 else:
                     for seg in range(3):
                         a, b = points[seg], points[seg + 1]
                         if min(a, b) <= self.trigger <= max(a, b):
-                            self.start(self.trigger)
-                            first_segment = seg
+                            start_segment = seg
                             break
-                    else:
-                        first_segment = 3  # not started: nothing to walk
+            walk_from = 0
+            if start_segment == -1:
+                self.start(o if self.trigger is None else self.trigger)
+                if self.trigger is not None:
+                    self.check_open(o)
             elif self.started and not self.stopped:
                 self.check_open(o)
-            if self.started and not self.stopped:
-                for seg in range(first_segment, 3):
+            self.mark(o)
+            for seg in range(3):
+                if start_segment == seg:
+                    self.start(self.trigger)
+                    walk_from = seg
+                if self.started and not self.stopped and seg >= walk_from:
                     self.move(points[seg + 1], directions[seg])
-                    if self.stopped:
-                        break
-            self.marks.append(self.cash + self.base * c)
+                self.mark(points[seg + 1])
+            self.held_candles += self.held
+            bh_marks.extend(bh_qty * p for p in points)
             previous_close = c
         self.final_equity = q8(self.cash + self.base * self.candles.price("close", len(self.candles) - 1))
-        peak, worst = self.marks[0], D(0)
+        self.max_drawdown = self.drawdown(self.marks)
+        self.buy_and_hold_drawdown = self.drawdown(bh_marks)
+        self.time_in_market = q8(D(self.held_candles) / len(self.candles))
+        return self
+
+    @staticmethod
+    def drawdown(marks: list[D]) -> D:
+        peak, worst = marks[0], D(0)
         with localcontext() as ctx:
             ctx.prec = 50
-            for mark in self.marks:
+            for mark in marks:
                 peak = max(peak, mark)
                 worst = max(worst, (peak - mark) / peak)
-        self.max_drawdown = q8(worst)
-        return self
+        return q8(worst)
+
+    def mark(self, price: D) -> None:
+        self.marks.append(self.cash + self.base * price)
 
     def check_open(self, price: D) -> None:
         if self.stop_upper is not None and price >= self.stop_upper:
@@ -161,23 +186,41 @@ class Reference:
             self.fill(market_buy(self.states[i]), price, self.taker_fee_rate)
 
     def fill(self, intent, price: D, rate: D) -> None:
-        i, qty = intent.interval, intent.qty
-        fee = fee_for(price, qty, rate)
+        i = intent.interval
         if intent.side is Side.BUY:
-            state, counter = on_buy_filled(self.states[i], price, qty, fee, self.ts)
-            self.cash -= price * qty + fee
-            self.base += qty
+            qty = self.interval_qty[i]  # rule 2: every buy is for the interval's quantity
+            if self.buy_fee_in_base:  # rule 8
+                fee_base = q8(qty * rate)
+                fee = q8(fee_base * price)
+                held = qty - fee_base
+                for_sale = (held / self.amount_step).to_integral_value(
+                    rounding=ROUND_FLOOR
+                ) * self.amount_step
+                state, counter = on_buy_filled(self.states[i], price, for_sale, fee, self.ts)
+                self.cash -= price * qty
+                self.base += held
+                record = (self.ts, i, "buy", price, qty, fee, fee_base)
+            else:
+                fee = fee_for(price, qty, rate)
+                state, counter = on_buy_filled(self.states[i], price, qty, fee, self.ts)
+                self.cash -= price * qty + fee
+                self.base += qty
+                record = (self.ts, i, "buy", price, qty, fee)
         else:
+            qty = intent.qty  # what the buy left for sale
+            fee = fee_for(price, qty, rate)
             state, cycle, counter = on_sell_filled(self.states[i], price, qty, fee, self.ts)
             self.cash += price * qty - fee
             self.base -= qty
             self.realized += cycle.profit
             self.cycles += 1
+            record = (self.ts, i, "sell", price, qty, fee) + ((D(0),) if self.buy_fee_in_base else ())
         self.states[i] = on_order_placed(state, counter)
         self.book[i] = counter
         self.fees += fee
-        self.fills.append((self.ts, i, str(intent.side), price, qty, fee))
-        self.marks.append(self.cash + self.base * price)
+        self.fills.append(record)
+        self.held = self.held or self.base > 0
+        self.mark(price)
 
     def move(self, price: D, direction: str) -> None:
         """Walk one segment to ``price``; fill what it reaches, re-scanning the book after every fill."""
@@ -219,6 +262,8 @@ def assert_same_as_reference(candles: Candles, **params) -> None:
     assert result.fees == q8(ref.fees)
     assert result.final_equity == ref.final_equity
     assert result.max_drawdown == ref.max_drawdown
+    assert result.buy_and_hold_drawdown == ref.buy_and_hold_drawdown
+    assert result.time_in_market == ref.time_in_market
     assert result.stop_reason == ref.stop_reason
     assert result.final_base == ref.base
 
@@ -240,7 +285,7 @@ def test_plain_and_gzip_files_load_the_same(tmp_path, btc_1m):
     plain = tmp_path / "btc.csv"
     plain.write_text(text)
     again = load_candles(plain)
-    assert again.timestamps == btc_1m.timestamps and again.close_text == btc_1m.close_text
+    assert again.timestamps.tolist() == btc_1m.timestamps.tolist() and again.close_text == btc_1m.close_text
 
 
 def test_walk_points():
@@ -355,14 +400,62 @@ def test_hand_calculated_backtest():
     assert result.final_cash == D("202.21475000")
     assert result.final_base == D("1.950")
     assert result.final_equity == D("401.11475000")
-    # equity peaks at 402.184685 (after the sell at 104) and falls to 401.11475 after the two buys
-    assert result.max_drawdown == q8((D("402.184685") - D("401.11475")) / D("402.184685"))
-    assert result.max_drawdown == D("0.00266031")
+    # equity along the walk: 400 at the start; after the market buy (cash 300.475575, 0.97 held) 399.900575;
+    # the buy at 102 (cash 200.465595, 1.95 held), then the candle's low 101.5: 200.465595 + 1.95 x 101.5
+    # = 398.390595, the lowest point before any higher peak than the start's 400 (the later peak 402.184685,
+    # after the sell at 104, only falls to 400.91975 at the second candle's low 101.9: 0.31 %)
+    assert result.max_drawdown == q8((D(400) - D("398.390595")) / D(400))
+    assert result.max_drawdown == D("0.00402351")  # 0.00266031 when only fills and closes were marked
     # buy and hold: 400 / (102.5 x 1.001) BTC at the last close 102
     assert result.buy_and_hold == q8(D(400) / (D("102.5") * D("1.001")) * 102)
     assert result.started_ts == 0 and result.start_price == D("102.5") and result.stop_reason is None
     assert result.equity_curve == [(0, D("401.26512500")), (60_000, D("401.11475000"))]
     assert_same_as_reference(candles, **HAND)
+
+
+def test_hand_calculated_buy_fee_in_base():
+    """Rule 8: the buy's fee is taken in the coin; the sell is for what is left, down to the lot step."""
+    candles = candles_of(
+        (0, "102.5", "103.2", "101.5", "103"),
+        (60_000, "103", "104.5", "101.9", "102"),
+    )
+    params = dict(HAND, buy_fee_in_base=True)
+    result = run_grid_backtest(candles, **params)
+    assert as_tuples(result.fills) == [
+        # market buy of interval 3 at 102.5: fee_base = 0.970 x 0.001 = 0.00097, so 0.96903 is held and the
+        # sell will be for 0.969 (0.00003 dust); fee in quote 0.00097 x 102.5 = 0.099425
+        (0, 3, "buy", D("102.5"), D("0.970"), D("0.09942500"), D("0.00097000")),
+        # the limit buy at 102: fee_base 0.98 x 0.0005 = 0.00049 (0.97951 held, 0.979 for sale), 0.04998 in quote
+        (0, 2, "buy", D("102.00"), D("0.980"), D("0.04998000"), D("0.00049000")),
+        # its sell: 0.979 at 103, fee 103 x 0.979 x 0.0005 = 0.0504185
+        (0, 2, "sell", D("103.00"), D("0.979"), D("0.05041850"), D(0)),
+        # interval 3 sells the 0.969 left by the market buy: fee 104 x 0.969 x 0.0005 = 0.050388
+        (60_000, 3, "sell", D("104.00"), D("0.969"), D("0.05038800"), D(0)),
+        # the next buys are for the intervals' quantities again (rule 2): 0.970 x 0.0005 = 0.000485 coin
+        (60_000, 3, "buy", D("103.00"), D("0.970"), D("0.04995500"), D("0.00048500")),
+        (60_000, 2, "buy", D("102.00"), D("0.980"), D("0.04998000"), D("0.00049000")),
+    ]
+    # cycles: interval 2: 0.979 x (103 - 102) - 0.04998 - 0.0504185 = 0.8786015
+    #         interval 3: 0.969 x (104 - 102.5) - 0.099425 - 0.050388 = 1.303687
+    assert result.cycles == 2
+    assert result.realized_profit == D("2.18228850")
+    assert result.fees == D("0.35014650")  # 0.099425 + 0.04998 + 0.0504185 + 0.050388 + 0.049955 + 0.04998
+    # cash pays only price x qty on buys: 400 - 99.425 - 99.96 + (100.837 - 0.0504185) + (100.776 - 0.050388)
+    #   - 99.91 - 99.96 = 202.2571935
+    assert result.final_cash == D("202.25719350")
+    # held: 0.00003 + 0.00051 of dust, then 0.969515 + 0.97951 bought = 1.949565; at the last close 102
+    assert result.final_base == D("1.949565")
+    assert result.final_equity == D("401.11282350")  # 202.2571935 + 1.949565 x 102
+    assert_same_as_reference(candles, **params)
+    # off by default: the same candles give the fills of test_hand_calculated_backtest
+    assert run_grid_backtest(candles, **HAND).fills[0] == (
+        0,
+        3,
+        "buy",
+        D("102.5"),
+        D("0.970"),
+        D("0.09942500"),
+    )
 
 
 def test_hand_calculated_trigger_inside_a_candle_and_stop_lower():
@@ -489,6 +582,19 @@ BTC_RANGE = dict(lower=D(104000), upper=D(112000))
         ),
         # a tick so fine that lines have 16 digits: the loop compares Decimals instead of floats
         dict(BTC_RANGE, grids=40, mode="geometric", investment=D(4000), price_tick=D("0.0000000001")),
+        # rule 8 (fees in the coin), also with a trigger, a stop and a coarse lot (more dust)
+        dict(BTC_RANGE, grids=100, mode="arithmetic", investment=D(10000), buy_fee_in_base=True),
+        dict(
+            lower=D(105000),
+            upper=D(107000),
+            grids=50,
+            mode="geometric",
+            investment=D(5000),
+            trigger=D("104900"),
+            stop_upper=D(108500),
+            amount_step=D("0.00001"),
+            buy_fee_in_base=True,
+        ),
     ],
 )
 def test_fast_path_equals_reference_btc_1m(btc_1m, params):
@@ -572,9 +678,10 @@ def candle_paths(draw):
     trigger=st.none() | st.integers(85, 115),
     stop_upper=st.none() | st.integers(100, 125),
     stop_lower=st.none() | st.integers(78, 95),
+    fee_in_base=st.booleans(),
 )
 def test_fast_path_equals_reference_on_random_paths(
-    rows, lower, width, grids, mode, trigger, stop_upper, stop_lower
+    rows, lower, width, grids, mode, trigger, stop_upper, stop_lower, fee_in_base
 ):
     candles = candles_of(*rows)
     params = dict(
@@ -588,6 +695,7 @@ def test_fast_path_equals_reference_on_random_paths(
         trigger=None if trigger is None else D(trigger),
         stop_upper=None if stop_upper is None else D(stop_upper),
         stop_lower=None if stop_lower is None else D(stop_lower),
+        buy_fee_in_base=fee_in_base,
     )
     try:
         grid_lines(params["lower"], params["upper"], grids, mode, D("0.5"))
@@ -641,9 +749,19 @@ def test_cli_json(capsys, btc_1m):
         "max_drawdown",
         "buy_and_hold",
         "fills",
+        "time_in_market",
+        "buy_and_hold_drawdown",
+        "final_base",
+        "candles",
+        "first_ts",
+        "last_ts",
+        "buy_fee_in_base",
     }
     assert isinstance(data["cycles"], int)
-    for key in ("realized_profit", "fees", "final_equity", "max_drawdown", "buy_and_hold"):
+    assert data["buy_fee_in_base"] is False and data["candles"] == len(btc_1m)
+    assert (data["first_ts"], data["last_ts"]) == (btc_1m.timestamps[0], btc_1m.timestamps[-1])
+    money = ("realized_profit", "fees", "final_equity", "max_drawdown", "buy_and_hold", "time_in_market")
+    for key in (*money, "buy_and_hold_drawdown"):
         assert isinstance(data[key], str) and D(data[key]) == D(data[key]).quantize(D("0.00000001"))
     expected = run_grid_backtest(btc_1m, D(104000), D(112000), 40, "geometric", D(5000))
     assert data["cycles"] == expected.cycles
@@ -663,6 +781,49 @@ def test_cli_json(capsys, btc_1m):
         "qty": "0.001182",
         "fee": "0.07487289",
     }
+
+
+def test_cli_json_with_the_buy_fee_in_base(capsys, btc_1m):
+    status = cli_main([*CLI_ARGS, "--investment", "5000", "--json", "--buy-fee-in-base"])
+    assert status == 0
+    data = json.loads(capsys.readouterr().out)
+    expected = run_grid_backtest(
+        btc_1m, D(104000), D(112000), 40, "arithmetic", D(5000), buy_fee_in_base=True
+    )
+    assert data["buy_fee_in_base"] is True and data["cycles"] == expected.cycles
+    buys = [f for f in data["fills"] if f["side"] == "buy"]
+    sells = [f for f in data["fills"] if f["side"] == "sell"]
+    assert (
+        buys
+        and sells
+        and all(set(f) == {"ts", "interval", "side", "price", "qty", "fee", "fee_base"} for f in buys)
+    )
+    assert all(set(f) == {"ts", "interval", "side", "price", "qty", "fee"} for f in sells)
+    # arithmetic lines 104000 + 200 k: the first open 105573.73 is below line 8 (105600), so interval 8 is the
+    # lowest bought at market: 125 per grid / 105600 = 0.00118371.. -> 0.001183; fee_base 0.001183 x 0.0006
+    # = 0.0000007098 -> 0.00000071; fee in quote 0.00000071 x 105573.73 = 0.0749573483 -> 0.07495735
+    assert buys[0] == {
+        "ts": 1747699200000,
+        "interval": 8,
+        "side": "buy",
+        "price": "105573.73",
+        "qty": "0.001183",
+        "fee": "0.07495735",
+        "fee_base": "0.00000071",
+    }
+    # its sell is for what was left, 0.00118229, down to the lot step 0.000001: 0.001182
+    first_sell = next(f for f in sells if f["interval"] == 8)
+    assert first_sell["qty"] == "0.001182"
+
+
+def test_help_imports_no_engine() -> None:
+    """`multibot --help` builds every parser without numpy, pyarrow or pydantic (start-up time)."""
+    code = (
+        "import sys; from bot.__main__ import build_parser; build_parser(); "
+        "heavy = [m for m in ('numpy', 'pyarrow', 'pydantic_settings', 'matplotlib', 'sklearn', 'scipy') "
+        "if m in sys.modules]; assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
 
 
 def test_cli_text_and_chart(capsys, tmp_path):

@@ -168,3 +168,26 @@ def test_no_look_ahead(values: list[float], cut: int, seed: int) -> None:
         changed = fn(altered, np.maximum(high, altered), np.minimum(low, altered), vol)
         assert same(full[: cut + 1], prefix, tol=1e-7)
         assert same(full[: cut + 1], changed[: cut + 1], tol=1e-7)
+
+
+def test_smoothing_is_bit_for_bit_the_old_lfilter() -> None:
+    """The recursive EMA replaced scipy.signal.lfilter (a second of import time): same floats, same order."""
+    signal = pytest.importorskip("scipy.signal")  # scikit-learn depends on scipy, so it is installed
+    from engine.market_data.candles import load_candles
+    from engine.market_data.feeds import DATA_DIR
+
+    close = load_candles(DATA_DIR / "btcusdt_1h_2y.csv.gz").close_a
+    for period in (2, 14, 50, 200):
+        alpha = 2.0 / (period + 1)
+        seed = float(close[:period].mean())
+        old, _ = signal.lfilter([alpha], [1.0, -(1.0 - alpha)], close[period:], zi=[(1.0 - alpha) * seed])
+        new = ind.ema(close, period)[period:]
+        assert new.tobytes() == old.tobytes()
+
+
+def test_importing_the_indicators_does_not_pull_scipy() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, engine.market_data.indicators, engine.trend.strategies; assert 'scipy' not in sys.modules and 'sklearn' not in sys.modules, sorted(m for m in sys.modules if m.startswith(('scipy', 'sklearn')))[:5]"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -196,6 +196,31 @@ def test_take_profit_by_hand() -> None:
     assert r.buy_and_hold == (D("1000") / (D("100") * D("1.0006")) * 111).quantize(D("0.00000001"))
 
 
+def test_drawdown_is_marked_along_the_walk_by_hand() -> None:
+    candles = candles_of((100, 101, 99, 100), (100, 105, 98, 104), (104, 111, 103, 110), (110, 112, 109, 111))
+    r = run(candles, [1, 0, 0, 0])
+    # the long of 10 entered at 100 (wallet 1000 - 0.6 fee): equity = 999.4 + 10 x (price - 100);
+    # candle 1 walks 100 -> 98 -> 105 -> 104: at its low 98 the equity is 979.4, 2.06 % under the start's 1000
+    # (the next peak, 1049.4 at 105, only falls to 1029.4 at candle 2's low 103: 1.91 %). The closes alone
+    # (1000, 1039.4, 1099.18, 1099.18) never fall.
+    assert r.max_drawdown == D("0.02060000")
+    # buy and hold: 1000 / (100 x 1.0006) coin; its price path 100, 99, 101, 100, 100, 98, ... falls most from
+    # 101 to 98: 3 / 101 = 0.0297029..
+    assert r.buy_and_hold_drawdown == (D(3) / D(101)).quantize(D("0.00000001"))
+
+
+def test_drawdown_along_the_walk_is_at_least_the_closes_one() -> None:
+    candles = resample(load_candles(DATA / "btcusdt_1h_2y.csv.gz"), "4h")
+    for name in ("conservative", "aggressive", "ema_adx_baseline"):
+        strategy = get_strategy(name)
+        r = run_trend_backtest(candles, strategy)
+        curve = np.concatenate(([float(r.initial_equity)], r.equity_closes))
+        peaks = np.maximum.accumulate(curve)
+        at_closes = float(((peaks - curve) / peaks).max())
+        assert float(r.max_drawdown) >= at_closes - 1e-8
+        assert r.max_drawdown < 1
+
+
 def test_walk_order_decides_between_stop_and_target() -> None:
     # candle 1 touches both 95 (SL) and 110 (TP); rising candle: open -> low -> high, the SL first
     rising = candles_of((100, 100, 100, 100), (100, 111, 94, 105), (105, 106, 104, 105))

@@ -12,7 +12,30 @@ TEXTS = {
         "backtest.choose_source_none": "You have no bot of this kind yet, so the defaults are used.",
         "backtest.source.defaults": "⚙️ Defaults",
         "backtest.choose_strategy": "Which strategy? Its own leverage, stop loss and take profit are used.",
-        "backtest.choose_period": "{params}\n\nWhich period? The last days of the candles, or all of them.",
+        "backtest.choose_period": (
+            "{params}\n\nWhich period? The last days of the candles, or all of them. The candles end at "
+            "{now} UTC: that last candle is \u201cnow\u201d here, not today."
+        ),
+        "backtest.edit": "✏️ Change parameters",
+        "backtest.edit.grid": (
+            "Type the parameters to change as <code>key value</code> pairs, e.g.\n"
+            "<code>lower 60000 upper 70000 grids 20 mode geometric investment 1000</code>\n"
+            "Also <code>trigger</code>, <code>stop_upper</code>, <code>stop_lower</code> "
+            "(<code>none</code> clears them). /cancel stops."
+        ),
+        "backtest.edit.trend": (
+            "Type the parameters to change as <code>key value</code> pairs, e.g.\n"
+            "<code>strategy balanced leverage 3 sl 2 tp 4 timeframe 4h positions 2</code>\n"
+            "(<code>sl 0</code> / <code>tp 0</code>: none; timeframes 1h 2h 4h 6h 12h 1d). /cancel stops."
+        ),
+        "backtest.edit.wrong": "⚠️ {reason}. Type them again, or /cancel.",
+        "backtest.params.trigger": "trigger {price}",
+        "backtest.params.stop_upper": "upper stop {price}",
+        "backtest.params.stop_lower": "lower stop {price}",
+        "backtest.outside": (
+            "⚠️ The range {lower} – {upper} never touches this period's prices ({low} – {high}): "
+            "no grid line could fill."
+        ),
         "backtest.period.days": "{days} days",
         "backtest.period.all": "All",
         "backtest.period.label_days": "the last {days} days",
@@ -37,8 +60,8 @@ TEXTS = {
             "Cycles: <b>{cycles}</b> · fills: {fills}\n"
             "Realized profit: <b>{profit} USDT</b> · fees: {fees} USDT\n"
             "Final equity: <b>{equity} USDT</b> ({roi} %)\n"
-            "Max drawdown: {drawdown} %\n"
-            "Buy and hold: {hold} USDT ({hold_roi} %)"
+            "Max drawdown: {drawdown} % · in the market: {in_market} %\n"
+            "Buy and hold: {hold} USDT ({hold_roi} %, max drawdown {hold_drawdown} %)"
         ),
         "backtest.summary.trend": (
             "📈 <b>AI trend backtest</b> · {strategy} · {symbol} {timeframe} · {start} – {end} "
@@ -66,7 +89,30 @@ TEXTS = {
         "backtest.choose_source_none": "이 종류의 봇이 아직 없어 기본값을 사용합니다.",
         "backtest.source.defaults": "⚙️ 기본값",
         "backtest.choose_strategy": "어떤 전략인가요? 전략의 레버리지, 손절, 익절 값을 사용합니다.",
-        "backtest.choose_period": "{params}\n\n어느 기간인가요? 캔들의 최근 며칠, 또는 전체.",
+        "backtest.choose_period": (
+            "{params}\n\n어느 기간인가요? 캔들의 최근 며칠, 또는 전체. 캔들은 {now} UTC에 끝나며, "
+            "여기서는 그 마지막 캔들이 \u201c지금\u201d입니다 (오늘이 아닙니다)."
+        ),
+        "backtest.edit": "✏️ 설정 바꾸기",
+        "backtest.edit.grid": (
+            "바꿀 설정을 <code>키 값</code> 쌍으로 입력하세요. 예:\n"
+            "<code>lower 60000 upper 70000 grids 20 mode geometric investment 1000</code>\n"
+            "<code>trigger</code>, <code>stop_upper</code>, <code>stop_lower</code>도 가능합니다 "
+            "(<code>none</code>: 해제). /cancel: 중단."
+        ),
+        "backtest.edit.trend": (
+            "바꿀 설정을 <code>키 값</code> 쌍으로 입력하세요. 예:\n"
+            "<code>strategy balanced leverage 3 sl 2 tp 4 timeframe 4h positions 2</code>\n"
+            "(<code>sl 0</code> / <code>tp 0</code>: 없음; 타임프레임 1h 2h 4h 6h 12h 1d). /cancel: 중단."
+        ),
+        "backtest.edit.wrong": "⚠️ {reason}. 다시 입력하거나 /cancel.",
+        "backtest.params.trigger": "트리거 {price}",
+        "backtest.params.stop_upper": "상단 손절 {price}",
+        "backtest.params.stop_lower": "하단 손절 {price}",
+        "backtest.outside": (
+            "⚠️ 범위 {lower} – {upper}가 이 기간의 가격({low} – {high})에 전혀 닿지 않습니다: "
+            "체결될 그리드 선이 없습니다."
+        ),
         "backtest.period.days": "{days}일",
         "backtest.period.all": "전체",
         "backtest.period.label_days": "최근 {days}일",
@@ -91,8 +137,8 @@ TEXTS = {
             "사이클: <b>{cycles}</b> · 체결: {fills}\n"
             "실현 수익: <b>{profit} USDT</b> · 수수료: {fees} USDT\n"
             "최종 자산: <b>{equity} USDT</b> ({roi} %)\n"
-            "최대 낙폭: {drawdown} %\n"
-            "단순 보유: {hold} USDT ({hold_roi} %)"
+            "최대 낙폭: {drawdown} % · 시장 참여: {in_market} %\n"
+            "단순 보유: {hold} USDT ({hold_roi} %, 최대 낙폭 {hold_drawdown} %)"
         ),
         "backtest.summary.trend": (
             "📈 <b>AI 추세 백테스트</b> · {strategy} · {symbol} {timeframe} · {start} – {end} "

@@ -19,6 +19,18 @@ TEXTS = {
         ),
         "wizard.ask.stop_loss": "Stop loss in % of the entry price (default {default} %).",
         "wizard.ask.take_profit": "Take profit in % of the entry price (default {default} %).",
+        "wizard.button.suggest": "🔮 Suggest a range",
+        "wizard.suggest.result": "{text}",
+        "wizard.suggest.none": "No recent candles of {symbol} to suggest a range from: type the lower price.",
+        "wizard.suggest.head": (
+            "<b>Suggested ranges for {symbol}</b>, backtested on the last 30 and 7 days of hourly candles "
+            "up to the last one ({now} UTC), per {investment} USDT:"
+        ),
+        "wizard.suggest.item": "{k}) <b>{lower} – {upper}</b> · {count} grids · {mode}\n    {windows}",
+        "wizard.suggest.window": (
+            "{days} d: {roi} % (APR {apr} %), max drawdown {drawdown} %, {cycles} cycles"
+        ),
+        "wizard.suggest.tap": "Tap one to take its range, grid count and spacing, or type the lower price.",
         "wizard.ask.lower_price": "Lower price of the grid range, in {quote}.{price_now}",
         "wizard.ask.upper_price": "Upper price of the grid range, in {quote} (above {lower}).{price_now}",
         "wizard.price_now": " {symbol} trades at {price} now.",
@@ -156,6 +168,16 @@ TEXTS = {
         "wizard.ask.max_positions": "동시에 열 수 있는 포지션 수, 1~{maximum} (기본값 {default}).",
         "wizard.ask.stop_loss": "손절 비율, 진입가 대비 % (기본값 {default} %).",
         "wizard.ask.take_profit": "익절 비율, 진입가 대비 % (기본값 {default} %).",
+        "wizard.button.suggest": "🔮 범위 추천",
+        "wizard.suggest.result": "{text}",
+        "wizard.suggest.none": "{symbol}의 최근 캔들이 없어 범위를 추천할 수 없습니다. 하단 가격을 입력하세요.",
+        "wizard.suggest.head": (
+            "<b>{symbol} 추천 범위</b>: 마지막 캔들({now} UTC)까지 최근 30일과 7일의 1시간 캔들로 "
+            "{investment} USDT 기준 백테스트:"
+        ),
+        "wizard.suggest.item": "{k}) <b>{lower} – {upper}</b> · 그리드 {count}개 · {mode}\n    {windows}",
+        "wizard.suggest.window": "{days}일: {roi} % (연환산 {apr} %), 최대 낙폭 {drawdown} %, {cycles}회 순환",
+        "wizard.suggest.tap": "하나를 누르면 범위, 그리드 수, 간격이 채워집니다. 또는 하단 가격을 입력하세요.",
         "wizard.ask.lower_price": "그리드 범위의 하단 가격 ({quote}).{price_now}",
         "wizard.ask.upper_price": "그리드 범위의 상단 가격 ({quote}, {lower}보다 높게).{price_now}",
         "wizard.price_now": " 현재 {symbol} 가격은 {price}입니다.",

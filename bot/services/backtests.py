@@ -27,7 +27,7 @@ import math
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -90,6 +90,9 @@ class GridRequest:
     grid_count: int = DEFAULT_GRID_COUNT
     mode: str = "arithmetic"
     investment: Decimal = DEFAULT_GRID_INVESTMENT
+    trigger: Decimal | None = None
+    stop_upper: Decimal | None = None
+    stop_lower: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +106,16 @@ class TrendRequest:
     max_positions: int
     stop_loss_percent: Decimal | None
     take_profit_percent: Decimal | None
+    leverage: int | None = None  # typed by the user: exactly this leverage
+    timeframe: str | None = None  # typed by the user: the strategy on these candles
 
     def settings(self) -> TrendSettings:
         risk = self.strategy.risk
+        leverage = self.leverage or risk.leverage
         return TrendSettings.for_bot(
-            risk.leverage,
+            leverage,
             risk.entry_percent,
-            max_leverage=self.max_leverage,
+            max_leverage=self.leverage or self.max_leverage,
             max_positions=self.max_positions,
             stop_loss_percent=self.stop_loss_percent,
             take_profit_percent=self.take_profit_percent,
@@ -124,6 +130,15 @@ class GridOutcome:
     start_ts: int
     end_ts: int
     chart_png: bytes
+    period_low: Decimal = Decimal(0)  # the period's lowest low and highest high
+    period_high: Decimal = Decimal(0)
+
+    @property
+    def outside(self) -> bool:
+        """The range never touches the period's prices: no line can fill (but a start at market)."""
+        req = self.request
+        assert req.lower is not None and req.upper is not None
+        return req.upper < self.period_low or req.lower > self.period_high
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,13 +190,13 @@ def period_start(candles: Candles, days: int | None) -> int:
     if days is None:
         return 0
     step = timeframe_ms_of(candles)
-    since = candles.timestamps[-1] + step - days * DAY_MS
+    since = int(candles.timestamps[-1]) + step - days * DAY_MS
     start = int(np.searchsorted(np.array(candles.timestamps, dtype=np.int64), since, side="left"))
     return min(start, len(candles) - 2)
 
 
 def timeframe_ms_of(candles: Candles) -> int:
-    return candles.timestamps[1] - candles.timestamps[0] if len(candles) > 1 else 3_600_000
+    return int(candles.timestamps[1] - candles.timestamps[0]) if len(candles) > 1 else 3_600_000
 
 
 # --------------------------------------------------------------------------- the computations (worker thread)
@@ -231,6 +246,8 @@ def compute_trend(
     report(5)
     try:
         settings = request.settings()
+        if request.timeframe and request.timeframe != request.strategy.timeframe:
+            request = replace(request, strategy=replace(request.strategy, timeframe=request.timeframe))
         candles = timeframe_candles(symbol, request.strategy.timeframe)
         start = period_start(candles, days)
         sig = trend_signals(request.strategy, candles, start, _phase(report, 10, 75))
@@ -248,13 +265,10 @@ def grid_defaults(request: GridRequest, first_open: Decimal) -> GridRequest:
     if request.lower is not None and request.upper is not None:
         return request
     cent = Decimal("0.01")
-    return GridRequest(
-        symbol=request.symbol,
+    return replace(
+        request,
         lower=(first_open * (1 - DEFAULT_GRID_SPAN)).quantize(cent),
         upper=(first_open * (1 + DEFAULT_GRID_SPAN)).quantize(cent),
-        grid_count=request.grid_count,
-        mode=request.mode,
-        investment=request.investment,
     )
 
 
@@ -271,7 +285,15 @@ def compute_grid(request: GridRequest, days: int | None, report: Report) -> Grid
     assert request.lower is not None and request.upper is not None
     try:
         result = run_grid_backtest(
-            period, request.lower, request.upper, request.grid_count, request.mode, request.investment
+            period,
+            request.lower,
+            request.upper,
+            request.grid_count,
+            request.mode,
+            request.investment,
+            trigger=request.trigger,
+            stop_upper=request.stop_upper,
+            stop_lower=request.stop_lower,
         )
     except GridTooSmall as exc:
         raise BacktestFailed(f"the investment is too small for this grid ({exc})") from exc
@@ -280,7 +302,11 @@ def compute_grid(request: GridRequest, days: int | None, report: Report) -> Grid
     report(60)
     png = grid_backtest_chart(result, period, result.lines)
     report(100)
-    return GridOutcome(request, days, result, period.timestamps[0], period.timestamps[-1], png or b"")
+    low = period.price("low", int(period.low_a.argmin()))
+    high = period.price("high", int(period.high_a.argmax()))
+    return GridOutcome(
+        request, days, result, period.timestamps[0], period.timestamps[-1], png or b"", low, high
+    )
 
 
 def compute_figures(strategy: StrategyDef, symbol: str = DEFAULT_SYMBOL, days: int = FIGURES_DAYS) -> Figures:

@@ -63,8 +63,8 @@ class ReplayFeed:
         self.position = 0  # the next point to emit
         self.last: tuple[Decimal, int] | None = None
         n = len(candles)
-        step = candles.timestamps[1] - candles.timestamps[0] if n > 1 else 60_000
-        self._span = candles.timestamps[-1] - candles.timestamps[0] + step
+        step = int(candles.timestamps[1] - candles.timestamps[0]) if n > 1 else 60_000
+        self._span = int(candles.timestamps[-1] - candles.timestamps[0]) + step
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -90,7 +90,7 @@ class ReplayFeed:
         index, step = divmod(within, POINTS_PER_CANDLE)
         c = self.candles
         _, open_, high, low, close = c.candle(index)
-        return walk_points(open_, high, low, close)[step], c.timestamps[index] + lap * self._span
+        return walk_points(open_, high, low, close)[step], int(c.timestamps[index]) + lap * self._span
 
     def resume_at(self, position: int) -> None:
         """Continue after a restart: `position` is the next point to emit."""

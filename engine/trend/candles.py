@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from bisect import bisect_left
 from dataclasses import dataclass
 
+import numpy as np
 from sqlalchemy import select
 
 from db.models import TrendModelRow
@@ -72,9 +72,9 @@ class CandleSource:
             return await self._fetch(source, symbol, timeframe, now_ts)
         c = feed.candles
         step = candle_interval_ms(c)
-        span = c.timestamps[-1] - c.timestamps[0] + step
-        lap = max(0, (now_ts - c.timestamps[0]) // span)
-        k = bisect_left(c.timestamps, now_ts - lap * span)
+        span = int(c.timestamps[-1] - c.timestamps[0]) + step
+        lap = max(0, (now_ts - int(c.timestamps[0])) // span)
+        k = int(np.searchsorted(c.timestamps, now_ts - lap * span, side="left"))
         cached = self._cache.get((symbol, timeframe))
         if cached is not None and cached[0] == (lap, k):
             return cached[1]
@@ -87,7 +87,7 @@ class CandleSource:
                 except ValueError:  # not one complete candle of the timeframe yet
                     history = None  # type: ignore[assignment]
             if history is not None:
-                found = ClosedCandles(history, history.timestamps[-1] + lap * span)
+                found = ClosedCandles(history, int(history.timestamps[-1]) + lap * span)
         self._cache[(symbol, timeframe)] = ((lap, k), found)
         return found
 
@@ -118,7 +118,7 @@ async def _exchange_candles(
         f"{r.ts},{r.open},{r.high},{r.low},{r.close},{r.volume}\n" for r in rows
     )
     candles = parse_candles(text, f"{symbol}@{timeframe}")
-    return ClosedCandles(candles, candles.timestamps[-1])
+    return ClosedCandles(candles, int(candles.timestamps[-1]))
 
 
 class ModelStore:
@@ -137,7 +137,7 @@ class ModelStore:
         found = self._models.get(key) or await self._load(key)
         if found is not None:
             model, until = found
-            newer = len(history.candles) - bisect_left(history.candles.timestamps, until) - 1
+            newer = len(history.candles) - int(np.searchsorted(history.candles.timestamps, until)) - 1
             if newer < params.retrain_every or until > history.last_ts:
                 self._models[key] = found
                 return model
@@ -146,7 +146,7 @@ class ModelStore:
         except ValueError as exc:  # not enough history yet: no model, no gated signal
             log.info("trend model %s: %s", key, exc)
             return found[0] if found else None
-        until = history.candles.timestamps[-1]
+        until = int(history.candles.timestamps[-1])
         self._models[key] = (model, until)
         if strategy_id is not None:
             await self._save(key, model, until)

@@ -44,8 +44,8 @@ FEATURE_NAMES: tuple[str, ...] = (
 
 
 def volumes(candles: Candles) -> np.ndarray:
-    """The base-asset volumes as float64 (``Candles`` keeps them as text)."""
-    return np.array(candles.volume_text, dtype=np.float64)
+    """The base-asset volumes as float64."""
+    return candles.volume_a
 
 
 def _lagged_ratio(x: np.ndarray, lag: int) -> np.ndarray:

@@ -27,7 +27,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-import sklearn
 
 from engine.market_data.candles import Candles
 from engine.trend.features import FEATURE_NAMES, features, labels
@@ -156,7 +155,7 @@ def train_model(candles: Candles, params: ModelParams | None = None, end: int | 
     if rows.size < params.min_train:
         raise ValueError(f"not enough history to train: {rows.size} usable rows, need {params.min_train}")
     classifier = _fit(x[rows], y[rows], params)
-    ts = candles.timestamps
+    ts = candles.timestamps.tolist()
     return TrendModel(
         classifier=classifier,
         params=params,
@@ -223,12 +222,18 @@ def first_prediction_index(proba: np.ndarray) -> int | None:
     return int(hits[0]) if hits.size else None
 
 
+def _sklearn_version() -> str:
+    import sklearn  # only where a model is stored or loaded: scikit-learn takes ~0.5 s to import
+
+    return str(sklearn.__version__)
+
+
 def save_model(model: TrendModel) -> bytes:
     """The model as bytes for the database (see :func:`load_model`)."""
     payload = {
         "format": MODEL_FORMAT,
         "version": model.version,
-        "sklearn_version": sklearn.__version__,
+        "sklearn_version": _sklearn_version(),
         "feature_names": list(model.feature_names),
         "params": model.params.to_dict(),
         "trained_rows": model.trained_rows,
@@ -253,10 +258,10 @@ def load_model(blob: bytes) -> TrendModel:
         raise ModelFormatError(f"model version {payload.get('version')} != {MODEL_VERSION}: retrain")
     if tuple(payload.get("feature_names", ())) != FEATURE_NAMES:
         raise ModelFormatError("the model was trained on other features: retrain")
-    if payload.get("sklearn_version") != sklearn.__version__:
+    running = _sklearn_version()
+    if payload.get("sklearn_version") != running:
         raise ModelFormatError(
-            f"model saved with scikit-learn {payload.get('sklearn_version')}, "
-            f"running {sklearn.__version__}: retrain"
+            f"model saved with scikit-learn {payload.get('sklearn_version')}, running {running}: retrain"
         )
     return TrendModel(
         classifier=payload["classifier"],
