@@ -10,7 +10,7 @@ written.
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from html import escape
 
 from aiogram import Router
@@ -21,7 +21,7 @@ from bot.i18n import t
 from bot.services import validation as v
 from bot.services.dto import AllocationChange
 from bot.services.errors import DomainError
-from bot.services.fleet import plan_grid
+from bot.services.fleet import InsufficientCapital, plan_grid
 from engine.grid import lines as grid_math
 from engine.markets import MarketRules
 from handlers import create_common as common
@@ -50,6 +50,10 @@ MODE_WORDS = {
     "geo": "geometric",
     "등비": "geometric",
 }
+
+
+CENT = Decimal("0.01")
+ALLOCATED_HEADROOM = Decimal("0.01")  # the "allocated" button keeps 1 % for price moves before the start
 
 
 class GridWizard(StatesGroup):
@@ -270,7 +274,18 @@ async def check_investment(raw: str, inp: WizardInput) -> str:
     plan_grid(
         _params(inp, total_investment=investment), await _market(inp)
     )  # GridTooSmall: re-asked with the minimum
+    allocated = await _allocated(inp)
+    if allocated is not None and investment > allocated:  # the start would refuse it: re-asked with the most
+        raise InsufficientCapital(investment, allocated)
     return str(investment)
+
+
+async def _allocated(inp: WizardInput) -> Decimal | None:
+    """The bot's share of the account's equity now, in cents rounded down (what a start checks)."""
+    equity = await account_equity(inp)
+    if equity is None:
+        return None
+    return (equity * Decimal(inp.answers["allocation"]) / 100).quantize(CENT, rounding=ROUND_DOWN)
 
 
 async def investment_params(inp: WizardInput) -> dict[str, object]:
@@ -280,11 +295,13 @@ async def investment_params(inp: WizardInput) -> dict[str, object]:
 async def investment_buttons(inp: WizardInput) -> list[tuple[str, str]]:
     minimum = await _minimum(inp)
     buttons = [(t(inp.lang, "wizard.button.minimum", value=money(minimum)), str(minimum))]
-    equity = await account_equity(inp)
-    if equity is not None:
-        allocated = (equity * Decimal(inp.answers["allocation"]) / 100).quantize(Decimal("0.01"))
-        if allocated >= minimum:
-            buttons.append((t(inp.lang, "wizard.button.allocated", value=money(allocated)), str(allocated)))
+    allocated = await _allocated(inp)
+    if allocated is not None:
+        # the share less ALLOCATED_HEADROOM: the equity moves with prices until the bot starts, and the
+        # start refuses an investment above the share it sees then
+        offered = (allocated * (1 - ALLOCATED_HEADROOM)).quantize(CENT, rounding=ROUND_DOWN)
+        if offered >= minimum:
+            buttons.append((t(inp.lang, "wizard.button.allocated", value=money(offered)), str(offered)))
     return buttons
 
 

@@ -33,7 +33,7 @@ from bot.config import Settings
 from bot.i18n import t
 from bot.services.dto import AllocationChange, UserDTO
 from bot.services.errors import DomainError, NameTaken, NotFound, OverAllocation, ValidationError
-from bot.services.fleet import Fleet, GridTooSmall
+from bot.services.fleet import Fleet, GridTooSmall, InsufficientCapital
 from bot.services.strategies import Strategies
 from handlers.callbacks import BotAction, BotCD
 
@@ -424,6 +424,15 @@ def as_reask(err: DomainError | Reask, step_key: str | None) -> Reask:
         )
     if isinstance(err, NameTaken):
         return Reask("wizard.err.name_taken", field="name", name=escape(str(err.params.get("name", ""))))
+    if isinstance(err, InsufficientCapital):
+        most = err.params["allocated"]
+        return Reask(
+            "wizard.err.over_capital",
+            field="total_investment",
+            buttons=[(f"{most:,f}", str(most))],
+            needed=f"{err.params['needed']:,f}",
+            allocated=f"{most:,f}",
+        )
     if isinstance(err, GridTooSmall):
         return Reask(
             "wizard.err.grid_too_small",

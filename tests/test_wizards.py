@@ -409,6 +409,40 @@ async def test_grid_bot_with_the_preview_before_anything_is_written(
     assert (grid.trigger_price, grid.stop_upper, grid.stop_lower) == (None, D(75000), None)
 
 
+async def test_the_investment_offered_always_fits_the_allocation_and_more_is_refused_with_the_most(
+    chat: Chat, database: Database, fleet: Fleet, accounts: Accounts
+) -> None:
+    """10 % of the paper account's 10,000 USDT is 1,000.00: the button offers 990.00 (1 % kept for the
+    equity's moves until the start), a typed 1,000.01 is refused at that step with the most, 1,000.00.
+    Before, the button offered the whole share, rounded half up, and a start after the slightest fall of
+    the equity refused the bot (needs 1,003.63, share 1,003.56)."""
+    await start_grid(chat)
+    await chat.say("60000")
+    ask_count = await chat.say("70000")
+    ask_mode = await chat.tap(ask_count, "10")
+    ask_investment = await chat.tap(ask_mode, "Arithmetic")
+    offered = "Allocated, 1 % kept for price moves: 990.00"
+    assert [b["text"] for b in ask_investment.buttons][:2] == ["Minimum: 10.56", offered]
+    invest_q = en("wizard.ask.total_investment", quote="USDT", minimum="10.56")
+    refused = await expect_reask(
+        chat,
+        database,
+        "1000.01",
+        en("wizard.err.over_capital", needed="1,000.01", allocated="1,000.00"),
+        invest_q,
+    )
+    assert "1,000.00" in [b["text"] for b in refused.buttons]
+    ask_trigger = await chat.tap(refused, offered)
+    ask_stop_upper = await chat.tap(ask_trigger, "⏭ Skip")
+    ask_stop_lower = await chat.tap(ask_stop_upper, "⏭ Skip")
+    preview = await chat.tap(ask_stop_lower, "⏭ Skip")
+    assert "Per grid: 99.00 USDT (total 990.00 USDT)" in preview.text
+    await chat.tap(preview, "✅ Create")
+    uid = await user_id(accounts)
+    [bot] = await fleet.list_bots(uid)
+    assert (await fleet.start(uid, bot.id)).is_running  # it fits the share the start sees
+
+
 async def test_grid_wizard_reasks_a_wrong_answer_at_every_step(
     chat: Chat, database: Database, fleet: Fleet, accounts: Accounts
 ) -> None:

@@ -78,6 +78,9 @@ TEXTS = {
             "The lower stop must be a price above 0 and below the lower price ({lower})."
         ),
         "wizard.err.over_allocation": "{requested} % is more than the {free} % still free.",
+        "wizard.err.over_capital": (
+            "{needed} USDT is more than this bot's allocation of the balance now: at most <b>{allocated} USDT</b>."
+        ),
         "wizard.err.name_taken": "You already have a bot named “{name}”. Choose another name.",
         "wizard.err.grid_too_small": (
             "Each grid's order would be under the exchange's minimum. "
@@ -110,7 +113,7 @@ TEXTS = {
         "wizard.button.all_free": "All free: {free} %",
         "wizard.button.default": "Default: {value}",
         "wizard.button.minimum": "Minimum: {value}",
-        "wizard.button.allocated": "Allocated: {value}",
+        "wizard.button.allocated": "Allocated, 1 % kept for price moves: {value}",
         "wizard.mode.arithmetic": "Arithmetic",
         "wizard.mode.geometric": "Geometric",
         # summaries
@@ -216,6 +219,7 @@ TEXTS = {
         "wizard.rule.stop_upper": "상단 중지 가격은 상단 가격 ({upper})보다 높아야 합니다.",
         "wizard.rule.stop_lower": "하단 중지 가격은 0보다 크고 하단 가격 ({lower})보다 낮아야 합니다.",
         "wizard.err.over_allocation": "{requested} %는 남은 배분 {free} %보다 많습니다.",
+        "wizard.err.over_capital": "{needed} USDT는 지금 이 봇의 배분액보다 많습니다: 최대 <b>{allocated} USDT</b>.",
         "wizard.err.name_taken": "“{name}” 이름의 봇이 이미 있습니다. 다른 이름을 고르세요.",
         "wizard.err.grid_too_small": (
             "그리드마다의 주문이 거래소 최소 주문보다 작습니다. 최소 <b>{minimum} {quote}</b>를 투자하세요."
@@ -247,7 +251,7 @@ TEXTS = {
         "wizard.button.all_free": "남은 전부: {free} %",
         "wizard.button.default": "기본값: {value}",
         "wizard.button.minimum": "최소: {value}",
-        "wizard.button.allocated": "배분액: {value}",
+        "wizard.button.allocated": "배분액 (가격 변동용 1 % 제외): {value}",
         "wizard.mode.arithmetic": "등차",
         "wizard.mode.geometric": "등비",
         "wizard.summary.trend": (
