@@ -74,15 +74,18 @@ def bot_card(bot: BotDTO, free_percent: Decimal, lang: str) -> str:
         t(lang, "bots.card.title", name=name(bot), status=status(bot.is_running, lang, bot.stopping)),
         t(lang, "bots.card.kind", type=bot_type(bot.bot_type, lang), symbol=html.escape(bot.symbol)),
         t(lang, "bots.card.allocation", allocation=num(bot.allocation_percent), free=num(free_percent)),
-        t(
-            lang,
-            "bots.card.risk",
-            leverage=bot.max_leverage,
-            positions=bot.max_positions,
-            sl=num(bot.stop_loss_percent) if bot.stop_loss_percent is not None else "-",
-            tp=num(bot.take_profit_percent) if bot.take_profit_percent is not None else "-",
-        ),
     ]
+    if bot.grid is None:  # a grid's card shows grid settings only (leverage, SL % and TP % do nothing there)
+        lines.append(
+            t(
+                lang,
+                "bots.card.risk",
+                leverage=bot.max_leverage,
+                positions=bot.max_positions,
+                sl=num(bot.stop_loss_percent) if bot.stop_loss_percent is not None else "-",
+                tp=num(bot.take_profit_percent) if bot.take_profit_percent is not None else "-",
+            )
+        )
     if bot.grid is not None:
         grid = bot.grid
         lines.append(
@@ -96,6 +99,7 @@ def bot_card(bot: BotDTO, free_percent: Decimal, lang: str) -> str:
                 investment=num(grid.total_investment),
             )
         )
+        lines += _grid_conditions(bot, lang)
         lines += grid_money_lines(grid, bot.symbol, lang)
     lines += trend_money_lines(bot.trend, lang)
     lines.append(
@@ -119,6 +123,33 @@ def bot_card(bot: BotDTO, free_percent: Decimal, lang: str) -> str:
     if bot.last_error:
         lines.append(t(lang, "bots.card.last_error", error=html.escape(bot.last_error[:300])))
     return "\n".join(lines)
+
+
+def _grid_conditions(bot: BotDTO, lang: str) -> list[str]:
+    """The grid's trigger and stops, and whether it still waits for its trigger."""
+    grid = bot.grid
+    assert grid is not None
+    lines = []
+    if grid.trigger_price is not None:
+        waiting = (
+            bot.is_running
+            and not grid.active_buy_orders
+            and not grid.active_sell_orders
+            and not grid.filled_buy_count
+            and not grid.filled_sell_count
+        )
+        key = "bots.card.trigger_waiting" if waiting else "bots.card.trigger"
+        lines.append(t(lang, key, price=f"{grid.trigger_price.normalize():,f}"))
+    if grid.stop_upper is not None or grid.stop_lower is not None:
+        lines.append(
+            t(
+                lang,
+                "bots.card.grid_stops",
+                upper=f"{grid.stop_upper.normalize():,f}" if grid.stop_upper is not None else "-",
+                lower=f"{grid.stop_lower.normalize():,f}" if grid.stop_lower is not None else "-",
+            )
+        )
+    return lines
 
 
 def _win_rate(bot: BotDTO) -> str:

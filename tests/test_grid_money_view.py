@@ -115,3 +115,20 @@ def test_apr_and_the_figures_of_a_session_written_out_by_hand() -> None:
     assert money.apr_percent == D("410.2089")
     assert money.fees_paid == D("0.003") + 2 * D("0.010989")
     assert money.current_value == D("10.224772")
+
+
+@SQLITE
+async def test_a_grid_card_shows_its_trigger_and_stops_and_no_trend_settings(paper: Paper, alice) -> None:  # noqa: F811
+    """The first candle opens at 105,554.32: a trigger at 100,000 is not crossed in the first 30 minutes."""
+    bot_id = await grid(
+        paper.fleet, alice.id, trigger_price="100000", stop_upper="110000", stop_lower="99000"
+    )
+    await paper.walk(bot_id, 0, 30)
+    bot, _ = await paper.fleet.card(alice.id, bot_id)
+    text = bot_card(bot, D("80"), "en")
+    assert "⏳ Waiting for the price to cross the trigger at 100,000 USDT" in text
+    assert "Stops: above 110,000 · below 99,000 USDT" in text
+    assert "Leverage" not in text and "SL " not in text  # a grid's card shows grid settings only
+    await paper.fleet.stop(alice.id, bot_id)
+    stopped = bot_card((await paper.fleet.card(alice.id, bot_id))[0], D("80"), "en")
+    assert "Trigger: 100,000 USDT" in stopped and "Waiting" not in stopped

@@ -72,6 +72,9 @@ TEXTS = {
         "bots.money.price_below": "Price {price}: below the range",
         "bots.money.price_above": "Price {price}: above the range",
         "bots.money.duration": "{days}d {hours}h {minutes}m",
+        "bots.card.trigger": "Trigger: {price} USDT",
+        "bots.card.trigger_waiting": "⏳ Waiting for the price to cross the trigger at {price} USDT",
+        "bots.card.grid_stops": "Stops: above {upper} · below {lower} USDT",
         "bots.money.side.long": "Long",
         "bots.money.side.short": "Short",
         "bots.money.position": (
@@ -211,6 +214,9 @@ TEXTS = {
         "bots.money.price_below": "현재가 {price}: 범위 아래",
         "bots.money.price_above": "현재가 {price}: 범위 위",
         "bots.money.duration": "{days}일 {hours}시간 {minutes}분",
+        "bots.card.trigger": "트리거: {price} USDT",
+        "bots.card.trigger_waiting": "⏳ 가격이 트리거 {price} USDT를 지나기를 기다리는 중",
+        "bots.card.grid_stops": "정지 조건: {upper} 이상 · {lower} USDT 이하",
         "bots.money.side.long": "롱",
         "bots.money.side.short": "숏",
         "bots.money.position": (
