@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.i18n import t
 from bot.services import validation as v
 from bot.services.dto import AllocationChange
-from bot.services.errors import DomainError
+from bot.services.errors import AgainstThePrice, DomainError
 from bot.services.fleet import InsufficientCapital, plan_grid
 from engine.grid import lines as grid_math
 from engine.markets import MarketRules
@@ -308,16 +308,34 @@ async def investment_buttons(inp: WizardInput) -> list[tuple[str, str]]:
 # ---- optional: trigger, stop_upper, stop_lower
 
 
+TRIGGER_FARTHEST = Decimal("0.5")  # a trigger further than this share of the price away is a typo
+
+
 async def check_trigger(raw: str, inp: WizardInput) -> str:
-    return str(_params(inp, trigger_price=raw).trigger_price)
+    trigger = _params(inp, trigger_price=raw).trigger_price
+    assert trigger is not None
+    price = await inp.fleet.last_price(inp.user.id, inp.answers["symbol"])
+    if price and abs(trigger - price) > price * TRIGGER_FARTHEST:
+        raise AgainstThePrice("trigger_price", "trigger_far", trigger, price)
+    return str(trigger)
 
 
 async def check_stop_upper(raw: str, inp: WizardInput) -> str:
-    return str(_params(inp, stop_upper=raw).stop_upper)
+    stop = _params(inp, stop_upper=raw).stop_upper
+    assert stop is not None
+    price = await inp.fleet.last_price(inp.user.id, inp.answers["symbol"])
+    if price and stop <= price:  # the bot would stop at its first look
+        raise AgainstThePrice("stop_upper", "stop_upper_passed", stop, price)
+    return str(stop)
 
 
 async def check_stop_lower(raw: str, inp: WizardInput) -> str:
-    return str(_params(inp, stop_lower=raw).stop_lower)
+    stop = _params(inp, stop_lower=raw).stop_lower
+    assert stop is not None
+    price = await inp.fleet.last_price(inp.user.id, inp.answers["symbol"])
+    if price and stop >= price:
+        raise AgainstThePrice("stop_lower", "stop_lower_passed", stop, price)
+    return str(stop)
 
 
 async def range_params(inp: WizardInput) -> dict[str, object]:

@@ -32,7 +32,14 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from bot.config import Settings
 from bot.i18n import t
 from bot.services.dto import AllocationChange, UserDTO
-from bot.services.errors import DomainError, NameTaken, NotFound, OverAllocation, ValidationError
+from bot.services.errors import (
+    AgainstThePrice,
+    DomainError,
+    NameTaken,
+    NotFound,
+    OverAllocation,
+    ValidationError,
+)
 from bot.services.fleet import Fleet, GridTooSmall, InsufficientCapital
 from bot.services.strategies import Strategies
 from handlers.callbacks import BotAction, BotCD
@@ -424,6 +431,13 @@ def as_reask(err: DomainError | Reask, step_key: str | None) -> Reask:
         )
     if isinstance(err, NameTaken):
         return Reask("wizard.err.name_taken", field="name", name=escape(str(err.params.get("name", ""))))
+    if isinstance(err, AgainstThePrice):
+        return Reask(
+            f"wizard.err.{err.reason}",
+            field=err.field,
+            value=f"{Decimal(err.params['value']).normalize():,f}",
+            price=f"{Decimal(err.params['price']).normalize():,f}",
+        )
     if isinstance(err, InsufficientCapital):
         most = err.params["allocated"]
         return Reask(

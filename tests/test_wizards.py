@@ -443,6 +443,59 @@ async def test_the_investment_offered_always_fits_the_allocation_and_more_is_ref
     assert (await fleet.start(uid, bot.id)).is_running  # it fits the share the start sees
 
 
+async def test_a_trigger_or_stop_against_the_price_now_is_refused_with_it(
+    chat: Chat, database: Database, fleet: Fleet
+) -> None:
+    """BTC at 105,000: a trigger of 10 (a typo) is refused; with the range below the price an upper stop
+    the price has passed, and with the range above it a lower stop the price has passed, are refused too
+    (the bot would stop at its first look). Before, all three were taken."""
+
+    async def btc_now(user_id: int, symbol: str) -> D:
+        return D("105000")
+
+    fleet.price_for = btc_now
+
+    async def up_to_the_trigger(lower: str, upper: str) -> None:
+        await chat.say(lower)
+        ask_count = await chat.say(upper)
+        ask_mode = await chat.tap(ask_count, "10")
+        await chat.tap(ask_mode, "Arithmetic")
+        await chat.say("1000")
+
+    await start_grid(chat)
+    await up_to_the_trigger("90000", "100000")
+    trigger_q = en("wizard.ask.trigger_price", quote="USDT")
+    await expect_reask(
+        chat, database, "10", en("wizard.err.trigger_far", value="10", price="105,000"), trigger_q
+    )
+    await chat.say("99000")
+    upper_q = en("wizard.ask.stop_upper", quote="USDT", upper="100,000")
+    await expect_reask(
+        chat,
+        database,
+        "102000",
+        en("wizard.err.stop_upper_passed", value="102,000", price="105,000"),
+        upper_q,
+    )
+    await chat.say("/cancel")
+
+    await start_grid(chat, "Grid 2")
+    await up_to_the_trigger("106000", "110000")
+    ask_stop_upper = await chat.say("106500")  # the trigger, above the price: fine
+    ask_stop_lower = await chat.tap(ask_stop_upper, "⏭ Skip")
+    lower_q = en("wizard.ask.stop_lower", quote="USDT", lower="106,000")
+    assert lower_q in ask_stop_lower.text
+    await expect_reask(
+        chat,
+        database,
+        "105500",
+        en("wizard.err.stop_lower_passed", value="105,500", price="105,000"),
+        lower_q,
+    )
+    preview = await chat.say("104000")
+    assert "Trigger: starts when the price crosses 106,500 USDT" in preview.text
+
+
 async def test_grid_wizard_reasks_a_wrong_answer_at_every_step(
     chat: Chat, database: Database, fleet: Fleet, accounts: Accounts
 ) -> None:

@@ -78,6 +78,15 @@ TEXTS = {
             "The lower stop must be a price above 0 and below the lower price ({lower})."
         ),
         "wizard.err.over_allocation": "{requested} % is more than the {free} % still free.",
+        "wizard.err.trigger_far": (
+            "A trigger at {value} is more than half the price away from {price} now: check the number."
+        ),
+        "wizard.err.stop_upper_passed": (
+            "The price is {price} now, already at or above an upper stop at {value}: the bot would stop at once."
+        ),
+        "wizard.err.stop_lower_passed": (
+            "The price is {price} now, already at or below a lower stop at {value}: the bot would stop at once."
+        ),
         "wizard.err.over_capital": (
             "{needed} USDT is more than this bot's allocation of the balance now: at most <b>{allocated} USDT</b>."
         ),
@@ -219,6 +228,9 @@ TEXTS = {
         "wizard.rule.stop_upper": "상단 중지 가격은 상단 가격 ({upper})보다 높아야 합니다.",
         "wizard.rule.stop_lower": "하단 중지 가격은 0보다 크고 하단 가격 ({lower})보다 낮아야 합니다.",
         "wizard.err.over_allocation": "{requested} %는 남은 배분 {free} %보다 많습니다.",
+        "wizard.err.trigger_far": "트리거 {value}는 현재가 {price}에서 절반 이상 떨어져 있습니다: 숫자를 확인하세요.",
+        "wizard.err.stop_upper_passed": "현재가 {price}가 이미 상단 정지가 {value} 이상입니다: 봇이 바로 멈춥니다.",
+        "wizard.err.stop_lower_passed": "현재가 {price}가 이미 하단 정지가 {value} 이하입니다: 봇이 바로 멈춥니다.",
         "wizard.err.over_capital": "{needed} USDT는 지금 이 봇의 배분액보다 많습니다: 최대 <b>{allocated} USDT</b>.",
         "wizard.err.name_taken": "“{name}” 이름의 봇이 이미 있습니다. 다른 이름을 고르세요.",
         "wizard.err.grid_too_small": (

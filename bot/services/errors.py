@@ -155,3 +155,16 @@ class PrivateChatOnly(DomainError):
 
     def __init__(self) -> None:
         super().__init__("this is done in the private chat with the bot")
+
+
+class AgainstThePrice(ValidationError):
+    """A grid's trigger or stop makes no sense at the price now: a trigger more than half the price away
+    (a typo such as 10 for 105,000), a stop the price has already passed (the bot would stop at once)."""
+
+    code = "against_price"
+
+    def __init__(self, field: str, reason: str, value: Any, price: Any) -> None:
+        super().__init__(
+            field, f"{field} {value} against the price {price}: {reason}", value=value, price=price
+        )
+        self.reason = reason
