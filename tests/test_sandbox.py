@@ -128,7 +128,7 @@ async def test_sandbox_grid_bot_from_the_wizard_fills_within_a_minute(
         ("[1] +5 %", "#1"),
         ("[2] 20", "#2"),
         ("[1] Arithmetic", "#1"),
-        ("[2] Allocated: 1,000.00", "#2"),
+        ("[2] Allocated, 1 % kept for price moves: 990.00", "#2"),
         ("step 9/11", None),
         ("[1] ⏭ Skip", "#1"),
         ("step 10/11", None),
