@@ -30,6 +30,7 @@ from aiolimiter import AsyncLimiter
 from sqlalchemy import or_, select, update
 
 from bot.i18n import CATALOG, t
+from bot.services.exchange_errors import exchange_code, topic
 from db.base import utcnow
 from db.models import AlertOutbox, User
 from db.session import Database
@@ -55,6 +56,15 @@ def render_alert(kind: str, payload: dict[str, Any], lang: str) -> str:
     """The alert's text in `lang`; payload values are HTML-escaped (they may hold bot names)."""
     key = f"alert.{kind}"
     params = {name: html.escape(_display(name, value)) for name, value in payload.items()}
+    if payload.get("account_kind") in ("classic", "uta"):
+        params["kind"] = html.escape(t(lang, f"keys.kind.{payload['account_kind']}"))
+    if "error" in payload and exchange_code(str(payload["error"])):
+        # an exchange's refusal in words, with its code, never its raw answer
+        error = str(payload["error"])
+        reason = t(lang, f"exchange.error.{topic(error)}")
+        params["error"] = html.escape(
+            t(lang, "exchange.error.inline", reason=reason, code=exchange_code(error))
+        )
     if key not in CATALOG["en"]:
         return t(lang, "alert.generic", kind=html.escape(kind), details=html.escape(_details(payload)))
     try:

@@ -129,7 +129,10 @@ def build_services(settings: Settings, *, cipher: CredentialCipher | None = None
     fleet = Fleet(db, max_bots_per_user=settings.max_bots_per_user, max_leverage=settings.max_leverage)
     venue = PaperVenue(db, maker_fee=settings.maker_fee_rate, taker_fee=settings.taker_fee_rate)
     # users in live mode trade with their own keys, on EXCHANGE_API_URL where the operator set one
-    live = LiveAccounts(CcxtExchangeRegistry(api_base_url=settings.exchange_api_url), cipher)
+    registry = CcxtExchangeRegistry(api_base_url=settings.exchange_api_url)
+    live = LiveAccounts(registry, cipher)
+    accounts.key_checker = registry.check_key  # keys are checked with the exchange before they are stored
+    registry.kind_listeners.append(accounts.account_kind_found)  # an account's kind found, or changed
     public = None
     if settings.price_feed == "live":  # paper bots on live prices read the exchange's public candles
         public = PublicMarketData.for_exchange("bitget", api_url=settings.exchange_api_url)

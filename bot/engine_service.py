@@ -43,7 +43,7 @@ from bot.services.fleet import Fleet
 from bot.services.trading import Trading
 from db import queries as q
 from db.bulk import in_chunks
-from db.models import BotInstance, TrendPositionRow, User
+from db.models import BotInstance, GridBotConfig, GridOrder, TrendPositionRow, User
 from db.session import Database
 from engine.exchange import (
     AuthenticationFailed,
@@ -290,17 +290,46 @@ class EngineService:
         return True
 
     async def _stop_problem(self, bot_id: int, exc: BaseException, requested: Any) -> None:
-        """Note what the stop waits for on the bot; tell the owner once it has lasted too long."""
+        """Note what the stop waits for on the bot; tell the owner once it has lasted too long, or at once
+        when the exchange refuses the account's keys (revoked or expired: nothing can be cancelled, so
+        the owner is told which orders the bot's books hold open on the exchange)."""
         orders = exc.orders if isinstance(exc, StopIncomplete) else []
+        refused_keys = isinstance(exc, AuthenticationFailed)
+        if refused_keys:
+            orders = await self._orders_on_books(bot_id)
         note = _error_text(exc)
         waited = time.time() - requested.timestamp() if requested is not None else 0.0
-        stuck = waited >= self.stop_alert_after
+        stuck = refused_keys or waited >= self.stop_alert_after
         alert = None
         if stuck and bot_id not in self._stuck_told:  # told once per stop
             self._stuck_told.add(bot_id)
             alert = {"orders": ", ".join(orders[:20]) or "-", "count": len(orders), "error": note}
         text = f"{len(orders)} orders left: {note}" if orders else note
         await self.fleet.note_stop(bot_id, text, alert=alert)
+
+    async def _orders_on_books(self, bot_id: int) -> list[str]:
+        """The client ids of the orders the bot's books say rest on the exchange (grid lines placed, a
+        trend position's take profit and stop loss)."""
+        async with self.db.read() as session:
+            grid = await session.execute(
+                select(GridOrder.status, GridOrder.buy_order_id, GridOrder.sell_order_id)
+                .join(GridBotConfig, GridBotConfig.id == GridOrder.grid_config_id)
+                .where(GridBotConfig.bot_instance_id == bot_id)
+                .order_by(GridOrder.grid_index)
+            )
+            orders = [
+                buy if status == "buy_placed" else sell
+                for status, buy, sell in grid
+                if (status == "buy_placed" and buy) or (status == "sell_placed" and sell)
+            ]
+            trend = await session.execute(
+                select(TrendPositionRow.tp_order_id, TrendPositionRow.sl_order_id).where(
+                    TrendPositionRow.bot_instance_id == bot_id,
+                    TrendPositionRow.status.in_(("open", "closing")),
+                )
+            )
+            orders += [cid for row in trend for cid in row if cid]
+        return orders
 
     def _retry_stop(self, bot_id: int, *, delay: float | None = None) -> None:
         if self._closing or bot_id in self._stops:

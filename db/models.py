@@ -80,6 +80,11 @@ class User(Base):
     api_key_hint: Mapped[str | None] = mapped_column(String(16))  # masked key shown in the chat
     # which exchange account the stored keys open (a bot bound to another account is never moved to it)
     api_account_id: Mapped[str | None] = mapped_column(String(64))
+    # the Bitget account's kind the keys open: classic (API v2) or uta (unified, API v3); None: not yet known
+    api_account_kind: Mapped[str | None] = mapped_column(String(8))
+    api_account_hint: Mapped[str | None] = mapped_column(String(16))  # masked exchange account id (uid)
+    # the keys are demo-trading keys (Bitget's demo keys work only with PAPTRADING: 1, live keys only without)
+    api_keys_demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     paper_balance: Mapped[Decimal] = mapped_column(
         Money(), default=Decimal("10000"), server_default=text("10000")
     )

@@ -71,6 +71,7 @@ class KeysAction(StrEnum):
     set = "set"
     paper = "paper"
     live = "live"
+    demo = "demo"  # Bitget's demo trading (live mode on demo keys)
     clear = "clear"
     clear_confirm = "clearok"
     stop_bots = "stopbots"  # stop the bots a switch or a key change waits for, then do it
@@ -292,7 +293,7 @@ def stop_all_holdings(lang: str) -> InlineKeyboardMarkup:
 
 
 def keys_menu(user: UserDTO, exchanges: tuple[str, ...], lang: str) -> InlineKeyboardMarkup:
-    """Set keys per exchange, switch paper/live, remove the keys."""
+    """Set keys per exchange, switch between paper, demo and live, remove the keys."""
     set_rows = [
         [
             _button(
@@ -302,13 +303,14 @@ def keys_menu(user: UserDTO, exchanges: tuple[str, ...], lang: str) -> InlineKey
         ]
         for name in exchanges
     ]
-    mode = (
-        _button(t(lang, "keys.btn.paper"), KeysCD(action=KeysAction.paper))
-        if user.trading_mode == "live"
-        else _button(t(lang, "keys.btn.live"), KeysCD(action=KeysAction.live))
-    )
+    current = ("demo" if user.demo_trading else "live") if user.trading_mode == "live" else "paper"
+    modes = [
+        _button(t(lang, f"keys.btn.{mode}"), KeysCD(action=KeysAction(mode)))
+        for mode in ("paper", "demo", "live")
+        if mode != current
+    ]  # the three modes: paper (simulated here), demo (Bitget's demo trading), live
     clear = [_button(t(lang, "keys.btn.clear"), KeysCD(action=KeysAction.clear))] if user.has_api_keys else []
-    return _markup(*set_rows, [mode], clear, [_menu(lang, MenuAction.main, "menu.main")])
+    return _markup(*set_rows, modes, clear, [_menu(lang, MenuAction.main, "menu.main")])
 
 
 def stop_bots_first(count: int, target: str, lang: str) -> InlineKeyboardMarkup:

@@ -1,4 +1,6 @@
-"""/keys: the exchange API key, secret and passphrase, and the trading mode (paper or live).
+"""/keys: the exchange API key, secret and passphrase, and the trading mode: paper (simulated here), demo
+(Bitget's demo trading, on demo keys) or live. Keys are checked with the exchange before they are stored
+(their permissions, account kind and balances shown; wrong ones refused with the exchange's code).
 
 Each message that carried a secret is deleted before anything else happens (invariant 6); the accounts
 service encrypts the values, and every answer shows only the masked key. Between the steps the values sit
@@ -24,7 +26,8 @@ from aiogram.types import CallbackQuery, Message
 from bot.i18n import t
 from bot.services.accounts import EXCHANGES, Accounts
 from bot.services.dto import UserDTO
-from bot.services.errors import BotsOnVenue, DomainError
+from bot.services.errors import BotsOnVenue, DomainError, KeysNeeded, KeysRefused
+from bot.services.exchange_errors import topic_of_code
 from bot.services.fleet import Fleet
 from handlers import keyboards as kb
 from handlers import texts as render
@@ -119,17 +122,56 @@ async def receive_passphrase(
 
 
 async def _save(message: Message, state: FSMContext, accounts: Accounts, user: UserDTO, lang: str) -> None:
+    """The keys are checked with the exchange before they are stored (Accounts.enter_api_keys): keys it
+    refuses get one message saying why, with the exchange's code, and the wizard asks for the key again."""
     data = await state.get_data()
     await state.clear()  # a refusal starts over: the secrets must not linger in the FSM storage
-    updated = await accounts.set_api_keys(
-        user.id,
-        exchange_id=data["exchange"],
-        api_key=data["api_key"],
-        secret=data["secret"],
-        passphrase=data.get("passphrase"),
+    try:
+        entered = await accounts.enter_api_keys(
+            user.id,
+            exchange_id=data["exchange"],
+            api_key=data["api_key"],
+            secret=data["secret"],
+            passphrase=data.get("passphrase"),
+            demo=data.get("demo"),
+        )
+    except KeysRefused as refused:
+        await state.set_state(KeysForm.api_key)
+        await state.set_data({k: data[k] for k in ("exchange", "demo", "switch") if k in data})
+        await message.answer(_refusal(refused, lang))
+        return
+    updated = entered.user
+    switched = False
+    if data.get("switch"):  # asked for by a switch to demo or live: now it can be made
+        try:
+            updated = await accounts.set_trading_mode(user.id, "live", demo=bool(data.get("demo")))
+            switched = True
+        except DomainError as exc:
+            log.info("keys saved, switch not made: %s", exc)
+    text = t(
+        lang,
+        "keys.checked",
+        api_key=html.escape(updated.masked_api_key or ""),
+        kind=t(lang, f"keys.kind.{entered.kind}"),
+        account=html.escape(entered.account_hint or "-"),
+        spot=f"{entered.spot_usdt:,.2f}",
+        futures=f"{entered.futures_usdt:,.2f}",
     )
-    text = f"{t(lang, 'keys.saved')}\n\n{render.keys(updated, lang)}"
+    if entered.can_withdraw:
+        text += "\n\n" + t(lang, "keys.withdraw_warning")
+    if switched:
+        text += "\n\n" + t(lang, "keys.switched")
+    text += f"\n\n{render.keys(updated, lang)}"
     await message.answer(text, reply_markup=kb.keys_menu(updated, EXCHANGES, lang))
+
+
+def _refusal(refused: KeysRefused, lang: str) -> str:
+    if refused.reason == "no_trade":
+        return t(lang, "keys.refused.no_trade")
+    code = refused.exchange_code or "-"
+    reason = t(lang, f"exchange.error.{topic_of_code(refused.exchange_code)}")
+    key = "keys.refused.auth" if refused.reason == "auth" else "keys.refused.exchange"
+    return t(lang, key, reason=reason, code=code)
 
 
 async def _forget(message: Message) -> None:
@@ -140,17 +182,34 @@ async def _forget(message: Message) -> None:
         log.warning("could not delete a message with a secret in chat %s: %s", message.chat.id, exc.message)
 
 
-@router.callback_query(KeysCD.filter(F.action.in_({KeysAction.paper, KeysAction.live})))
+@router.callback_query(KeysCD.filter(F.action.in_({KeysAction.paper, KeysAction.live, KeysAction.demo})))
 async def set_mode(
-    cq: CallbackQuery, callback_data: KeysCD, accounts: Accounts, user: UserDTO, lang: str
+    cq: CallbackQuery,
+    callback_data: KeysCD,
+    accounts: Accounts,
+    user: UserDTO,
+    lang: str,
+    state: FSMContext | None = None,
 ) -> None:
+    """Paper (simulated here), demo (Bitget's demo trading: live mode on demo keys) or live. Demo or live
+    without keys for it asks for them, then switches."""
     if await _refuse_group(cq, lang):
         return
-    mode = callback_data.action.value
+    target = callback_data.action.value
+    mode = "paper" if target == "paper" else "live"
+    demo = None if target == "paper" else target == "demo"
     try:
-        updated = await accounts.set_trading_mode(user.id, mode)
+        updated = await accounts.set_trading_mode(user.id, mode, demo=demo)
     except BotsOnVenue:
-        await _offer_stop(cq, accounts, user, await accounts.bots_on_other_venues(user.id, mode), mode, lang)
+        waiting = await accounts.bots_on_other_venues(user.id, mode, demo=demo)
+        await _offer_stop(cq, accounts, user, waiting, target, lang)
+        return
+    except KeysNeeded as needed:
+        if state is None:
+            raise
+        await state.set_state(KeysForm.api_key)
+        await state.set_data({"exchange": "bitget", "demo": needed.demo, "switch": True})
+        await show(cq, t(lang, "keys.ask.env.demo" if needed.demo else "keys.ask.env.live"))
         return
     await show(
         cq,
@@ -182,16 +241,21 @@ async def stop_bots(
     if await _refuse_group(cq, lang):
         return
     target = callback_data.target
+    mode_target = target in ("paper", "live", "demo")
     waiting = (
-        await accounts.bots_on_other_venues(user.id, target)
-        if target in ("paper", "live")
+        await accounts.bots_on_other_venues(
+            user.id,
+            "paper" if target == "paper" else "live",
+            demo=None if target == "paper" else target == "demo",
+        )
+        if mode_target
         else await accounts.bots_on_keys(user.id)
     )
     for bot_id in waiting:
         with contextlib.suppress(DomainError):  # stopped meanwhile
             await fleet.stop(user.id, bot_id, holdings="keep")
-    if target in ("paper", "live"):
-        await set_mode(cq, KeysCD(action=KeysAction(target)), accounts, user, lang)
+    if mode_target:
+        await set_mode(cq, KeysCD(action=KeysAction(target)), accounts, user, lang, state)
     elif target == "clear":
         await clear(cq, accounts, user, lang)
     else:

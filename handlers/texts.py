@@ -208,7 +208,9 @@ def keys(user: UserDTO, lang: str) -> str:
         if user.has_api_keys and user.masked_api_key
         else t(lang, "keys.none")
     )
-    mode = t(lang, "keys.mode.live") if user.trading_mode == "live" else t(lang, "keys.mode.paper")
+    mode = t(lang, "keys.mode.paper")
+    if user.trading_mode == "live":
+        mode = t(lang, "keys.mode.demo") if user.demo_trading else t(lang, "keys.mode.live")
     return t(lang, "keys.title", exchange=html.escape(user.exchange_id), api_key=api_key, mode=mode)
 
 

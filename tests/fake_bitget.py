@@ -1,4 +1,5 @@
-"""A local fake of Bitget's v2 REST API for the ccxt adapter's tests.
+"""A local fake of Bitget's REST API for the ccxt adapter's tests: v2 for classic accounts, v3
+(tests/fake_bitget_v3.py) for unified trading accounts.
 
 It serves real ccxt over HTTP on 127.0.0.1: checks Bitget's request signature, answers in
 Bitget's v2 payload shapes (recorded ones from `fixtures/bitget/`, see SOURCES.md), keeps per
@@ -247,6 +248,14 @@ class FakeAccount:
     positions: dict[str, FakePosition] = field(default_factory=dict)
     leverage: dict[str, int] = field(default_factory=dict)
     plans: dict[str, FakePlan] = field(default_factory=dict)
+    kind: str = "classic"  # classic (API v2 only) or uta (unified trading account, API v3 only)
+    uid: str = "7264631750"
+    can_trade: bool = True
+    can_withdraw: bool = False
+    hold_mode: str = "one_way_mode"
+    demo: bool = (
+        False  # a demo-trading account: its keys work only with PAPTRADING: 1, live keys only without
+    )
 
 
 class FakeBitget:
@@ -300,13 +309,28 @@ class FakeBitget:
         *,
         spot: dict[str, str] | None = None,
         futures_usdt: str = "0",
+        kind: str = "classic",
+        can_trade: bool = True,
+        can_withdraw: bool = False,
+        uid: str | None = None,
+        demo: bool = False,
     ) -> FakeAccount:
+        """An account of either kind: a classic one answers only v2, a unified one (`kind="uta"`) only
+        v3, each refusing the other's endpoints with Bitget's codes (40085 / 40084). A unified
+        account's one wallet is shown by v3 as the sum of the fake's spot and futures pools."""
+        if kind not in ("classic", "uta"):
+            raise ValueError(f"unknown account kind {kind}")
         account = FakeAccount(
             api_key,
             secret,
             passphrase,
             spot={coin: [Decimal(amount), ZERO] for coin, amount in (spot or {}).items()},
             futures_wallet=Decimal(futures_usdt),
+            kind=kind,
+            can_trade=can_trade,
+            can_withdraw=can_withdraw,
+            uid=uid or str(7_264_631_750 + len(self.accounts)),
+            demo=demo,
         )
         self.accounts[api_key] = account
         return account
@@ -457,6 +481,20 @@ class FakeBitget:
         ).decode()
         if not hmac.compare_digest(expected, sign):
             raise BitgetError("40009", "sign signature error")
+        if (headers.get("PAPTRADING") == "1") != account.demo:
+            # demo keys are made in Bitget's demo trading and work only there (and live keys only live)
+            raise BitgetError("40099", "exchange environment is incorrect")
+        if request.path.startswith("/api/v2/") and account.kind == "uta":
+            raise BitgetError(
+                "40085",
+                "You are in Unified Account mode, and the Classic Account API is not supported at this time",
+            )
+        if request.path.startswith("/api/v3/") and account.kind == "classic":
+            raise BitgetError(
+                "40084", "You are in Classic Account mode, and the Unified Account API is not supported"
+            )
+        if request.method == "POST" and not account.can_trade:
+            raise BitgetError("40014", "Incorrect permissions")
         return account
 
     # --- public endpoints -----------------------------------------------------------------------
@@ -556,6 +594,24 @@ class FakeBitget:
             for o in account.orders.values()
             if o.product == "SPOT" and o.live and symbol in (None, o.symbol)
         ]
+
+    def h_spot_account_info(self, account: FakeAccount, _q: dict[str, str], _b: Any) -> Any:
+        # Bitget "Get Account Information": authorities are the key's permissions (stow spot trade,
+        # coow / cpow futures orders and positions, wwow withdrawals; stor / coor / cpor read only)
+        authorities = ["stow", "coow", "cpow"] if account.can_trade else ["stor", "coor", "cpor"]
+        if account.can_withdraw:
+            authorities.append("wwow")
+        return {
+            "userId": account.uid,
+            "inviterId": "",
+            "ips": "",
+            "authorities": authorities,
+            "parentId": 0,
+            "traderType": "not_trader",
+            "channelCode": "",
+            "channel": "",
+            "regisTime": "1700000000000",
+        }
 
     def h_spot_assets(self, account: FakeAccount, _q: dict[str, str], _b: Any) -> Any:
         return [
@@ -1226,6 +1282,7 @@ ROUTES = {
     ("GET", "/api/v2/spot/trade/orderInfo"): FakeBitget.h_spot_order_info,
     ("GET", "/api/v2/spot/trade/unfilled-orders"): FakeBitget.h_spot_unfilled,
     ("GET", "/api/v2/spot/account/assets"): FakeBitget.h_spot_assets,
+    ("GET", "/api/v2/spot/account/info"): FakeBitget.h_spot_account_info,
     ("POST", "/api/v2/mix/order/place-order"): FakeBitget.h_mix_place,
     ("POST", "/api/v2/mix/order/batch-place-order"): FakeBitget.h_mix_batch,
     ("POST", "/api/v2/mix/order/cancel-order"): FakeBitget.h_mix_cancel,
@@ -1240,3 +1297,8 @@ ROUTES = {
     ("GET", "/api/v2/mix/position/all-position"): FakeBitget.h_mix_positions,
     ("POST", "/api/v2/mix/account/set-leverage"): FakeBitget.h_mix_set_leverage,
 }
+
+# the unified (v3) endpoints: tests/fake_bitget_v3.py (imported last: it builds on the names above)
+from tests.fake_bitget_v3 import V3_ROUTES  # noqa: E402
+
+ROUTES.update(V3_ROUTES)

@@ -29,6 +29,8 @@ class Live:
             ccxt_options={"rateLimit": 1, "timeout_on_exit": 0},
         )
         self.live = LiveAccounts(self.registry, cipher)
+        accounts.key_checker = self.registry.check_key
+        self.registry.kind_listeners.append(accounts.account_kind_found)
         self.db, self.fleet, self.accounts = database, fleet, accounts
         self.engine = EngineService(
             database,

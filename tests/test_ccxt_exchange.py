@@ -14,6 +14,7 @@ import pytest
 from engine.exchange import (
     AuthenticationFailed,
     Candle,
+    ExchangeError,
     ExchangeNotSupported,
     InsufficientFunds,
     InvalidOrder,
@@ -161,12 +162,22 @@ async def test_requests_are_signed_and_a_wrong_secret_is_fatal(
 async def test_demo_trading_sends_bitgets_paptrading_header(
     registry: CcxtExchangeRegistry, fake: FakeBitget, alice: CcxtExchange
 ) -> None:
-    demo = await registry.connect("bitget", 1, ALICE, demo=True)
+    """Bitget's demo trading: the live hosts with PAPTRADING: 1, and demo keys (made in demo trading), which
+    work only there; live keys are refused in demo and demo keys live (the fake checks both ways)."""
+    demo_keys = Credentials("bg_demo_key_0001", "demo-secret", "demo-pass")
+    fake.add_account(demo_keys.api_key, demo_keys.secret, "demo-pass", futures_usdt="50000", demo=True)
+    demo = await registry.connect("bitget", 1, demo_keys, demo=True)
     assert demo is not alice
-    await demo.fetch_balance("swap")
+    assert (await demo.fetch_balance("swap")).total("USDT") == D(50000)
     assert fake.requests_to("/api/v2/mix/account/accounts")[-1].headers.get("PAPTRADING") == "1"
     await alice.fetch_balance("swap")
     assert "PAPTRADING" not in fake.requests_to("/api/v2/mix/account/accounts")[-1].headers
+    live_keys_in_demo = await registry.connect("bitget", 2, ALICE, demo=True)
+    with pytest.raises(ExchangeError, match="40099"):
+        await live_keys_in_demo.fetch_balance("swap")
+    demo_keys_live = await registry.connect("bitget", 3, demo_keys)
+    with pytest.raises(ExchangeError, match="40099"):
+        await demo_keys_live.fetch_balance("swap")
 
 
 async def test_unknown_exchange_is_not_supported(registry: CcxtExchangeRegistry) -> None:

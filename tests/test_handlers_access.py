@@ -14,6 +14,7 @@ from bot.sandbox import TelegramEmulator
 from db.models import User
 from handlers.callbacks import BotAction, BotCD
 from handlers.keyboards import EditCD, EditField
+from tests.fake_bitget import FakeBitget
 from tests.test_handlers_e2e import ALICE, BOB, App, labels, start_app, stop_app
 
 API_KEY = "bg_1a2b3c4d5e6f7a8b9c"
@@ -29,9 +30,14 @@ async def emu() -> AsyncIterator[TelegramEmulator]:
 
 @pytest.fixture
 async def app(emu: TelegramEmulator, db_url: str) -> AsyncIterator[App]:
-    running = await start_app(emu, db_url)
+    # keys are checked with the exchange before they are stored: here the local fake Bitget
+    fake = FakeBitget()
+    await fake.start()
+    fake.add_account(API_KEY, SECRET, PASSPHRASE, spot={"USDT": "10000"})
+    running = await start_app(emu, db_url, exchange_api_url=fake.url)
     yield running
     await stop_app(running)
+    await fake.close()
 
 
 # ---- /keys
@@ -75,10 +81,9 @@ async def test_keys_are_deleted_from_the_chat_and_stored_encrypted(app: App) -> 
 
 async def test_live_mode_needs_keys_and_a_bad_key_changes_nothing(app: App) -> None:
     screen = await app.send(ALICE, "/keys")
-    answer = await app.press(ALICE, screen, "💰 Switch to live")
-    assert answer.show_alert and "needs your exchange API keys" in (answer.text or "")
+    await app.press(ALICE, screen, "💰 Switch to live")  # no keys yet: it asks for them
+    assert "Live trading needs your Bitget live API keys" in screen.text
 
-    await app.press(ALICE, screen, "🔑 Set Bitget keys")
     await app.send(ALICE, "has spaces in it")
     await app.send(ALICE, SECRET)
     refused = await app.send(ALICE, PASSPHRASE)

@@ -168,3 +168,32 @@ class AgainstThePrice(ValidationError):
             field, f"{field} {value} against the price {price}: {reason}", value=value, price=price
         )
         self.reason = reason
+
+
+class KeysRefused(DomainError):
+    """Keys that were checked with the exchange before being stored and are not to be trusted: `reason`
+    is auth (the exchange refused them: wrong key, secret or passphrase, or a revoked key), no_trade (the
+    key may not trade), or exchange (the check could not be made). `exchange_code` is the exchange's own
+    code where it gave one. Nothing was stored."""
+
+    code = "keys_refused"
+
+    def __init__(self, reason: str, exchange_code: str = "", detail: str = "") -> None:
+        super().__init__(
+            f"keys refused ({reason}) {exchange_code} {detail}".strip(), exchange_code=exchange_code
+        )
+        self.reason = reason
+        self.exchange_code = exchange_code
+
+
+class KeysNeeded(ValidationError):
+    """Live or demo trading needs keys for that environment (Bitget's demo keys work only in demo trading,
+    live keys only live): none are stored, or the stored ones were checked for the other one. `demo`
+    says which keys to ask for."""
+
+    code = "keys_needed"
+
+    def __init__(self, demo: bool) -> None:
+        super().__init__("trading_mode", "set your exchange API keys for this mode first")
+        self.demo = demo
+        self.params["demo"] = demo

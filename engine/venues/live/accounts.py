@@ -10,6 +10,7 @@ import asyncio
 from typing import Protocol
 
 from engine.exchange import AuthenticationFailed
+from engine.venues.live.account_kind import ACCOUNT_KINDS
 from engine.venues.live.adapter import CcxtExchange
 from engine.venues.live.credentials import CredentialCipher, Credentials
 from engine.venues.live.registry import CcxtExchangeRegistry
@@ -24,6 +25,7 @@ class LiveAccount(Protocol):
     api_key_enc: str | None
     api_secret_enc: str | None
     api_passphrase_enc: str | None
+    api_account_kind: str | None  # classic or uta (Bitget); None: detected on connection
 
 
 class LiveAccounts:
@@ -55,7 +57,14 @@ class LiveAccounts:
             credentials = Credentials.from_encrypted(
                 self._cipher, user.api_key_enc, user.api_secret_enc, user.api_passphrase_enc
             )
-            handle = await self.registry.connect(user.exchange_id, user.id, credentials, demo=demo)
+            kind = user.api_account_kind if user.api_account_kind in ACCOUNT_KINDS else None
+            handle = await self.registry.connect(
+                user.exchange_id,
+                user.id,
+                credentials,
+                demo=demo,
+                kind=kind,  # type: ignore[arg-type]
+            )
             self._handles[(user.id, demo)] = (fingerprint, handle)
             return handle
 

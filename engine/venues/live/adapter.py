@@ -44,6 +44,7 @@ from engine.exchange import (
     round_qty_down,
 )
 from engine.venues.live.errors import (
+    AccountKindMismatch,
     RetryPolicy,
     Sleep,
     call_with_retry,
@@ -90,6 +91,29 @@ class ClientPool(Protocol):
 
     async def release(self, key: AccountKey) -> None: ...
 
+    async def redetect(self, key: AccountKey) -> bool:
+        """Detect the account's kind again after Bitget refused a call for it (40084/40085); True
+        when the kind changed (the client now speaks the other API), so the call is worth a retry."""
+        ...
+
+
+def _redetecting(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """A call Bitget refuses for the account's kind (the user upgraded to a unified account, or the
+    stored kind is wrong) runs once more after the kind is detected again; the refusal happens before
+    anything is placed, so the second run cannot double an order."""
+
+    async def run(self: CcxtExchange, *args: Any, **kwargs: Any) -> T:
+        try:
+            return await method(self, *args, **kwargs)
+        except AccountKindMismatch:
+            if not await self._registry.redetect(self._key):
+                raise
+            return await method(self, *args, **kwargs)
+
+    run.__name__ = method.__name__
+    run.__doc__ = method.__doc__
+    return run
+
 
 class CcxtExchange:
     """One account's `Exchange`, shared by that account's bots (get it from the registry)."""
@@ -116,6 +140,11 @@ class CcxtExchange:
     def key(self) -> AccountKey:
         return self._key
 
+    @property
+    def uta(self) -> bool:
+        """A unified trading account (Bitget API v3); else a classic one (v2)."""
+        return bool(self._client.options.get("uta"))
+
     def __repr__(self) -> str:
         exchange_id, account_id, demo = self._key
         return f"CcxtExchange({exchange_id!r}, account={account_id!r}, demo={demo})"
@@ -134,6 +163,7 @@ class CcxtExchange:
             raise InvalidOrder(f"unknown market {symbol!r} on {self._key.exchange_id}")
         return market
 
+    @_redetecting
     async def fetch_ticker(self, symbol: str) -> Ticker:
         self.market(symbol)
         raw = await self._call(self._client.fetch_ticker, symbol)
@@ -142,6 +172,7 @@ class CcxtExchange:
             raise ExchangeError(f"{symbol} ticker has no last price")
         return Ticker(symbol, last, dec(raw.get("bid")), dec(raw.get("ask")), raw.get("timestamp"))
 
+    @_redetecting
     async def fetch_candles(
         self, symbol: str, timeframe: str, since: int | None = None, limit: int | None = None
     ) -> list[Candle]:
@@ -154,6 +185,7 @@ class CcxtExchange:
 
     # --- account --------------------------------------------------------------------------------
 
+    @_redetecting
     async def fetch_balance(self, market_type: MarketType | None = None) -> Balance:
         raw = await self._call(self._client.fetch_balance, {"type": market_type or self._default_type})
         totals, frees, useds = raw.get("total") or {}, raw.get("free") or {}, raw.get("used") or {}
@@ -167,6 +199,7 @@ class CcxtExchange:
             assets[currency] = AssetBalance(free, used, free + used if total is None else total)
         return Balance(assets)
 
+    @_redetecting
     async def fetch_positions(self, symbols: Sequence[str] | None = None) -> list[Position]:
         for symbol in symbols or ():
             self.market(symbol)
@@ -189,6 +222,7 @@ class CcxtExchange:
             )
         return positions
 
+    @_redetecting
     async def set_leverage(self, symbol: str, leverage: int, max_leverage: int | None = None) -> None:
         market = self.market(symbol)
         if market.type != "swap":
@@ -203,6 +237,7 @@ class CcxtExchange:
 
     # --- orders ---------------------------------------------------------------------------------
 
+    @_redetecting
     async def create_order(self, req: OrderRequest) -> Order:
         market = self.market(req.symbol)
         prepared = self._prepare(req, market, await self._reference_price(req, market))
@@ -234,6 +269,7 @@ class CcxtExchange:
             return await self._order_after_create(raw, prepared, market)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    @_redetecting
     async def create_orders(self, reqs: Sequence[OrderRequest]) -> BatchResult:
         """Orders grouped by symbol and sent in batches of at most 50. Orders our own checks
         refuse, and those the exchange refuses or leaves out of its answer, come back in
@@ -355,10 +391,11 @@ class CcxtExchange:
                 log.warning("batch answer holds an order we did not send: %s", raw.get("id"))
                 continue
             seen.add(client_id)
-            if raw.get("status") == "rejected" or not raw.get("id"):
-                info = raw.get("info") or {}
+            info = raw.get("info") or {}
+            if raw.get("status") == "rejected" or not raw.get("id") or _refused_entry(info):
                 reason = (
-                    " ".join(str(info[k]) for k in ("errorCode", "errorMsg") if info.get(k)) or "rejected"
+                    " ".join(str(info[k]) for k in ("errorCode", "errorMsg", "code", "msg") if info.get(k))
+                    or "rejected"
                 )
                 rejected.append(RejectedOrder(client_id, reason))
             else:
@@ -370,6 +407,7 @@ class CcxtExchange:
         ]
         return accepted, rejected
 
+    @_redetecting
     async def cancel_order(self, order_id: str, symbol: str) -> None:
         market = self.market(symbol)
         if market.type == "swap" and await self._cancel_plan(order_id, symbol):
@@ -389,6 +427,7 @@ class CcxtExchange:
                 return
             raise
 
+    @_redetecting
     async def cancel_orders(self, order_ids: Sequence[str], symbol: str) -> list[str]:
         """Ids the exchange confirmed cancelled, in batches of 50. An order cancelled by a try
         whose answer got lost is not in the list (it no longer shows in `fetch_open_orders`)."""
@@ -403,9 +442,14 @@ class CcxtExchange:
             ids = [i for i in ids if i not in plans]
         for start in range(0, len(ids), BATCH_LIMIT):
             raw = await self._call(self._client.cancel_orders, ids[start : start + BATCH_LIMIT], symbol)
-            cancelled += [o["id"] for o in raw if o.get("id") and o.get("status") != "rejected"]
+            cancelled += [
+                o["id"]
+                for o in raw
+                if o.get("id") and o.get("status") != "rejected" and not _refused_entry(o.get("info") or {})
+            ]
         return cancelled
 
+    @_redetecting
     async def fetch_order(self, order_id: str, symbol: str) -> Order:
         market = self.market(symbol)
         try:
@@ -416,8 +460,11 @@ class CcxtExchange:
             raw = await self._call(self._raw_plan_order, symbol, order_id=order_id)
             if raw is None:
                 raise
+            order = self._order_from_ccxt(raw, market)
+            return await self._executed_plan(raw, order, market) if order.status == "closed" else order
         return self._order_from_ccxt(raw, market)
 
+    @_redetecting
     async def fetch_order_by_client_id(self, client_order_id: str, symbol: str) -> Order | None:
         market = self.market(symbol)
         raw = await self._call(self._raw_order_by_client_id_of, client_order_id, symbol)
@@ -431,6 +478,8 @@ class CcxtExchange:
     async def _executed_plan(self, raw: dict[str, Any], plan: Order, market: Market) -> Order:
         """A triggered stop (a Bitget plan order) as the market order it sent: its fills, fee and time
         are that order's (the plan's own answer carries no fee), its ids the plan's."""
+        if self.uta:
+            return await self._executed_strategy(raw, plan, market)
         executed_id = (raw.get("info") or {}).get("executeOrderId")
         if not executed_id:
             log.warning("plan order %s has no executed order id: its fee is not known", plan.client_order_id)
@@ -447,6 +496,39 @@ class CcxtExchange:
             trigger_price=plan.trigger_price,
             status="closed" if executed.status != "open" else "open",
         )
+
+    @_redetecting
+    async def _executed_strategy(self, raw: dict[str, Any], plan: Order, market: Market) -> Order:
+        """A unified account's stop (a strategy order) that left the live list: v3 names neither its
+        status nor the order it sent. It executed when the order history holds a reduce-only market
+        order of its side and size, created from the moment the stop was placed, whose client id is
+        none of ours (Bitget names the orders it sends; every id we send starts with the stop's own
+        namespace, so our own exit after a cancelled stop is never taken for it); else it was cancelled."""
+        info = raw.get("info") or {}
+        since = int(info.get("createdTime") or 0) or None
+        namespace = (plan.client_order_id or "")[:5]
+        history = await self._call(self._client.fetch_canceled_and_closed_orders, market.symbol, since)
+        for candidate in history:
+            cinfo = candidate.get("info") or {}
+            if (
+                cinfo.get("orderType") == "market"
+                and str(cinfo.get("reduceOnly", "")).upper() == "YES"
+                and cinfo.get("side") == plan.side
+                and dec(cinfo.get("qty")) == plan.qty
+                and not str(cinfo.get("clientOid") or "").startswith(namespace)
+                and dec0(cinfo.get("cumExecQty")) > 0
+            ):
+                executed = self._order_from_ccxt(candidate, market)
+                return replace(
+                    executed,
+                    id=plan.id,
+                    client_order_id=plan.client_order_id,
+                    type="market",
+                    reduce_only=True,
+                    trigger_price=plan.trigger_price,
+                    status="closed",
+                )
+        return replace(plan, status="canceled")
 
     async def fetch_open_orders(self, symbol: str) -> list[Order]:
         market = self.market(symbol)
@@ -479,23 +561,34 @@ class CcxtExchange:
     ) -> dict[str, Any] | None:
         """A plan order by client id or id, live ones first, then the history (executed, cancelled).
         Raw ccxt calls: the caller's retry loop handles errors."""
-        params: dict[str, Any] = {"trigger": True, "planType": "normal_plan"}
-        if client_order_id is not None:
-            params["clientOid"] = client_order_id
-        if order_id is not None:
-            params["orderId"] = order_id
-        for fetch in (self._client.fetch_open_orders, self._client.fetch_canceled_and_closed_orders):
+        params = self._plan_params()
+        if not self.uta:  # v2 filters by id; v3's strategy lists have no such filter
+            if client_order_id is not None:
+                params["clientOid"] = client_order_id
+            if order_id is not None:
+                params["orderId"] = order_id
+        for live, fetch in (
+            (True, self._client.fetch_open_orders),
+            (False, self._client.fetch_canceled_and_closed_orders),
+        ):
             for raw in await fetch(symbol, None, None, dict(params)):
                 if (client_order_id is not None and raw.get("clientOrderId") == client_order_id) or (
                     order_id is not None and str(raw.get("id")) == order_id
                 ):
+                    if self.uta and not live:
+                        # v3's strategy history carries no status: executed or cancelled is told by
+                        # the order it sent (see _executed_plan)
+                        raw = {**raw, "status": "closed"}
                     return raw
         return None
+
+    def _plan_params(self) -> dict[str, Any]:
+        return {"trigger": True} if self.uta else {"trigger": True, "planType": "normal_plan"}
 
     async def _plan_orders(self, symbol: str, *, live: bool) -> list[Order]:
         market = self.market(symbol)
         fetch = self._client.fetch_open_orders if live else self._client.fetch_canceled_and_closed_orders
-        raw = await self._call(fetch, symbol, None, None, {"trigger": True, "planType": "normal_plan"})
+        raw = await self._call(fetch, symbol, None, None, self._plan_params())
         return [self._order_from_ccxt(o, market) for o in raw]
 
     async def _cancel_plan(self, order_id: str, symbol: str) -> bool:
@@ -570,11 +663,20 @@ class CcxtExchange:
             params["postOnly"] = True
         return _Prepared(req, qty, price, params)
 
-    @staticmethod
-    def _ccxt_args(prepared: _Prepared) -> tuple[str, str, str, str, str | None, dict[str, Any]]:
+    def _ccxt_args(self, prepared: _Prepared) -> tuple[str, str, str, str, str | None, dict[str, Any]]:
         req = prepared.req
         price = _text(prepared.price) if prepared.price is not None else None
-        return req.symbol, req.type, req.side, _text(prepared.qty), price, dict(prepared.params)
+        params = dict(prepared.params)
+        if self.uta and "triggerPrice" in params:
+            # a unified account's stop is a strategy order (place-strategy-order): a stop loss on the
+            # position's side, triggered by the last price ("market"), sent as a market order
+            params = {
+                "clientOrderId": params["clientOrderId"],
+                "stopLossPrice": params["triggerPrice"],
+                "slTriggerBy": "market",
+                "reduceOnly": True,
+            }
+        return req.symbol, req.type, req.side, _text(prepared.qty), price, params
 
     async def _order_after_create(self, raw: dict[str, Any], prepared: _Prepared, market: Market) -> Order:
         order = self._order_from_request(raw, prepared)
@@ -608,6 +710,9 @@ class CcxtExchange:
         )
 
     def _order_from_ccxt(self, raw: dict[str, Any], market: Market) -> Order:
+        info = raw.get("info") or {}
+        if "category" in info:
+            return self._order_from_v3(raw, info, market)
         price = dec(raw.get("price")) or None
         average = dec(raw.get("average")) or None
         fees = raw.get("fees") or ([raw["fee"]] if raw.get("fee") else [])
@@ -647,10 +752,60 @@ class CcxtExchange:
             fee_base=fee_base,
         )
 
+    def _order_from_v3(self, raw: dict[str, Any], info: dict[str, Any], market: Market) -> Order:
+        """An order as Bitget's v3 (unified account) answers it, read from its own fields: ccxt 4.5
+        reads no average price from them (v3 says avgPrice), no size of a spot market buy, and takes
+        the fee's coin for the market's settle coin (none on spot, where a buy's fee is in the coin
+        bought) with its sign flipped (v3 reports a fee paid as a positive number)."""
+        strategy = _is_plan(raw)
+        fee = fee_base = ZERO
+        filled = dec0(info.get("cumExecQty"))
+        average = dec(info.get("avgPrice")) or None
+        for item in info.get("feeDetail") or []:
+            cost, coin = dec(item.get("fee")), item.get("feeCoin")
+            if not cost:
+                continue
+            if coin in (None, "", market.quote):
+                fee += cost
+            elif coin == market.base:
+                fee_base += cost
+                fee += cost * (average or dec(info.get("price")) or ZERO)
+        ts = raw.get("timestamp")
+        if filled:
+            ts = raw.get("lastUpdateTimestamp") or ts
+        order_type = info.get("orderType")
+        trigger = dec(info.get("stopLoss")) if strategy else None
+        return Order(
+            id=str(raw.get("id") or ""),
+            client_order_id=raw.get("clientOrderId"),
+            symbol=raw.get("symbol") or market.symbol,
+            side=info.get("side") or ("sell" if info.get("posSide") == "long" else "buy"),
+            type="market" if strategy else (order_type if order_type in ("limit", "market") else "limit"),
+            price=None if strategy else (dec(info.get("price")) or None),
+            qty=dec0(info.get("qty")),
+            filled_qty=filled,
+            avg_fill_price=average,
+            fee=fee,
+            status=_status(raw.get("status")),
+            ts=ts,
+            reduce_only=strategy or str(info.get("reduceOnly", "")).upper() == "YES",
+            trigger_price=trigger or None,
+            fee_base=fee_base,
+        )
+
 
 def _is_plan(raw: dict[str, Any]) -> bool:
-    """A Bitget plan order (a stop), as its own endpoints answer it."""
-    return "planType" in (raw.get("info") or {})
+    """A Bitget plan order (a stop), as its own endpoints answer it: v2's plan orders name their
+    planType; v3's strategy orders (a unified account's) are the ones without an orderType."""
+    info = raw.get("info") or {}
+    return "planType" in info or ("category" in info and "orderType" not in info)
+
+
+def _refused_entry(info: Mapping[str, Any]) -> bool:
+    """An entry of a v3 batch answer that Bitget refused: it carries its own error code and message
+    (v2 lists refusals apart, in failureList)."""
+    code = info.get("code")
+    return code not in (None, "", "00000")
 
 
 def _needs_reference(req: OrderRequest, market: Market) -> bool:

@@ -47,11 +47,23 @@ class RetryPolicy:
         return delay + (random.uniform(0, delay * self.jitter) if self.jitter else 0.0)
 
 
+class AccountKindMismatch(AuthenticationFailed):
+    """Bitget refused the call for the account's kind: 40085, a unified account's key on the classic
+    (v2) API, or 40084, a classic account's key on the unified (v3) API. The user upgraded their
+    account (or the kind stored with the keys is wrong): the adapter detects the kind again and retries;
+    where it cannot, this stays fatal like any authentication failure."""
+
+
+WRONG_KIND_CODES = ("40084", "40085")
+
+
 def map_ccxt_error(exc: BaseException) -> ExchangeError:
     """ccxt's exception hierarchy to ours (order matters: OrderNotFound is an InvalidOrder)."""
     message = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, ExchangeError):
         return exc
+    if isinstance(exc, ccxt.BaseError) and any(f'"{code}"' in str(exc) for code in WRONG_KIND_CODES):
+        return AccountKindMismatch(message)
     if isinstance(exc, ccxt.NetworkError | ccxt.OperationFailed):
         # NetworkError: timeouts, DDoSProtection / RateLimitExceeded, ExchangeNotAvailable /
         # OnMaintenance, InvalidNonce; OperationFailed also covers BadResponse and CancelPending.

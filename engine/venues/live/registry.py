@@ -5,9 +5,11 @@ fixes to ccxt; markets loaded once per exchange and shared between clients."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import ccxt
@@ -15,10 +17,26 @@ import ccxt.async_support as ccxt_async
 
 from engine.endpoints import point_at
 from engine.exchange import ExchangeNotSupported, Market, MarketType
+from engine.venues.live.account_kind import AccountKind, KeyInfo, key_info, probe_kind
 from engine.venues.live.adapter import AccountKey, CcxtExchange
 from engine.venues.live.credentials import Credentials
 from engine.venues.live.errors import RetryPolicy, Sleep, call_with_retry
 from engine.venues.live.markets import markets_from_ccxt
+
+log = logging.getLogger(__name__)
+
+KindListener = Callable[[AccountKey, AccountKind], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCheck:
+    """What a key opens, read before the key is trusted (see `CcxtExchangeRegistry.check_key`): its
+    permissions and account id, and the account's USDT in the spot wallet and the futures account (a
+    unified account has one wallet for both)."""
+
+    info: KeyInfo
+    spot_usdt: Decimal
+    futures_usdt: Decimal
 
 
 @dataclass(slots=True)
@@ -54,6 +72,8 @@ class CcxtExchangeRegistry:
         self._loaders: dict[tuple[str, bool], Any] = {}  # public clients that loaded the markets
         self._markets: dict[tuple[str, bool], dict[str, Market]] = {}
         self._locks: defaultdict[object, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # told when an account's kind is found (keys without one) or found changed (an upgrade)
+        self.kind_listeners: list[KindListener] = []
 
     async def connect(
         self,
@@ -63,8 +83,12 @@ class CcxtExchangeRegistry:
         *,
         demo: bool = False,
         default_type: MarketType = "spot",
+        kind: AccountKind | None = None,
     ) -> CcxtExchange:
-        """The account's shared exchange handle; every `connect` needs a matching `close()`."""
+        """The account's shared exchange handle; every `connect` needs a matching `close()`. `kind`:
+        the Bitget account's kind stored with the keys (classic: API v2, uta: v3). Keys stored before
+        kinds were (None) start as classic: a unified account's first call is refused (40085), the
+        kind is detected then, the listeners told, and the call retried (see `redetect`)."""
         key = AccountKey(exchange_id, str(account_id), demo)
         async with self._locks[key]:
             connection = self._connections.get(key)
@@ -76,8 +100,48 @@ class CcxtExchangeRegistry:
                 client.set_markets_from_exchange(market_source)
                 adapter = CcxtExchange(self, key, client, markets, default_type)
                 connection = self._connections[key] = _Connection(client, adapter, 0)
+            if exchange_id == "bitget" and kind is not None:
+                connection.client.options["uta"] = kind == "uta"
             connection.users += 1
             return connection.adapter
+
+    async def redetect(self, key: AccountKey) -> bool:
+        """Bitget refused a call of the account for its kind: detect the kind again; True (and the
+        listeners told) when it changed, so the call can be retried on the other API."""
+        connection = self._connections.get(key)
+        if connection is None or key.exchange_id != "bitget":
+            return False
+        client = connection.client
+        before: AccountKind = "uta" if client.options.get("uta") else "classic"
+        kind, _ = await probe_kind(client)
+        if kind == before:
+            return False
+        log.warning("account %s is now a %s account (was %s)", key.account_id, kind, before)
+        client.options["uta"] = kind == "uta"
+        await self._tell_kind(key, kind)
+        return True
+
+    async def _tell_kind(self, key: AccountKey, kind: AccountKind) -> None:
+        for listener in self.kind_listeners:
+            try:
+                await listener(key, kind)
+            except Exception:  # a listener's failure never fails the trading call
+                log.exception("account kind listener failed for account %s", key.account_id)
+
+    async def check_key(self, exchange_id: str, credentials: Credentials, *, demo: bool = False) -> KeyCheck:
+        """Authenticate a key before it is stored: its kind, account id and permissions, and the
+        account's USDT in each wallet. Nothing is kept: the client is closed afterwards."""
+        market_source, markets = await self._shared_markets(exchange_id, demo)
+        client = self._new_client(exchange_id, credentials, demo)
+        client.set_markets_from_exchange(market_source)
+        try:
+            info = await key_info(client)
+            probe = CcxtExchange(self, AccountKey(exchange_id, "key-check", demo), client, markets, "spot")
+            spot = (await probe.fetch_balance("spot")).total("USDT")
+            futures = (await probe.fetch_balance("swap")).total("USDT")
+            return KeyCheck(info, spot, futures)
+        finally:
+            await client.close()
 
     async def release(self, key: AccountKey) -> None:
         """One user of the account is done; the last one closes the ccxt client."""
@@ -120,7 +184,8 @@ class CcxtExchangeRegistry:
         config: dict[str, Any] = {"enableRateLimit": True, "timeout": self._timeout_ms}
         options: dict[str, Any] = {}
         if exchange_id == "bitget":
-            # Without it ccxt probes /api/v3/account/settings and may switch the account to v3 (UTA).
+            # Set per account from its kind (`connect`); without it ccxt would probe
+            # /api/v3/account/settings on its first call and swallow the probe's errors.
             options["uta"] = False
         config.update(self._ccxt_options)
         config["options"] = {**options, **self._ccxt_options.get("options", {})}
