@@ -31,8 +31,9 @@ from sqlalchemy import or_, select, update
 
 from bot.i18n import CATALOG, t
 from bot.services.exchange_errors import exchange_code, topic
+from bot.services.validation import DELETED_NAME_SEPARATOR
 from db.base import utcnow
-from db.models import AlertOutbox, User
+from db.models import AlertOutbox, BotInstance, User
 from db.session import Database
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,14 @@ class PendingAlert:
     payload: dict[str, Any]
     language: str
     attempts: int
+
+
+def _current_name(payload: dict[str, Any] | None, name: str | None) -> dict[str, Any]:
+    """The payload with the bot's name as it is now (renamed since the alert was written: the new one)."""
+    values = dict(payload or {})
+    if name is not None and "name" in values:
+        values["name"] = name.split(DELETED_NAME_SEPARATOR, 1)[0]
+    return values
 
 
 def render_alert(kind: str, payload: dict[str, Any], lang: str) -> str:
@@ -159,8 +168,9 @@ class AlertSender:
         now = utcnow()
         async with self.db.read() as session:
             rows = await session.execute(
-                select(AlertOutbox, User.language)
+                select(AlertOutbox, User.language, BotInstance.name)
                 .join(User, User.id == AlertOutbox.user_id)
+                .outerjoin(BotInstance, BotInstance.id == AlertOutbox.bot_instance_id)
                 .where(
                     AlertOutbox.sent_at.is_(None),
                     or_(AlertOutbox.next_attempt_at.is_(None), AlertOutbox.next_attempt_at <= now),
@@ -169,8 +179,8 @@ class AlertSender:
                 .limit(self.batch_size)
             )
             return [
-                PendingAlert(a.id, a.chat_id, a.kind, dict(a.payload or {}), lang, a.attempts)
-                for a, lang in rows
+                PendingAlert(a.id, a.chat_id, a.kind, _current_name(a.payload, name), lang, a.attempts)
+                for a, lang, name in rows
             ]
 
     async def _send_chat(self, alerts: list[PendingAlert]) -> int:

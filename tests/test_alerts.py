@@ -183,3 +183,27 @@ async def test_a_blocked_chat_does_not_hold_up_the_others(database: Database) ->
                 .all()
             )
         assert errors == ["undeliverable", None, "undeliverable", None]
+
+
+async def test_an_alert_uses_the_bots_current_name(database: Database, fleet) -> None:  # type: ignore[no-untyped-def]
+    """Written while the bot was "Old", sent after a rename: it says "New" (before: "Old")."""
+    async with TelegramEmulator() as emu:
+        [user] = await _users(database, emu, 1)
+        created = await fleet.create_trend_bot(user.id, name="Old", symbol="BTCUSDT", allocation_percent="10")
+        async with database.write() as session:
+            session.add(
+                AlertOutbox(
+                    user_id=user.id,
+                    chat_id=user.chat_id,
+                    bot_instance_id=created.bot.id,
+                    kind="bot_error",
+                    payload={"name": "Old", "error": "#A1#"},
+                    created_at=utcnow(),
+                )
+            )
+        await fleet.rename(user.id, created.bot.id, "New")
+        bot = _bot(emu)
+        await AlertSender(database, bot, poll_interval=0.05).drain_once()
+        await bot.session.close()
+        [message] = emu.bot_messages(user.chat_id)
+        assert "New" in (message.text or "") and "Old" not in (message.text or "")
