@@ -29,6 +29,7 @@ from bot.alerts import AlertSender
 from bot.config import Settings
 from bot.engine_service import EngineService
 from bot.i18n import LANGUAGES, t
+from bot.polling import SkipUnparseableUpdates, drop_empty_updates
 from bot.services.accounts import Accounts
 from bot.services.backtests import Backtests
 from bot.services.fleet import Fleet
@@ -152,6 +153,7 @@ def build_bot(settings: Settings) -> Bot:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     base = settings.telegram_api_base
     session = AiohttpSession(api=TelegramAPIServer.from_base(base)) if base else AiohttpSession()
+    session.middleware(SkipUnparseableUpdates())  # one update aiogram cannot parse must not stop polling
     return Bot(
         token=settings.telegram_bot_token.get_secret_value(),
         session=session,
@@ -175,6 +177,7 @@ def build_dispatcher(services: Services) -> Dispatcher:
         trading=services.engine.trading,
         backtests=services.backtests,
     )
+    dp.update.outer_middleware(drop_empty_updates)  # a skipped update's stand-in (bot.polling)
     dp.update.outer_middleware(UserMiddleware())
     dp.include_router(build_router())
     return dp
