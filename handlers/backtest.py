@@ -52,6 +52,7 @@ from bot.services.fleet import Fleet
 from bot.services.strategies import Strategies, StrategyDTO
 from handlers.callbacks import MenuAction, MenuCD
 from handlers.texts import num, show
+from handlers.wizard import message_of
 
 log = logging.getLogger(__name__)
 
@@ -507,8 +508,7 @@ async def _chose_period(
             stop_loss_percent=_dec(trend["sl"]),
             take_profit_percent=_dec(trend["tp"]),
         )
-    message = cq.message
-    assert isinstance(message, Message)  # our own, accessible message
+    message = message_of(cq)
     period = _period_label(days, lang)
 
     async def progress(percent: int) -> None:

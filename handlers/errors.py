@@ -19,7 +19,9 @@ from aiogram.types import ErrorEvent
 
 from bot.i18n import CATALOG, DEFAULT_LANGUAGE, t
 from bot.services.errors import DomainError, ValidationError
+from handlers.cosmetic import cosmetic
 from handlers.texts import num
+from handlers.wizard import OldButton
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,14 @@ def _params(error: DomainError, lang: str) -> dict[str, str]:
     return params
 
 
+@router.error(ExceptionTypeFilter(OldButton))
+async def old_button(event: ErrorEvent, lang: str = DEFAULT_LANGUAGE) -> None:
+    """A button of a message the bot can no longer see (handlers.old_buttons answers most of them)."""
+    if event.update.callback_query is not None:
+        query = event.update.callback_query.answer(t(lang, "common.old_button"), show_alert=True)
+        await cosmetic(query, "the old-button note")
+
+
 @router.error(ExceptionTypeFilter(DomainError))
 async def domain_error(
     event: ErrorEvent, lang: str = DEFAULT_LANGUAGE, state: FSMContext | None = None
@@ -61,8 +71,8 @@ async def domain_error(
     assert isinstance(error, DomainError)
     text = error_text(error, lang)
     update = event.update
-    if update.callback_query is not None:
-        await update.callback_query.answer(text[:ALERT_MAX], show_alert=True)
+    if update.callback_query is not None:  # the alert is the answer; an expired query cannot show it
+        await cosmetic(update.callback_query.answer(text[:ALERT_MAX], show_alert=True), "an error alert")
     elif update.message is not None:
         if state is not None and await state.get_state() is not None:  # still waiting for a value
             text = f"{text}\n{t(lang, 'error.ask_again')}"

@@ -5,7 +5,10 @@ Data contract for handlers (by parameter name):
   user: UserDTO   registered through `accounts.register` on first contact (language from Telegram's
                   language_code), read on every later update
   lang: str       "ko" or "en", the user's chosen language
-Updates without a Telegram user (channel posts, ...) pass through untouched.
+Updates that are not a person's own in their private chat (group and channel messages, messages sent on
+behalf of a chat or without a sender, buttons pressed in a group) never reach the database: they get
+`lang` from the sender's Telegram language only and go on to `handlers.groups`, the first router, which
+answers them without a user.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from aiogram.types import TelegramObject, Update, User
 from bot.i18n import t
 from bot.services.accounts import Accounts, language_from
 from bot.services.errors import NotFound
+from handlers.groups import is_a_persons_own
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +36,9 @@ class UserMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         tg_user: User | None = data.get("event_from_user")
         accounts: Accounts = data["accounts"]
-        if tg_user is None or tg_user.is_bot:
+        inner = event.event if isinstance(event, Update) else event
+        if tg_user is None or not is_a_persons_own(inner):
+            data["lang"] = language_from(tg_user.language_code if tg_user else None)
             return await handler(event, data)
         if not accounts.is_allowed(tg_user.id):
             await _refuse(data["bot"], event, tg_user)

@@ -6,7 +6,6 @@ Percents are 0-100; money is quote currency (USDT).
 
 from __future__ import annotations
 
-import contextlib
 import html
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -15,6 +14,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.i18n import t
 from bot.services.dto import AllocationSummary, BotDTO, UserDTO
+from handlers.cosmetic import cosmetic
 
 BAR_WIDTH = 20
 HUNDRED = Decimal(100)
@@ -167,19 +167,26 @@ def keys(user: UserDTO, lang: str) -> str:
     return t(lang, "keys.title", exchange=html.escape(user.exchange_id), api_key=api_key, mode=mode)
 
 
+# what Telegram answers when the message to edit is gone (deleted, or too old to edit)
+_GONE = ("message to edit not found", "message can't be edited", "MESSAGE_ID_INVALID")
+
+
 async def show(event: Message | CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    """A screen: a button press edits its own message in place, a command sends a new one."""
+    """A screen: a button press edits its own message in place, a command sends a new one. When the
+    pressed message is gone (deleted meanwhile, or too old to edit) the screen is sent anew: the action is
+    done, its answer must reach the person."""
     if isinstance(event, CallbackQuery):
         message = event.message
         if isinstance(message, Message):
             try:
                 await message.edit_text(text, reply_markup=markup)
             except TelegramBadRequest as exc:
-                if "message is not modified" not in exc.message:
+                if any(reason in exc.message for reason in _GONE):
+                    await message.answer(text, reply_markup=markup)
+                elif "message is not modified" not in exc.message:
                     raise
         elif event.from_user is not None and event.bot is not None:  # too old to edit: send anew
             await event.bot.send_message(event.from_user.id, text, reply_markup=markup)
-        with contextlib.suppress(TelegramBadRequest):  # the query may have expired meanwhile
-            await event.answer()
+        await cosmetic(event.answer(), "answering the button")  # the query may have expired meanwhile
         return
     await event.answer(text, reply_markup=markup)

@@ -13,7 +13,6 @@ choice (`NewBotCD`, shown by `handlers.create_common`).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,6 @@ from enum import StrEnum
 from html import escape
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -36,6 +34,7 @@ from bot.services.errors import DomainError, NameTaken, NotFound, OverAllocation
 from bot.services.fleet import Fleet, GridTooSmall
 from bot.services.strategies import Strategies
 from handlers.callbacks import BotAction, BotCD
+from handlers.cosmetic import cosmetic
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +184,7 @@ class Wizard:
         settings: Settings | None = None,
         strategies: Strategies | None = None,
     ) -> None:
-        await cq.answer()
+        await _acknowledge(cq)
         await _drop_keyboard(cq)
         await state.set_data({"kind": self.kind.value, "answers": {}})
         inp = WizardInput(fleet, user, lang, {}, settings, strategies)
@@ -229,7 +228,7 @@ class Wizard:
         if callback_data.action == WizardAction.skip and not step.skippable:
             await cq.answer(t(lang, "wizard.outdated"))
             return
-        await cq.answer()
+        await _acknowledge(cq)
         await _drop_keyboard(cq)
         inp = await _input(state, fleet, user, lang, settings, strategies)
         message = message_of(cq)
@@ -253,7 +252,7 @@ class Wizard:
         if callback_data.step != CONFIRM_STEP:
             await cq.answer(t(lang, "wizard.outdated"))
             return
-        await cq.answer()
+        await _acknowledge(cq)
         await _drop_keyboard(cq)
         await state.set_state(None)  # a second tap on "Create" finds no wizard
         message = message_of(cq)
@@ -411,15 +410,28 @@ async def _input(
 
 
 def message_of(cq: CallbackQuery) -> Message:
-    assert isinstance(cq.message, Message)  # our buttons are on our own, accessible messages
+    """The pressed message. `handlers.old_buttons` answers the buttons of inaccessible and inline messages
+    before any wizard sees them; OldButton, should one get here, gets the same answer (handlers.errors)."""
+    if not isinstance(cq.message, Message):
+        raise OldButton()
     return cq.message
 
 
+class OldButton(Exception):
+    """A button of a message the bot can no longer see (too old, or inline)."""
+
+
+async def _acknowledge(cq: CallbackQuery) -> None:
+    """Stop the button's spinner: cosmetic, a failure (an expired query, a 429) never ends the step."""
+    await cosmetic(cq.answer(), "answering the button")
+
+
 async def _drop_keyboard(cq: CallbackQuery) -> None:
-    """Take the buttons off the message that was answered, so an old question cannot be answered twice."""
+    """Take the buttons off the message that was answered, so an old question is not answered twice.
+    Cosmetic: the step refuses a stale button anyway, so a failed removal (404, 429) never loses the
+    answer."""
     if isinstance(cq.message, Message) and cq.message.reply_markup is not None:
-        with contextlib.suppress(TelegramBadRequest):
-            await cq.message.edit_reply_markup(reply_markup=None)
+        await cosmetic(cq.message.edit_reply_markup(reply_markup=None), "removing the answered buttons")
 
 
 def percent_text(value: Decimal) -> str:
@@ -502,7 +514,7 @@ async def cancel_command(message: Message, state: FSMContext, lang: str) -> None
 
 async def cancel_button(cq: CallbackQuery, state: FSMContext, lang: str) -> None:
     raw_state = await state.get_state()
-    await cq.answer()
+    await _acknowledge(cq)
     await _drop_keyboard(cq)
     if raw_state is None or not _is_wizard_state(raw_state):
         return  # an old wizard's cancel button: nothing is open
