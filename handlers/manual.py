@@ -7,6 +7,7 @@ found"); exchange refusals come back as domain errors, shown by the error router
 from __future__ import annotations
 
 import html
+from decimal import Decimal
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
@@ -16,6 +17,7 @@ from bot.i18n import t
 from bot.services.dto import UserDTO
 from bot.services.fleet import Fleet
 from bot.services.trading import Trading
+from bot.services.validation import split_symbol
 from handlers import keyboards as kb
 from handlers import texts as render
 from handlers.callbacks import BotAction, BotCD
@@ -66,14 +68,19 @@ async def trade(message: Message, command: CommandObject, trading: Trading, user
         await message.answer(t(lang, "manual.trade.usage"))
         return
     symbol, side, amount = parts[0], parts[1].lower(), parts[2]
-    order = await trading.preview(user.id, symbol, side, amount)
+    order = await trading.preview(user.id, symbol, side, amount)  # checked against the market and balance
+    base, quote = split_symbol(order.symbol)
+    price = order.price or Decimal(0)  # preview refuses an order it cannot price
     text = t(
         lang,
         "manual.trade.confirm",
         side=t(lang, f"manual.side.{order.side}"),
-        qty=render.num(order.qty),
+        qty=render.amount(order.qty, lang),
+        base=base,
         symbol=order.symbol,
-        price=render.num(order.price) if order.price is not None else "-",
+        value=render.amount(order.qty * price, lang, places=2),
+        price=render.amount(price, lang),
+        quote=quote,
     )
     await message.answer(
         text, reply_markup=kb.trade_confirm(order.symbol, order.side, render.num(order.qty), lang)

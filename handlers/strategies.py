@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import re
-from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from aiogram import F, Router
@@ -356,10 +355,10 @@ def parse_overrides(text: str, base: StrategyDTO, lang: str) -> dict[str, object
 def _percent_below_100(value: str) -> bool:
     """The engine takes stop loss, take profit and entry percents above 0 and below 100."""
     try:
-        number = Decimal(value.removesuffix("%"))
-    except InvalidOperation:
+        number = v.parse_decimal(value, "percent")  # the one reading of numbers (no 1e2, NaN, 0x10)
+    except ValidationError:
         return False
-    return number.is_finite() and 0 < number < 100
+    return 0 < number < 100
 
 
 def _value_reason(key: str, value: str, known: dict[str, object], lang: str) -> str:

@@ -25,6 +25,22 @@ def num(value: Decimal | int) -> str:
     return f"{Decimal(value).normalize():f}"
 
 
+# (thousands, decimal) separators of each language's locale; Korean writes numbers as English does
+SEPARATORS = {"en": (",", "."), "ko": (",", ".")}
+
+
+def amount(value: Decimal | int, lang: str, *, places: int | None = None) -> str:
+    """A number as the user's locale writes it, e.g. '1,234.5' ('places': rounded half up to that many
+    decimals and kept, as money is: '1,000.00'); never an exponent."""
+    number = Decimal(value)
+    if places is not None:
+        number = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    else:
+        number = number.normalize()
+    thousands, point = SEPARATORS.get(lang, SEPARATORS["en"])
+    return f"{number:,f}".replace(",", "\x00").replace(".", point).replace("\x00", thousands)
+
+
 def signed(value: Decimal) -> str:
     """PnL with its sign, 2 decimals: '+12.50', '-3.00', '0.00'."""
     rounded = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

@@ -33,6 +33,7 @@ from bot.services.dto import AllocationChange, UserDTO
 from bot.services.errors import DomainError, NameTaken, NotFound, OverAllocation, ValidationError
 from bot.services.fleet import Fleet, GridTooSmall
 from bot.services.strategies import Strategies
+from bot.services.validation import AmbiguousNumber
 from handlers.callbacks import BotAction, BotCD
 from handlers.cosmetic import cosmetic
 
@@ -380,6 +381,9 @@ def as_reask(err: DomainError | Reask, step_key: str | None) -> Reask:
             buttons=[(f"{err.min_investment}", str(err.min_investment))],
             minimum=f"{err.min_investment:,f}",
         )
+    if isinstance(err, AmbiguousNumber):
+        params = {k: escape(str(err.params[k])) for k in ("text", "thousands", "decimal")}
+        return Reask("wizard.err.ambiguous_number", field=err.field, **params)
     if isinstance(err, ValidationError):
         return Reask(f"wizard.rule.{err.field}", field=err.field)
     if isinstance(err, NotFound) and err.params.get("what") == "strategy":  # deleted before "Create"

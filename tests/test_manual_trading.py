@@ -101,7 +101,9 @@ async def test_trade_places_a_market_order_after_a_second_tap_once(app: App) -> 
     assert "/trade SYMBOL buy|sell AMOUNT" in usage.text
 
     ask = await app.send(ALICE, "/trade btcusdt buy 0.01")
-    assert ask.text == "Buy 0.01 BTCUSDT at market (last price 100000)?"
+    assert (
+        ask.text == "Buy 0.01 BTC on BTCUSDT at market: about 1,000.00 USDT at the last price 100,000 USDT?"
+    )
     await app.press(ALICE, ask, "✅ Place the order")
     assert ask.text == "✅ Buy 0.01 BTCUSDT at 100000 (fee 0.6 USDT)"
     # a second tap on the same confirmation places nothing more
@@ -120,6 +122,52 @@ async def test_trade_places_a_market_order_after_a_second_tap_once(app: App) -> 
     )
     assert (trade.qty, trade.price, trade.fee) == (D("0.01"), D("100000"), D("0.6"))  # 1000 x 0.06 %
 
-    refused = await app.send(ALICE, "/trade BTCUSDT sell 5")  # holds 0.01 BTC only
-    answer = await app.press(ALICE, refused, "✅ Place the order")
-    assert answer.show_alert and "refused the order" in (answer.text or "")
+    refused = await app.send(ALICE, "/trade BTCUSDT sell 5")  # holds 0.01 BTC only: never confirmed
+    assert refused.text == "⚠️ Not enough BTC: the order needs 5, 0.01 is free." and refused.buttons == []
+
+
+@pytest.mark.parametrize(
+    ("amount", "answer"),
+    [
+        ("0,05", "Buy 0.05 BTC on BTCUSDT at market: about 5,000.00 USDT at the last price 100,000 USDT?"),
+        ("1,500", "⚠️ “1,500” could mean 1500 or 1.5: a comma can separate thousands or decimals."),
+        ("1e309", "⚠️ The amount must be a number above 0."),
+        ("1e-400", "⚠️ The amount must be a number above 0."),
+        ("1e30", "⚠️ The amount must be a number above 0."),
+        ("NaN", "⚠️ The amount must be a number above 0."),
+        ("-0", "⚠️ The amount must be a number above 0."),
+        ("0x10", "⚠️ The amount must be a number above 0."),
+        # 99,999,999,999,999 BTC x 100,000 USDT x 1.0006 (the 0.06 % taker fee)
+        ("99999999999999", "⚠️ Not enough USDT: the order needs 10005999999999899940, 10000 is free."),
+        ("0.0000001", "⚠️ The smallest order on BTC/USDT is 0.000001 BTC and 1 USDT in value."),
+        ("0.0100005", "⚠️ BTC/USDT trades in steps of 0.000001 BTC: round the amount to that step."),
+    ],
+)
+async def test_a_trade_amount_has_one_reading_and_is_checked_before_it_is_confirmed(
+    app: App, amount: str, answer: str
+) -> None:
+    """On the old code "0,05" asked to buy 5 BTC, "1e309" and "1e-400" crashed (callback data too long)
+    and "1e30" or an amount over the balance reached the confirmation."""
+    app.services.engine.venue.mark_price("BTC/USDT", D("100000"), 1_747_699_200_000)
+    await app.send(ALICE, "/start")
+
+    reply = await app.send(ALICE, f"/trade BTCUSDT buy {amount}")
+
+    assert reply.text.startswith(answer)
+    assert bool(reply.buttons) == (amount == "0,05")
+
+
+async def test_the_trade_confirmation_is_in_the_users_language(app: App) -> None:
+    app.services.engine.venue.mark_price("BTC/USDT", D("104250.5"), 1_747_699_200_000)
+    await app.send(ALICE, "/start", language_code="ko")
+
+    ask = await app.send(ALICE, "/trade BTCUSDT sell 0,5")
+    assert ask.text.startswith("⚠️ BTC 잔고가 부족합니다")
+    ask = await app.send(ALICE, "/trade BTCUSDT buy 0,05")
+    assert ask.text == "BTCUSDT 0.05 BTC 시장가 매수: 최근 가격 104,250.5 USDT 기준 약 5,212.53 USDT?"
+
+
+async def test_a_trade_without_a_price_is_not_offered(app: App) -> None:
+    await app.send(ALICE, "/start")
+    reply = await app.send(ALICE, "/trade BTCUSDT buy 0.01")
+    assert reply.text.startswith("⚠️ There is no price for BTC/USDT right now") and reply.buttons == []

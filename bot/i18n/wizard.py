@@ -67,6 +67,9 @@ TEXTS = {
         ),
         "wizard.err.over_allocation": "{requested} % is more than the {free} % still free.",
         "wizard.err.name_taken": "You already have a bot named “{name}”. Choose another name.",
+        "wizard.err.ambiguous_number": (
+            "“{text}” could mean {thousands} or {decimal}: send it without the comma or with a point."
+        ),
         "wizard.err.grid_too_small": (
             "Each grid's order would be under the exchange's minimum. "
             "Invest at least <b>{minimum} {quote}</b>."
@@ -195,6 +198,9 @@ TEXTS = {
         "wizard.rule.stop_lower": "하단 중지 가격은 0보다 크고 하단 가격 ({lower})보다 낮아야 합니다.",
         "wizard.err.over_allocation": "{requested} %는 남은 배분 {free} %보다 많습니다.",
         "wizard.err.name_taken": "“{name}” 이름의 봇이 이미 있습니다. 다른 이름을 고르세요.",
+        "wizard.err.ambiguous_number": (
+            "“{text}” 는 {thousands} 또는 {decimal} 로 읽힐 수 있습니다. 쉼표 없이 또는 점으로 보내세요."
+        ),
         "wizard.err.grid_too_small": (
             "그리드마다의 주문이 거래소 최소 주문보다 작습니다. 최소 <b>{minimum} {quote}</b>를 투자하세요."
         ),
