@@ -184,7 +184,12 @@ def keys(user: UserDTO, lang: str) -> str:
 
 
 # what Telegram answers when the message to edit is gone (deleted, or too old to edit)
-_GONE = ("message to edit not found", "message can't be edited", "MESSAGE_ID_INVALID")
+_GONE = (
+    "message to edit not found",
+    "message can't be edited",
+    "MESSAGE_ID_INVALID",
+    "there is no text in the message to edit",  # a photo (a chart): the screen goes below it
+)
 
 
 async def show(event: Message | CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:

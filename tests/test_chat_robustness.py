@@ -237,3 +237,21 @@ def test_the_group_router_knows_every_command_of_the_menu() -> None:
     from handlers.groups import OUR_COMMANDS
 
     assert set(COMMANDS) | {"menu"} == set(OUR_COMMANDS)
+
+
+async def test_a_button_pressed_on_a_photo_answers_below_it(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A forged or stolen button on a chart (a photo has no text to edit): on the old code TelegramBadRequest
+    "there is no text in the message to edit" (found by the fuzzer)."""
+    from aiogram.types import BufferedInputFile
+
+    from tests.test_emulator import tiny_png
+
+    await app.send(ALICE, "/start")
+    photo = await app.bot.send_photo(ALICE, BufferedInputFile(tiny_png(), filename="chart.png"))
+    query = await app.emu.press_button(ALICE, photo.message_id, "m:help", forged=True)
+
+    help_ = await app.emu.wait_for_bot_message(ALICE, after_message_id=photo.message_id)
+    await app.emu.wait_for_callback_answer(query)
+    assert "/newbot" in help_.text and errors_logged(caplog) == []
