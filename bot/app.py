@@ -110,7 +110,8 @@ def build_services(settings: Settings) -> Services:
     accounts = Accounts(db, cipher, allowed_telegram_ids=frozenset(settings.allowed_telegram_ids))
     fleet = Fleet(db, max_bots_per_user=settings.max_bots_per_user, max_leverage=settings.max_leverage)
     venue = PaperVenue(db, maker_fee=settings.maker_fee_rate, taker_fee=settings.taker_fee_rate)
-    live = LiveAccounts(CcxtExchangeRegistry(), cipher)  # users in live mode trade with their own keys
+    # users in live mode trade with their own keys
+    live = LiveAccounts(CcxtExchangeRegistry(api_base_url=settings.exchange_api_base), cipher)
     engine = EngineService(
         db, fleet, venue=venue, live_exchange_for=live.exchange_for, interval=settings.tick_interval
     )

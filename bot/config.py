@@ -23,6 +23,7 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_base: str | None = None
+    exchange_api_base: str | None = None  # every REST call of the live exchange goes here (tests, a proxy)
     database_url: str = "sqlite+aiosqlite:///multibot.db"
     encryption_key: SecretStr | None = None
     encryption_key_file: Path = Path(DEFAULT_KEY_FILE)

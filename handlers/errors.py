@@ -77,3 +77,17 @@ async def domain_error(
         if state is not None and await state.get_state() is not None:  # still waiting for a value
             text = f"{text}\n{t(lang, 'error.ask_again')}"
         await update.message.answer(text)
+
+
+@router.error()
+async def unexpected(event: ErrorEvent, lang: str = DEFAULT_LANGUAGE) -> None:
+    """Anything no service turned into a domain error (a bug, an outage): logged with its traceback, as
+    aiogram would, and the person is told, so no button keeps spinning and no message goes unanswered."""
+    error = event.exception
+    log.error("unexpected %s in update %s", type(error).__name__, event.update.update_id, exc_info=error)
+    text = t(lang, "error.unexpected")
+    update = event.update
+    if update.callback_query is not None:
+        await cosmetic(update.callback_query.answer(text[:ALERT_MAX], show_alert=True), "an error alert")
+    elif update.message is not None and update.message.chat.type == "private":
+        await cosmetic(update.message.answer(text), "an error note")

@@ -255,3 +255,26 @@ async def test_a_button_pressed_on_a_photo_answers_below_it(
     help_ = await app.emu.wait_for_bot_message(ALICE, after_message_id=photo.message_id)
     await app.emu.wait_for_callback_answer(query)
     assert "/newbot" in help_.text and errors_logged(caplog) == []
+
+
+# ---- an unexpected failure still gets an answer (and is logged as the error it is)
+
+
+async def test_an_unexpected_failure_is_logged_and_answered(
+    app: App, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the old code the person got nothing (a button kept spinning) and only aiogram's log had it."""
+    await app.trend_bot(ALICE, "Alpha")
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(app.services.fleet, "overview", broken)
+    reply = await app.send(ALICE, "/bots")
+    menu = await app.send(ALICE, "/menu")
+    answer = await app.press(ALICE, menu, "🤖 My bots")
+
+    assert reply.text == "⚠️ Something went wrong on our side. Check /bots before you try again."
+    assert answer.show_alert and answer.text == reply.text
+    logged = [m for m in errors_logged(caplog) if m.startswith("unexpected RuntimeError in update ")]
+    assert len(logged) == 2 and len(errors_logged(caplog)) == 2

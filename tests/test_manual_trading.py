@@ -171,3 +171,20 @@ async def test_a_trade_without_a_price_is_not_offered(app: App) -> None:
     await app.send(ALICE, "/start")
     reply = await app.send(ALICE, "/trade BTCUSDT buy 0.01")
     assert reply.text.startswith("⚠️ There is no price for BTC/USDT right now") and reply.buttons == []
+
+
+async def test_a_trade_on_an_exchange_out_of_reach_is_refused_with_a_reason(emu, db_url: str) -> None:  # noqa: F811
+    """Live mode with the exchange down (a closed local port stands for it): on the old code load_markets'
+    TemporaryExchangeError escaped /trade unhandled (found by the chat fuzzer)."""
+    app = await start_app(emu, db_url, exchange_api_base="http://127.0.0.1:9")
+    try:
+        user = await app.services.accounts.register(telegram_id=ALICE, chat_id=ALICE)
+        await app.services.accounts.set_api_keys(user.id, api_key="k1", secret="s1", passphrase="p1")
+        await app.services.accounts.set_trading_mode(user.id, "live")
+
+        sent = await app.emu.push_message(ALICE, "/trade BTCUSDT buy 0.01")  # 4 tries, 3.5 s of backoff
+        reply = await app.emu.wait_for_bot_message(ALICE, after_message_id=sent["message_id"], timeout=30)
+
+        assert reply.text.startswith("⚠️ The exchange refused the order: try again later")
+    finally:
+        await stop_app(app)

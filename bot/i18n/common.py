@@ -125,6 +125,7 @@ TEXTS = {
         "error.invalid.passphrase": (
             "⚠️ The passphrase must be 1 to 256 characters without spaces. Start again with /keys."
         ),
+        "error.unexpected": "⚠️ Something went wrong on our side. Check /bots before you try again.",
         "error.ambiguous_number": (
             "⚠️ “{text}” could mean {thousands} or {decimal}: a comma can separate thousands or decimals. "
             "Send it without the comma ({thousands}) or with a point ({decimal})."
@@ -242,6 +243,7 @@ TEXTS = {
         "error.invalid.api_key": "⚠️ API 키는 공백 없이 1~256자입니다. /keys 로 다시 시작하세요.",
         "error.invalid.secret": "⚠️ 시크릿은 공백 없이 1~256자입니다. /keys 로 다시 시작하세요.",
         "error.invalid.passphrase": "⚠️ 패스프레이즈는 공백 없이 1~256자입니다. /keys 로 다시 시작하세요.",
+        "error.unexpected": "⚠️ 저희 쪽에서 문제가 생겼습니다. 다시 시도하기 전에 /bots 를 확인하세요.",
         "error.ambiguous_number": (
             "⚠️ “{text}” 는 {thousands} 또는 {decimal} 로 읽힐 수 있습니다(쉼표는 천 단위나 소수점). "
             "쉼표 없이 ({thousands}) 또는 점으로 ({decimal}) 보내세요."

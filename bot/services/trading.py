@@ -139,8 +139,11 @@ class Trading:
         qty = v.parse_decimal(amount, "amount")
         if qty <= 0:
             raise ValidationError("amount", "amount must be more than 0")
-        exchange = await self.exchange_for(user_id)
-        await exchange.load_markets()
+        try:
+            exchange = await self.exchange_for(user_id)
+            await exchange.load_markets()
+        except TemporaryExchangeError as exc:  # the exchange is out of reach: nothing to preview
+            raise TradeRefused(f"try again later ({exc})") from None
         try:
             market = exchange.market(unified_symbol(clean_symbol))
             ticker = await exchange.fetch_ticker(unified_symbol(clean_symbol))
