@@ -21,14 +21,15 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import Response
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import BotCommand
 from pydantic import SecretStr
 
 from bot.alerts import AlertSender
+from bot.chat_state import BoundedMemoryStorage, PerChatIsolation
 from bot.config import Settings
 from bot.engine_service import EngineService
 from bot.i18n import LANGUAGES, t
+from bot.memory import reclaim_forever, tune_malloc
 from bot.polling import SkipUnparseableUpdates, drop_empty_updates
 from bot.services.accounts import Accounts
 from bot.services.backtests import Backtests
@@ -36,6 +37,7 @@ from bot.services.fleet import Fleet
 from bot.services.strategies import Strategies
 from db.migrate import upgrade_head
 from db.session import Database
+from engine.charts import warm_up as warm_up_charts
 from engine.market_data.feeds import LivePriceFeed, PriceSink, ReplayFeed
 from engine.markets import unified_symbol
 from engine.venues.live.accounts import LiveAccounts
@@ -167,9 +169,9 @@ def build_dispatcher(services: Services) -> Dispatcher:
     from handlers.middlewares import UserMiddleware
 
     dp = Dispatcher(
-        storage=MemoryStorage(),
+        storage=BoundedMemoryStorage(),  # a conversation's state only while one is under way
         # one update at a time per chat: a double tap on "Create" or "Stop" cannot run twice at once
-        events_isolation=SimpleEventIsolation(),
+        events_isolation=PerChatIsolation(),
         services=services,
         strategies=services.strategies,
         settings=services.settings,
@@ -203,6 +205,7 @@ def tune_gc() -> None:
 
 async def run(settings: Settings) -> int:
     """Migrate, then serve Telegram (with a token) or the sandbox chat in this terminal (without)."""
+    tune_malloc()  # before the database's and the workers' threads exist (bot.memory)
     if settings.telegram_bot_token is None:
         for noisy in ("alembic", "aiogram", "bot.sandbox", "aiohttp.access"):  # the terminal is the chat
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -221,14 +224,18 @@ async def background(services: Services, bot: Bot) -> AsyncIterator[AlertSender]
     """The loops that run beside polling: the alert sender, the price feeds and the bots' scheduler."""
     sender = AlertSender(services.db, bot)
     task = asyncio.create_task(sender.run(), name="alert-sender")
+    reclaiming = asyncio.create_task(reclaim_forever(), name="memory-reclaim")
     await services.engine.start(feeds=price_feeds(services))
     try:
         yield sender
     finally:
+        reclaiming.cancel()
         await services.engine.shutdown()
         sender.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=5)
+        with contextlib.suppress(asyncio.CancelledError):
+            await reclaiming
 
 
 async def _run_telegram(services: Services) -> int:
@@ -237,6 +244,7 @@ async def _run_telegram(services: Services) -> int:
     try:
         await bot.delete_webhook()  # polling does not do it, and a set webhook makes getUpdates fail
         await set_commands(bot)
+        await asyncio.to_thread(warm_up_charts)  # before the freeze, which keeps matplotlib out of gc
         async with background(services, bot):
             tune_gc()
             await dp.start_polling(bot)

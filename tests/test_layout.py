@@ -33,6 +33,8 @@ SQL_OR_EXCHANGE = ("db", "sqlalchemy", "aiosqlite", "asyncpg", "alembic", "ccxt"
 SHELL = (
     "bot.app",
     "bot.polling",
+    "bot.chat_state",
+    "bot.memory",
     "bot.scheduler",
     "bot.engine_service",
     "bot.alerts",
