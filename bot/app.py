@@ -33,6 +33,7 @@ from bot.memory import reclaim_forever, tune_malloc
 from bot.polling import SkipUnparseableUpdates, drop_empty_updates
 from bot.services.accounts import Accounts
 from bot.services.backtests import Backtests
+from bot.services.confirmations import Confirmations
 from bot.services.fleet import Fleet
 from bot.services.strategies import Strategies
 from db.migrate import upgrade_head
@@ -99,6 +100,7 @@ class Services:
     strategies: Strategies
     engine: EngineService
     backtests: Backtests = field(default_factory=Backtests)
+    confirmations: Confirmations = field(default_factory=Confirmations)  # the two-step actions' tokens
 
     async def close(self) -> None:
         await self.backtests.wait_idle()
@@ -179,6 +181,7 @@ def build_dispatcher(services: Services) -> Dispatcher:
         accounts=services.accounts,
         trading=services.engine.trading,
         backtests=services.backtests,
+        confirmations=services.confirmations,
     )
     dp.update.outer_middleware(drop_empty_updates)  # a skipped update's stand-in (bot.polling)
     dp.update.outer_middleware(UserMiddleware())

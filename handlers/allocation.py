@@ -1,4 +1,5 @@
-"""/allocation (every bot's share of the balance and the free share) and /stopall, the kill switch."""
+"""/allocation (every bot's share of the balance and the free share) and /stopall, the kill switch (a second
+tap confirms it, through a one-time token: bot.services.confirmations)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
 from bot.i18n import t
+from bot.services.confirmations import Confirmations
 from bot.services.dto import UserDTO
 from bot.services.fleet import Fleet
 from handlers import keyboards as kb
 from handlers import texts as render
-from handlers.callbacks import MenuAction, MenuCD
+from handlers.callbacks import CancelCD, Confirm, ConfirmCD, MenuAction, MenuCD
 from handlers.texts import show
 
 router = Router(name=__name__)
@@ -26,18 +28,41 @@ async def allocation(event: Message | CallbackQuery, fleet: Fleet, user: UserDTO
 
 @router.message(Command("stopall"))
 @router.callback_query(MenuCD.filter(F.action == MenuAction.stopall))
-async def ask_stop_all(event: Message | CallbackQuery, fleet: Fleet, user: UserDTO, lang: str) -> None:
+async def ask_stop_all(
+    event: Message | CallbackQuery, fleet: Fleet, confirmations: Confirmations, user: UserDTO, lang: str
+) -> None:
     summary = await fleet.allocation(user.id)
     running = sum(share.is_running for share in summary.shares)
     if not running:
         await show(event, t(lang, "alloc.none_running"), kb.back_to_menu(lang))
         return
-    await show(event, t(lang, "alloc.confirm_stopall", count=running), kb.stop_all_confirm(lang))
+    token = confirmations.issue(user.id, Confirm.stop_all)
+    await show(event, t(lang, "alloc.confirm_stopall", count=running), kb.stop_all_confirm(token, lang))
 
 
-@router.callback_query(kb.KillSwitchCD.filter(F.action == kb.KillAction.confirm))
-async def stop_all(cq: CallbackQuery, fleet: Fleet, user: UserDTO, lang: str) -> None:
+@router.callback_query(ConfirmCD.filter(F.action == Confirm.stop_all))
+async def stop_all(
+    cq: CallbackQuery,
+    callback_data: ConfirmCD,
+    fleet: Fleet,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
+) -> None:
+    confirmations.consume(user.id, callback_data.token, Confirm.stop_all)
     stopped = await fleet.stop_all(user.id)
     summary = await fleet.allocation(user.id)
     text = f"{t(lang, 'alloc.stopped_all', count=len(stopped))}\n\n{render.allocation(summary, lang)}"
     await show(cq, text, kb.allocation(summary, lang))
+
+
+@router.callback_query(CancelCD.filter(F.action == Confirm.stop_all))
+async def cancel_stop_all(
+    cq: CallbackQuery,
+    callback_data: CancelCD,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
+) -> None:
+    confirmations.revoke(user.id, callback_data.token, Confirm.stop_all)
+    await show(cq, t(lang, "menu.title"), kb.main_menu(lang))

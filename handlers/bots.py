@@ -2,9 +2,10 @@
 
 Every action goes through the fleet service, which re-checks that the bot belongs to the user: a forged
 callback for someone else's bot raises NotFound, which the error router shows as "not found".
-Stop and delete take a second tap. Typed values (allocation, risk numbers, a new name) are asked for with
-the EditBot.value state; a wrong value is answered with the reason and the state stays, so the user can
-simply send another one (or /cancel).
+Stop and delete take a second tap, which confirms the pending action the first tap stored under a one-time
+token (bot.services.confirmations): the button carries the token only. Typed values (allocation, risk
+numbers, a new name) are asked for with the EditBot.value state; a wrong value is answered with the reason
+and the state stays, so the user can simply send another one (or /cancel).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from bot.i18n import t
+from bot.services.confirmations import Confirmations
 from bot.services.dto import BotDTO, UserDTO
 from bot.services.fleet import Fleet
 from handlers import keyboards as kb
 from handlers import texts as render
-from handlers.callbacks import BotAction, BotCD, MenuAction, MenuCD
+from handlers.callbacks import BotAction, BotCD, CancelCD, Confirm, ConfirmCD, MenuAction, MenuCD
 from handlers.keyboards import EditCD, EditField
 from handlers.texts import show
 
@@ -91,30 +93,80 @@ async def start_bot(cq: CallbackQuery, callback_data: BotCD, fleet: Fleet, user:
 
 
 @router.callback_query(BotCD.filter(F.action == BotAction.stop))
-async def ask_stop(cq: CallbackQuery, callback_data: BotCD, fleet: Fleet, user: UserDTO, lang: str) -> None:
+async def ask_stop(
+    cq: CallbackQuery,
+    callback_data: BotCD,
+    fleet: Fleet,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
+) -> None:
     bot = await fleet.get_bot(user.id, callback_data.bot_id)
-    await show(cq, t(lang, "bots.confirm_stop", name=render.name(bot)), kb.stop_confirm(bot, lang))
+    token = confirmations.issue(user.id, Confirm.stop, bot_id=bot.id)
+    await show(cq, t(lang, "bots.confirm_stop", name=render.name(bot)), kb.stop_confirm(token, lang))
 
 
-@router.callback_query(BotCD.filter(F.action == BotAction.stop_confirm))
-async def stop_bot(cq: CallbackQuery, callback_data: BotCD, fleet: Fleet, user: UserDTO, lang: str) -> None:
-    bot = await fleet.stop(user.id, callback_data.bot_id)
+@router.callback_query(ConfirmCD.filter(F.action == Confirm.stop))
+async def stop_bot(
+    cq: CallbackQuery,
+    callback_data: ConfirmCD,
+    fleet: Fleet,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
+) -> None:
+    pending = confirmations.consume(user.id, callback_data.token, Confirm.stop)
+    bot = await fleet.stop(user.id, pending["bot_id"])
     await _show_card(cq, fleet, user, bot.id, lang, note=t(lang, "bots.stopped", name=render.name(bot)))
 
 
 @router.callback_query(BotCD.filter(F.action == BotAction.delete))
-async def ask_delete(cq: CallbackQuery, callback_data: BotCD, fleet: Fleet, user: UserDTO, lang: str) -> None:
+async def ask_delete(
+    cq: CallbackQuery,
+    callback_data: BotCD,
+    fleet: Fleet,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
+) -> None:
     bot = await fleet.get_bot(user.id, callback_data.bot_id)
-    await show(cq, t(lang, "bots.confirm_delete", name=render.name(bot)), kb.delete_confirm(bot, lang))
+    token = confirmations.issue(user.id, Confirm.delete, bot_id=bot.id)
+    await show(cq, t(lang, "bots.confirm_delete", name=render.name(bot)), kb.delete_confirm(token, lang))
 
 
-@router.callback_query(BotCD.filter(F.action == BotAction.delete_confirm))
-async def delete_bot(cq: CallbackQuery, callback_data: BotCD, fleet: Fleet, user: UserDTO, lang: str) -> None:
-    bot = await fleet.get_bot(user.id, callback_data.bot_id)
+@router.callback_query(ConfirmCD.filter(F.action == Confirm.delete))
+async def delete_bot(
+    cq: CallbackQuery,
+    callback_data: ConfirmCD,
+    fleet: Fleet,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
+) -> None:
+    pending = confirmations.consume(user.id, callback_data.token, Confirm.delete)
+    bot = await fleet.get_bot(user.id, pending["bot_id"])
     summary = await fleet.delete(user.id, bot.id)
     bots = await fleet.list_bots(user.id)
     note = t(lang, "bots.deleted", name=render.name(bot))
     await show(cq, f"{note}\n\n{render.bot_list(bots, summary.free_percent, lang)}", kb.bot_list(bots, lang))
+
+
+@router.callback_query(CancelCD.filter(F.action.in_({Confirm.stop, Confirm.delete, Confirm.close})))
+async def cancel_on_card(
+    cq: CallbackQuery,
+    callback_data: CancelCD,
+    state: FSMContext,
+    fleet: Fleet,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
+) -> None:
+    """Cancel of a stop, a delete or a close: its token acts no more; back to the bot's card."""
+    pending = confirmations.revoke(user.id, callback_data.token, callback_data.action)
+    if pending is None:  # used, expired or never this user's: nothing to go back to
+        await list_bots(cq, state, fleet, user, lang)
+        return
+    await _show_card(cq, fleet, user, pending.params["bot_id"], lang)
 
 
 @router.callback_query(BotCD.filter(F.action == BotAction.trades))

@@ -1,7 +1,8 @@
 """Inline keyboards: pure functions of DTOs and the language, returning InlineKeyboardMarkup.
 
 The CallbackData factories of the menus built here live here too (ids and short enums only: Telegram
-allows 64 bytes of callback data; the longest we make is "be:notify_off:2147483647", 24 bytes).
+allows 64 bytes of callback data; the longest we make is "be:notify_off:2147483647", 24 bytes; a
+confirmation's "ok:keysclr:" and its 12-character token, 23 bytes).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import t
 from bot.services.dto import AllocationSummary, BotDTO, UserDTO
-from handlers.callbacks import BotAction, BotCD, MenuAction, MenuCD
+from handlers.callbacks import BotAction, BotCD, CancelCD, Confirm, ConfirmCD, MenuAction, MenuCD
 
 LANGUAGE_NAMES = {"en": "English", "ko": "한국어"}
 
@@ -42,34 +43,11 @@ class EditCD(CallbackData, prefix="be"):
     bot_id: int
 
 
-class TradeAction(StrEnum):
-    confirm = "ok"
-    cancel = "no"
-
-
-class TradeCD(CallbackData, prefix="tr"):
-    """A /trade confirmation: a market order of `qty` (base currency, as typed) on `symbol` ("BTCUSDT")."""
-
-    action: TradeAction
-    symbol: str
-    side: str
-    qty: str
-
-
-class KillAction(StrEnum):
-    confirm = "ok"
-
-
-class KillSwitchCD(CallbackData, prefix="ks"):
-    action: KillAction
-
-
 class KeysAction(StrEnum):
     set = "set"
     paper = "paper"
     live = "live"
     clear = "clear"
-    clear_confirm = "clearok"
 
 
 class KeysCD(CallbackData, prefix="k"):
@@ -158,23 +136,13 @@ def bot_card(bot: BotDTO, lang: str) -> InlineKeyboardMarkup:
     )
 
 
-def close_confirm(bot_id: int, lang: str) -> InlineKeyboardMarkup:
-    return confirm(
-        lang,
-        "manual.btn.close_confirm",
-        BotCD(action=BotAction.close_confirm, bot_id=bot_id),
-        BotCD(action=BotAction.card, bot_id=bot_id),
-    )
+def close_confirm(token: str, lang: str) -> InlineKeyboardMarkup:
+    return confirm(lang, "manual.btn.close_confirm", Confirm.close, token)
 
 
-def trade_confirm(symbol: str, side: str, qty: str, lang: str) -> InlineKeyboardMarkup:
-    """[Place the order] [Cancel] for /trade; the order itself rides in the callback data."""
-    return confirm(
-        lang,
-        "manual.btn.trade_confirm",
-        TradeCD(action=TradeAction.confirm, symbol=symbol, side=side, qty=qty),
-        TradeCD(action=TradeAction.cancel, symbol=symbol, side=side, qty=qty),
-    )
+def trade_confirm(token: str, lang: str) -> InlineKeyboardMarkup:
+    """[Place the order] [Cancel] for /trade; the order itself waits server side under `token`."""
+    return confirm(lang, "manual.btn.trade_confirm", Confirm.trade, token)
 
 
 def grid_view(bot_id: int, lang: str) -> InlineKeyboardMarkup:
@@ -186,27 +154,22 @@ def grid_view(bot_id: int, lang: str) -> InlineKeyboardMarkup:
     )
 
 
-def confirm(lang: str, yes_key: str, yes: CallbackData, no: CallbackData) -> InlineKeyboardMarkup:
-    """A second tap: [yes] [cancel]."""
-    return _markup([_button(t(lang, yes_key), yes), _button(t(lang, "common.cancel"), no)])
-
-
-def stop_confirm(bot: BotDTO, lang: str) -> InlineKeyboardMarkup:
-    return confirm(
-        lang,
-        "bots.btn.stop_confirm",
-        BotCD(action=BotAction.stop_confirm, bot_id=bot.id),
-        BotCD(action=BotAction.card, bot_id=bot.id),
+def confirm(lang: str, yes_key: str, action: Confirm, token: str) -> InlineKeyboardMarkup:
+    """A second tap: [yes] [cancel], both carrying only the pending action's one-time token."""
+    return _markup(
+        [
+            _button(t(lang, yes_key), ConfirmCD(action=action, token=token)),
+            _button(t(lang, "common.cancel"), CancelCD(action=action, token=token)),
+        ]
     )
 
 
-def delete_confirm(bot: BotDTO, lang: str) -> InlineKeyboardMarkup:
-    return confirm(
-        lang,
-        "bots.btn.delete_confirm",
-        BotCD(action=BotAction.delete_confirm, bot_id=bot.id),
-        BotCD(action=BotAction.card, bot_id=bot.id),
-    )
+def stop_confirm(token: str, lang: str) -> InlineKeyboardMarkup:
+    return confirm(lang, "bots.btn.stop_confirm", Confirm.stop, token)
+
+
+def delete_confirm(token: str, lang: str) -> InlineKeyboardMarkup:
+    return confirm(lang, "bots.btn.delete_confirm", Confirm.delete, token)
 
 
 def _edit(lang: str, key: str, field: EditField, bot_id: int) -> InlineKeyboardButton:
@@ -258,13 +221,8 @@ def allocation(summary: AllocationSummary, lang: str) -> InlineKeyboardMarkup:
     )
 
 
-def stop_all_confirm(lang: str) -> InlineKeyboardMarkup:
-    return confirm(
-        lang,
-        "alloc.btn.stopall_confirm",
-        KillSwitchCD(action=KillAction.confirm),
-        MenuCD(action=MenuAction.main),
-    )
+def stop_all_confirm(token: str, lang: str) -> InlineKeyboardMarkup:
+    return confirm(lang, "alloc.btn.stopall_confirm", Confirm.stop_all, token)
 
 
 def keys_menu(user: UserDTO, exchanges: tuple[str, ...], lang: str) -> InlineKeyboardMarkup:
@@ -287,10 +245,9 @@ def keys_menu(user: UserDTO, exchanges: tuple[str, ...], lang: str) -> InlineKey
     return _markup(*set_rows, [mode], clear, [_menu(lang, MenuAction.main, "menu.main")])
 
 
-def keys_clear_confirm(lang: str) -> InlineKeyboardMarkup:
-    return confirm(
-        lang,
-        "keys.btn.clear_confirm",
-        KeysCD(action=KeysAction.clear_confirm),
-        MenuCD(action=MenuAction.keys),
-    )
+def keys_clear_confirm(token: str, lang: str) -> InlineKeyboardMarkup:
+    return confirm(lang, "keys.btn.clear_confirm", Confirm.keys_clear, token)
+
+
+def mode_confirm(mode: str, token: str, lang: str) -> InlineKeyboardMarkup:
+    return confirm(lang, f"keys.btn.{mode}_confirm", Confirm.mode, token)

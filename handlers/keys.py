@@ -1,5 +1,8 @@
 """/keys: the exchange API key, secret and passphrase, and the trading mode (paper or live).
 
+A switch of the trading mode and the keys' removal take a second tap, which confirms the pending action
+stored under a one-time token (bot.services.confirmations); the button carries the token only.
+
 Each message that carried a secret is deleted before anything else happens (invariant 6); the accounts
 service encrypts the values, and every answer shows only the masked key. Between the steps the values sit
 in the FSM storage, which is in-process memory (MemoryStorage): they never reach the disk or a log.
@@ -18,10 +21,12 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.i18n import t
 from bot.services.accounts import EXCHANGES, Accounts
+from bot.services.confirmations import Confirmations
 from bot.services.dto import UserDTO
+from bot.services.errors import ValidationError
 from handlers import keyboards as kb
 from handlers import texts as render
-from handlers.callbacks import MenuAction, MenuCD
+from handlers.callbacks import CancelCD, Confirm, ConfirmCD, MenuAction, MenuCD
 from handlers.keyboards import KeysAction, KeysCD
 from handlers.texts import show
 
@@ -108,10 +113,27 @@ async def _forget(message: Message) -> None:
 
 
 @router.callback_query(KeysCD.filter(F.action.in_({KeysAction.paper, KeysAction.live})))
-async def set_mode(
-    cq: CallbackQuery, callback_data: KeysCD, accounts: Accounts, user: UserDTO, lang: str
+async def ask_mode(
+    cq: CallbackQuery, callback_data: KeysCD, confirmations: Confirmations, user: UserDTO, lang: str
 ) -> None:
-    updated = await accounts.set_trading_mode(user.id, callback_data.action.value)
+    mode = callback_data.action.value
+    if mode == "live" and not user.has_api_keys:  # said before the confirmation; the service checks again
+        raise ValidationError("trading_mode", "set your exchange API keys before live trading")
+    token = confirmations.issue(user.id, Confirm.mode, mode=mode)
+    await show(cq, t(lang, f"keys.confirm_{mode}"), kb.mode_confirm(mode, token, lang))
+
+
+@router.callback_query(ConfirmCD.filter(F.action == Confirm.mode))
+async def set_mode(
+    cq: CallbackQuery,
+    callback_data: ConfirmCD,
+    accounts: Accounts,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
+) -> None:
+    pending = confirmations.consume(user.id, callback_data.token, Confirm.mode)
+    updated = await accounts.set_trading_mode(user.id, pending["mode"])
     await show(
         cq,
         f"{t(lang, 'keys.mode_set')}\n\n{render.keys(updated, lang)}",
@@ -120,15 +142,36 @@ async def set_mode(
 
 
 @router.callback_query(KeysCD.filter(F.action == KeysAction.clear))
-async def ask_clear(cq: CallbackQuery, lang: str) -> None:
-    await show(cq, t(lang, "keys.confirm_clear"), kb.keys_clear_confirm(lang))
+async def ask_clear(cq: CallbackQuery, confirmations: Confirmations, user: UserDTO, lang: str) -> None:
+    token = confirmations.issue(user.id, Confirm.keys_clear)
+    await show(cq, t(lang, "keys.confirm_clear"), kb.keys_clear_confirm(token, lang))
 
 
-@router.callback_query(KeysCD.filter(F.action == KeysAction.clear_confirm))
-async def clear(cq: CallbackQuery, accounts: Accounts, user: UserDTO, lang: str) -> None:
+@router.callback_query(ConfirmCD.filter(F.action == Confirm.keys_clear))
+async def clear(
+    cq: CallbackQuery,
+    callback_data: ConfirmCD,
+    accounts: Accounts,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
+) -> None:
+    confirmations.consume(user.id, callback_data.token, Confirm.keys_clear)
     updated = await accounts.clear_api_keys(user.id)
     await show(
         cq,
         f"{t(lang, 'keys.cleared')}\n\n{render.keys(updated, lang)}",
         kb.keys_menu(updated, EXCHANGES, lang),
     )
+
+
+@router.callback_query(CancelCD.filter(F.action.in_({Confirm.mode, Confirm.keys_clear})))
+async def cancel(
+    cq: CallbackQuery,
+    callback_data: CancelCD,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
+) -> None:
+    confirmations.revoke(user.id, callback_data.token, callback_data.action)
+    await show(cq, render.keys(user, lang), kb.keys_menu(user, EXCHANGES, lang))

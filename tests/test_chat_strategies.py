@@ -100,9 +100,7 @@ async def test_only_the_owner_deletes_and_builtins_cannot_be_deleted(app: App) -
     mine = await app.services.strategies.save_copy(user.id, base.id, name="Mine", overrides={"leverage": "4"})
 
     bob = await app.send(BOB, "/start")
-    forged = await app.press_data(
-        BOB, bob, StrategyCD(action=StratAction.delete_confirm, strategy_id=mine.id).pack()
-    )
+    forged = await app.press_data(BOB, bob, StrategyCD(action=StratAction.delete, strategy_id=mine.id).pack())
     assert forged.show_alert and "Not found" in (forged.text or "")
     builtin = await app.press_data(
         BOB, bob, StrategyCD(action=StratAction.delete, strategy_id=base.id).pack()

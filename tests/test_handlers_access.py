@@ -70,6 +70,8 @@ async def test_keys_are_deleted_from_the_chat_and_stored_encrypted(app: App) -> 
         assert secret not in stored
 
     await app.press(ALICE, saved, "💰 Switch to live")
+    assert "real orders" in saved.text and (await app.user(ALICE)).trading_mode == "paper"  # asked first
+    await app.press(ALICE, saved, "💰 Yes, trade live")
     assert "💰 live" in saved.text and (await app.user(ALICE)).trading_mode == "live"
 
 
@@ -99,8 +101,6 @@ async def test_a_forged_callback_for_another_users_bot_is_not_found(app: App) ->
     forged = [
         BotCD(action=BotAction.card, bot_id=bobs.id),
         BotCD(action=BotAction.start, bot_id=bobs.id),
-        BotCD(action=BotAction.stop_confirm, bot_id=bobs.id),
-        BotCD(action=BotAction.delete_confirm, bot_id=bobs.id),
         EditCD(field=EditField.notify_off, bot_id=bobs.id),
         EditCD(field=EditField.allocation, bot_id=bobs.id),
     ]

@@ -106,6 +106,11 @@ def labels(message: ChatMessage) -> list[str]:
     return [b["text"] for b in message.buttons]
 
 
+def button_data(message: ChatMessage, label: str) -> str:
+    """The callback data of the button labelled `label` (to press it again once it is gone)."""
+    return next(b["callback_data"] for b in message.buttons if b["text"] == label)
+
+
 # ---- /start, /help
 
 

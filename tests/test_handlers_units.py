@@ -7,13 +7,14 @@ from decimal import Decimal
 
 import pytest
 
+from bot.services.confirmations import Confirmations
 from bot.services.dto import AllocationSummary, BotDTO, BotShare, UserDTO
 from bot.services.errors import DomainError, NotFound, OverAllocation, StopBotFirst, ValidationError
 from bot.services.fleet import GridTooSmall
 from handlers import build_router
 from handlers import keyboards as kb
 from handlers import texts as render
-from handlers.callbacks import BotAction, BotCD, MenuAction, MenuCD
+from handlers.callbacks import BotAction, BotCD, CancelCD, Confirm, ConfirmCD, MenuAction, MenuCD
 from handlers.errors import error_text
 
 MAX_ID = 2**31 - 1
@@ -64,11 +65,15 @@ def make_user(**changes: object) -> UserDTO:
     return UserDTO(**values)  # type: ignore[arg-type]
 
 
+TOKEN = Confirmations().issue(1, Confirm.stop, bot_id=MAX_ID)  # a real one: its length is what rides
+
+
 def all_callback_data() -> list[str]:
     packed = [MenuCD(action=a).pack() for a in MenuAction]
     packed += [BotCD(action=a, bot_id=MAX_ID).pack() for a in BotAction]
     packed += [kb.EditCD(field=f, bot_id=MAX_ID).pack() for f in kb.EditField]
-    packed += [kb.KillSwitchCD(action=a).pack() for a in kb.KillAction]
+    packed += [ConfirmCD(action=a, token="T" * 12).pack() for a in Confirm]
+    packed += [CancelCD(action=a, token="T" * 12).pack() for a in Confirm]
     packed += [kb.KeysCD(action=a, exchange="bitget").pack() for a in kb.KeysAction]
     packed += [kb.LangCD(code=c).pack() for c in kb.LANGUAGE_NAMES]
     return packed
@@ -88,15 +93,19 @@ def test_every_keyboard_button_carries_short_callback_data(lang: str) -> None:
         kb.main_menu(lang),
         kb.bot_list([bot, make_bot(id=2)], lang),
         kb.bot_card(bot, lang),
-        kb.stop_confirm(bot, lang),
-        kb.delete_confirm(bot, lang),
+        kb.stop_confirm(TOKEN, lang),
+        kb.delete_confirm(TOKEN, lang),
+        kb.close_confirm(TOKEN, lang),
+        kb.trade_confirm(TOKEN, lang),
+        kb.mode_confirm("live", TOKEN, lang),
+        kb.mode_confirm("paper", TOKEN, lang),
         kb.edit_menu(bot, lang),
         kb.risk_menu(bot, lang),
         kb.allocation(summary, lang),
-        kb.stop_all_confirm(lang),
+        kb.stop_all_confirm(TOKEN, lang),
         kb.languages(),
         kb.keys_menu(make_user(has_api_keys=True, trading_mode="live"), ("bitget",), lang),
-        kb.keys_clear_confirm(lang),
+        kb.keys_clear_confirm(TOKEN, lang),
     ]
     for markup in markups:
         for row in markup.inline_keyboard:

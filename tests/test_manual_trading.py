@@ -13,7 +13,16 @@ from sqlalchemy import select
 from db.models import PaperPosition, Trade, TrendPositionRow
 from engine.market_data.feeds import ReplayFeed
 from handlers.callbacks import BotAction, BotCD
-from tests.test_handlers_e2e import ALICE, BOB, App, emu, labels, start_app, stop_app  # noqa: F401
+from tests.test_handlers_e2e import (  # noqa: F401
+    ALICE,
+    BOB,
+    App,
+    button_data,
+    emu,
+    labels,
+    start_app,
+    stop_app,
+)
 
 PERP = "BTC/USDT:USDT"
 
@@ -64,10 +73,13 @@ async def test_close_button_closes_the_bots_position_after_a_second_tap(app: App
     assert "Close <b>Alpha</b>" in listing.text or "Close Alpha" in listing.text
     assert "1 open position" in listing.text
 
-    # a forged confirmation for Alice's bot from Bob is "not found"
+    # Bob asking to close Alice's bot is "not found"; Alice's own confirm button pressed by Bob is not valid
     bobs = await app.send(BOB, "/bots")
-    forged = await app.press_data(BOB, bobs, BotCD(action=BotAction.close_confirm, bot_id=alpha.id).pack())
+    forged = await app.press_data(BOB, bobs, BotCD(action=BotAction.close, bot_id=alpha.id).pack())
     assert forged.show_alert and "not found" in (forged.text or "").lower()
+    confirm = button_data(listing, "✋ Yes, close at market")
+    stolen = await app.press_data(BOB, bobs, confirm)
+    assert stolen.show_alert and "not valid; nothing was done" in (stolen.text or "")
 
     await app.press(ALICE, listing, "✋ Yes, close at market")
     assert "Closed 1 position(s) of" in listing.text
@@ -87,11 +99,9 @@ async def test_close_button_closes_the_bots_position_after_a_second_tap(app: App
     bot = await app.bot_row(ALICE, alpha.id)
     assert bot.total_trades == 1 and bot.total_pnl == row.pnl
 
-    # nothing left to close: the button answers so, nothing is sent
-    again = await app.press_data(
-        ALICE, listing, BotCD(action=BotAction.close_confirm, bot_id=alpha.id).pack()
-    )
-    assert again.show_alert and "no open position" in (again.text or "")
+    # the same confirmation again closes nothing more, and says so
+    again = await app.press_data(ALICE, listing, confirm)
+    assert again.show_alert and "already used; nothing was done again" in (again.text or "")
 
 
 async def test_trade_places_a_market_order_after_a_second_tap_once(app: App) -> None:
@@ -104,11 +114,13 @@ async def test_trade_places_a_market_order_after_a_second_tap_once(app: App) -> 
     assert (
         ask.text == "Buy 0.01 BTC on BTCUSDT at market: about 1,000.00 USDT at the last price 100,000 USDT?"
     )
+    confirm = button_data(ask, "✅ Place the order")
+    assert confirm.startswith("ok:trade:") and "BTC" not in confirm  # a token, not the order
     await app.press(ALICE, ask, "✅ Place the order")
     assert ask.text == "✅ Buy 0.01 BTCUSDT at 100000 (fee 0.6 USDT)"
-    # a second tap on the same confirmation places nothing more
-    confirm = "tr:ok:BTCUSDT:buy:0.01"
-    await app.press_data(ALICE, ask, confirm)
+    # a second tap on the same confirmation places nothing more, and says so
+    again = await app.press_data(ALICE, ask, confirm)
+    assert again.show_alert and "already used" in (again.text or "")
 
     async with app.services.db.read() as session:
         trades = list((await session.execute(select(Trade))).scalars())
@@ -186,5 +198,35 @@ async def test_a_trade_on_an_exchange_out_of_reach_is_refused_with_a_reason(emu,
         reply = await app.emu.wait_for_bot_message(ALICE, after_message_id=sent["message_id"], timeout=30)
 
         assert reply.text.startswith("⚠️ The exchange refused the order: try again later")
+    finally:
+        await stop_app(app)
+
+
+async def test_a_bot_start_on_an_exchange_out_of_reach_is_refused_with_a_reason(emu, db_url: str) -> None:  # noqa: F811
+    """Live mode with the exchange down: starting a grid bot checks its capital against the account's
+    equity, and on the old code that TemporaryExchangeError reached the chat as an unexpected error (found
+    by bench/chat_fuzz.py)."""
+    app = await start_app(emu, db_url, exchange_api_base="http://127.0.0.1:9")
+    try:
+        user = await app.services.accounts.register(telegram_id=ALICE, chat_id=ALICE)
+        grid = await app.services.fleet.create_grid_bot(
+            user.id,
+            name="Grid",
+            symbol="BTCUSDT",
+            allocation_percent="20",
+            lower_price="90000",
+            upper_price="110000",
+            grid_count=10,
+            total_investment="1000",
+        )
+        await app.services.accounts.set_api_keys(user.id, api_key="k1", secret="s1", passphrase="p1")
+        await app.services.accounts.set_trading_mode(user.id, "live")
+
+        listing = await app.send(ALICE, "/bots")
+        query = await app.emu.press_button(ALICE, listing.message_id, f"b:start:{grid.bot.id}", forged=True)
+        answer = await app.emu.wait_for_callback_answer(query, timeout=30)  # 4 tries, 3.5 s of backoff
+
+        assert answer.show_alert and (answer.text or "").startswith("⚠️ The exchange cannot be reached")
+        assert not (await app.bot_row(ALICE, grid.bot.id)).is_running
     finally:
         await stop_app(app)

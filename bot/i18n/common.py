@@ -78,6 +78,7 @@ TEXTS = {
         "error.generic": "⚠️ {message}",
         "error.ask_again": "Send another value, or /cancel.",
         "error.not_found": "⚠️ Not found. It may have been deleted.",
+        "error.exchange_out_of_reach": "⚠️ The exchange cannot be reached right now; nothing was changed. Try again later.",
         "error.not_allowed": "Sorry, this bot is private.",
         "error.name_taken": "⚠️ You already have a bot named “{name}”. Choose another name.",
         "error.over_allocation": (
@@ -208,6 +209,7 @@ TEXTS = {
         "error.generic": "⚠️ {message}",
         "error.ask_again": "다른 값을 보내거나 /cancel 하세요.",
         "error.not_found": "⚠️ 찾을 수 없습니다. 삭제되었을 수 있습니다.",
+        "error.exchange_out_of_reach": "⚠️ 지금 거래소에 연결할 수 없습니다. 아무것도 바뀌지 않았습니다. 잠시 후 다시 시도하세요.",
         "error.not_allowed": "죄송합니다. 비공개 봇입니다.",
         "error.name_taken": "⚠️ “{name}” 이름의 봇이 이미 있습니다. 다른 이름을 고르세요.",
         "error.over_allocation": "⚠️ {requested}%는 남은 비율보다 많습니다. 잔고의 {free}%만 남아 있습니다.",

@@ -148,3 +148,12 @@ class InsufficientBalance(DomainError):
             needed=needed,
             free=free,
         )
+
+
+class ExchangeOutOfReach(DomainError):
+    """The exchange could not be reached (after the retries): nothing was changed."""
+
+    code = "exchange_out_of_reach"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the exchange cannot be reached: {reason}")

@@ -24,6 +24,7 @@ from bot.services.dto import AllocationChange, AllocationSummary, BotDTO, BotSha
 from bot.services.errors import (
     AlreadyRunning,
     DomainError,
+    ExchangeOutOfReach,
     NameTaken,
     NotFound,
     NotRunning,
@@ -40,6 +41,7 @@ from db import queries as q
 from db.base import utcnow
 from db.models import BotInstance, GridBotConfig, GridOrder, Strategy, Trade, User
 from db.session import Database
+from engine.exchange import TemporaryExchangeError
 from engine.markets import MarketCatalog, MarketRules, StaticMarketCatalog
 
 log = logging.getLogger(__name__)
@@ -201,7 +203,14 @@ class Fleet:
             user = await session.get(User, user_id)
             if user is None:
                 raise NotFound("user")
-        return await self.equity(user)
+        return await self._equity_of(user)
+
+    async def _equity_of(self, user: User) -> Decimal:
+        """The equity, or a refusal the chat can show when a live account's exchange is out of reach."""
+        try:
+            return await self.equity(user)
+        except TemporaryExchangeError as exc:
+            raise ExchangeOutOfReach(type(exc).__name__) from None
 
     # ---- creating
 
@@ -503,7 +512,7 @@ class Fleet:
         return bot
 
     async def _check_capital(self, user: User, bot: BotInstance, needed: Decimal) -> None:
-        allocated = (await self.equity(user)) * bot.allocation_percent / HUNDRED
+        allocated = (await self._equity_of(user)) * bot.allocation_percent / HUNDRED
         if needed > allocated:
             raise InsufficientCapital(needed, allocated.quantize(Decimal("0.01")))
 
