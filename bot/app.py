@@ -21,25 +21,29 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import Response
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import BotCommand
 from pydantic import SecretStr
 from sqlalchemy import select
 
 from bot.alerts import AlertSender
+from bot.chat_state import BoundedMemoryStorage, PerChatIsolation
 from bot.config import Settings, SettingsError
 from bot.engine_service import EngineService
 from bot.i18n import LANGUAGES, t
 from bot.instance_lock import EngineLock
+from bot.memory import reclaim_forever, tune_malloc
+from bot.polling import SkipUnparseableUpdates, drop_empty_updates
 from bot.services.account_money import AccountMoney
 from bot.services.accounts import Accounts
 from bot.services.backtests import Backtests
+from bot.services.confirmations import Confirmations
 from bot.services.fleet import Fleet
 from bot.services.range_suggestions import AccountHistory, CandleHistory, ShippedHistory
 from bot.services.strategies import Strategies
 from db.migrate import upgrade_head
 from db.models import User
 from db.session import Database
+from engine.charts import warm_up as warm_up_charts
 from engine.market_data.feeds import LivePriceFeed, PriceSink, ReplayFeed
 from engine.market_data.public import PublicMarketData
 from engine.trend.candles import CandleSource
@@ -110,6 +114,7 @@ class Services:
     # where the grid wizard's range suggestions read candles: build_services gives each user's own venue
     # (bot.services.range_suggestions.AccountHistory: the exchange's OHLCV live, the shipped data on paper)
     candle_history: CandleHistory = field(default_factory=ShippedHistory)
+    confirmations: Confirmations = field(default_factory=Confirmations)  # the two-step actions' tokens
 
     async def close(self) -> None:
         await self.backtests.wait_idle()
@@ -191,6 +196,7 @@ def build_bot(settings: Settings) -> Bot:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     base = settings.telegram_api_base
     session = AiohttpSession(api=TelegramAPIServer.from_base(base)) if base else AiohttpSession()
+    session.middleware(SkipUnparseableUpdates())  # one update aiogram cannot parse must not stop polling
     return Bot(
         token=settings.telegram_bot_token.get_secret_value(),
         session=session,
@@ -203,9 +209,9 @@ def build_dispatcher(services: Services) -> Dispatcher:
     from handlers.middlewares import UserMiddleware
 
     dp = Dispatcher(
-        storage=MemoryStorage(),
+        storage=BoundedMemoryStorage(),  # a conversation's state only while one is under way
         # one update at a time per chat: a double tap on "Create" or "Stop" cannot run twice at once
-        events_isolation=SimpleEventIsolation(),
+        events_isolation=PerChatIsolation(),
         services=services,
         strategies=services.strategies,
         settings=services.settings,
@@ -215,7 +221,9 @@ def build_dispatcher(services: Services) -> Dispatcher:
         money=services.money,
         backtests=services.backtests,
         candle_history=services.candle_history,
+        confirmations=services.confirmations,
     )
+    dp.update.outer_middleware(drop_empty_updates)  # a skipped update's stand-in (bot.polling)
     dp.update.outer_middleware(UserMiddleware())
     dp.include_router(build_router())
     return dp
@@ -240,6 +248,7 @@ def tune_gc() -> None:
 
 async def run(settings: Settings) -> int:
     """Migrate, then serve Telegram (with a token) or the sandbox chat in this terminal (without)."""
+    tune_malloc()  # before the database's and the workers' threads exist (bot.memory)
     if settings.telegram_bot_token is None:
         for noisy in ("alembic", "aiogram", "bot.sandbox", "aiohttp.access"):  # the terminal is the chat
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -289,14 +298,18 @@ async def background(services: Services, bot: Bot) -> AsyncIterator[AlertSender]
     """The loops that run beside polling: the alert sender, the price feeds and the bots' scheduler."""
     sender = AlertSender(services.db, bot)
     task = asyncio.create_task(sender.run(), name="alert-sender")
+    reclaiming = asyncio.create_task(reclaim_forever(), name="memory-reclaim")
     await services.engine.start(feeds=price_feeds(services))
     try:
         yield sender
     finally:
+        reclaiming.cancel()
         await services.engine.shutdown()
         sender.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=5)
+        with contextlib.suppress(asyncio.CancelledError):
+            await reclaiming
 
 
 async def _run_telegram(services: Services) -> int:
@@ -305,6 +318,7 @@ async def _run_telegram(services: Services) -> int:
     try:
         await bot.delete_webhook()  # polling does not do it, and a set webhook makes getUpdates fail
         await set_commands(bot)
+        await asyncio.to_thread(warm_up_charts)  # before the freeze, which keeps matplotlib out of gc
         async with background(services, bot):
             tune_gc()
             await dp.start_polling(bot)

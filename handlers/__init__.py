@@ -1,6 +1,8 @@
 """The chat interface: one aiogram Router per feature module, composed here in a fixed order.
 
 Order matters: the first router whose filters match handles an update.
+  0. groups       group, channel and sender-less messages, buttons in groups (no user: answered briefly
+                  or ignored); old_buttons: buttons of messages too old to see, or inline
   1. start        /cancel (first, so it works inside every wizard), /start, /help, menu, language
   2. bots         /bots, bot cards, edits
      grid_view    a grid bot's status view and the chart of its fills
@@ -31,9 +33,11 @@ def build_router() -> Router:
         create_trend,
         errors,
         grid_view,
+        groups,
         keys,
         manual,
         money,
+        old_buttons,
         start,
         strategies,
     )
@@ -41,6 +45,8 @@ def build_router() -> Router:
     # feature modules create their routers at import; re-importing would not make new ones, so detach
     # them from a previous root (tests build several dispatchers in one process)
     features = [
+        groups.router,
+        old_buttons.router,
         start.router,
         bots.router,
         grid_view.router,

@@ -1,4 +1,5 @@
-"""/allocation (every bot's share of the balance and the free share) and /stopall, the kill switch."""
+"""/allocation (every bot's share of the balance and the free share) and /stopall, the kill switch (a second
+tap confirms it, through a one-time token: bot.services.confirmations)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
 from bot.i18n import t
+from bot.services.confirmations import Confirmations
 from bot.services.dto import UserDTO
 from bot.services.fleet import Fleet
 from handlers import keyboards as kb
 from handlers import texts as render
-from handlers.callbacks import MenuAction, MenuCD
+from handlers.callbacks import CancelCD, Confirm, ConfirmCD, MenuAction, MenuCD
 from handlers.texts import show
 
 router = Router(name=__name__)
@@ -26,7 +28,9 @@ async def allocation(event: Message | CallbackQuery, fleet: Fleet, user: UserDTO
 
 @router.message(Command("stopall"))
 @router.callback_query(MenuCD.filter(F.action == MenuAction.stopall))
-async def ask_stop_all(event: Message | CallbackQuery, fleet: Fleet, user: UserDTO, lang: str) -> None:
+async def ask_stop_all(
+    event: Message | CallbackQuery, fleet: Fleet, confirmations: Confirmations, user: UserDTO, lang: str
+) -> None:
     summary = await fleet.allocation(user.id)
     running = [share for share in summary.shares if share.is_running]
     if not running:
@@ -34,18 +38,31 @@ async def ask_stop_all(event: Message | CallbackQuery, fleet: Fleet, user: UserD
         return
     holding = [await fleet.holdings(user.id, share.bot_id) for share in running]
     if any(held.anything for held in holding):
+        tokens = {
+            choice: confirmations.issue(user.id, Confirm.stop_all, holdings=choice)
+            for choice in ("keep", "close")
+        }
         await show(
-            event, t(lang, "alloc.confirm_stopall_holdings", count=len(running)), kb.stop_all_holdings(lang)
+            event,
+            t(lang, "alloc.confirm_stopall_holdings", count=len(running)),
+            kb.stop_all_holdings(tokens, lang),
         )
         return
-    await show(event, t(lang, "alloc.confirm_stopall", count=len(running)), kb.stop_all_confirm(lang))
+    token = confirmations.issue(user.id, Confirm.stop_all, holdings=None)
+    await show(event, t(lang, "alloc.confirm_stopall", count=len(running)), kb.stop_all_confirm(token, lang))
 
 
-@router.callback_query(kb.KillSwitchCD.filter())
+@router.callback_query(ConfirmCD.filter(F.action == Confirm.stop_all))
 async def stop_all(
-    cq: CallbackQuery, callback_data: kb.KillSwitchCD, fleet: Fleet, user: UserDTO, lang: str
+    cq: CallbackQuery,
+    callback_data: ConfirmCD,
+    fleet: Fleet,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
 ) -> None:
-    holdings = {kb.KillAction.keep: "keep", kb.KillAction.close: "close"}.get(callback_data.action)
+    pending = confirmations.consume(user.id, callback_data.token, Confirm.stop_all)
+    holdings = pending.get("holdings")
     stopped = await fleet.stop_all(
         user.id, holdings=holdings, reason="kill_switch" if holdings != "close" else "user"
     )
@@ -56,3 +73,15 @@ async def stop_all(
         lines.append(t(lang, "alloc.stopping_all", stopping=still, count=len(stopped)))
     text = "\n".join(lines) + f"\n\n{render.allocation(summary, lang)}"
     await show(cq, text, kb.allocation(summary, lang))
+
+
+@router.callback_query(CancelCD.filter(F.action == Confirm.stop_all))
+async def cancel_stop_all(
+    cq: CallbackQuery,
+    callback_data: CancelCD,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
+) -> None:
+    confirmations.revoke(user.id, callback_data.token, Confirm.stop_all)
+    await show(cq, t(lang, "menu.title"), kb.main_menu(lang))

@@ -61,6 +61,7 @@ from handlers.backtest_texts import (
 )
 from handlers.callbacks import MenuAction, MenuCD
 from handlers.texts import num, show
+from handlers.wizard import message_of
 
 log = logging.getLogger(__name__)
 
@@ -438,8 +439,7 @@ async def _chose_period(
             leverage=trend.get("leverage"),
             timeframe=trend.get("timeframe"),
         )
-    message = cq.message
-    assert isinstance(message, Message)  # our own, accessible message
+    message = message_of(cq)
     period = _period_label(days, lang)
 
     async def progress(percent: int) -> None:

@@ -2,7 +2,8 @@
 
 Every action goes through the fleet service, which re-checks that the bot belongs to the user: a forged
 callback for someone else's bot raises NotFound, which the error router shows as "not found".
-Stop and delete take a second tap, which also says what happens to what the bot holds: a grid's coin is
+Stop and delete take a second tap (each of its buttons a one-time token of bot.services.confirmations),
+which also says what happens to what the bot holds: a grid's coin is
 kept or sold, a trend bot's positions kept with their protection or closed (the bot's setting first).
 A stop that waits for the exchange says so; the alert says when it is done. Typed values (allocation,
 risk numbers, a new name) are asked for with the EditBot.value state; a wrong value is answered with the
@@ -20,11 +21,13 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
 from bot.i18n import t
+from bot.services.confirmations import Confirmations
 from bot.services.dto import BotDTO, UserDTO
 from bot.services.fleet import Fleet
+from bot.services.lifecycle import Holdings
 from handlers import keyboards as kb
 from handlers import texts as render
-from handlers.callbacks import BotAction, BotCD, MenuAction, MenuCD
+from handlers.callbacks import BotAction, BotCD, CancelCD, Confirm, ConfirmCD, MenuAction, MenuCD
 from handlers.keyboards import EditCD, EditField
 from handlers.texts import show
 
@@ -92,29 +95,43 @@ async def start_bot(cq: CallbackQuery, callback_data: BotCD, fleet: Fleet, user:
     await _show_card(cq, fleet, user, bot.id, lang, note=t(lang, "bots.started", name=render.name(bot)))
 
 
-HOLDINGS_OF = {
-    BotAction.stop_confirm: None,
-    BotAction.stop_keep: "keep",
-    BotAction.stop_close: "close",
-    BotAction.delete_confirm: None,
-    BotAction.delete_keep: "keep",
-    BotAction.delete_close: "close",
-}
-
-
 @router.callback_query(BotCD.filter(F.action == BotAction.stop))
-async def ask_stop(cq: CallbackQuery, callback_data: BotCD, fleet: Fleet, user: UserDTO, lang: str) -> None:
+async def ask_stop(
+    cq: CallbackQuery,
+    callback_data: BotCD,
+    fleet: Fleet,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
+) -> None:
     bot = await fleet.get_bot(user.id, callback_data.bot_id)
     held = await fleet.holdings(user.id, bot.id)
-    await show(cq, render.stop_question(bot, held, lang), kb.stop_confirm(bot, held, lang))
+    tokens = _tokens(confirmations, user.id, Confirm.stop, bot.id, held)
+    await show(cq, render.stop_question(bot, held, lang), kb.stop_confirm(held, tokens, lang))
 
 
-@router.callback_query(
-    BotCD.filter(F.action.in_({BotAction.stop_confirm, BotAction.stop_keep, BotAction.stop_close}))
-)
-async def stop_bot(cq: CallbackQuery, callback_data: BotCD, fleet: Fleet, user: UserDTO, lang: str) -> None:
-    holdings = HOLDINGS_OF[callback_data.action]
-    bot = await fleet.stop(user.id, callback_data.bot_id, holdings=holdings)
+def _tokens(
+    confirmations: Confirmations, user_id: int, action: Confirm, bot_id: int, held: Holdings
+) -> dict[str, str]:
+    """One token per choice on the screen: "confirm" (nothing held), or "keep" and "close"."""
+    choices = {"keep": "keep", "close": "close"} if held.anything else {"confirm": None}
+    return {
+        choice: confirmations.issue(user_id, action, bot_id=bot_id, holdings=holdings)
+        for choice, holdings in choices.items()
+    }
+
+
+@router.callback_query(ConfirmCD.filter(F.action == Confirm.stop))
+async def stop_bot(
+    cq: CallbackQuery,
+    callback_data: ConfirmCD,
+    fleet: Fleet,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
+) -> None:
+    pending = confirmations.consume(user.id, callback_data.token, Confirm.stop)
+    bot = await fleet.stop(user.id, pending["bot_id"], holdings=pending.get("holdings"))
     if bot.stopping:
         note = t(lang, "bots.stopping", name=render.name(bot), note=html.escape(bot.stop_note or "…"))
     else:
@@ -123,22 +140,54 @@ async def stop_bot(cq: CallbackQuery, callback_data: BotCD, fleet: Fleet, user: 
 
 
 @router.callback_query(BotCD.filter(F.action == BotAction.delete))
-async def ask_delete(cq: CallbackQuery, callback_data: BotCD, fleet: Fleet, user: UserDTO, lang: str) -> None:
+async def ask_delete(
+    cq: CallbackQuery,
+    callback_data: BotCD,
+    fleet: Fleet,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
+) -> None:
     bot = await fleet.get_bot(user.id, callback_data.bot_id)
     held = await fleet.holdings(user.id, bot.id)
-    await show(cq, render.delete_question(bot, held, lang), kb.delete_confirm(bot, held, lang))
+    tokens = _tokens(confirmations, user.id, Confirm.delete, bot.id, held)
+    await show(cq, render.delete_question(bot, held, lang), kb.delete_confirm(held, tokens, lang))
 
 
-@router.callback_query(
-    BotCD.filter(F.action.in_({BotAction.delete_confirm, BotAction.delete_keep, BotAction.delete_close}))
-)
-async def delete_bot(cq: CallbackQuery, callback_data: BotCD, fleet: Fleet, user: UserDTO, lang: str) -> None:
-    bot = await fleet.get_bot(user.id, callback_data.bot_id)
-    summary = await fleet.delete(user.id, bot.id, holdings=HOLDINGS_OF[callback_data.action])
+@router.callback_query(ConfirmCD.filter(F.action == Confirm.delete))
+async def delete_bot(
+    cq: CallbackQuery,
+    callback_data: ConfirmCD,
+    fleet: Fleet,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
+) -> None:
+    pending = confirmations.consume(user.id, callback_data.token, Confirm.delete)
+    bot = await fleet.get_bot(user.id, pending["bot_id"])
+    summary = await fleet.delete(user.id, bot.id, holdings=pending.get("holdings"))
     bots = await fleet.list_bots(user.id)
     gone = all(b.id != bot.id for b in bots)
     note = t(lang, "bots.deleted" if gone else "bots.deleting", name=render.name(bot))
     await show(cq, f"{note}\n\n{render.bot_list(bots, summary.free_percent, lang)}", kb.bot_list(bots, lang))
+
+
+@router.callback_query(CancelCD.filter(F.action.in_({Confirm.stop, Confirm.delete, Confirm.close})))
+async def cancel_on_card(
+    cq: CallbackQuery,
+    callback_data: CancelCD,
+    state: FSMContext,
+    fleet: Fleet,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
+) -> None:
+    """Cancel of a stop, a delete or a close: its token acts no more; back to the bot's card."""
+    pending = confirmations.revoke(user.id, callback_data.token, callback_data.action)
+    if pending is None:  # used, expired or never this user's: nothing to go back to
+        await list_bots(cq, state, fleet, user, lang)
+        return
+    await _show_card(cq, fleet, user, pending.params["bot_id"], lang)
 
 
 @router.callback_query(BotCD.filter(F.action == BotAction.trades))

@@ -1,6 +1,9 @@
-"""Typed callback data shared across handler modules. Ids and short enums only: Telegram allows 64 bytes.
+"""Typed callback data shared across handler modules. Ids, short enums and tokens only: Telegram allows 64
+bytes, and anything in them can be forged.
 
-Every handler that receives a bot id re-checks ownership through the fleet service (data can be forged).
+Every handler that receives a bot id re-checks ownership through the fleet service. The second tap of a
+two-step action carries no action at all, only the one-time token of the pending action the first tap
+stored (bot.services.confirmations), which is bound to the user, expires and acts once.
 """
 
 from __future__ import annotations
@@ -32,20 +35,13 @@ class BotAction(StrEnum):
     card = "card"
     start = "start"
     stop = "stop"
-    stop_confirm = "stopok"  # nothing held: just stop
-    stop_keep = "stopk"  # keep the coin / the positions with their protection
-    stop_close = "stopc"  # sell the coin / close the positions at market
     delete = "del"
-    delete_confirm = "delok"  # nothing held: just delete
-    delete_keep = "delk"  # hand the coin back, then delete
-    delete_close = "delc"  # sell the coin / close the positions, then delete
     edit = "edit"
     trades = "trades"
     grid_view = "grid"
     chart = "chart"
     notify = "notify"
     close = "close"
-    close_confirm = "closeok"
 
 
 class BotCD(CallbackData, prefix="b"):
@@ -53,3 +49,30 @@ class BotCD(CallbackData, prefix="b"):
 
     action: BotAction
     bot_id: int
+
+
+class Confirm(StrEnum):
+    """The two-step actions; each one's pending action is stored under a one-time token."""
+
+    stop = "stop"
+    delete = "del"
+    close = "close"
+    trade = "trade"
+    stop_all = "stopall"
+    mode = "mode"
+    keys_clear = "keysclr"
+    strategy_delete = "sgdel"
+
+
+class ConfirmCD(CallbackData, prefix="ok"):
+    """The confirm button of a two-step action: the pending `action` stored under `token`."""
+
+    action: Confirm
+    token: str
+
+
+class CancelCD(CallbackData, prefix="no"):
+    """The cancel button next to it: the token acts no more."""
+
+    action: Confirm
+    token: str

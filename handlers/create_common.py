@@ -23,6 +23,7 @@ from bot.services.dto import UserDTO
 from bot.services.errors import NameTaken, OverAllocation, ValidationError
 from bot.services.fleet import Fleet, RiskLimits
 from handlers.callbacks import MenuAction, MenuCD
+from handlers.cosmetic import cosmetic
 from handlers.wizard import (
     BotKind,
     NewBotCD,
@@ -87,7 +88,7 @@ async def newbot_command(message: Message, state: FSMContext, fleet: Fleet, user
 
 @router.callback_query(MenuCD.filter(F.action == MenuAction.newbot))
 async def newbot_button(cq: CallbackQuery, state: FSMContext, fleet: Fleet, user: UserDTO, lang: str) -> None:
-    await cq.answer()
+    await cosmetic(cq.answer(), "answering the button")
     await _offer_types(message_of(cq), state, fleet, user, lang)
 
 

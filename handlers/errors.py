@@ -19,7 +19,9 @@ from aiogram.types import ErrorEvent
 
 from bot.i18n import CATALOG, DEFAULT_LANGUAGE, t
 from bot.services.errors import DomainError, ValidationError
+from handlers.cosmetic import cosmetic
 from handlers.texts import num
+from handlers.wizard import OldButton
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,14 @@ def _params(error: DomainError, lang: str) -> dict[str, str]:
     return params
 
 
+@router.error(ExceptionTypeFilter(OldButton))
+async def old_button(event: ErrorEvent, lang: str = DEFAULT_LANGUAGE) -> None:
+    """A button of a message the bot can no longer see (handlers.old_buttons answers most of them)."""
+    if event.update.callback_query is not None:
+        query = event.update.callback_query.answer(t(lang, "common.old_button"), show_alert=True)
+        await cosmetic(query, "the old-button note")
+
+
 @router.error(ExceptionTypeFilter(DomainError))
 async def domain_error(
     event: ErrorEvent, lang: str = DEFAULT_LANGUAGE, state: FSMContext | None = None
@@ -61,9 +71,23 @@ async def domain_error(
     assert isinstance(error, DomainError)
     text = error_text(error, lang)
     update = event.update
-    if update.callback_query is not None:
-        await update.callback_query.answer(text[:ALERT_MAX], show_alert=True)
+    if update.callback_query is not None:  # the alert is the answer; an expired query cannot show it
+        await cosmetic(update.callback_query.answer(text[:ALERT_MAX], show_alert=True), "an error alert")
     elif update.message is not None:
         if state is not None and await state.get_state() is not None:  # still waiting for a value
             text = f"{text}\n{t(lang, 'error.ask_again')}"
         await update.message.answer(text)
+
+
+@router.error()
+async def unexpected(event: ErrorEvent, lang: str = DEFAULT_LANGUAGE) -> None:
+    """Anything no service turned into a domain error (a bug, an outage): logged with its traceback, as
+    aiogram would, and the person is told, so no button keeps spinning and no message goes unanswered."""
+    error = event.exception
+    log.error("unexpected %s in update %s", type(error).__name__, event.update.update_id, exc_info=error)
+    text = t(lang, "error.unexpected")
+    update = event.update
+    if update.callback_query is not None:
+        await cosmetic(update.callback_query.answer(text[:ALERT_MAX], show_alert=True), "an error alert")
+    elif update.message is not None and update.message.chat.type == "private":
+        await cosmetic(update.message.answer(text), "an error note")

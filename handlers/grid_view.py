@@ -15,6 +15,7 @@ from bot.services.fleet import Fleet
 from engine.charts.fills import bot_fills_chart
 from handlers import keyboards as kb
 from handlers.callbacks import BotAction, BotCD
+from handlers.cosmetic import cosmetic
 from handlers.texts import name, num, show, signed
 
 router = Router(name=__name__)
@@ -89,7 +90,7 @@ async def grid_chart(cq: CallbackQuery, callback_data: BotCD, fleet: Fleet, user
     if not fills:
         await cq.answer(t(lang, "grid.chart.none"), show_alert=True)
         return
-    await cq.answer()
+    await cosmetic(cq.answer(), "answering the button")  # the chart is the answer
     lines = bot.grid.lines if bot.grid is not None else ()
     price = bot.grid.current_price if bot.grid is not None else None
     points = [(f.executed_at, f.side, f.price) for f in fills]

@@ -1,7 +1,8 @@
 """Inline keyboards: pure functions of DTOs and the language, returning InlineKeyboardMarkup.
 
 The CallbackData factories of the menus built here live here too (ids and short enums only: Telegram
-allows 64 bytes of callback data; the longest we make is "be:notify_off:2147483647", 24 bytes).
+allows 64 bytes of callback data; the longest we make is "be:notify_off:2147483647", 24 bytes; a
+confirmation's "ok:keysclr:" and its 12-character token, 23 bytes).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.i18n import t
 from bot.services.dto import AllocationSummary, BotDTO, UserDTO
 from bot.services.lifecycle import Holdings
-from handlers.callbacks import BotAction, BotCD, MenuAction, MenuCD
+from handlers.callbacks import BotAction, BotCD, CancelCD, Confirm, ConfirmCD, MenuAction, MenuCD
 
 LANGUAGE_NAMES = {"en": "English", "ko": "한국어"}
 
@@ -43,37 +44,12 @@ class EditCD(CallbackData, prefix="be"):
     bot_id: int
 
 
-class TradeAction(StrEnum):
-    confirm = "ok"
-    cancel = "no"
-
-
-class TradeCD(CallbackData, prefix="tr"):
-    """A /trade confirmation: a market order of `qty` (base currency, as typed) on `symbol` ("BTCUSDT")."""
-
-    action: TradeAction
-    symbol: str
-    side: str
-    qty: str
-
-
-class KillAction(StrEnum):
-    confirm = "ok"
-    keep = "keep"
-    close = "close"
-
-
-class KillSwitchCD(CallbackData, prefix="ks"):
-    action: KillAction
-
-
 class KeysAction(StrEnum):
     set = "set"
     paper = "paper"
     live = "live"
     demo = "demo"  # Bitget's demo trading (live mode on demo keys)
     clear = "clear"
-    clear_confirm = "clearok"
     stop_bots = "stopbots"  # stop the bots a switch or a key change waits for, then do it
 
 
@@ -164,23 +140,13 @@ def bot_card(bot: BotDTO, lang: str) -> InlineKeyboardMarkup:
     )
 
 
-def close_confirm(bot_id: int, lang: str) -> InlineKeyboardMarkup:
-    return confirm(
-        lang,
-        "manual.btn.close_confirm",
-        BotCD(action=BotAction.close_confirm, bot_id=bot_id),
-        BotCD(action=BotAction.card, bot_id=bot_id),
-    )
+def close_confirm(token: str, lang: str) -> InlineKeyboardMarkup:
+    return confirm(lang, "manual.btn.close_confirm", Confirm.close, token)
 
 
-def trade_confirm(symbol: str, side: str, qty: str, lang: str) -> InlineKeyboardMarkup:
-    """[Place the order] [Cancel] for /trade; the order itself rides in the callback data."""
-    return confirm(
-        lang,
-        "manual.btn.trade_confirm",
-        TradeCD(action=TradeAction.confirm, symbol=symbol, side=side, qty=qty),
-        TradeCD(action=TradeAction.cancel, symbol=symbol, side=side, qty=qty),
-    )
+def trade_confirm(token: str, lang: str) -> InlineKeyboardMarkup:
+    """[Place the order] [Cancel] for /trade; the order itself waits server side under `token`."""
+    return confirm(lang, "manual.btn.trade_confirm", Confirm.trade, token)
 
 
 def grid_view(bot_id: int, lang: str) -> InlineKeyboardMarkup:
@@ -192,37 +158,47 @@ def grid_view(bot_id: int, lang: str) -> InlineKeyboardMarkup:
     )
 
 
-def confirm(lang: str, yes_key: str, yes: CallbackData, no: CallbackData) -> InlineKeyboardMarkup:
-    """A second tap: [yes] [cancel]."""
-    return _markup([_button(t(lang, yes_key), yes), _button(t(lang, "common.cancel"), no)])
-
-
-def stop_confirm(bot: BotDTO, held: Holdings, lang: str) -> InlineKeyboardMarkup:
-    """[Stop] [Cancel], or, when the bot holds something, its two choices (the bot's setting first)."""
-    back = _bot(lang, "common.cancel", BotAction.card, bot.id)
-    if not held.anything:
-        return _markup([_bot(lang, "bots.btn.stop_confirm", BotAction.stop_confirm, bot.id), back])
-    coins = held.coin > 0
-    keep = _bot(
-        lang, "bots.btn.keep_coins" if coins else "bots.btn.keep_positions", BotAction.stop_keep, bot.id
+def confirm(lang: str, yes_key: str, action: Confirm, token: str) -> InlineKeyboardMarkup:
+    """A second tap: [yes] [cancel], both carrying only the pending action's one-time token."""
+    return _markup(
+        [
+            _button(t(lang, yes_key), ConfirmCD(action=action, token=token)),
+            _button(t(lang, "common.cancel"), CancelCD(action=action, token=token)),
+        ]
     )
-    close = _bot(
-        lang, "bots.btn.sell_coins" if coins else "bots.btn.close_positions", BotAction.stop_close, bot.id
+
+
+def _ok(lang: str, key: str, action: Confirm, token: str) -> InlineKeyboardButton:
+    return _button(t(lang, key), ConfirmCD(action=action, token=token))
+
+
+def stop_confirm(held: Holdings, tokens: dict[str, str], lang: str) -> InlineKeyboardMarkup:
+    """[Stop] [Cancel], or, when the bot holds something, its two choices (the bot's setting first); every
+    button carries a one-time token of its own choice ("confirm", or "keep" and "close")."""
+    if not held.anything:
+        return confirm(lang, "bots.btn.stop_confirm", Confirm.stop, tokens["confirm"])
+    coins = held.coin > 0
+    keep = _ok(
+        lang, "bots.btn.keep_coins" if coins else "bots.btn.keep_positions", Confirm.stop, tokens["keep"]
+    )
+    close = _ok(
+        lang, "bots.btn.sell_coins" if coins else "bots.btn.close_positions", Confirm.stop, tokens["close"]
     )
     first, second = (close, keep) if held.close_on_stop else (keep, close)
-    return _markup([first], [second], [back])
+    cancel = _button(t(lang, "common.cancel"), CancelCD(action=Confirm.stop, token=tokens["keep"]))
+    return _markup([first], [second], [cancel])
 
 
-def delete_confirm(bot: BotDTO, held: Holdings, lang: str) -> InlineKeyboardMarkup:
+def delete_confirm(held: Holdings, tokens: dict[str, str], lang: str) -> InlineKeyboardMarkup:
     """[Delete] [Cancel]; a grid holding coin: sell or hand back; a trend bot with positions: close."""
-    back = _bot(lang, "common.cancel", BotAction.card, bot.id)
     if held.coin > 0:
-        sell = _bot(lang, "bots.btn.delete_sell", BotAction.delete_close, bot.id)
-        keep = _bot(lang, "bots.btn.delete_keep", BotAction.delete_keep, bot.id)
-        return _markup([sell], [keep], [back])
+        sell = _ok(lang, "bots.btn.delete_sell", Confirm.delete, tokens["close"])
+        keep = _ok(lang, "bots.btn.delete_keep", Confirm.delete, tokens["keep"])
+        cancel = _button(t(lang, "common.cancel"), CancelCD(action=Confirm.delete, token=tokens["close"]))
+        return _markup([sell], [keep], [cancel])
     if held.positions:
-        return _markup([_bot(lang, "bots.btn.delete_close", BotAction.delete_close, bot.id), back])
-    return _markup([_bot(lang, "bots.btn.delete_confirm", BotAction.delete_confirm, bot.id), back])
+        return confirm(lang, "bots.btn.delete_close", Confirm.delete, tokens["close"])
+    return confirm(lang, "bots.btn.delete_confirm", Confirm.delete, tokens["confirm"])
 
 
 def _edit(lang: str, key: str, field: EditField, bot_id: int) -> InlineKeyboardButton:
@@ -274,21 +250,16 @@ def allocation(summary: AllocationSummary, lang: str) -> InlineKeyboardMarkup:
     )
 
 
-def stop_all_confirm(lang: str) -> InlineKeyboardMarkup:
-    return confirm(
-        lang,
-        "alloc.btn.stopall_confirm",
-        KillSwitchCD(action=KillAction.confirm),
-        MenuCD(action=MenuAction.main),
-    )
+def stop_all_confirm(token: str, lang: str) -> InlineKeyboardMarkup:
+    return confirm(lang, "alloc.btn.stopall_confirm", Confirm.stop_all, token)
 
 
-def stop_all_holdings(lang: str) -> InlineKeyboardMarkup:
+def stop_all_holdings(tokens: dict[str, str], lang: str) -> InlineKeyboardMarkup:
     """The kill switch when bots hold coin or positions: keep them (protected) or close them."""
     return _markup(
-        [_button(t(lang, "alloc.btn.stopall_keep"), KillSwitchCD(action=KillAction.keep))],
-        [_button(t(lang, "alloc.btn.stopall_close"), KillSwitchCD(action=KillAction.close))],
-        [_button(t(lang, "common.cancel"), MenuCD(action=MenuAction.main))],
+        [_ok(lang, "alloc.btn.stopall_keep", Confirm.stop_all, tokens["keep"])],
+        [_ok(lang, "alloc.btn.stopall_close", Confirm.stop_all, tokens["close"])],
+        [_button(t(lang, "common.cancel"), CancelCD(action=Confirm.stop_all, token=tokens["keep"]))],
     )
 
 
@@ -325,10 +296,10 @@ def stop_bots_first(count: int, target: str, lang: str) -> InlineKeyboardMarkup:
     )
 
 
-def keys_clear_confirm(lang: str) -> InlineKeyboardMarkup:
-    return confirm(
-        lang,
-        "keys.btn.clear_confirm",
-        KeysCD(action=KeysAction.clear_confirm),
-        MenuCD(action=MenuAction.keys),
-    )
+def keys_clear_confirm(token: str, lang: str) -> InlineKeyboardMarkup:
+    return confirm(lang, "keys.btn.clear_confirm", Confirm.keys_clear, token)
+
+
+def mode_confirm(target: str, token: str, lang: str) -> InlineKeyboardMarkup:
+    """[Yes, trade live / on demo / on paper] [Cancel]: the switch waits for this second tap."""
+    return confirm(lang, f"keys.btn.{target}_confirm", Confirm.mode, token)

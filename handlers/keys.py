@@ -2,6 +2,9 @@
 (Bitget's demo trading, on demo keys) or live. Keys are checked with the exchange before they are stored
 (their permissions, account kind and balances shown; wrong ones refused with the exchange's code).
 
+A switch of the trading mode and the keys' removal take a second tap, which confirms the pending action
+stored under a one-time token (bot.services.confirmations); the button carries the token only.
+
 Each message that carried a secret is deleted before anything else happens (invariant 6); the accounts
 service encrypts the values, and every answer shows only the masked key. Between the steps the values sit
 in the FSM storage, which is in-process memory (MemoryStorage): they never reach the disk or a log.
@@ -25,13 +28,14 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.i18n import t
 from bot.services.accounts import EXCHANGES, Accounts
+from bot.services.confirmations import Confirmations
 from bot.services.dto import UserDTO
 from bot.services.errors import BotsOnVenue, DomainError, KeysNeeded, KeysRefused
 from bot.services.exchange_errors import topic_of_code
 from bot.services.fleet import Fleet
 from handlers import keyboards as kb
 from handlers import texts as render
-from handlers.callbacks import MenuAction, MenuCD
+from handlers.callbacks import CancelCD, Confirm, ConfirmCD, MenuAction, MenuCD
 from handlers.keyboards import KeysAction, KeysCD
 from handlers.texts import show
 
@@ -183,6 +187,31 @@ async def _forget(message: Message) -> None:
 
 
 @router.callback_query(KeysCD.filter(F.action.in_({KeysAction.paper, KeysAction.live, KeysAction.demo})))
+async def ask_mode(
+    cq: CallbackQuery, callback_data: KeysCD, confirmations: Confirmations, user: UserDTO, lang: str
+) -> None:
+    """The switch waits for a second tap (a one-time token): live and demo trade real or demo money."""
+    if await _refuse_group(cq, lang):
+        return
+    target = callback_data.action.value
+    token = confirmations.issue(user.id, Confirm.mode, target=target)
+    await show(cq, t(lang, f"keys.confirm_{target}"), kb.mode_confirm(target, token, lang))
+
+
+@router.callback_query(ConfirmCD.filter(F.action == Confirm.mode))
+async def confirm_mode(
+    cq: CallbackQuery,
+    callback_data: ConfirmCD,
+    accounts: Accounts,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
+    state: FSMContext | None = None,
+) -> None:
+    pending = confirmations.consume(user.id, callback_data.token, Confirm.mode)
+    await set_mode(cq, KeysCD(action=KeysAction(pending["target"])), accounts, user, lang, state)
+
+
 async def set_mode(
     cq: CallbackQuery,
     callback_data: KeysCD,
@@ -263,20 +292,31 @@ async def stop_bots(
 
 
 @router.callback_query(KeysCD.filter(F.action == KeysAction.clear))
-async def ask_clear(cq: CallbackQuery, accounts: Accounts, user: UserDTO, lang: str) -> None:
+async def ask_clear(
+    cq: CallbackQuery, accounts: Accounts, confirmations: Confirmations, user: UserDTO, lang: str
+) -> None:
     if await _refuse_group(cq, lang):
         return
     bound = await accounts.bots_on_keys(user.id)
     if bound:
         await _offer_stop(cq, accounts, user, bound, "clear", lang)
         return
-    await show(cq, t(lang, "keys.confirm_clear"), kb.keys_clear_confirm(lang))
+    token = confirmations.issue(user.id, Confirm.keys_clear)
+    await show(cq, t(lang, "keys.confirm_clear"), kb.keys_clear_confirm(token, lang))
 
 
-@router.callback_query(KeysCD.filter(F.action == KeysAction.clear_confirm))
-async def clear(cq: CallbackQuery, accounts: Accounts, user: UserDTO, lang: str) -> None:
+@router.callback_query(ConfirmCD.filter(F.action == Confirm.keys_clear))
+async def clear(
+    cq: CallbackQuery,
+    callback_data: ConfirmCD,
+    accounts: Accounts,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
+) -> None:
     if await _refuse_group(cq, lang):
         return
+    confirmations.consume(user.id, callback_data.token, Confirm.keys_clear)
     try:
         updated = await accounts.clear_api_keys(user.id)
     except BotsOnVenue:
@@ -287,3 +327,15 @@ async def clear(cq: CallbackQuery, accounts: Accounts, user: UserDTO, lang: str)
         f"{t(lang, 'keys.cleared')}\n\n{render.keys(updated, lang)}",
         kb.keys_menu(updated, EXCHANGES, lang),
     )
+
+
+@router.callback_query(CancelCD.filter(F.action.in_({Confirm.mode, Confirm.keys_clear})))
+async def cancel(
+    cq: CallbackQuery,
+    callback_data: CancelCD,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
+) -> None:
+    confirmations.revoke(user.id, callback_data.token, callback_data.action)
+    await show(cq, render.keys(user, lang), kb.keys_menu(user, EXCHANGES, lang))

@@ -4,14 +4,14 @@ with changed parameters (pick base -> name -> "key=value" pairs) and deleting th
 
 A wrong name or parameter is answered with the reason and asked again (the state stays; /cancel leaves).
 Ids in buttons are re-checked by the strategies service: another user's copy is "not found", and only the
-user's own copies can be deleted. Names and descriptions are HTML-escaped.
+user's own copies can be deleted, with a second tap that confirms the pending deletion stored under a
+one-time token (bot.services.confirmations). Names and descriptions are HTML-escaped.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from aiogram import F, Router
@@ -24,9 +24,12 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from bot.i18n import t
 from bot.services import validation as v
 from bot.services.backtests import DEFAULT_SYMBOL, FIGURES_DAYS, Backtests, Figures, default_backtests
+from bot.services.confirmations import Confirmations
 from bot.services.dto import UserDTO
 from bot.services.errors import NameTaken, NotFound, ValidationError
 from bot.services.strategies import MAX_OWN_STRATEGIES, RISK_KEYS, TIMEFRAMES, Strategies, StrategyDTO
+from handlers import keyboards as kb
+from handlers.callbacks import CancelCD, Confirm, ConfirmCD
 from handlers.texts import show
 
 router = Router(name=__name__)
@@ -47,7 +50,6 @@ class StratAction(StrEnum):
     copy = "copy"
     base = "base"
     delete = "del"
-    delete_confirm = "delok"
     list = "list"
     cancel = "x"
 
@@ -207,36 +209,52 @@ async def _own(strategies: Strategies, user: UserDTO, strategy_id: int) -> Strat
 
 @router.callback_query(StrategyCD.filter(F.action == StratAction.delete))
 async def ask_delete(
-    cq: CallbackQuery, callback_data: StrategyCD, strategies: Strategies, user: UserDTO, lang: str
+    cq: CallbackQuery,
+    callback_data: StrategyCD,
+    strategies: Strategies,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
 ) -> None:
     strategy = await _own(strategies, user, callback_data.strategy_id)
-    markup = InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                _button(t(lang, "strategies.btn.delete_confirm"), StratAction.delete_confirm, strategy.id),
-                _button(t(lang, "common.cancel"), StratAction.list),
-            ]
-        ]
-    )
+    token = confirmations.issue(user.id, Confirm.strategy_delete, strategy_id=strategy.id)
+    markup = kb.confirm(lang, "strategies.btn.delete_confirm", Confirm.strategy_delete, token)
     await show(cq, t(lang, "strategies.confirm_delete", name=html.escape(strategy.name)), markup)
 
 
-@router.callback_query(StrategyCD.filter(F.action == StratAction.delete_confirm))
+@router.callback_query(ConfirmCD.filter(F.action == Confirm.strategy_delete))
 async def delete(
     cq: CallbackQuery,
-    callback_data: StrategyCD,
+    callback_data: ConfirmCD,
     state: FSMContext,
     strategies: Strategies,
+    confirmations: Confirmations,
     user: UserDTO,
     lang: str,
     backtests: Backtests | None = None,
 ) -> None:
-    strategy = await _own(strategies, user, callback_data.strategy_id)
+    pending = confirmations.consume(user.id, callback_data.token, Confirm.strategy_delete)
+    strategy = await _own(strategies, user, pending["strategy_id"])
     await strategies.delete(user.id, strategy.id)
     await state.clear()
     text, markup = await _list_screen(user, strategies, backtests or default_backtests(), lang)
     note = t(lang, "strategies.deleted", name=html.escape(strategy.name))
     await show(cq, f"{note}\n\n{text}", markup)
+
+
+@router.callback_query(CancelCD.filter(F.action == Confirm.strategy_delete))
+async def cancel_delete(
+    cq: CallbackQuery,
+    callback_data: CancelCD,
+    state: FSMContext,
+    strategies: Strategies,
+    confirmations: Confirmations,
+    user: UserDTO,
+    lang: str,
+    backtests: Backtests | None = None,
+) -> None:
+    confirmations.revoke(user.id, callback_data.token, Confirm.strategy_delete)
+    await strategies_button(cq, state, strategies, user, lang, backtests)
 
 
 # --------------------------------------------------------------------------- save a copy
@@ -356,10 +374,10 @@ def parse_overrides(text: str, base: StrategyDTO, lang: str) -> dict[str, object
 def _percent_below_100(value: str) -> bool:
     """The engine takes stop loss, take profit and entry percents above 0 and below 100."""
     try:
-        number = Decimal(value.removesuffix("%"))
-    except InvalidOperation:
+        number = v.parse_decimal(value, "percent")  # the one reading of numbers (no 1e2, NaN, 0x10)
+    except ValidationError:
         return False
-    return number.is_finite() and 0 < number < 100
+    return 0 < number < 100
 
 
 def _value_reason(key: str, value: str, known: dict[str, object], lang: str) -> str:

@@ -6,7 +6,6 @@ Percents are 0-100; money is quote currency (USDT).
 
 from __future__ import annotations
 
-import contextlib
 import html
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -16,6 +15,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from bot.i18n import t
 from bot.services.dto import AllocationSummary, BotDTO, UserDTO
 from bot.services.lifecycle import Holdings
+from handlers.cosmetic import cosmetic
 from handlers.money_texts import grid_money_lines, trend_money_lines
 
 BAR_WIDTH = 20
@@ -25,6 +25,22 @@ HUNDRED = Decimal(100)
 def num(value: Decimal | int) -> str:
     """A Decimal without exponent or trailing zeros: 30.00 -> '30', 0.50 -> '0.5'."""
     return f"{Decimal(value).normalize():f}"
+
+
+# (thousands, decimal) separators of each language's locale; Korean writes numbers as English does
+SEPARATORS = {"en": (",", "."), "ko": (",", ".")}
+
+
+def amount(value: Decimal | int, lang: str, *, places: int | None = None) -> str:
+    """A number as the user's locale writes it, e.g. '1,234.5' ('places': rounded half up to that many
+    decimals and kept, as money is: '1,000.00'); never an exponent."""
+    number = Decimal(value)
+    if places is not None:
+        number = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    else:
+        number = number.normalize()
+    thousands, point = SEPARATORS.get(lang, SEPARATORS["en"])
+    return f"{number:,f}".replace(",", "\x00").replace(".", point).replace("\x00", thousands)
 
 
 def signed(value: Decimal) -> str:
@@ -214,20 +230,32 @@ def keys(user: UserDTO, lang: str) -> str:
     return t(lang, "keys.title", exchange=html.escape(user.exchange_id), api_key=api_key, mode=mode)
 
 
+# what Telegram answers when the message to edit is gone (deleted, or too old to edit)
+_GONE = (
+    "message to edit not found",
+    "message can't be edited",
+    "MESSAGE_ID_INVALID",
+    "there is no text in the message to edit",  # a photo (a chart): the screen goes below it
+)
+
+
 async def show(event: Message | CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    """A screen: a button press edits its own message in place, a command sends a new one."""
+    """A screen: a button press edits its own message in place, a command sends a new one. When the
+    pressed message is gone (deleted meanwhile, or too old to edit) the screen is sent anew: the action is
+    done, its answer must reach the person."""
     if isinstance(event, CallbackQuery):
         message = event.message
         if isinstance(message, Message):
             try:
                 await message.edit_text(text, reply_markup=markup)
             except TelegramBadRequest as exc:
-                if "message is not modified" not in exc.message:
+                if any(reason in exc.message for reason in _GONE):
+                    await message.answer(text, reply_markup=markup)
+                elif "message is not modified" not in exc.message:
                     raise
         elif event.from_user is not None and event.bot is not None:  # too old to edit: send anew
             await event.bot.send_message(event.from_user.id, text, reply_markup=markup)
-        with contextlib.suppress(TelegramBadRequest):  # the query may have expired meanwhile
-            await event.answer()
+        await cosmetic(event.answer(), "answering the button")  # the query may have expired meanwhile
         return
     await event.answer(text, reply_markup=markup)
 

@@ -13,7 +13,6 @@ choice (`NewBotCD`, shown by `handlers.create_common`).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,6 @@ from enum import StrEnum
 from html import escape
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -42,7 +40,9 @@ from bot.services.errors import (
 )
 from bot.services.fleet import Fleet, GridTooSmall, InsufficientCapital
 from bot.services.strategies import Strategies
+from bot.services.validation import AmbiguousNumber
 from handlers.callbacks import BotAction, BotCD
+from handlers.cosmetic import cosmetic
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ class Wizard:
         strategies: Strategies | None = None,
         candle_history: object | None = None,
     ) -> None:
-        await cq.answer()
+        await _acknowledge(cq)
         await _drop_keyboard(cq)
         await state.set_data({"kind": self.kind.value, "answers": {}})
         inp = WizardInput(fleet, user, lang, {}, settings, strategies, candle_history)
@@ -259,7 +259,7 @@ class Wizard:
         if callback_data.action == WizardAction.skip and not step.skippable:
             await cq.answer(t(lang, "wizard.outdated"))
             return
-        await cq.answer()
+        await _acknowledge(cq)
         await _drop_keyboard(cq)
         inp = await _input(state, fleet, user, lang, settings, strategies, candle_history)
         message = message_of(cq)
@@ -283,7 +283,7 @@ class Wizard:
         if callback_data.step != CONFIRM_STEP:
             await cq.answer(t(lang, "wizard.outdated"))
             return
-        await cq.answer()
+        await _acknowledge(cq)
         await _drop_keyboard(cq)
         await state.set_state(None)  # a second tap on "Create" finds no wizard
         message = message_of(cq)
@@ -454,6 +454,9 @@ def as_reask(err: DomainError | Reask, step_key: str | None) -> Reask:
             buttons=[(f"{err.min_investment}", str(err.min_investment))],
             minimum=f"{err.min_investment:,f}",
         )
+    if isinstance(err, AmbiguousNumber):
+        params = {k: escape(str(err.params[k])) for k in ("text", "thousands", "decimal")}
+        return Reask("wizard.err.ambiguous_number", field=err.field, **params)
     if isinstance(err, ValidationError):
         return Reask(f"wizard.rule.{err.field}", field=err.field)
     if isinstance(err, NotFound) and err.params.get("what") == "strategy":  # deleted before "Create"
@@ -486,15 +489,28 @@ async def _input(
 
 
 def message_of(cq: CallbackQuery) -> Message:
-    assert isinstance(cq.message, Message)  # our buttons are on our own, accessible messages
+    """The pressed message. `handlers.old_buttons` answers the buttons of inaccessible and inline messages
+    before any wizard sees them; OldButton, should one get here, gets the same answer (handlers.errors)."""
+    if not isinstance(cq.message, Message):
+        raise OldButton()
     return cq.message
 
 
+class OldButton(Exception):
+    """A button of a message the bot can no longer see (too old, or inline)."""
+
+
+async def _acknowledge(cq: CallbackQuery) -> None:
+    """Stop the button's spinner: cosmetic, a failure (an expired query, a 429) never ends the step."""
+    await cosmetic(cq.answer(), "answering the button")
+
+
 async def _drop_keyboard(cq: CallbackQuery) -> None:
-    """Take the buttons off the message that was answered, so an old question cannot be answered twice."""
+    """Take the buttons off the message that was answered, so an old question is not answered twice.
+    Cosmetic: the step refuses a stale button anyway, so a failed removal (404, 429) never loses the
+    answer."""
     if isinstance(cq.message, Message) and cq.message.reply_markup is not None:
-        with contextlib.suppress(TelegramBadRequest):
-            await cq.message.edit_reply_markup(reply_markup=None)
+        await cosmetic(cq.message.edit_reply_markup(reply_markup=None), "removing the answered buttons")
 
 
 def percent_text(value: Decimal) -> str:
@@ -577,7 +593,7 @@ async def cancel_command(message: Message, state: FSMContext, lang: str) -> None
 
 async def cancel_button(cq: CallbackQuery, state: FSMContext, lang: str) -> None:
     raw_state = await state.get_state()
-    await cq.answer()
+    await _acknowledge(cq)
     await _drop_keyboard(cq)
     if raw_state is None or not _is_wizard_state(raw_state):
         return  # an old wizard's cancel button: nothing is open

@@ -16,6 +16,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramBadRequest,
     TelegramConflictError,
     TelegramForbiddenError,
@@ -30,6 +31,7 @@ from aiogram.types import (
     BotCommandScopeChat,
     BufferedInputFile,
     CallbackQuery,
+    InaccessibleMessage,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -227,6 +229,71 @@ async def test_callback_query_can_be_answered_once(emu: TelegramEmulator, bot: B
         await bot.answer_callback_query(query_id)
     with pytest.raises(TelegramBadRequest, match="query ID is invalid"):
         await bot.answer_callback_query("42")
+
+
+async def test_groups_and_channels_can_be_added_and_written_in(emu: TelegramEmulator, bot: Bot) -> None:
+    group = emu.add_chat(-1001, kind="supergroup", title="Traders")
+    sent = await emu.push_message(USER, "/start@multibot_sandbox_bot", chat_id=-1001)
+    assert sent["chat"] == group and sent["from"]["id"] == USER
+    with pytest.raises(LookupError):
+        await emu.push_message(USER, "hi", chat_id=-1002)  # a chat nobody added
+
+    reply = await bot.send_message(-1001, "Open our private chat", reply_to_message_id=sent["message_id"])
+    await bot.send_message(USER, "hello")  # the user's private chat exists too
+
+    assert reply.chat.type == "supergroup" and reply.reply_to_message.message_id == sent["message_id"]
+    assert [m.text for m in emu.bot_messages(-1001)] == ["Open our private chat"]
+    with pytest.raises(ValueError):
+        emu.add_chat(5)
+
+
+async def test_push_update_serves_a_payload_exactly_as_given(emu: TelegramEmulator, bot: Bot) -> None:
+    """Channel posts, updates without optional fields, and one aiogram cannot parse at all."""
+    post = {"message_id": 7, "date": 1, "chat": {"id": -1009, "type": "channel"}, "text": "news"}
+    first = emu.push_update("channel_post", post)
+    bad = emu.push_update("message", {"message_id": "not a number", "date": 1})
+
+    assert emu.last_update_id == bad == first + 1 and emu.is_pending(first)
+    assert emu.pending_updates() == [
+        {"update_id": first, "channel_post": post},
+        {"update_id": bad, "message": {"message_id": "not a number", "date": 1}},
+    ]
+    with pytest.raises(ClientDecodeError):  # what the bot gets: a batch aiogram cannot deserialize
+        await bot.get_updates()
+    assert [u.update_id for u in await bot.get_updates(limit=1)] == [first]
+
+
+async def test_buttons_of_inaccessible_and_inline_messages(emu: TelegramEmulator, bot: Bot) -> None:
+    await emu.push_message(USER, "hi")
+    menu = await bot.send_message(USER, "menu", reply_markup=menu_keyboard())
+
+    old = await emu.press_button(USER, menu.message_id, "bot:start", inaccessible=True)
+    inline = await emu.press_inline_button(USER, "AAQ42", "bot:stop")
+    game = await emu.press_button(USER, menu.message_id, None, forged=True)
+    with pytest.raises(LookupError):
+        await emu.press_button(USER, menu.message_id, None)  # no button without data but a forged one
+    queries = [u.callback_query for u in await bot.get_updates() if u.callback_query is not None]
+
+    assert isinstance(queries[0].message, InaccessibleMessage) and queries[0].message.date == 0
+    assert queries[0].message.message_id == menu.message_id and queries[0].id == old
+    assert queries[1].message is None and queries[1].inline_message_id == "AAQ42" and queries[1].id == inline
+    assert queries[2].data is None and queries[2].id == game
+    for query_id in (old, inline, game):
+        assert await bot.answer_callback_query(query_id) is True
+
+
+async def test_records_can_be_bounded_for_long_runs(bot: Bot) -> None:
+    async with TelegramEmulator(max_logged_calls=5, max_messages_per_chat=3) as emu:
+        small = make_bot(emu)
+        try:
+            await emu.push_message(USER, "hi")
+            for n in range(6):
+                menu = await small.send_message(USER, f"menu {n}", reply_markup=menu_keyboard())
+                await small.answer_callback_query(await emu.press_button(USER, menu.message_id, "bot:stop"))
+            assert [m.text for m in emu.transcript(USER)] == ["menu 3", "menu 4", "menu 5"]
+            assert len(emu.calls) == 5 and len(emu.callback_answers) == 5
+        finally:
+            await small.session.close()
 
 
 # --------------------------------------------------------------------------- methods and their errors

@@ -76,12 +76,15 @@ async def test_keys_are_deleted_from_the_chat_and_stored_encrypted(app: App) -> 
         assert secret not in stored
 
     await app.press(ALICE, saved, "💰 Switch to live")
+    assert "real orders" in saved.text and (await app.user(ALICE)).trading_mode == "paper"  # asked first
+    await app.press(ALICE, saved, "💰 Yes, trade live")
     assert "💰 live" in saved.text and (await app.user(ALICE)).trading_mode == "live"
 
 
 async def test_live_mode_needs_keys_and_a_bad_key_changes_nothing(app: App) -> None:
     screen = await app.send(ALICE, "/keys")
-    await app.press(ALICE, screen, "💰 Switch to live")  # no keys yet: it asks for them
+    await app.press(ALICE, screen, "💰 Switch to live")
+    await app.press(ALICE, screen, "💰 Yes, trade live")  # no keys yet: it asks for them
     assert "Live trading needs your Bitget live API keys" in screen.text
 
     await app.send(ALICE, "has spaces in it")
@@ -104,8 +107,6 @@ async def test_a_forged_callback_for_another_users_bot_is_not_found(app: App) ->
     forged = [
         BotCD(action=BotAction.card, bot_id=bobs.id),
         BotCD(action=BotAction.start, bot_id=bobs.id),
-        BotCD(action=BotAction.stop_confirm, bot_id=bobs.id),
-        BotCD(action=BotAction.delete_confirm, bot_id=bobs.id),
         EditCD(field=EditField.notify_off, bot_id=bobs.id),
         EditCD(field=EditField.allocation, bot_id=bobs.id),
     ]

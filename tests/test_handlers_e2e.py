@@ -108,6 +108,11 @@ def labels(message: ChatMessage) -> list[str]:
     return [b["text"] for b in message.buttons]
 
 
+def button_data(message: ChatMessage, label: str) -> str:
+    """The callback data of the button labelled `label` (to press it again once it is gone)."""
+    return next(b["callback_data"] for b in message.buttons if b["text"] == label)
+
+
 # ---- /start, /help
 
 
@@ -214,6 +219,25 @@ async def test_edit_allocation_reasks_wrong_answers_with_the_reason(app: App) ->
     after = await app.send(ALICE, "12")  # the edit is over: a number is no longer an answer
     assert "did not understand" in after.text
     assert (await app.bot_row(ALICE, alpha.id)).allocation_percent == Decimal("45.5")
+
+
+async def test_an_allocation_typed_with_a_comma_keeps_its_magnitude(app: App) -> None:
+    """On the old code "1,5" became 15 % and "12,500" 12500 (refused only as over 100)."""
+    alpha = await app.trend_bot(ALICE, "Alpha", "30")
+    card = await app.send(ALICE, "/bots")
+    await app.press(ALICE, card, "⚪ Alpha")
+    await app.press(ALICE, card, "✏️ Edit")
+    await app.press(ALICE, card, "📊 Allocation")
+
+    ambiguous = await app.send(ALICE, "12,500")
+    assert ambiguous.text.startswith("⚠️ “12,500” could mean 12500 or 12.5")
+    assert "Send another value, or /cancel." in ambiguous.text
+    for refused in ("1e1", "NaN", "-0", "0x10", "1_5"):
+        assert "percent more than 0 and at most 100" in (await app.send(ALICE, refused)).text
+    saved = await app.send(ALICE, "1,5")
+
+    assert "Allocation: 1.5% of the balance" in saved.text
+    assert (await app.bot_row(ALICE, alpha.id)).allocation_percent == Decimal("1.5")
 
 
 async def test_allocation_of_a_running_bot_needs_a_stop_first(app: App) -> None:

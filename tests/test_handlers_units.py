@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from bot.services.confirmations import Confirmations
 from bot.services.dto import AllocationSummary, BotDTO, BotShare, UserDTO
 from bot.services.errors import DomainError, NotFound, OverAllocation, StopBotFirst, ValidationError
 from bot.services.fleet import GridTooSmall
@@ -14,7 +15,7 @@ from bot.services.lifecycle import Holdings
 from handlers import build_router
 from handlers import keyboards as kb
 from handlers import texts as render
-from handlers.callbacks import BotAction, BotCD, MenuAction, MenuCD
+from handlers.callbacks import BotAction, BotCD, CancelCD, Confirm, ConfirmCD, MenuAction, MenuCD
 from handlers.errors import error_text
 
 MAX_ID = 2**31 - 1
@@ -65,11 +66,15 @@ def make_user(**changes: object) -> UserDTO:
     return UserDTO(**values)  # type: ignore[arg-type]
 
 
+TOKEN = Confirmations().issue(1, Confirm.stop, bot_id=MAX_ID)  # a real one: its length is what rides
+
+
 def all_callback_data() -> list[str]:
     packed = [MenuCD(action=a).pack() for a in MenuAction]
     packed += [BotCD(action=a, bot_id=MAX_ID).pack() for a in BotAction]
     packed += [kb.EditCD(field=f, bot_id=MAX_ID).pack() for f in kb.EditField]
-    packed += [kb.KillSwitchCD(action=a).pack() for a in kb.KillAction]
+    packed += [ConfirmCD(action=a, token="T" * 12).pack() for a in Confirm]
+    packed += [CancelCD(action=a, token="T" * 12).pack() for a in Confirm]
     packed += [kb.KeysCD(action=a, exchange="bitget").pack() for a in kb.KeysAction]
     packed += [kb.LangCD(code=c).pack() for c in kb.LANGUAGE_NAMES]
     return packed
@@ -89,21 +94,24 @@ def test_every_keyboard_button_carries_short_callback_data(lang: str) -> None:
         kb.main_menu(lang),
         kb.bot_list([bot, make_bot(id=2)], lang),
         kb.bot_card(bot, lang),
-        kb.stop_confirm(bot, Holdings(), lang),
-        kb.stop_confirm(bot, Holdings(coin=Decimal("0.1"), asset="BTC"), lang),
-        kb.stop_confirm(bot, Holdings(positions=2, close_on_stop=True), lang),
-        kb.delete_confirm(bot, Holdings(), lang),
-        kb.delete_confirm(bot, Holdings(coin=Decimal("0.1"), asset="BTC"), lang),
-        kb.delete_confirm(bot, Holdings(positions=1), lang),
-        kb.stop_all_holdings(lang),
+        kb.stop_confirm(Holdings(), {"confirm": TOKEN}, lang),
+        kb.stop_confirm(Holdings(coin=Decimal("0.1"), asset="BTC"), {"keep": TOKEN, "close": TOKEN}, lang),
+        kb.stop_confirm(Holdings(positions=2, close_on_stop=True), {"keep": TOKEN, "close": TOKEN}, lang),
+        kb.delete_confirm(Holdings(), {"confirm": TOKEN}, lang),
+        kb.delete_confirm(Holdings(coin=Decimal("0.1"), asset="BTC"), {"keep": TOKEN, "close": TOKEN}, lang),
+        kb.delete_confirm(Holdings(positions=1), {"keep": TOKEN, "close": TOKEN}, lang),
+        kb.stop_all_holdings({"keep": TOKEN, "close": TOKEN}, lang),
         kb.stop_bots_first(3, "live", lang),
+        kb.close_confirm(TOKEN, lang),
+        kb.trade_confirm(TOKEN, lang),
+        kb.keys_clear_confirm(TOKEN, lang),
         kb.edit_menu(bot, lang),
         kb.risk_menu(bot, lang),
         kb.allocation(summary, lang),
-        kb.stop_all_confirm(lang),
+        kb.stop_all_confirm(TOKEN, lang),
         kb.languages(),
         kb.keys_menu(make_user(has_api_keys=True, trading_mode="live"), ("bitget",), lang),
-        kb.keys_clear_confirm(lang),
+        kb.keys_clear_confirm(TOKEN, lang),
     ]
     for markup in markups:
         for row in markup.inline_keyboard:
@@ -177,8 +185,8 @@ def test_routers_are_composed_in_a_fixed_order_and_can_be_built_twice() -> None:
     first = [r.name for r in build_router().sub_routers]
     second = [r.name for r in build_router().sub_routers]
     assert first == second
-    assert (
-        first[0] == "handlers.start" and first[-1] == "handlers.start.fallback"
-    )  # /cancel first, catch-all last
+    # updates no person sent and old buttons first (they have no user), then /cancel; the catch-all last
+    assert first[:3] == ["handlers.groups", "handlers.old_buttons", "handlers.start"]
+    assert first[-1] == "handlers.start.fallback"
     assert first.index("handlers.bots") < first.index("handlers.allocation") < first.index("handlers.errors")
     assert {"handlers.create_trend", "handlers.create_grid", "handlers.keys"} <= set(first)

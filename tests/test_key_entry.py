@@ -257,6 +257,7 @@ async def test_keys_offers_paper_demo_and_live_and_demo_asks_for_demo_keys(
             labels = [b["text"] for b in menu.buttons]
             assert "🧪 Switch to demo" in labels and "💰 Switch to live" in labels
             await app.press(user_id, menu, "🧪 Switch to demo")
+            await app.press(user_id, menu, "🧪 Yes, trade on demo")  # the switch waits for a second tap
             asked = await emu.wait_for_bot_message(user_id, after_message_id=0)
             assert "demo" in asked.text.lower()
             await app.send(user_id, "bg_chat_demo_001")

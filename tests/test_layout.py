@@ -30,7 +30,17 @@ ENGINE_ALLOWED: dict[str, set[str]] = {
 # The engine modules a handler may use: market rules and pure grid math for the wizard, pictures.
 HANDLER_ENGINE_ALLOWED = ("engine.markets", "engine.money", "engine.grid.lines", "engine.charts")
 SQL_OR_EXCHANGE = ("db", "sqlalchemy", "aiosqlite", "asyncpg", "alembic", "ccxt")
-SHELL = ("bot.app", "bot.scheduler", "bot.engine_service", "bot.alerts", "bot.sandbox", "bot.__main__")
+SHELL = (
+    "bot.app",
+    "bot.polling",
+    "bot.chat_state",
+    "bot.memory",
+    "bot.scheduler",
+    "bot.engine_service",
+    "bot.alerts",
+    "bot.sandbox",
+    "bot.__main__",
+)
 
 
 def module_name(path: Path) -> str:

@@ -363,7 +363,10 @@ async def test_grid_bot_with_the_preview_before_anything_is_written(
     assert en("wizard.title.grid", step=4, total=11) in ask_lower.text
     assert en("wizard.ask.lower_price", quote="USDT", price_now="") in ask_lower.text  # no feed in this test
     await chat.say("60000")
-    ask_count = await chat.say("70,000")
+    ambiguous = await chat.say("70,000")  # a comma before three digits: thousands, or a decimal comma?
+    assert ambiguous.text.startswith("⚠️ “70,000” could mean 70000 or 70: send it without the comma")
+    assert en("wizard.title.grid", step=5, total=11) in ambiguous.text  # the upper price, asked again
+    ask_count = await chat.say("70000")
     assert [b["text"] for b in ask_count.buttons] == ["10", "20", "50", "✖ Cancel"]
     ask_mode = await chat.tap(ask_count, "10")
     ask_investment = await chat.tap(ask_mode, "Arithmetic")

@@ -83,6 +83,7 @@ TEXTS = {
         "error.generic": "⚠️ {message}",
         "error.ask_again": "Send another value, or /cancel.",
         "error.not_found": "⚠️ Not found. It may have been deleted.",
+        "error.exchange_out_of_reach": "⚠️ The exchange cannot be reached right now; nothing was changed. Try again later.",
         "error.not_allowed": "Sorry, this bot is private.",
         "error.name_taken": "⚠️ You already have a bot named “{name}”. Choose another name.",
         "error.over_allocation": (
@@ -107,6 +108,7 @@ TEXTS = {
         ),
         "error.private_only": "🔒 This is done in the private chat with the bot, not in a group: open it and send /keys.",
         "error.invalid.holdings": "⚠️ Keep or close: choose one of the buttons.",
+        "error.against_price": "⚠️ {value} does not fit the price now ({price}).",
         "keys.btn.stop_bots": "⏹ Stop these {count} bot(s) first",
         "error.grid_too_small": (
             "⚠️ Each grid order would be under the exchange's minimum. Invest at least {min_investment} USDT "
@@ -145,6 +147,11 @@ TEXTS = {
         ),
         "error.invalid.passphrase": (
             "⚠️ The passphrase must be 1 to 256 characters without spaces. Start again with /keys."
+        ),
+        "error.unexpected": "⚠️ Something went wrong on our side. Check /bots before you try again.",
+        "error.ambiguous_number": (
+            "⚠️ “{text}” could mean {thousands} or {decimal}: a comma can separate thousands or decimals. "
+            "Send it without the comma ({thousands}) or with a point ({decimal})."
         ),
     },
     "ko": {
@@ -229,6 +236,7 @@ TEXTS = {
         "error.generic": "⚠️ {message}",
         "error.ask_again": "다른 값을 보내거나 /cancel 하세요.",
         "error.not_found": "⚠️ 찾을 수 없습니다. 삭제되었을 수 있습니다.",
+        "error.exchange_out_of_reach": "⚠️ 지금 거래소에 연결할 수 없습니다. 아무것도 바뀌지 않았습니다. 잠시 후 다시 시도하세요.",
         "error.not_allowed": "죄송합니다. 비공개 봇입니다.",
         "error.name_taken": "⚠️ “{name}” 이름의 봇이 이미 있습니다. 다른 이름을 고르세요.",
         "error.over_allocation": "⚠️ {requested}%는 남은 비율보다 많습니다. 잔고의 {free}%만 남아 있습니다.",
@@ -251,6 +259,7 @@ TEXTS = {
         ),
         "error.private_only": "🔒 그룹이 아니라 봇과의 1:1 대화에서 할 수 있습니다. 1:1 대화를 열고 /keys 를 보내세요.",
         "error.invalid.holdings": "⚠️ 유지 또는 정리 중 하나를 버튼으로 고르세요.",
+        "error.against_price": "⚠️ {value}는 현재가 ({price})와 맞지 않습니다.",
         "keys.btn.stop_bots": "⏹ 먼저 이 봇 {count}개 중지",
         "error.grid_too_small": (
             "⚠️ 그리드 주문 하나가 거래소 최소 주문보다 작습니다. 최소 {min_investment} USDT를 투자하거나 "
@@ -280,5 +289,10 @@ TEXTS = {
         "error.invalid.api_key": "⚠️ API 키는 공백 없이 1~256자입니다. /keys 로 다시 시작하세요.",
         "error.invalid.secret": "⚠️ 시크릿은 공백 없이 1~256자입니다. /keys 로 다시 시작하세요.",
         "error.invalid.passphrase": "⚠️ 패스프레이즈는 공백 없이 1~256자입니다. /keys 로 다시 시작하세요.",
+        "error.unexpected": "⚠️ 저희 쪽에서 문제가 생겼습니다. 다시 시도하기 전에 /bots 를 확인하세요.",
+        "error.ambiguous_number": (
+            "⚠️ “{text}” 는 {thousands} 또는 {decimal} 로 읽힐 수 있습니다(쉼표는 천 단위나 소수점). "
+            "쉼표 없이 ({thousands}) 또는 점으로 ({decimal}) 보내세요."
+        ),
     },
 }

@@ -15,7 +15,9 @@ TEXTS = {
             "Usage: <code>/trade SYMBOL buy|sell AMOUNT</code>, e.g. <code>/trade BTCUSDT buy 0.01</code>.\n"
             "A spot market order on your account, outside any bot; AMOUNT is in the base coin."
         ),
-        "manual.trade.confirm": "{side} {qty} {symbol} at market (last price {price})?",
+        "manual.trade.confirm": (
+            "{side} {qty} {base} on {symbol} at market: about {value} {quote} at the last price {price} {quote}?"
+        ),
         "manual.trade.done": "✅ {side} {qty} {symbol} at {price} (fee {fee} USDT)",
         "manual.side.buy": "Buy",
         "manual.side.sell": "Sell",
@@ -24,6 +26,10 @@ TEXTS = {
         "error.invalid.side": "⚠️ The side must be buy or sell.",
         "error.invalid.amount": "⚠️ The amount must be a number above 0.",
         "error.invalid.nonce": "⚠️ That confirmation is no longer valid.",
+        "error.no_price": "⚠️ There is no price for {symbol} right now, so the order cannot be checked. Try again soon.",
+        "error.order_too_small": "⚠️ The smallest order on {symbol} is {min_qty} {base} and {min_value} USDT in value.",
+        "error.order_step": "⚠️ {symbol} trades in steps of {step} {base}: round the amount to that step.",
+        "error.insufficient_balance": "⚠️ Not enough {currency}: the order needs {needed}, {free} is free.",
     },
     "ko": {
         "command.trade": "봇 밖에서 시장가 주문",
@@ -39,7 +45,7 @@ TEXTS = {
             "사용법: <code>/trade SYMBOL buy|sell 수량</code>, 예: <code>/trade BTCUSDT buy 0.01</code>.\n"
             "봇과 별개로 계정에서 현물 시장가 주문을 냅니다. 수량은 기준 코인 단위입니다."
         ),
-        "manual.trade.confirm": "{symbol} {qty} 시장가 {side} (최근 가격 {price})?",
+        "manual.trade.confirm": "{symbol} {qty} {base} 시장가 {side}: 최근 가격 {price} {quote} 기준 약 {value} {quote}?",
         "manual.trade.done": "✅ {symbol} {qty} {side} 체결, 가격 {price} (수수료 {fee} USDT)",
         "manual.side.buy": "매수",
         "manual.side.sell": "매도",
@@ -48,5 +54,9 @@ TEXTS = {
         "error.invalid.side": "⚠️ 방향은 buy 또는 sell 이어야 합니다.",
         "error.invalid.amount": "⚠️ 수량은 0보다 큰 숫자여야 합니다.",
         "error.invalid.nonce": "⚠️ 더 이상 유효하지 않은 확인입니다.",
+        "error.no_price": "⚠️ 지금 {symbol} 가격이 없어 주문을 확인할 수 없습니다. 잠시 후 다시 시도하세요.",
+        "error.order_too_small": "⚠️ {symbol} 최소 주문은 {min_qty} {base}, 주문 금액 {min_value} USDT 입니다.",
+        "error.order_step": "⚠️ {symbol} 은(는) {step} {base} 단위로 거래됩니다. 수량을 그 단위로 맞추세요.",
+        "error.insufficient_balance": "⚠️ {currency} 잔고가 부족합니다: 주문에 {needed} 필요, 사용 가능 {free}.",
     },
 }

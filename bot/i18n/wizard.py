@@ -91,6 +91,9 @@ TEXTS = {
             "{needed} USDT is more than this bot's allocation of the balance now: at most <b>{allocated} USDT</b>."
         ),
         "wizard.err.name_taken": "You already have a bot named “{name}”. Choose another name.",
+        "wizard.err.ambiguous_number": (
+            "“{text}” could mean {thousands} or {decimal}: send it without the comma or with a point."
+        ),
         "wizard.err.grid_too_small": (
             "Each grid's order would be under the exchange's minimum. "
             "Invest at least <b>{minimum} {quote}</b>."
@@ -233,6 +236,9 @@ TEXTS = {
         "wizard.err.stop_lower_passed": "현재가 {price}가 이미 하단 정지가 {value} 이하입니다: 봇이 바로 멈춥니다.",
         "wizard.err.over_capital": "{needed} USDT는 지금 이 봇의 배분액보다 많습니다: 최대 <b>{allocated} USDT</b>.",
         "wizard.err.name_taken": "“{name}” 이름의 봇이 이미 있습니다. 다른 이름을 고르세요.",
+        "wizard.err.ambiguous_number": (
+            "“{text}” 는 {thousands} 또는 {decimal} 로 읽힐 수 있습니다. 쉼표 없이 또는 점으로 보내세요."
+        ),
         "wizard.err.grid_too_small": (
             "그리드마다의 주문이 거래소 최소 주문보다 작습니다. 최소 <b>{minimum} {quote}</b>를 투자하세요."
         ),

@@ -2,14 +2,15 @@
 
 The bot under test (or the sandbox) talks to it through
 ``AiohttpSession(api=TelegramAPIServer.from_base(emulator.base_url))``; tests act as
-the user through ``push_message`` / ``press_button`` and read what the bot did through
-the per-chat transcript, the ``calls`` log and ``wait_for_*`` helpers. Failures
+the user through ``push_message`` / ``press_button`` / ``push_update`` and read what the bot did
+through the per-chat transcript, the ``calls`` log and ``wait_for_*`` helpers. Failures
 (429 with retry_after, 5xx, outages, slow answers, Telegram's flood limits) can be
 injected to test the bot's resilience.
 
-Only private chats exist: a chat's id is its user's id, as in Telegram.
+A private chat's id is its user's id, as in Telegram; groups and channels are added with `add_chat`.
 
-Beside it: `methods` (the Bot API methods it answers and the chat state they work on), `params`
+Beside it: `users` (people, their chats and the updates they make), `methods` (the Bot API methods it
+answers and the chat state they work on), `params`
 (a request's parameters), `faults` (injected failures, slow answers and flood control), `formatting`
 (parse modes, entities, UTF-16 lengths), `records` (what the emulator records for the tests and the
 terminal chat), `api_error` (the Bot API's error answers), `images` (a picture's size).
@@ -32,8 +33,7 @@ from aiohttp import web
 
 from bot.sandbox.api_error import ApiError
 from bot.sandbox.faults import Faults
-from bot.sandbox.formatting import utf16_len
-from bot.sandbox.methods import MAX_TEXT_LENGTH, NOOP_METHODS, BotApiMethods, Chat, Handler, PendingQuery
+from bot.sandbox.methods import NOOP_METHODS, BotApiMethods, Chat, Handler, PendingQuery
 from bot.sandbox.params import Params, read_params
 from bot.sandbox.records import (
     ApiCall,
@@ -46,6 +46,7 @@ from bot.sandbox.records import (
     RetryAfterRecord,
     StoredFile,
 )
+from bot.sandbox.users import UserSide
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,6 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 DEFAULT_BOT_ID = 123456
 
 TOKEN_RE = re.compile(r"^(\d+):([A-Za-z0-9_-]+)$")
-_COMMAND_RE = re.compile(r"^/[A-Za-z0-9_]{1,64}(@[A-Za-z0-9_]+)?")
 
 
 # --------------------------------------------------------------------------- state
@@ -68,13 +68,16 @@ class _Outage:
 # --------------------------------------------------------------------------- the emulator
 
 
-class TelegramEmulator(BotApiMethods):
-    """A Telegram Bot API server on 127.0.0.1 for one bot and any number of private chats.
+class TelegramEmulator(UserSide, BotApiMethods):
+    """A Telegram Bot API server on 127.0.0.1 for one bot and any number of chats.
 
     `token`: when given, only this token is accepted; otherwise any well-formed token
     ("<digits>:<letters, digits, _ or ->") is, and the bot's id is the token's number.
     `callback_query_ttl`: seconds within which a callback query must be answered.
-    `max_logged_calls`: keep only this many newest entries in `calls` (None: all).
+    `max_logged_calls`: keep only this many newest entries in `calls`, `callback_answers` and
+    `retry_after_log` (None: all).
+    `max_messages_per_chat`: keep only this many newest messages of each chat's transcript (None: all);
+    a long run (bench/chat_fuzz.py) bounds both, so the emulator's records stay flat.
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class TelegramEmulator(BotApiMethods):
         bot_username: str = "multibot_sandbox_bot",
         callback_query_ttl: float = 15.0,
         max_logged_calls: int | None = None,
+        max_messages_per_chat: int | None = None,
     ) -> None:
         if token is not None and not TOKEN_RE.match(token):
             raise ValueError("token must look like 123456:ABC-DEF")
@@ -97,6 +101,7 @@ class TelegramEmulator(BotApiMethods):
         self.bot_username = bot_username
         self.callback_query_ttl = callback_query_ttl
         self.max_logged_calls = max_logged_calls  # a long sandbox session keeps only the newest calls
+        self.max_messages_per_chat = max_messages_per_chat
 
         self.calls: list[ApiCall] = []
         self.callback_answers: list[CallbackAnswer] = []
@@ -171,117 +176,6 @@ class TelegramEmulator(BotApiMethods):
         if self.port == 0:
             self.port = int(self._runner.addresses[-1][1])
 
-    # ------------------------------------------------------------------ user side
-
-    def add_user(
-        self,
-        user_id: int,
-        *,
-        first_name: str | None = None,
-        username: str | None = None,
-        language_code: str | None = "en",
-    ) -> dict[str, Any]:
-        """Register a user and their private chat (as if they had opened the bot); returns the User."""
-        if user_id <= 0:
-            raise ValueError("user ids of private chats are positive")
-        user = self._users.get(user_id)
-        if user is None:
-            user = {"id": user_id, "is_bot": False, "first_name": first_name or f"User{user_id}"}
-            self._users[user_id] = user
-        if first_name is not None:
-            user["first_name"] = first_name
-        if username is not None:
-            user["username"] = username
-        if language_code is not None:
-            user["language_code"] = language_code
-        chat_info = {"id": user_id, "type": "private", "first_name": user["first_name"]}
-        if user.get("username"):
-            chat_info["username"] = user["username"]
-        chat = self._chats.get(user_id)
-        if chat is None:
-            self._chats[user_id] = Chat(info=chat_info)
-        else:
-            chat.info = chat_info
-        return dict(user)
-
-    def block_bot(self, user_id: int, blocked: bool = True) -> None:
-        """The user blocks (or unblocks) the bot: sends to them answer 403 Forbidden."""
-        if blocked:
-            self._blocked.add(user_id)
-        else:
-            self._blocked.discard(user_id)
-
-    async def push_message(
-        self,
-        user_id: int,
-        text: str,
-        *,
-        first_name: str | None = None,
-        username: str | None = None,
-        language_code: str | None = "en",
-        reply_to_message_id: int | None = None,
-    ) -> dict[str, Any]:
-        """The user sends `text` to the bot; returns the Message as the bot will receive it."""
-        if not text:
-            raise ValueError("a user cannot send an empty message")
-        if utf16_len(text) > MAX_TEXT_LENGTH:
-            raise ValueError("Telegram clients split messages over 4096 characters")
-        user = self.add_user(user_id, first_name=first_name, username=username, language_code=language_code)
-        chat = self._chats[user_id]
-        entities = None
-        command = _COMMAND_RE.match(text)
-        if command:
-            entities = [{"offset": 0, "length": utf16_len(command.group(0)), "type": "bot_command"}]
-        reply_to = chat.messages.get(reply_to_message_id) if reply_to_message_id else None
-        message = self._add_message(
-            chat, sender="user", from_user=user, text=text, entities=entities, reply_to=reply_to
-        )
-        api_message = message.to_api()
-        self._enqueue_update("message", api_message)
-        self._emit(EmulatorEvent("user_message", user_id, message.message_id, message, text=text))
-        return api_message
-
-    async def press_button(
-        self, user_id: int, message_id: int, callback_data: str, *, forged: bool = False
-    ) -> str:
-        """The user presses the inline button carrying `callback_data`; returns the callback_query id.
-
-        With `forged=True` any data is sent, whether or not a button carries it (callback
-        data can be forged by a modified client).
-        """
-        chat = self._chats.get(user_id)
-        message = chat.messages.get(message_id) if chat else None
-        if message is None or message.deleted:
-            raise LookupError(f"chat {user_id} has no message {message_id}")
-        if not forged and callback_data not in [b.get("callback_data") for b in message.buttons]:
-            raise LookupError(
-                f"message {message_id} has no button with callback_data {callback_data!r}; "
-                f"buttons: {message.buttons}"
-            )
-        query_id = f"{user_id}{next(self._query_ids):06d}"
-        self._queries[query_id] = PendingQuery(
-            user_id=user_id,
-            chat_id=user_id,
-            message_id=message_id,
-            data=callback_data,
-            created_at=time.monotonic(),
-        )
-        query = {
-            "id": query_id,
-            "from": dict(self._users[user_id]),
-            "message": message.to_api(),
-            "chat_instance": str(-(user_id * 7919 + 104729)),
-            "data": callback_data,
-        }
-        self._enqueue_update("callback_query", query)
-        self._emit(EmulatorEvent("callback_query", user_id, message_id, message, text=callback_data))
-        return query_id
-
-    async def press_button_text(self, user_id: int, message_id: int, text: str) -> str:
-        """Press the callback button labelled `text` on a message; returns the callback_query id."""
-        message = self.message(user_id, message_id)
-        return await self.press_button(user_id, message_id, message.button_data(text))
-
     # ------------------------------------------------------------------ inspection
 
     def transcript(self, chat_id: int) -> list[ChatMessage]:
@@ -300,6 +194,21 @@ class TelegramEmulator(BotApiMethods):
 
     def format_transcript(self, chat_id: int) -> str:
         return "\n".join(m.describe() for m in self.transcript(chat_id)) or "(empty chat)"
+
+    @property
+    def last_update_id(self) -> int:
+        """The update_id of the newest update enqueued (0 before the first)."""
+        return self._next_update_id - 1
+
+    @property
+    def allowed_updates(self) -> list[str] | None:
+        """The update types the bot asked for in getUpdates (None: every type but the opt-in ones)."""
+        return None if self._allowed_updates is None else list(self._allowed_updates)
+
+    def is_pending(self, update_id: int) -> bool:
+        """True while the update waits for getUpdates (not yet confirmed by an offset, nor dropped because
+        the bot does not ask for its type)."""
+        return any(update["update_id"] == update_id for update in self._updates)
 
     def pending_updates(self) -> list[dict[str, Any]]:
         """Updates not yet confirmed by getUpdates' offset."""
@@ -539,8 +448,7 @@ class TelegramEmulator(BotApiMethods):
             wall_time=time.time(),
         )
         self.calls.append(call)
-        if self.max_logged_calls is not None and len(self.calls) > self.max_logged_calls:
-            del self.calls[: len(self.calls) - self.max_logged_calls]
+        self._trim_records()
         try:
             return await self._answer(request, token, method, params, early_error, outage, call)
         finally:
@@ -576,10 +484,19 @@ class TelegramEmulator(BotApiMethods):
         self._finish(call, status, payload)
         return web.json_response(payload, status=status)
 
+    def _trim_records(self) -> None:
+        limit = self.max_logged_calls
+        if limit is None:
+            return
+        for records in (self.calls, self.callback_answers, self._faults.retry_after_log):
+            if len(records) > limit:
+                del records[: len(records) - limit]
+
     def _finish(self, call: ApiCall, status: int, payload: dict[str, Any] | None) -> None:
         call.finished_at = time.monotonic()
         call.status = status
         call.response = payload
+        self._trim_records()  # the call may have added a callback answer or a retry-after record
         log.debug("%s %s -> %s", call.method, call.params, status)
         self._notify()
 
@@ -647,10 +564,12 @@ class TelegramEmulator(BotApiMethods):
                 log.exception("emulator listener failed on %s", event.kind)
         self._notify()
 
-    def _enqueue_update(self, kind: str, payload: dict[str, Any]) -> None:
-        self._updates.append({"update_id": self._next_update_id, kind: payload})
+    def _enqueue_update(self, kind: str, payload: Any) -> int:
+        update_id = self._next_update_id
+        self._updates.append({"update_id": update_id, kind: payload})
         self._next_update_id += 1
         self._notify()
+        return update_id
 
     def _add_message(
         self, chat: Chat, *, sender: Literal["user", "bot"], from_user: dict[str, Any], **fields: Any
@@ -665,6 +584,8 @@ class TelegramEmulator(BotApiMethods):
         )
         chat.next_message_id += 1
         chat.messages[message.message_id] = message
+        if self.max_messages_per_chat is not None and len(chat.messages) > self.max_messages_per_chat:
+            del chat.messages[next(iter(chat.messages))]  # the oldest (dicts keep insertion order)
         return message
 
 

@@ -26,6 +26,7 @@ import json
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -50,6 +51,7 @@ SHIPPED_HOURLY = {"BTCUSDT": "btcusdt_1h_2y.csv.gz", "ETHUSDT": "ethusdt_1h_2y.c
 DEFAULT_SYMBOL = "BTCUSDT"
 PERIOD_DAYS = (7, 30, 90)  # and None: every shipped candle
 FIGURES_DAYS = 30
+FIGURES_KEPT = 512  # strategies whose 30-day figures are kept (a few hundred bytes each)
 DAY_MS = 86_400_000
 PREDICT_WARMUP = 1000  # candles of history before a block for the features (EMA 200 is settled by then)
 DEFAULT_GRID_COUNT = 10
@@ -349,14 +351,16 @@ class Backtests:
         overall: int = 2,
         progress_step: int = 10,
         progress_interval: float = 1.0,
+        figures_kept: int = FIGURES_KEPT,
     ) -> None:
         self.per_user = per_user
+        self.figures_kept = figures_kept
         self.overall = overall
         self.progress_step = progress_step
         self.progress_interval = progress_interval
         self._slots: asyncio.Semaphore | None = None
         self._running: dict[int, int] = {}
-        self._figures: dict[str, Figures] = {}
+        self._figures: OrderedDict[str, Figures] = OrderedDict()  # the newest FIGURES_KEPT
         self._figures_lock: asyncio.Lock | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         # test hook: called in the worker thread at every progress report (e.g. to make a run slow)
@@ -467,10 +471,15 @@ class Backtests:
             if missing:
                 computed = await asyncio.to_thread(_compute_all, list(missing.values()))
                 self._figures.update(computed)
-        return {
-            sid: (self._figures.get(figures_key(d)) if d is not None else None)
-            for sid, d in definitions.items()
-        }
+            answer = {
+                sid: (self._figures.get(figures_key(d)) if d is not None else None)
+                for sid, d in definitions.items()
+            }
+            for key in {figures_key(d) for d in definitions.values() if d is not None} & self._figures.keys():
+                self._figures.move_to_end(key)  # a strategy still shown stays
+            while len(self._figures) > self.figures_kept:  # users' own strategies come and go
+                self._figures.popitem(last=False)
+        return answer
 
 
 def _compute_all(definitions: list[StrategyDef]) -> dict[str, Figures]:

@@ -197,3 +197,59 @@ class KeysNeeded(ValidationError):
         super().__init__("trading_mode", "set your exchange API keys for this mode first")
         self.demo = demo
         self.params["demo"] = demo
+
+
+class NoPrice(DomainError):
+    """The market has no price now, so an order's value (and whether the balance covers it) is unknown."""
+
+    code = "no_price"
+
+    def __init__(self, symbol: str) -> None:
+        super().__init__(f"no price for {symbol} right now", symbol=symbol)
+
+
+class OrderTooSmall(DomainError):
+    """Under the market's minimum quantity (base currency) or minimum order value (quote currency)."""
+
+    code = "order_too_small"
+
+    def __init__(self, symbol: str, base: str, min_qty: Decimal, min_value: Decimal) -> None:
+        super().__init__(
+            f"the smallest order on {symbol} is {min_qty} {base} and {min_value} in value",
+            symbol=symbol,
+            base=base,
+            min_qty=min_qty,
+            min_value=min_value,
+        )
+
+
+class OrderStep(DomainError):
+    """A quantity that is not a multiple of the market's lot step (base currency)."""
+
+    code = "order_step"
+
+    def __init__(self, symbol: str, base: str, step: Decimal) -> None:
+        super().__init__(f"{symbol} trades in steps of {step} {base}", symbol=symbol, base=base, step=step)
+
+
+class InsufficientBalance(DomainError):
+    """The order needs more of `currency` than the account holds free."""
+
+    code = "insufficient_balance"
+
+    def __init__(self, currency: str, needed: Decimal, free: Decimal) -> None:
+        super().__init__(
+            f"the order needs {needed} {currency}, {free} is free",
+            currency=currency,
+            needed=needed,
+            free=free,
+        )
+
+
+class ExchangeOutOfReach(DomainError):
+    """The exchange could not be reached (after the retries): nothing was changed."""
+
+    code = "exchange_out_of_reach"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the exchange cannot be reached: {reason}")

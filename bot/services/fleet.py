@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services import validation as v
 from bot.services.dto import AllocationChange, AllocationSummary, BotDTO, BotShare, GridDTO, TradeDTO
 from bot.services.errors import (
+    ExchangeOutOfReach,
     NameTaken,
     NotFound,
     OverAllocation,
@@ -42,7 +43,7 @@ from db import queries as q
 from db.base import utcnow
 from db.models import BotInstance, GridBotConfig, GridOrder, Strategy, Trade, TrendPositionRow, User
 from db.session import Database
-from engine.exchange import ExchangeError
+from engine.exchange import ExchangeError, TemporaryExchangeError
 from engine.markets import MarketCatalog, MarketRules, StaticMarketCatalog
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ class Fleet(BotLifecycle):
         mark = capital = None
         with contextlib.suppress(ExchangeError):  # the card shows what it can without the venue
             mark = await self.price_for(user_id, bot.symbol) if positions else None
-        with contextlib.suppress(ExchangeError):
+        with contextlib.suppress(ExchangeError, ExchangeOutOfReach):
             equity = await (self.equity(user_id, bot.venue) if bot.venue else self.account_equity(user_id))
             capital = equity * bot.allocation_percent / 100
         return trend_money(
@@ -225,7 +226,10 @@ class Fleet(BotLifecycle):
             if user is None:
                 raise NotFound("user")
             venue, _ = current_venue(user)
-        return await self.equity(user_id, venue)
+        try:
+            return await self.equity(user_id, venue)
+        except TemporaryExchangeError as exc:  # a refusal the chat can show: the exchange is out of reach
+            raise ExchangeOutOfReach(type(exc).__name__) from None
 
     async def _paper_balance(self, user_id: int, venue: str) -> Decimal:
         """Without an engine: the user's paper balance, on every venue."""

@@ -32,6 +32,7 @@ from bot.services.dto import BotDTO
 from bot.services.errors import (
     AlreadyRunning,
     DomainError,
+    ExchangeOutOfReach,
     HeldElsewhere,
     NotFound,
     NotRunning,
@@ -42,6 +43,7 @@ from bot.services.errors import (
 from db import queries as q
 from db.base import utcnow
 from db.models import BotHandback, BotInstance, GridBotConfig, TrendBotState, TrendPositionRow, User
+from engine.exchange import TemporaryExchangeError
 from engine.ports import HaltReport
 
 log = logging.getLogger(__name__)
@@ -125,7 +127,10 @@ class BotLifecycle:
                 grid = await q.grid_of(session, bot.id)
                 if grid is not None:
                     needed = grid[0].total_investment
-        equity = await self.equity(user_id, venue) if needed is not None else None  # outside the write
+        try:  # outside the write
+            equity = await self.equity(user_id, venue) if needed is not None else None
+        except TemporaryExchangeError as exc:  # a refusal the chat can show; nothing was changed
+            raise ExchangeOutOfReach(type(exc).__name__) from None
         async with self._writing(user_id) as session:
             user = await self._lock_user(session, user_id)
             bot = await self._owned(session, user_id, bot_id)

@@ -78,6 +78,8 @@ class Strategies:
             return [StrategyDTO.of(r) for r in rows.scalars()]
 
     async def get(self, user_id: int, strategy_id: int) -> StrategyDTO:
+        if not _is_an_id(strategy_id):  # a forged button's id past the column's range: PostgreSQL refuses it
+            raise NotFound("strategy")
         async with self.db.read() as session:
             row = (
                 await session.execute(select(Strategy).where(Strategy.id == strategy_id, visible_to(user_id)))
@@ -135,6 +137,8 @@ class Strategies:
 
     async def delete(self, user_id: int, strategy_id: int) -> None:
         """Delete one of the user's own strategies (bots using it fall back to no strategy)."""
+        if not _is_an_id(strategy_id):
+            raise NotFound("strategy")
         async with self.db.write() as session:
             row = (
                 await session.execute(
@@ -144,6 +148,11 @@ class Strategies:
             if row is None:
                 raise NotFound("strategy")
             await session.delete(row)
+
+
+def _is_an_id(value: object) -> bool:
+    """A value an id column (32-bit, from 1) can hold."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
 
 
 def apply_overrides(base: StrategyDTO, overrides: dict[str, object]) -> tuple[dict[str, Any], str]:

@@ -14,15 +14,25 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from bot.services import validation as v
-from bot.services.errors import DomainError, NotFound, ValidationError
+from bot.services.errors import (
+    DomainError,
+    InsufficientBalance,
+    NoPrice,
+    NotFound,
+    OrderStep,
+    OrderTooSmall,
+    ValidationError,
+)
 from db import queries as q
 from db.models import Trade, TrendPositionRow
 from db.session import Database
 from engine.client_ids import checked
 from engine.exchange import (
+    Balance,
     ExchangeError,
     InsufficientFunds,
     InvalidOrder,
+    Market,
     OrderRequest,
     TemporaryExchangeError,
 )
@@ -132,16 +142,21 @@ class Trading:
         qty = v.parse_decimal(amount, "amount")
         if qty <= 0:
             raise ValidationError("amount", "amount must be more than 0")
-        exchange = await self.exchange_for(user_id)
-        await exchange.load_markets()
         try:
-            exchange.market(unified_symbol(clean_symbol))
+            exchange = await self.exchange_for(user_id)
+            await exchange.load_markets()
+        except TemporaryExchangeError as exc:  # the exchange is out of reach: nothing to preview
+            raise TradeRefused(f"try again later ({exc})") from None
+        try:
+            market = exchange.market(unified_symbol(clean_symbol))
             ticker = await exchange.fetch_ticker(unified_symbol(clean_symbol))
         except InvalidOrder:
             raise ValidationError("symbol", f"unknown symbol {symbol!r}", symbol=str(symbol)) from None
         except TemporaryExchangeError:
             ticker = None
-        return ManualOrder(clean_symbol, str(side), qty, ticker.last if ticker else None)
+        price = ticker.last if ticker else None
+        check_order_size(market, str(side), qty, price, await exchange.fetch_balance(market.type))
+        return ManualOrder(clean_symbol, str(side), qty, price)
 
     async def market_order(
         self, user_id: int, symbol: object, side: object, amount: object, *, nonce: int
@@ -193,6 +208,28 @@ class Trading:
                     )
                 )
         return ManualOrder(order.symbol, placed.side, placed.filled_qty, price, placed.fee)
+
+
+def check_order_size(
+    market: Market, side: str, qty: Decimal, price: Decimal | None, balance: Balance
+) -> None:
+    """Refuses a /trade quantity (base currency) that the market or the account cannot take, before anything
+    is confirmed: at least the market's minimum quantity and order value (qty x price, quote), within the
+    free balance (a buy: qty x price plus the taker fee, in quote; a sell: qty, in base), and a multiple of
+    the lot step. Without a price nothing can be checked, so nothing is offered."""
+    if price is None or price <= 0:
+        raise NoPrice(market.symbol)
+    value = qty * price
+    if qty < market.min_qty or value < market.min_notional:
+        raise OrderTooSmall(market.symbol, market.base, market.min_qty, market.min_notional)
+    if side == "buy":
+        needed, currency = value * (1 + market.taker_fee), market.quote
+    else:
+        needed, currency = qty, market.base
+    if needed > balance.free(currency):  # checked before the step: a huge qty never reaches the division
+        raise InsufficientBalance(currency, needed, balance.free(currency))
+    if qty % market.amount_step:
+        raise OrderStep(market.symbol, market.base, market.amount_step)
 
 
 async def _owned_trend_bot(session, user_id: int, bot_id: int):  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from bot.services.errors import ValidationError
 from engine.markets import QUOTES  # longest-first matters only for overlapping suffixes; none overlap
@@ -26,7 +26,14 @@ _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,16}$")
 
 
 def parse_decimal(value: object, field: str) -> Decimal:
-    """A finite Decimal from user input: Decimal, int or text like '1,234.5' / '12.5%'. Floats are refused."""
+    """A finite Decimal from user input: Decimal, int, or text in plain digits ('1234.5', '1,234.5', '0,5',
+    '12.5%'). Floats are refused.
+
+    Text is read so that no number can change its magnitude: '.' is the decimal point; a comma is a
+    thousands separator where only that reading fits ('1,234.5', '1,500,000') and the decimal separator
+    where only that one does ('0,5', '1,5', '12,25'); where both fit ('1,500': 1500 or 1.5) the number is
+    refused as ambiguous. Scientific notation, NaN, infinities, '-0', hex, underscores and digits of other
+    scripts are refused everywhere (full-width digits count as digits)."""
     if isinstance(value, bool) or isinstance(value, float):
         raise ValidationError(field, f"{field} must be given as text or Decimal, not float")
     if isinstance(value, Decimal):
@@ -34,18 +41,68 @@ def parse_decimal(value: object, field: str) -> Decimal:
     elif isinstance(value, int):
         number = Decimal(value)
     elif isinstance(value, str):
-        text = value.strip().replace(",", "").replace("_", "").removesuffix("%").strip()
-        if not text or len(text) > 40:
-            raise ValidationError(field, f"{field} must be a number")
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            raise ValidationError(field, f"{field} must be a number") from None
+        number = Decimal(_plain_number(value, field))
     else:
         raise ValidationError(field, f"{field} must be a number")
     if not number.is_finite():
         raise ValidationError(field, f"{field} must be a finite number")
+    if number.is_zero() and number.is_signed():
+        raise ValidationError(field, f"{field} must not be -0")
     return number
+
+
+_PLAIN = re.compile(r"[+-]?[0-9.,]+")
+_GROUPED = re.compile(r"[1-9][0-9]{0,2}(,[0-9]{3})+")  # 1,234 / 12,345,678: thousands only
+
+
+def _plain_number(value: str, field: str) -> str:
+    """`value` as Decimal's text ('1234.5'), or ValidationError / AmbiguousNumber."""
+    text = unicodedata.normalize("NFKC", value).strip().removesuffix("%").strip()
+    if not text or len(text) > 40 or not _PLAIN.fullmatch(text) or not any(c.isdigit() for c in text):
+        raise ValidationError(field, f"{field} must be a number in plain digits")
+    sign, digits = (text[0], text[1:]) if text[0] in "+-" else ("", text)
+    if "," not in digits:
+        if digits.count(".") > 1:
+            raise ValidationError(field, f"{field} must be a number in plain digits")
+        return sign + digits
+    whole, dot, fraction = digits.partition(".")
+    if dot:  # a comma before the decimal point groups thousands, or the number is unclear ('1.234,5')
+        if not _GROUPED.fullmatch(whole) or "," in fraction or "." in fraction:
+            raise AmbiguousNumber(field, value)
+        return sign + whole.replace(",", "") + "." + fraction
+    if digits.count(",") > 1:
+        if not _GROUPED.fullmatch(digits):
+            raise ValidationError(field, f"{field} must be a number in plain digits")
+        return sign + digits.replace(",", "")
+    head, _, tail = digits.partition(",")
+    if not tail:
+        raise ValidationError(field, f"{field} must be a number in plain digits")
+    if len(tail) == 3 and head.strip("0"):  # '1,500' or '1234,567': thousands or a decimal comma
+        raise AmbiguousNumber(field, value)
+    return sign + (head or "0") + "." + tail
+
+
+class AmbiguousNumber(ValidationError):
+    """A comma that could be a thousands or a decimal separator ('1,500': 1500 or 1.5); `thousands` and
+    `decimal` are the two readings."""
+
+    code = "ambiguous_number"
+
+    def __init__(self, field: str, text: str) -> None:
+        digits = unicodedata.normalize("NFKC", text).strip().removesuffix("%").strip()
+        thousands = _reading(digits.replace(",", ""))
+        decimal = _reading(digits.replace(".", "").replace(",", "."))
+        super().__init__(
+            field,
+            f"{text!r} could be {thousands} or {decimal}; write it without the comma",
+            text=text.strip()[:40],
+            thousands=thousands,
+            decimal=decimal,
+        )
+
+
+def _reading(text: str) -> str:
+    return f"{Decimal(text).normalize():f}"
 
 
 def _decimals(number: Decimal) -> int:
