@@ -96,3 +96,10 @@ async def test_trades_page_by_page_and_per_bot(app: App) -> None:
     await app.press_data(e2e.BOB, other, f"tp:0:{bot_id}")
     shown = app.emu.bot_messages(e2e.BOB)[-1].text
     assert "No trades yet" in shown and "Gridy" not in shown
+
+
+async def test_a_forged_trades_page_past_any_id_shows_nothing(app: App) -> None:
+    """Found by the chat fuzzer on PostgreSQL: tp:0:9007199254740992 raised a DBAPIError (int32 overflow)."""
+    screen = await app.send(ALICE, "/trades")
+    await app.press_data(ALICE, screen, "tp:0:9007199254740992")
+    assert "No trades yet" in app.emu.bot_messages(ALICE)[-1].text

@@ -108,6 +108,22 @@ async def test_a_command_in_a_group_says_it_works_in_the_private_chat(
     assert errors_logged(caplog) == []
 
 
+async def test_keys_and_the_mode_switch_are_refused_in_a_group(app: App) -> None:
+    """Issue 13, item 17: key entry and the mode switch happen in the private chat only; in a group /keys
+    asks for nothing (no key is ever typed where others read it) and nothing of the group is stored."""
+    app.emu.add_chat(GROUP, kind="supergroup", title="Traders")
+    await app.emu.push_message(ALICE, "/keys", chat_id=GROUP)
+    reply = await app.emu.wait_for_bot_message(GROUP)
+    assert "private chat only" in reply.text and "API key" not in reply.text
+    await app.emu.push_message(ALICE, "/keys@multibot_sandbox_bot", chat_id=GROUP)
+    second = await app.emu.wait_for_bot_message(GROUP, after_message_id=reply.message_id)
+    assert "private chat only" in second.text
+    with pytest.raises(Exception, match="not found"):
+        await app.user(ALICE)
+    private = await app.send(ALICE, "/keys")  # the private chat is where it happens
+    assert "Exchange account" in private.text
+
+
 async def test_a_button_pressed_in_a_group_acts_on_nothing(
     app: App, caplog: pytest.LogCaptureFixture
 ) -> None:

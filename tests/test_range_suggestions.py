@@ -20,6 +20,7 @@ from bot.app import Services, build_dispatcher
 from bot.config import Settings
 from bot.engine_service import EngineService
 from bot.sandbox import TelegramEmulator
+from bot.services.account_money import AccountMoney
 from bot.services.accounts import Accounts
 from bot.services.fleet import Fleet
 from bot.services.range_suggestions import ShippedHistory, suggest
@@ -46,7 +47,7 @@ async def _app(database: Database, fleet: Fleet, accounts: Accounts, tmp_path: P
     engine = EngineService(database, fleet, venue=PaperVenue(database))
     services = Services(
         settings=settings, db=database, fleet=fleet, accounts=accounts, strategies=Strategies(database),
-        engine=engine, candle_history=history,
+        engine=engine, candle_history=history, money=AccountMoney(database, fleet, engine.exchange_for),
     )  # fmt: skip
     return services, build_dispatcher(services)
 

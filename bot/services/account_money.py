@@ -220,6 +220,8 @@ class AccountMoney:
         return PnlReport(tuple(report), totals, sum((b.unrealized for b in report), ZERO))
 
     async def trades(self, user_id: int, page: int = 0, bot_id: int | None = None) -> TradesPage:
+        if bot_id is not None and not 0 < bot_id < 2**31:  # forged: no bot has it (and no query takes it)
+            return TradesPage((), 0, 1, bot_id, {})
         async with self.db.read() as session:
             where = [Trade.user_id == user_id]
             if bot_id is not None:
