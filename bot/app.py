@@ -160,7 +160,7 @@ def build_services(settings: Settings, *, cipher: CredentialCipher | None = None
         strategies=Strategies(db),
         engine=engine,
         money=AccountMoney(db, fleet, engine.exchange_for),
-        candle_history=AccountHistory(engine.exchange_for),
+        candle_history=AccountHistory(engine.exchange_now),
     )
 
 

@@ -475,6 +475,10 @@ class EngineService:
 
     # ---- exchanges and money
 
+    async def exchange_now(self, user_id: int) -> Exchange:
+        """The user's account on the venue they trade on now (the wizard's range suggestions read it)."""
+        return await self.exchange_for(user_id, await self.user_venue(user_id))
+
     async def exchange_for(self, user_id: int, venue: str) -> Exchange:
         """The user's account on `venue` (a bot's binding): the paper venue's, or their live or demo
         exchange account."""

@@ -232,15 +232,22 @@ async def test_a_live_account_reads_its_exchange_and_paper_the_shipped_candles(
     assert await AccountHistory(broken).recent(1, "BTCUSDT", 30) is None
 
 
-def test_the_app_reads_each_users_own_venue(tmp_path: Path) -> None:
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_the_app_reads_each_users_own_venue(db_url: str, tmp_path: Path) -> None:
+    """Through the app's own wiring: a paper user's suggestions read the shipped candles. Found by the
+    100,000-update chat fuzz after the merge: the wiring called the engine's exchange_for(user_id) without
+    the venue (TypeError), which this test fails with."""
     from bot.app import build_services
     from bot.services.range_suggestions import AccountHistory
 
     settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        encryption_key_file=tmp_path / "key",
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db",
+        _env_file=None, encryption_key_file=tmp_path / "key", database_url=db_url
     )
     services = build_services(settings)
-    assert isinstance(services.candle_history, AccountHistory)
-    assert services.candle_history.exchange_for == services.engine.exchange_for
+    try:
+        assert isinstance(services.candle_history, AccountHistory)
+        user = await services.accounts.register(telegram_id=1, chat_id=1)
+        await services.engine.venue.load()
+        assert await services.candle_history.recent(user.id, "BTCUSDT", 30) is not None
+    finally:
+        await services.close()
