@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from bot.services.dto import BotDTO, TradeDTO
 from bot.services.fleet import Fleet
+from bot.services.lifecycle import current_venue
 from db import queries as q
 from db.base import utcnow
 from db.models import BotInstance, Trade, User
@@ -103,9 +104,7 @@ class AccountMoney:
     async def _user_venue(self, user_id: int) -> str:
         async with self.db.read() as session:
             user = await session.get(User, user_id)
-        if user is None or user.trading_mode != "live":
-            return "paper"
-        return "demo" if user.demo_trading else "live"
+        return current_venue(user)[0] if user is not None else "paper"
 
     async def status(self, user_id: int, now: datetime | None = None) -> Status:
         now = now or utcnow()
@@ -238,21 +237,7 @@ class AccountMoney:
                     .limit(TRADES_PER_PAGE)
                 )
             ).scalars()
-            trades = tuple(
-                TradeDTO(
-                    id=r.id,
-                    bot_id=r.bot_instance_id,
-                    source=r.trade_source or "manual",
-                    symbol=r.symbol,
-                    side=r.side,
-                    qty=r.qty,
-                    price=r.price,
-                    fee=r.fee,
-                    realized_pnl=r.realized_pnl,
-                    executed_at=r.executed_at,
-                )
-                for r in rows
-            )
+            trades = tuple(TradeDTO.of(r) for r in rows)
             names = {
                 b.id: BotDTO.of(b).name
                 for b in (

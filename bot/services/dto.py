@@ -9,7 +9,7 @@ from decimal import Decimal
 from bot.services.grid_money import GridMoney
 from bot.services.trend_money import TrendMoney
 from bot.services.validation import DELETED_NAME_SEPARATOR
-from db.models import BotInstance, GridBotConfig, GridOrder, User
+from db.models import BotInstance, GridBotConfig, GridOrder, Trade, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,3 +224,18 @@ class TradeDTO:
     fee: Decimal
     realized_pnl: Decimal | None
     executed_at: datetime
+
+    @classmethod
+    def of(cls, row: Trade) -> TradeDTO:
+        return cls(
+            id=row.id,
+            bot_id=row.bot_instance_id,
+            source=row.trade_source or "manual",
+            symbol=row.symbol,
+            side=row.side,
+            qty=row.qty,
+            price=row.price,
+            fee=row.fee,
+            realized_pnl=row.realized_pnl,
+            executed_at=row.executed_at,
+        )

@@ -190,21 +190,7 @@ class Fleet(BotLifecycle):
             if limit is not None:
                 query = query.limit(limit)
             rows = (await session.execute(query)).scalars().all()
-            return [
-                TradeDTO(
-                    id=r.id,
-                    bot_id=r.bot_instance_id,
-                    source=r.trade_source or "manual",
-                    symbol=r.symbol,
-                    side=r.side,
-                    qty=r.qty,
-                    price=r.price,
-                    fee=r.fee,
-                    realized_pnl=r.realized_pnl,
-                    executed_at=r.executed_at,
-                )
-                for r in rows
-            ]
+            return [TradeDTO.of(r) for r in rows]
 
     async def allocation(self, user_id: int) -> AllocationSummary:
         async with self.db.read() as session:
