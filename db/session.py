@@ -12,6 +12,16 @@ batches) in one transaction. On SQLite it runs in a dedicated writer thread on a
 connection, so a whole transaction costs one hop between the event loop and a thread instead of one
 per statement; on PostgreSQL it runs through `AsyncConnection.run_sync`.
 
+A write session is never cut off in the middle of a statement: a task cancelled inside `write()` (the
+engine cancels its ticks at shutdown, a stop cancels the retry of an earlier one) lets the statement
+under way end, rolls back and closes the session, and only then raises CancelledError and frees the
+writer. Cut off mid-statement, SQLAlchemy would invalidate the connection and leave its transaction,
+and SQLite's write lock, to a close that runs later or only when the garbage collector finds it, while
+every other writer of the file waits in the busy handler and fails with "database is locked".
+
+Reads go through their own engine on SQLite, with `PRAGMA query_only`: a write there would take the
+file's write lock outside the writer queue.
+
 WAL checkpoints (copying the log back into the database file) run in a thread of their own on its own
 connection, beside the writer: SQLite would otherwise run them inside the commit that crosses
 `wal_autocheckpoint`, and every transaction queued behind it would wait. The writer keeps a far larger
@@ -49,7 +59,7 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_engine(url: str, *, begin: str) -> AsyncEngine:
+def _sqlite_engine(url: str, *, begin: str, query_only: bool = False) -> AsyncEngine:
     engine = create_async_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
@@ -57,7 +67,7 @@ def _sqlite_engine(url: str, *, begin: str) -> AsyncEngine:
         max_overflow=8,
         pool_timeout=120,
     )
-    _sqlite_setup(engine.sync_engine, begin=begin)
+    _sqlite_setup(engine.sync_engine, begin=begin, query_only=query_only)
     return engine
 
 
@@ -77,7 +87,12 @@ def _sqlite_writer_engine(url: str) -> Engine:
 
 
 def _sqlite_setup(
-    engine: Engine, *, begin: str, cache_kib: int = 2_000, autocheckpoint: int | None = None
+    engine: Engine,
+    *,
+    begin: str,
+    cache_kib: int = 2_000,
+    autocheckpoint: int | None = None,
+    query_only: bool = False,
 ) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -92,6 +107,8 @@ def _sqlite_setup(
         cursor.execute("PRAGMA temp_store=MEMORY")
         if autocheckpoint is not None:
             cursor.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
+        if query_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -102,7 +119,7 @@ def _sqlite_setup(
 def create_engine(url: str, *, write: bool = True) -> AsyncEngine:
     """An engine for `url`; on SQLite `write=True` makes every transaction BEGIN IMMEDIATE."""
     if is_sqlite(url):
-        return _sqlite_engine(url, begin="BEGIN IMMEDIATE" if write else "BEGIN")
+        return _sqlite_engine(url, begin="BEGIN IMMEDIATE" if write else "BEGIN", query_only=not write)
     return create_async_engine(
         url,
         pool_size=10,
@@ -122,7 +139,9 @@ class Database:
         self.engine = create_engine(url, write=True)
         # On PostgreSQL one engine serves both; on SQLite reads skip the write lock.
         self.read_engine = create_engine(url, write=False) if self.is_sqlite else self.engine
-        self._write = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._write = async_sessionmaker(
+            self.engine, class_=WriteSession, expire_on_commit=False, autoflush=False
+        )
         self._read = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
         # per event loop (a lock is bound to the loop it first waited in; tests run several loops)
         self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
@@ -148,8 +167,16 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed on success, rolled back on any exception."""
-        async with self._writer(), self._write() as session, session.begin():
-            yield session
+        async with self._writer():
+            session = self._write()
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+            finally:
+                await session.close()
 
     async def run_write(self, fn: Callable[[Connection], T]) -> T:
         """`fn(connection)` in one write transaction (committed when it returns, rolled back when it
@@ -196,6 +223,59 @@ class Database:
             except TimeoutError:
                 pass
             thread.stop()
+
+
+async def _to_the_end(awaitable: Any) -> Any:
+    """Await `awaitable` to its end even when the caller is cancelled meanwhile; then the cancellation
+    is raised (the caller is not cut off from what it started)."""
+    task = asyncio.ensure_future(awaitable)
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():  # it ended (or was itself cancelled) as the cancellation came
+                raise
+            cancelled = True
+            continue
+        if cancelled:
+            raise asyncio.CancelledError()
+        return result
+
+
+class WriteSession(AsyncSession):
+    """The session of `Database.write`: each call that talks to the database runs to its end even when
+    the task awaiting it is cancelled (see the module docstring); the cancellation follows."""
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return await _to_the_end(super().execute(*args, **kwargs))
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        return await _to_the_end(super().scalar(*args, **kwargs))
+
+    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
+        return await _to_the_end(super().scalars(*args, **kwargs))
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        return await _to_the_end(super().get(*args, **kwargs))
+
+    async def flush(self, *args: Any, **kwargs: Any) -> None:
+        await _to_the_end(super().flush(*args, **kwargs))
+
+    async def delete(self, *args: Any, **kwargs: Any) -> None:
+        await _to_the_end(super().delete(*args, **kwargs))
+
+    async def refresh(self, *args: Any, **kwargs: Any) -> None:
+        await _to_the_end(super().refresh(*args, **kwargs))
+
+    async def commit(self) -> None:
+        await _to_the_end(super().commit())
+
+    async def rollback(self) -> None:
+        await _to_the_end(super().rollback())
+
+    async def close(self) -> None:
+        await _to_the_end(super().close())
 
 
 class _WriterThread:

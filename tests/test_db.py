@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 
 import pytest
@@ -248,6 +249,56 @@ async def test_a_cancelled_write_still_ends_before_the_next_writer_starts(databa
     )  # no overlap: the next writer waited for the thread's transaction
     async with database.read() as session:
         assert (await session.get(ReplayCursor, "slow")) is not None  # committed, not abandoned
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_write_session_cancelled_mid_statement_frees_sqlites_lock_with_the_writer(
+    database: Database,
+) -> None:
+    """A task cancelled inside `Database.write()` (once or again during its cleanup, as shutdown and
+    APScheduler both cancel a tick) gives the writer up only once SQLite's write lock is free too. Cut
+    off mid-statement, SQLAlchemy invalidated the connection and left its open transaction to a later
+    close: on the old code about one cancel in seven left the lock held after the writer was free, and
+    in CI the writes behind it failed with "database is locked" and shutdown hung."""
+    import asyncio
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    from db.models import ReplayCursor
+
+    async def writer(n: int) -> None:
+        async with database.write() as session:
+            session.add(ReplayCursor(name=f"a{n}", position=n))
+            await session.flush()
+            await asyncio.sleep(0.02)
+            session.add(ReplayCursor(name=f"b{n}", position=n))
+            await session.flush()
+
+    probe = sqlite3.connect(make_url(database.url).database, timeout=0, isolation_level=None)
+    held = []
+    try:
+        for n in range(120):
+            task = asyncio.create_task(writer(n))
+            await asyncio.sleep(0.0004 * (n % 60))
+            task.cancel()
+            for _ in range(n % 3):  # cancelled again while it cleans up
+                await asyncio.sleep(0)
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            try:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.execute("ROLLBACK")
+            except sqlite3.OperationalError:
+                held.append(n)
+                await asyncio.sleep(0.5)  # let the stray close run before the next round
+    finally:
+        probe.close()
+    assert held == []
+    async with database.read() as session:  # what was cut off is rolled back as a whole
+        names = set((await session.execute(select(ReplayCursor.name))).scalars())
+    assert not any(name.startswith("b") and f"a{name[1:]}" not in names for name in names)
 
 
 async def _timed_write(database: Database, spans: list[tuple[str, float, float]]) -> None:
