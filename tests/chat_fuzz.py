@@ -474,12 +474,14 @@ class Fuzz:
         unsubscribe = self.emu.subscribe(self._on_event)
         await self.bot.start()
         try:
-            actors = [self._person(p) for p in self.people.values()]
+            closer, *acting = list(self.people.values())[::-1]
+            actors = [self._person(p) for p in acting]
             actors += [
                 self._groups(random.Random(self.config.seed * 7 + g))
                 for g in range(max(1, len(self.people) // 10))
             ]
             await asyncio.gather(*actors)
+            await self._closing_scene(closer)
             if self.report.updates in self.rss_at:
                 self.report.rss_kb[self.report.updates] = self.bot.rss_kb()
             if self.config.idle_seconds:
@@ -553,6 +555,26 @@ class Fuzz:
                 kind = "button"  # someone who asked to stop a bot mostly goes on to confirm or cancel
             self.report.kinds[kind] += 1
             await getattr(self, f"_do_{kind}")(person)
+
+    async def _closing_scene(self, person: Person) -> None:
+        """One person who kept out of the crowd goes through each two-step action once, confirming on the
+        screen just shown, so that every run proves a live confirmation acts (the crowd's random taps
+        reach one only by chance). Not counted in the updates."""
+        grid = self.seeded.bots_of[person.telegram_id][1]
+        await self._say(person, "/bots", "closing")
+        for first in (f"b:start:{grid}", f"b:stop:{grid}", f"b:start:{grid}", "m:stopall", f"b:del:{grid}"):
+            message_id = self._last_message(person)
+            assert message_id is not None, "the bot never answered the closing scene's /bots"
+            await self._press(person, message_id, first, "closing", how="live")
+            for message in self.emu.bot_messages(person.telegram_id)[-2:][::-1]:
+                ok = [
+                    b["callback_data"]
+                    for b in message.buttons
+                    if str(b.get("callback_data")).startswith("ok:")
+                ]
+                if ok:
+                    await self._press(person, message.message_id, ok[0], "closing", how="live")
+                    break
 
     def _asked_to_confirm(self, person: Person) -> bool:
         messages = self.emu.bot_messages(person.telegram_id)
