@@ -38,6 +38,30 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["MULTIBOT_CANDLE_CACHE"] = tempfile.mkdtemp(prefix="multibot-candle-cache-")
 
 
+# The longest tests (tens of seconds each, measured with --durations), started first: with xdist's load
+# scheduling the suite then ends with the short ones spread over both workers, not with one worker still
+# running a long test while the other idles.
+LONGEST_FIRST = (
+    "tests/test_chat_fuzz.py::test_ten_thousand_fuzzed_updates_break_nothing[sqlite]",
+    "tests/test_crash_safety.py::test_sigkill_at_random_moments",
+    "tests/test_invariant_audit.py",
+    "tests/test_chat_fuzz.py",  # the shorter PostgreSQL run, not beside the SQLite one
+    "tests/test_alerts.py::test_500_alerts",
+    "tests/test_sandbox.py",
+    "tests/test_money_safety.py::test_a_second_multibot_run",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next(
+            (i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)),
+            len(LONGEST_FIRST),
+        )
+
+    items.sort(key=rank)  # stable: the rest keep their order
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     global _postgres_passed
     if report.when == "call" and report.passed and "[postgres" in report.nodeid:
