@@ -12,12 +12,13 @@ batches) in one transaction. On SQLite it runs in a dedicated writer thread on a
 connection, so a whole transaction costs one hop between the event loop and a thread instead of one
 per statement; on PostgreSQL it runs through `AsyncConnection.run_sync`.
 
-A write session is never cut off in the middle of a statement: a task cancelled inside `write()` (the
-engine cancels its ticks at shutdown, a stop cancels the retry of an earlier one) lets the statement
-under way end, rolls back and closes the session, and only then raises CancelledError and frees the
-writer. Cut off mid-statement, SQLAlchemy would invalidate the connection and leave its transaction,
-and SQLite's write lock, to a close that runs later or only when the garbage collector finds it, while
-every other writer of the file waits in the busy handler and fails with "database is locked".
+A write session cancelled in the middle of a statement (the engine cancels its ticks at shutdown,
+APScheduler too, a stop cancels the retry of an earlier one) frees the writer only once its connection
+has settled: SQLAlchemy invalidates a connection cut off mid-statement and queues its close behind the
+statement, and on SQLite that connection holds the file's write lock until the close has run. Freed
+earlier, the next writer met that lock in SQLite's busy handler (and a connection dropped unclosed
+keeps it until the garbage collector finds it: "database is locked" 30 s later). The normal path pays
+nothing for this: only a session that ends in an exception waits for its connection's queue.
 
 Reads go through their own engine on SQLite, with `PRAGMA query_only`: a write there would take the
 file's write lock outside the writer queue.
@@ -38,6 +39,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, event
@@ -53,6 +55,8 @@ WRITER_CACHE_KIB = 128 * 1024
 CHECKPOINT_EVERY = 0.5  # seconds between the checkpoint thread's passes
 WRITER_AUTOCHECKPOINT = 16_384  # pages (64 MB of log): the writer's own checkpoint, a backstop
 T = TypeVar("T")
+# the driver connections the write sessions of the current task began on (Database.write)
+_BEGUN_ON: ContextVar[list[Any] | None] = ContextVar("begun_on", default=None)
 
 
 def is_sqlite(url: str) -> bool:
@@ -67,7 +71,8 @@ def _sqlite_engine(url: str, *, begin: str, query_only: bool = False) -> AsyncEn
         max_overflow=8,
         pool_timeout=120,
     )
-    _sqlite_setup(engine.sync_engine, begin=begin, query_only=query_only)
+    # the write sessions' engine tells Database.write which connection a session began on
+    _sqlite_setup(engine.sync_engine, begin=begin, query_only=query_only, track=begin == "BEGIN IMMEDIATE")
     return engine
 
 
@@ -93,6 +98,7 @@ def _sqlite_setup(
     cache_kib: int = 2_000,
     autocheckpoint: int | None = None,
     query_only: bool = False,
+    track: bool = False,
 ) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -113,6 +119,9 @@ def _sqlite_setup(
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        begun_on = _BEGUN_ON.get() if track else None
+        if begun_on is not None:
+            begun_on.append(connection.connection.driver_connection)
         connection.exec_driver_sql(begin)
 
 
@@ -139,9 +148,7 @@ class Database:
         self.engine = create_engine(url, write=True)
         # On PostgreSQL one engine serves both; on SQLite reads skip the write lock.
         self.read_engine = create_engine(url, write=False) if self.is_sqlite else self.engine
-        self._write = async_sessionmaker(
-            self.engine, class_=WriteSession, expire_on_commit=False, autoflush=False
-        )
+        self._write = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._read = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
         # per event loop (a lock is bound to the loop it first waited in; tests run several loops)
         self._writer_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
@@ -169,14 +176,20 @@ class Database:
         """One write transaction: committed on success, rolled back on any exception."""
         async with self._writer():
             session = self._write()
+            # the connection its BEGIN ran on (_sqlite_setup), to see it settle. Set, not reset with a
+            # token: a tick's write may begin in one task and end in another (bot/scheduler.py)
+            drivers: list[Any] = []
+            _BEGUN_ON.set(drivers)
             try:
                 yield session
                 await session.commit()
             except BaseException:
-                await session.rollback()
+                await _to_the_end(_abandon(session, drivers[0] if drivers else None))
                 raise
-            finally:
+            else:
                 await session.close()
+            finally:
+                _BEGUN_ON.set(None)
 
     async def run_write(self, fn: Callable[[Connection], T]) -> T:
         """`fn(connection)` in one write transaction (committed when it returns, rolled back when it
@@ -243,39 +256,30 @@ async def _to_the_end(awaitable: Any) -> Any:
         return result
 
 
-class WriteSession(AsyncSession):
-    """The session of `Database.write`: each call that talks to the database runs to its end even when
-    the task awaiting it is cancelled (see the module docstring); the cancellation follows."""
+async def _abandon(session: AsyncSession, driver: Any) -> None:
+    """Roll back and close `session`, then wait until its aiosqlite connection (`driver`) has run all it
+    was given: the statement a cancel cut off, the rollback, the close of an invalidated connection."""
+    try:
+        try:
+            await session.rollback()
+        finally:
+            await session.close()
+    finally:
+        if driver is not None:
+            await _settled(driver)
 
-    async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        return await _to_the_end(super().execute(*args, **kwargs))
 
-    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
-        return await _to_the_end(super().scalar(*args, **kwargs))
-
-    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
-        return await _to_the_end(super().scalars(*args, **kwargs))
-
-    async def get(self, *args: Any, **kwargs: Any) -> Any:
-        return await _to_the_end(super().get(*args, **kwargs))
-
-    async def flush(self, *args: Any, **kwargs: Any) -> None:
-        await _to_the_end(super().flush(*args, **kwargs))
-
-    async def delete(self, *args: Any, **kwargs: Any) -> None:
-        await _to_the_end(super().delete(*args, **kwargs))
-
-    async def refresh(self, *args: Any, **kwargs: Any) -> None:
-        await _to_the_end(super().refresh(*args, **kwargs))
-
-    async def commit(self) -> None:
-        await _to_the_end(super().commit())
-
-    async def rollback(self) -> None:
-        await _to_the_end(super().rollback())
-
-    async def close(self) -> None:
-        await _to_the_end(super().close())
+async def _settled(driver: Any) -> None:
+    """Once this returns, an aiosqlite connection has run everything queued before (its worker thread
+    runs its queue in order), or it is closed and its thread has ended."""
+    try:
+        await driver.execute("SELECT 1")
+    except ValueError:  # closed ("no active connection"): its thread ends after the close
+        thread = getattr(driver, "_thread", None)
+        if thread is not None and thread.is_alive():
+            await asyncio.to_thread(thread.join, DISPOSE_TIMEOUT)
+    except sqlite3.Error:
+        pass
 
 
 class _WriterThread:

@@ -65,6 +65,11 @@ def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
 
 # Buttons are built once per (text, data) and shared: building and validating the pydantic models on every
 # screen was a visible share of a chat update's time (bench/chat_latency.py). They are never mutated.
+# A button is about 1.3 KB: the per-bot caches keep the buttons of the bots shown lately (BUTTONS_KEPT),
+# so that they stop growing with every bot ever created (issue 14's flat memory).
+BUTTONS_KEPT = 1024
+
+
 @lru_cache(maxsize=4096)
 def _menu(lang: str, action: MenuAction, key: str) -> InlineKeyboardButton:
     return _button(t(lang, key), MenuCD(action=action))
@@ -94,7 +99,7 @@ def languages() -> InlineKeyboardMarkup:
     return _markup([_button(name, LangCD(code=code)) for code, name in LANGUAGE_NAMES.items()])
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=BUTTONS_KEPT)
 def _card_button(running: bool, name: str, bot_id: int) -> InlineKeyboardButton:
     return _button(f"{'🟢' if running else '⚪'} {name}", BotCD(action=BotAction.card, bot_id=bot_id))
 
@@ -112,7 +117,7 @@ def bot_list(bots: list[BotDTO], lang: str) -> InlineKeyboardMarkup:
     )
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=BUTTONS_KEPT)
 def _bot(lang: str, key: str, action: BotAction, bot_id: int) -> InlineKeyboardButton:
     return _button(t(lang, key), BotCD(action=action, bot_id=bot_id))
 
