@@ -12,7 +12,7 @@ import pytest
 
 from tests.chat_fuzz import GROUP_KINDS, USER_KINDS, FuzzConfig, run_fuzz
 
-UPDATES = {"sqlite": 10_000, "postgres": 3_000}  # PostgreSQL shares the 2 cores: a shorter run
+UPDATES = {"sqlite": 10_000, "postgres": 2_000}  # PostgreSQL shares the 2 cores: a shorter run
 FLAT = 1.10  # RSS after 10,000 updates within 10 % of the RSS after 5,000 (the caches are warm by then)
 
 

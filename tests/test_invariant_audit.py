@@ -13,8 +13,8 @@ import pytest
 from db.migrate import upgrade_head
 from tests.invariant_audit import run_bitget, run_paper
 
-PAPER_SEQUENCES = int(os.environ.get("AUDIT_PAPER_SEQUENCES", "60"))
-BITGET_SEQUENCES = int(os.environ.get("AUDIT_BITGET_SEQUENCES", "12"))
+PAPER_SEQUENCES = int(os.environ.get("AUDIT_PAPER_SEQUENCES", "36"))
+BITGET_SEQUENCES = int(os.environ.get("AUDIT_BITGET_SEQUENCES", "8"))
 STEPS = 20
 PARTS = 4  # run side by side by pytest-xdist
 
