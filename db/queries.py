@@ -312,6 +312,17 @@ def write_bots_activity(connection: Connection, activities: Sequence[BotActivity
     from a cache: the owner can turn notifications off at any time."""
     if not activities:
         return
+    if connection.dialect.name == "postgresql":
+        # The owners' rows first (FOR KEY SHARE, in id order), as every other writer takes the user
+        # before the bot (a stop locks the user FOR UPDATE, then updates the bot row). Updating the bots
+        # first and then inserting trades (whose foreign key takes KEY SHARE on the user) deadlocked
+        # with such a stop. Ticks do not wait for each other: KEY SHARE locks share.
+        connection.execute(
+            select(User.id)
+            .where(User.id.in_(sorted({a.user_id for a in activities})))
+            .order_by(User.id)
+            .with_for_update(read=True, key_share=True)
+        )
     update_rows(
         connection,
         BotInstance.__table__,

@@ -395,3 +395,61 @@ async def test_sqlite_statement_journals_stay_in_memory(tmp_path) -> None:  # ty
         assert (writer, reader, other) == (2, 2, 2)
     finally:
         await database.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_a_ticks_fills_and_a_stop_of_the_same_user_never_deadlock(database: Database) -> None:
+    """A stop locks the user FOR UPDATE and then updates the bot row; a grid tick's write updates the
+    bot's stats and inserts its trades (whose foreign key takes KEY SHARE on the user). The tick took
+    the bot row first, so the two waited for each other until PostgreSQL's deadlock detector aborted
+    one (seen in the chat fuzz: "bot 84: tick failed ... deadlock detected"). Fails on the old code:
+    the stop's UPDATE below (or the tick) ends in DeadlockDetectedError."""
+    import asyncio
+    from datetime import datetime
+
+    from db import queries as q
+
+    async with database.write() as session:
+        user = await _user(session, 7)
+        bot = BotInstance(user_id=user.id, name="g", bot_type="grid")
+        session.add(bot)
+        await session.flush()
+        user_id, bot_id = user.id, bot.id
+    trade = {
+        "user_id": user_id,
+        "bot_instance_id": bot_id,
+        "trade_source": "grid_bot",
+        "symbol": "BTCUSDT",
+        "side": "buy",
+        "order_type": "limit",
+        "qty": Decimal("0.001"),
+        "price": Decimal("100000"),
+        "fee": Decimal("0.1"),
+        "fee_currency": "USDT",
+        "fee_base": None,
+        "realized_pnl": None,
+        "exchange_order_id": "1",
+        "client_order_id": "mb-deadlock-1",
+        "executed_at": datetime(2026, 1, 1),
+        "created_at": datetime(2026, 1, 1),
+    }
+    activity = q.BotActivity(
+        bot_id=bot_id,
+        user_id=user_id,
+        chat_id=7,
+        total_trades=1,
+        winning_trades=0,
+        total_pnl=Decimal(0),
+        last_fill_ts=None,
+        trades=[trade],
+    )
+    async with database.engine.connect() as stop:
+        await stop.execute(text("SELECT id FROM users WHERE id = :u FOR UPDATE"), {"u": user_id})
+        tick = asyncio.create_task(database.run_write(lambda c: q.write_bots_activity(c, [activity])))
+        await asyncio.sleep(0.5)  # the tick goes as far as the locks let it
+        await stop.execute(text("UPDATE bot_instances SET stopping = true WHERE id = :b"), {"b": bot_id})
+        await stop.commit()
+    await asyncio.wait_for(tick, 10)
+    async with database.read() as session:
+        assert (await session.get(BotInstance, bot_id)).stopping  # type: ignore[union-attr]
+        assert (await session.execute(select(Trade).where(Trade.bot_instance_id == bot_id))).first()
