@@ -206,15 +206,8 @@ class Database:
                 if path and path != ":memory:" and not path.startswith("file:"):
                     self._checkpointer = _Checkpointer(path)
             future = asyncio.wrap_future(self._writer_thread.submit(_transaction, self._writer_engine, fn))
-            try:
-                return await asyncio.shield(future)
-            except asyncio.CancelledError:
-                while not future.done():  # the transaction runs on; hold the writer until it ends
-                    try:
-                        await asyncio.shield(future)
-                    except asyncio.CancelledError:
-                        continue
-                raise
+            # a cancelled caller holds the writer until the transaction, which runs on, has ended
+            return await _to_the_end(future)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
