@@ -26,11 +26,14 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
+from aiogram.types import BufferedInputFile
 from aiolimiter import AsyncLimiter
 from sqlalchemy import or_, select, update
 
 from bot.i18n import CATALOG, t
+from bot.report_texts import render_report, report_chart
 from bot.services.exchange_errors import exchange_code, topic
+from bot.services.reports import REPORT_ALERT
 from bot.services.validation import DELETED_NAME_SEPARATOR
 from db.base import utcnow
 from db.models import AlertOutbox, BotInstance, User
@@ -63,6 +66,8 @@ def _current_name(payload: dict[str, Any] | None, name: str | None) -> dict[str,
 
 def render_alert(kind: str, payload: dict[str, Any], lang: str) -> str:
     """The alert's text in `lang`; payload values are HTML-escaped (they may hold bot names)."""
+    if kind == REPORT_ALERT:
+        return render_report(payload, lang)
     key = f"alert.{kind}"
     params = {name: html.escape(_display(name, value)) for name, value in payload.items()}
     if payload.get("account_kind") in ("classic", "uta"):
@@ -190,6 +195,8 @@ class AlertSender:
             alerts = alerts[len(group) :]
             outcome = await self._send(group[0].chat_id, text)
             if outcome == "sent":
+                if group[0].kind == REPORT_ALERT:
+                    await self._send_chart(group[0])
                 await self._mark_sent([a.id for a in group])
                 sent += len(group)
             elif outcome == "undeliverable":
@@ -199,7 +206,19 @@ class AlertSender:
                 return sent  # keep this chat's order: the rest waits for the retry
         return sent
 
-    async def _send(self, chat_id: int, text: str) -> str:
+    async def _send_chart(self, alert: PendingAlert) -> None:
+        """A report's picture, after its text: best effort (the text is the report; a picture Telegram
+        refuses or a failure is logged, not retried, so the report is never sent twice for it)."""
+        try:
+            chart = await asyncio.to_thread(report_chart, alert.payload, alert.language)
+        except Exception:
+            log.exception("report chart for chat %s failed", alert.chat_id)
+            return
+        if chart is not None:
+            png, caption = chart
+            await self._send(alert.chat_id, caption, photo=png)
+
+    async def _send(self, chat_id: int, text: str, *, photo: bytes | None = None) -> str:
         limiter = self._chat_limiter(chat_id)
         while True:  # take the rate tokens only once no pause is on, so a pause's end is no stampede
             while (delay := self._paused_until - time.monotonic()) > 0:  # noqa: ASYNC110 - a deadline
@@ -209,7 +228,10 @@ class AlertSender:
             if self._paused_until <= time.monotonic():
                 break
         try:
-            await self.bot.send_message(chat_id, text)
+            if photo is None:
+                await self.bot.send_message(chat_id, text)
+            else:
+                await self.bot.send_photo(chat_id, BufferedInputFile(photo, "equity.png"), caption=text)
         except TelegramRetryAfter as exc:
             self._paused_until = max(self._paused_until, time.monotonic() + exc.retry_after)
             log.warning("telegram asked to wait %s s", exc.retry_after)
@@ -261,6 +283,8 @@ def _merge(alerts: list[PendingAlert]) -> tuple[list[PendingAlert], str]:
     parts: list[str] = []
     length = 0
     for alert in alerts[:MAX_MERGED]:
+        if parts and REPORT_ALERT in (alert.kind, group[0].kind):
+            break  # a report goes alone (its picture follows it)
         text = render_alert(alert.kind, alert.payload, alert.language)[:MESSAGE_LIMIT]
         extra = len(text) + (len(SEPARATOR) if parts else 0)
         if parts and length + extra > MESSAGE_LIMIT:

@@ -39,6 +39,7 @@ from bot.services.backtests import Backtests
 from bot.services.confirmations import Confirmations
 from bot.services.fleet import Fleet
 from bot.services.range_suggestions import AccountHistory, CandleHistory, ShippedHistory
+from bot.services.reports import Reports, reports_forever
 from bot.services.strategies import Strategies
 from db.migrate import upgrade_head
 from db.models import User
@@ -92,6 +93,7 @@ COMMANDS = (
     "positions",
     "pnl",
     "trades",
+    "report",
     "keys",
     "language",
     "help",
@@ -115,6 +117,7 @@ class Services:
     # (bot.services.range_suggestions.AccountHistory: the exchange's OHLCV live, the shipped data on paper)
     candle_history: CandleHistory = field(default_factory=ShippedHistory)
     confirmations: Confirmations = field(default_factory=Confirmations)  # the two-step actions' tokens
+    reports: Reports | None = None  # the daily and weekly reports (build_services makes them)
 
     async def close(self) -> None:
         await self.backtests.wait_idle()
@@ -152,6 +155,7 @@ def build_services(settings: Settings, *, cipher: CredentialCipher | None = None
     fleet.equity = engine.equity  # allocated capital from the account's balance
     accounts.watchers.append(engine.user_seen)  # a switch between paper and live applies at once
     fleet.price_for = engine.price_for_user
+    money = AccountMoney(db, fleet, engine.exchange_for)
     return Services(
         settings=settings,
         db=db,
@@ -159,8 +163,9 @@ def build_services(settings: Settings, *, cipher: CredentialCipher | None = None
         accounts=accounts,
         strategies=Strategies(db),
         engine=engine,
-        money=AccountMoney(db, fleet, engine.exchange_for),
+        money=money,
         candle_history=AccountHistory(engine.exchange_now),
+        reports=Reports(db, money),
     )
 
 
@@ -222,6 +227,7 @@ def build_dispatcher(services: Services) -> Dispatcher:
         backtests=services.backtests,
         candle_history=services.candle_history,
         confirmations=services.confirmations,
+        reports=services.reports,
     )
     dp.update.outer_middleware(drop_empty_updates)  # a skipped update's stand-in (bot.polling)
     dp.update.outer_middleware(UserMiddleware())
@@ -299,11 +305,20 @@ async def background(services: Services, bot: Bot) -> AsyncIterator[AlertSender]
     sender = AlertSender(services.db, bot)
     task = asyncio.create_task(sender.run(), name="alert-sender")
     reclaiming = asyncio.create_task(reclaim_forever(), name="memory-reclaim")
+    reporting = (
+        asyncio.create_task(reports_forever(services.reports, sender.notify), name="reports")
+        if services.reports is not None
+        else None
+    )
     await services.engine.start(feeds=price_feeds(services))
     try:
         yield sender
     finally:
         reclaiming.cancel()
+        if reporting is not None:
+            reporting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporting
         await services.engine.shutdown()
         sender.stop()
         with contextlib.suppress(asyncio.CancelledError):

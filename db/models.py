@@ -88,6 +88,12 @@ class User(Base):
     paper_balance: Mapped[Decimal] = mapped_column(
         Money(), default=Decimal("10000"), server_default=text("10000")
     )
+    # reports (bot/services/reports.py): the daily one at report_hour in report_tz (None: the language's
+    # default zone), the weekly one on Mondays at the same hour
+    report_daily: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    report_weekly: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    report_hour: Mapped[int] = mapped_column(Integer, default=9, server_default=text("9"))
+    report_tz: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime | None] = _created()
     updated_at: Mapped[datetime | None] = _updated()
 
@@ -358,6 +364,26 @@ class AlertOutbox(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class AccountReport(Base):
+    """A report written to the outbox: one row per user, kind and period (the unique key is what makes
+    a report go out exactly once, across restarts and processes); `equity` is the account's equity when
+    it was written (the daily rows are the equity-per-day history the next reports draw)."""
+
+    __tablename__ = "account_reports"
+    __table_args__ = (
+        UniqueConstraint("user_id", "kind", "period_start", name="uq_account_reports_period"),
+        CheckConstraint("kind IN ('daily', 'weekly')", name="report_kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))
+    period_start: Mapped[datetime] = mapped_column(DateTime)  # UTC, naive like every timestamp here
+    period_end: Mapped[datetime] = mapped_column(DateTime)
+    equity: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    created_at: Mapped[datetime | None] = _created()
 
 
 # --- the paper exchange's own state (engine.venues.paper): survives restarts ------------------------------

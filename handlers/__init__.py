@@ -10,6 +10,7 @@ Order matters: the first router whose filters match handles an update.
      backtest     /backtest (a background run with progress, then the summary and the chart)
      strategies   /strategies (figures, save a copy with own parameters, delete)
      money        /balance, /positions, /pnl, /trades (the account at a glance)
+     reports      /report (the daily and weekly reports' settings)
   3. create_trend the AI trend bot wizard (/newbot lives with the wizards)
   4. create_grid  the grid bot wizard
   5. allocation   /allocation, /stopall
@@ -38,6 +39,7 @@ def build_router() -> Router:
         manual,
         money,
         old_buttons,
+        reports,
         start,
         strategies,
     )
@@ -54,6 +56,7 @@ def build_router() -> Router:
         backtest.router,
         strategies.router,
         money.router,
+        reports.router,
         create_trend.router,
         create_grid.router,
         allocation.router,

@@ -30,6 +30,7 @@ router = Router(name=__name__)
 # our commands (bot.app.COMMANDS and /menu); a command of another bot (/start@otherbot) is not ours
 OUR_COMMANDS = (
     "balance",
+    "report",
     "positions",
     "pnl",
     "trades",
