@@ -183,7 +183,12 @@ async def test_report_settings_through_the_chat(app: App) -> None:
     answer = await app.press_data(ALICE, screen, "rp:hour:99")  # forged: refused, nothing changes
     assert "from 0 to 23" in (answer.text or "")
     settings = await app.services.reports.settings((await app.user(ALICE)).id)  # type: ignore[union-attr]
-    assert (settings.daily, settings.weekly, settings.hour, settings.zone) == (True, True, 21, "Europe/Berlin")
+    assert (settings.daily, settings.weekly, settings.hour, settings.zone) == (
+        True,
+        True,
+        21,
+        "Europe/Berlin",
+    )
     screen = await app.send(ALICE, "/report daily off")
     assert "Daily report: off" in (screen.text or "")
     screen = await app.send(ALICE, "/report sometimes")
