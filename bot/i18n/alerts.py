@@ -22,7 +22,6 @@ TEXTS = {
         "alert.grid_stop": "🛑 <b>{name}</b> stopped at {price} USDT ({reason}). Realized profit: {realized_profit} USDT",
         "alert.trend_entry": "📈 <b>{name}</b> opened {side} {qty} {symbol} at {price}",
         "alert.trend_exit": "📉 <b>{name}</b> closed {side} {qty} {symbol} at {price} ({reason}): PnL {pnl} USDT",
-        "alert.daily_summary": "📊 Today: {bots} bots, {running} running, PnL {pnl} USDT",
     },
     "ko": {
         "alert.generic": "🔔 {kind}: {details}",
@@ -45,6 +44,5 @@ TEXTS = {
         "alert.grid_stop": "🛑 <b>{name}</b> 중지, 가격 {price} USDT ({reason}). 실현 수익: {realized_profit} USDT",
         "alert.trend_entry": "📈 <b>{name}</b> {symbol} {side} {qty} 진입, 가격 {price}",
         "alert.trend_exit": "📉 <b>{name}</b> {symbol} {side} {qty} 청산, 가격 {price} ({reason}): 손익 {pnl} USDT",
-        "alert.daily_summary": "📊 오늘: 봇 {bots}개, 실행 중 {running}개, 손익 {pnl} USDT",
     },
 }
