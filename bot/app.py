@@ -357,6 +357,10 @@ async def _run_sandbox(services: Services) -> int:
         await set_commands(bot)
         polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False, close_bot_session=False))
         print(f"multibot sandbox: paper trading, database {_safe_url(settings.database_url)}", flush=True)
+        # the local user's chat exists from the start, as a Telegram chat does: alerts written before
+        # their first message since this start (fills while it started, what the last run left unsent)
+        # are delivered, not refused as "chat not found" and dropped as undeliverable
+        emulator.add_user(SANDBOX_USER_ID, first_name="Trader", language_code=_terminal_language())
         try:
             async with background(services, bot):
                 tune_gc()

@@ -7,7 +7,9 @@ starts the Bot API emulator, the real bot against it and the terminal chat for o
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -55,8 +57,8 @@ def sandbox_env() -> dict[str, str]:
     return {}
 
 
-@pytest.fixture
-async def sandbox(tmp_path: Path, sandbox_env: dict[str, str]):  # type: ignore[no-untyped-def]
+async def start_sandbox(tmp_path: Path, sandbox_env: dict[str, str]) -> Terminal:
+    """`python -m bot run` in `tmp_path` (its database and key file live there)."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -78,13 +80,22 @@ async def sandbox(tmp_path: Path, sandbox_env: dict[str, str]):  # type: ignore[
             stdout=asyncio.subprocess.PIPE,
             stderr=stderr,
         )
-    terminal = Terminal(process)
+    return Terminal(process)
+
+
+async def stop_sandbox(terminal: Terminal) -> None:
+    if terminal.process.returncode is None:
+        terminal.process.kill()
+        await terminal.process.wait()
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path, sandbox_env: dict[str, str]):  # type: ignore[no-untyped-def]
+    terminal = await start_sandbox(tmp_path, sandbox_env)
     try:
         yield terminal
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        await stop_sandbox(terminal)
 
 
 async def test_sandbox_chat_from_start_to_a_pressed_button(sandbox: Terminal, tmp_path: Path) -> None:
@@ -198,3 +209,32 @@ async def test_sandbox_trend_bot_reports_its_entries_and_exits(sandbox: Terminal
     sandbox.process.stdin.close()
     await sandbox.expect("(chat closed)")
     assert await asyncio.wait_for(sandbox.process.wait(), STEP_TIMEOUT) == 0
+
+
+async def test_alerts_written_while_nobody_typed_reach_the_terminal_after_a_restart(
+    sandbox: Terminal, tmp_path: Path
+) -> None:
+    """Alerts written before the user's first message since a restart (a bot's fills while the sandbox was
+    starting, an alert left unsent by the last run) are shown, not dropped as undeliverable."""
+    await sandbox.expect("/quit (or Ctrl-D) exits.", timeout=START_TIMEOUT)
+    await sandbox.type("/start")
+    await sandbox.expect("[1] 🤖 My bots")
+    await sandbox.type("/quit")
+    await asyncio.wait_for(sandbox.process.wait(), STEP_TIMEOUT)
+    database = tmp_path / "multibot.db"
+    with sqlite3.connect(database) as connection:  # an alert the last run did not send
+        (user_id, chat_id) = connection.execute("SELECT id, chat_id FROM users").fetchone()
+        connection.execute(
+            "INSERT INTO alert_outbox (user_id, chat_id, kind, payload, created_at, attempts) "
+            "VALUES (?, ?, 'bot_error', ?, CURRENT_TIMESTAMP, 0)",
+            (user_id, chat_id, json.dumps({"name": "Night grid", "error": "left from the last run"})),
+        )
+    again = await start_sandbox(tmp_path, {})
+    try:
+        await again.expect("Night grid", timeout=START_TIMEOUT)  # nothing typed
+        await again.expect("left from the last run")
+        with sqlite3.connect(database) as connection:
+            [(sent, error)] = connection.execute("SELECT sent_at, last_error FROM alert_outbox").fetchall()
+        assert sent is not None and error is None
+    finally:
+        await stop_sandbox(again)

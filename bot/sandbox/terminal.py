@@ -257,9 +257,20 @@ async def run_terminal_chat(
         stream_task = asyncio.create_task(_read_stream(stdin, lines))
     else:
         lines = _start_reader(stdin, loop)
+    # what the bot sent before the chat listened (alerts written while nobody typed: at start-up, or left
+    # unsent by the last run), read and subscribed with no await between, so nothing falls in a gap
+    earlier = emulator.bot_messages(user_id)
     unsubscribe = emulator.subscribe(chat.on_event)
     printer = asyncio.create_task(chat.print_events())
     chat.write(hint(press_prefix))
+    for message in earlier:
+        kind = "photo" if message.photo else "document" if message.document else "message"
+        chat.render(
+            EmulatorEvent(
+                kind, message.chat_id, message.message_id, message, text=message.text,
+                caption=message.caption, reply_markup=message.reply_markup,
+            )
+        )  # fmt: skip
     try:
         while True:
             line = await lines.get()
