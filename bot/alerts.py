@@ -38,10 +38,13 @@ from bot.services.validation import DELETED_NAME_SEPARATOR
 from db.base import utcnow
 from db.models import AlertOutbox, BotInstance, User
 from db.session import Database
+from handlers.money_texts import money_text, signed_money
 
 log = logging.getLogger(__name__)
 
 MAX_MERGED = 20
+MONEY_FIELDS = frozenset({"margin"})  # at 2 decimals with thousands separators
+SIGNED_FIELDS = frozenset({"pnl", "pnl_percent", "profit", "realized_profit"})  # the same, with a sign
 MESSAGE_LIMIT = 4096
 SEPARATOR = "\n\n"
 
@@ -79,19 +82,39 @@ def render_alert(kind: str, payload: dict[str, Any], lang: str) -> str:
         params["error"] = html.escape(
             t(lang, "exchange.error.inline", reason=reason, code=exchange_code(error))
         )
+    if kind == "grid_fill" and payload.get("interval") == -1:
+        key = "alert.grid_fill_close"  # the sale of everything held at a stop: no line
+    if payload.get("held_seconds") is not None:
+        days, rest = divmod(int(payload["held_seconds"]), 86_400)
+        params["held_for"] = t(
+            lang, "bots.money.duration", days=days, hours=rest // 3600, minutes=rest % 3600 // 60
+        )
     if key not in CATALOG["en"]:
         return t(lang, "alert.generic", kind=html.escape(kind), details=html.escape(_details(payload)))
-    try:
-        return t(lang, key, **params)
-    except (KeyError, IndexError):  # a payload without a field the text needs
-        return t(lang, "alert.generic", kind=html.escape(kind), details=html.escape(_details(payload)))
+    for text_key in (key, f"{key}_brief"):  # the brief text: alerts written before the fields existed
+        if text_key in CATALOG["en"]:
+            try:
+                return t(lang, text_key, **params)
+            except (KeyError, IndexError):  # a payload without a field the text needs
+                continue
+    return t(lang, "alert.generic", kind=html.escape(kind), details=html.escape(_details(payload)))
 
 
 def _display(name: str, value: object) -> str:
-    """'0.00047100' -> '0.000471', 'BTC/USDT' and 'BTC/USDT:USDT' -> 'BTCUSDT'; other values as they are."""
+    """'0.00047100' -> '0.000471', 'BTC/USDT' and 'BTC/USDT:USDT' -> 'BTCUSDT', money at 2 decimals with
+    thousands separators (PnL signed), none as a dash; other values as they are."""
+    if value is None:
+        return "—"
     text = str(value)
     if name == "symbol":
         return text.split(":", 1)[0].replace("/", "")
+    if name in MONEY_FIELDS or name in SIGNED_FIELDS:
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            return text
+        if number.is_finite():
+            return signed_money(number) if name in SIGNED_FIELDS else money_text(number)
     if isinstance(value, str) and name not in ("name", "reason", "error", "side"):
         try:
             number = Decimal(text)

@@ -86,7 +86,42 @@ def test_render_shows_numbers_and_symbols_as_a_trader_reads_them() -> None:
         },
         "en",
     )
-    assert text == "✅ <b>g</b> buy 0.000471 BTCUSDT at 105604.68 (grid 11, fee 0.02984388)"
+    assert text == "✅ <b>g</b> buy 0.000471 BTCUSDT at 105604.68 (grid 11, fee 0.02984388)"  # written before
+
+
+def test_alerts_say_what_a_trader_needs() -> None:
+    fill = {
+        "name": "g", "side": "buy", "qty": "0.00047100", "symbol": "BTC/USDT", "price": "105604.68",
+        "interval": 10, "fee": "0.02984388", "line": 11, "lines": 21, "realized_profit": "1234.5678",
+        "held": "0.00420000", "asset": "BTC",
+    }  # fmt: skip
+    assert render_alert("grid_fill", fill, "en") == (
+        "✅ <b>g</b> buy 0.000471 BTCUSDT at 105604.68 (line 11 of 21, fee 0.02984388) · "
+        "grid profit +1,234.57 USDT, holds 0.0042 BTC"
+    )
+    closing = {**fill, "interval": -1, "line": None, "side": "sell"}
+    assert "(closing sale, fee 0.02984388) · grid profit +1,234.57 USDT" in render_alert(
+        "grid_fill", closing, "en"
+    )
+    entry = {
+        "name": "t", "side": "long", "qty": "0.050", "symbol": "BTC/USDT:USDT", "price": "100000",
+        "leverage": 5, "margin": "1000.00000000", "stop_loss": "97000", "take_profit": None,
+        "liquidation": "80400",
+    }  # fmt: skip
+    assert render_alert("trend_entry", entry, "en") == (
+        "📈 <b>t</b> opened long 0.05 BTCUSDT at 100000 · 5x, margin 1,000.00 USDT · SL 97000 · TP — · "
+        "liquidation 80400"
+    )
+    exit_ = {
+        "name": "t", "side": "long", "qty": "0.050", "symbol": "BTC/USDT:USDT", "price": "101000",
+        "reason": "take_profit", "pnl": "49.5", "entry": "100000", "pnl_percent": "4.95",
+        "held_seconds": 7500, "closed": True,
+    }  # fmt: skip
+    assert render_alert("trend_exit", exit_, "en") == (
+        "📉 <b>t</b> closed long 0.05 BTCUSDT (take_profit): entry 100000 → exit 101000, "
+        "PnL +49.50 USDT (+4.95 %), held 0d 2h 5m"
+    )
+    assert "보유 기간 0일 2시간 5분" in render_alert("trend_exit", exit_, "ko")
     assert "ETHUSDT" in render_alert(
         "trend_entry",
         {"name": "t", "side": "long", "qty": "1.50", "symbol": "ETH/USDT:USDT", "price": "3000"},

@@ -163,6 +163,19 @@ async def test_fills_match_the_backtest_fill_by_fill(harness: Harness, alice) ->
     sells = [t for t in trades if t.side == "sell"]
     assert sum(t.realized_pnl for t in sells) == config.realized_profit
     assert all(t.trade_source == "grid_bot" for t in trades)
+    # the last fill's alert tells the bot's grid profit and holdings as the ledger has them after it
+    async with harness.db.read() as session:
+        last = (
+            await session.execute(
+                select(AlertOutbox.payload)
+                .where(AlertOutbox.kind == "grid_fill")
+                .order_by(AlertOutbox.id.desc())
+                .limit(1)
+            )
+        ).scalar_one()
+    assert D(last["realized_profit"]) == config.realized_profit
+    assert D(last["held"]) == sum((r.held_qty or D(0) for r in rows), config.dust_qty)
+    assert last["lines"] == GRIDS + 1 and 1 <= last["line"] <= GRIDS + 1 and last["asset"] == "BTC"
 
 
 async def test_initial_placement_buys_at_market_in_one_order(harness: Harness, alice) -> None:

@@ -175,6 +175,29 @@ async def test_positions_match_the_backtest_trade_by_trade(harness: Harness, ali
     assert sum((t.realized_pnl for t in trades if t.realized_pnl is not None), D(0)) == bot.total_pnl
     assert alerts["trend_entry"] == len(closed) + len(still_open)
     assert alerts["trend_exit"] == len(closed)
+    # each alert says what the position row says: the entry's leverage, margin, SL, TP and liquidation;
+    # the exit's entry price, PnL and its % of the margin, how long it was held
+    async with harness.db.read() as session:
+        payloads = [
+            (kind, payload)
+            for kind, payload in (
+                await session.execute(select(AlertOutbox.kind, AlertOutbox.payload).order_by(AlertOutbox.id))
+            ).all()
+        ]
+    by_seq = {r.seq: r for r in rows}
+    for kind, payload in payloads:
+        if kind not in ("trend_entry", "trend_exit"):
+            continue
+        row = by_seq[payload["seq"]]
+        if kind == "trend_entry":
+            assert (payload["leverage"], D(payload["margin"])) == (row.leverage, row.margin)
+            for name in ("liquidation", "stop_loss", "take_profit"):
+                value = payload[name]
+                assert (D(value) if value is not None else None) == getattr(row, name), name
+        elif kind == "trend_exit":
+            assert D(payload["entry"]) == row.entry_price and D(payload["pnl"]) == row.pnl
+            assert D(payload["pnl_percent"]) == (row.pnl / row.margin * 100).quantize(D("0.00000001"))
+            assert payload["held_seconds"] == (row.exit_ts - row.entry_ts) // 1000
     # the account's balance is the backtest's wallet: initial + closed pnl - entry fees of open positions
     balance = (await harness.venue.account(alice.id).fetch_balance()).total("USDT")
     open_fees = sum((r.entry_fee for r in rows if r.status == "open"), D(0))

@@ -135,6 +135,7 @@ class GridBook:
 
     def fill_alert(self, i: int, side: str, price: Decimal, qty: Decimal, fee: Decimal) -> dict[str, Any]:
         """The payload of a grid_fill alert (interval -1: the closing sale of everything held)."""
+        line = None if i < 0 else i + 1 if side == "buy" else i + 2  # the line it filled on, from 1 (lowest)
         return {
             "bot_id": self.bot_id,
             "name": self.name,
@@ -144,6 +145,12 @@ class GridBook:
             "price": str(price),
             "qty": str(qty),
             "fee": str(fee),
+            "line": line,
+            "lines": len(self.intervals) + 1,
+            # the bot after this fill: its grid profit so far and the coin it holds
+            "realized_profit": str(self.realized),
+            "held": str(self.held_qty),
+            "asset": self.symbol.split("/")[0],
         }
 
     def committed_capital(self) -> Decimal:

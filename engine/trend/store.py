@@ -213,7 +213,15 @@ class TrendBook:
         changes.touched.add(slot.seq)
         changes.trades.append(self._trade(order, price, "ai_bot", None))
         changes.last_fill_ts = order.ts
-        changes.alerts.append(("trend_entry", self._payload(slot, price, order.filled_qty)))
+        payload = self._payload(slot, price, order.filled_qty)
+        payload.update(
+            leverage=slot.leverage,
+            margin=str(slot.margin),
+            stop_loss=_text(slot.stop_loss),
+            take_profit=_text(slot.take_profit),
+            liquidation=_text(slot.liquidation),
+        )
+        changes.alerts.append(("trend_entry", payload))
 
     def apply_exit(self, slot: Slot, order: Order, reason: str, changes: TrendChanges) -> bool:
         """An exit order of the position is done: book the quantity that really filled (an order that
@@ -226,6 +234,8 @@ class TrendBook:
         assert price is not None
         position = slot.position()
         whole = filled >= slot.qty
+        margin_closed = slot.margin if whole else q8(slot.margin * filled / slot.qty)
+        entry_price, entry_ts = slot.entry_price, slot.entry_ts
         if not whole:
             fee_part = q8(position.entry_fee * filled / position.qty)
             position = replace(position, qty=filled, entry_fee=fee_part)
@@ -250,7 +260,14 @@ class TrendBook:
         changes.trades.append(self._trade(order, price, source, trade.pnl, qty=filled))
         changes.last_fill_ts = order.ts
         payload = self._payload(slot, price, filled)
-        payload.update(reason=reason, pnl=str(trade.pnl), closed=whole)
+        payload.update(
+            reason=reason,
+            pnl=str(trade.pnl),
+            closed=whole,
+            entry=_text(entry_price),
+            pnl_percent=str(q8(trade.pnl / margin_closed * 100)) if margin_closed else None,
+            held_seconds=(order.ts - entry_ts) // 1000 if order.ts and entry_ts else None,
+        )
         changes.alerts.append(("trend_exit", payload))
         return whole
 
@@ -284,6 +301,10 @@ class TrendBook:
 
 
 _SLOT_FIELDS = [f.name for f in fields(Slot)]
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
 
 
 class TrendStore:
