@@ -19,8 +19,8 @@ import html
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -33,6 +33,7 @@ from sqlalchemy import or_, select, update
 from bot.i18n import CATALOG, t
 from bot.report_texts import render_report, report_chart
 from bot.services.exchange_errors import exchange_code, topic
+from bot.services.notifications import HELD, NotifySettings, decide, settings_of
 from bot.services.reports import REPORT_ALERT
 from bot.services.validation import DELETED_NAME_SEPARATOR
 from db.base import utcnow
@@ -57,6 +58,16 @@ class PendingAlert:
     payload: dict[str, Any]
     language: str
     attempts: int
+    bot_id: int | None = None
+    created_at: datetime | None = None
+    held: bool = False  # held before for quiet hours or a digest window (bot.services.notifications)
+    settings: NotifySettings | None = None
+    silent: bool = False  # sent without a sound
+    merged: tuple[int, ...] = ()  # a digest's other outbox rows
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return (self.id, *self.merged)
 
 
 def _current_name(payload: dict[str, Any] | None, name: str | None) -> dict[str, Any]:
@@ -196,7 +207,7 @@ class AlertSender:
         now = utcnow()
         async with self.db.read() as session:
             rows = await session.execute(
-                select(AlertOutbox, User.language, BotInstance.name)
+                select(AlertOutbox, User, BotInstance.name)
                 .join(User, User.id == AlertOutbox.user_id)
                 .outerjoin(BotInstance, BotInstance.id == AlertOutbox.bot_instance_id)
                 .where(
@@ -206,28 +217,92 @@ class AlertSender:
                 .order_by(AlertOutbox.id)
                 .limit(self.batch_size)
             )
-            return [
-                PendingAlert(a.id, a.chat_id, a.kind, _current_name(a.payload, name), lang, a.attempts)
-                for a, lang, name in rows
-            ]
+            settings: dict[int, NotifySettings] = {}
+            pending = []
+            for a, user, name in rows:
+                if user.id not in settings:
+                    settings[user.id] = settings_of(user)
+                pending.append(
+                    PendingAlert(
+                        a.id,
+                        a.chat_id,
+                        a.kind,
+                        _current_name(a.payload, name),
+                        user.language,
+                        a.attempts,
+                        bot_id=a.bot_instance_id,
+                        created_at=a.created_at,
+                        held=a.last_error == HELD,
+                        settings=settings[user.id],
+                    )
+                )
+            return pending
 
     async def _send_chat(self, alerts: list[PendingAlert]) -> int:
+        alerts = await self._apply_settings(alerts)
         sent = 0
         while alerts:
             group, text = _merge(alerts)
             alerts = alerts[len(group) :]
-            outcome = await self._send(group[0].chat_id, text)
+            outcome = await self._send(group[0].chat_id, text, silent=group[0].silent)
+            ids = [i for a in group for i in a.ids]
             if outcome == "sent":
                 if group[0].kind == REPORT_ALERT:
                     await self._send_chart(group[0])
-                await self._mark_sent([a.id for a in group])
-                sent += len(group)
+                await self._mark_sent(ids)
+                sent += len(ids)
             elif outcome == "undeliverable":
-                await self._mark_sent([a.id for a in group], error="undeliverable")
+                await self._mark_sent(ids, error="undeliverable")
             else:
                 await self._mark_failed(group, outcome)
                 return sent  # keep this chat's order: the rest waits for the retry
         return sent
+
+    async def _apply_settings(self, alerts: list[PendingAlert]) -> list[PendingAlert]:
+        """The user's notification settings on a chat's pending alerts: those switched off are marked
+        done (not sent), those in quiet hours or a digest window held until it ends, and a bot's fills and
+        cycles due together in a digest coalesced into one line; returns what to send now, in order."""
+        now = utcnow()
+        off: list[int] = []
+        hold: list[tuple[PendingAlert, datetime]] = []
+        out: list[PendingAlert] = []
+        digests: dict[int | None, list[PendingAlert]] = {}
+        for alert in alerts:
+            if alert.settings is None:
+                out.append(alert)
+                continue
+            decision = decide(alert.settings, alert.kind, alert.created_at or now, alert.held, now)
+            if decision.action == "drop":
+                off.append(alert.id)
+            elif decision.action == "hold":
+                assert decision.until is not None
+                hold.append((alert, decision.until))
+            else:
+                alert = replace(alert, silent=decision.silent)
+                if decision.digest:
+                    bucket = digests.setdefault(alert.bot_id, [])
+                    if not bucket:
+                        out.append(alert)  # the digest takes the place of the bot's first fill
+                    bucket.append(alert)
+                else:
+                    out.append(alert)
+        if off:
+            await self._mark_sent(off, error="off")
+        if hold:
+            await self._hold(hold)
+        return [
+            _digest(digests[a.bot_id]) if a.bot_id in digests and a is digests[a.bot_id][0] else a
+            for a in out
+        ]
+
+    async def _hold(self, held: list[tuple[PendingAlert, datetime]]) -> None:
+        async with self.db.write() as session:
+            for alert, until in held:
+                await session.execute(
+                    update(AlertOutbox)
+                    .where(AlertOutbox.id == alert.id)
+                    .values(next_attempt_at=until, last_error=HELD)
+                )
 
     async def _send_chart(self, alert: PendingAlert) -> None:
         """A report's picture, after its text: best effort (the text is the report; a picture Telegram
@@ -239,9 +314,11 @@ class AlertSender:
             return
         if chart is not None:
             png, caption = chart
-            await self._send(alert.chat_id, caption, photo=png)
+            await self._send(alert.chat_id, caption, photo=png, silent=alert.silent)
 
-    async def _send(self, chat_id: int, text: str, *, photo: bytes | None = None) -> str:
+    async def _send(
+        self, chat_id: int, text: str, *, photo: bytes | None = None, silent: bool = False
+    ) -> str:
         limiter = self._chat_limiter(chat_id)
         while True:  # take the rate tokens only once no pause is on, so a pause's end is no stampede
             while (delay := self._paused_until - time.monotonic()) > 0:  # noqa: ASYNC110 - a deadline
@@ -252,9 +329,14 @@ class AlertSender:
                 break
         try:
             if photo is None:
-                await self.bot.send_message(chat_id, text)
+                await self.bot.send_message(chat_id, text, disable_notification=silent or None)
             else:
-                await self.bot.send_photo(chat_id, BufferedInputFile(photo, "equity.png"), caption=text)
+                await self.bot.send_photo(
+                    chat_id,
+                    BufferedInputFile(photo, "equity.png"),
+                    caption=text,
+                    disable_notification=silent or None,
+                )
         except TelegramRetryAfter as exc:
             self._paused_until = max(self._paused_until, time.monotonic() + exc.retry_after)
             log.warning("telegram asked to wait %s s", exc.retry_after)
@@ -293,7 +375,7 @@ class AlertSender:
                 wait = 0.0 if reason == "retry_after" else backoff_seconds(attempts, cap=self.backoff_cap)
                 await session.execute(
                     update(AlertOutbox)
-                    .where(AlertOutbox.id == alert.id)
+                    .where(AlertOutbox.id.in_(alert.ids))
                     .values(
                         attempts=attempts, last_error=reason, next_attempt_at=now + timedelta(seconds=wait)
                     )
@@ -308,6 +390,8 @@ def _merge(alerts: list[PendingAlert]) -> tuple[list[PendingAlert], str]:
     for alert in alerts[:MAX_MERGED]:
         if parts and REPORT_ALERT in (alert.kind, group[0].kind):
             break  # a report goes alone (its picture follows it)
+        if parts and alert.silent != group[0].silent:
+            break  # one message is silent or not as a whole
         text = render_alert(alert.kind, alert.payload, alert.language)[:MESSAGE_LIMIT]
         extra = len(text) + (len(SEPARATOR) if parts else 0)
         if parts and length + extra > MESSAGE_LIMIT:
@@ -316,3 +400,29 @@ def _merge(alerts: list[PendingAlert]) -> tuple[list[PendingAlert], str]:
         parts.append(text)
         length += extra
     return group, SEPARATOR.join(parts)
+
+
+def _digest(alerts: list[PendingAlert]) -> PendingAlert:
+    """A bot's fills and cycles as one line: how many of each, the cycles' profit, what it holds now."""
+    if len(alerts) == 1:
+        return alerts[0]
+    first, fills = alerts[0], [a for a in alerts if a.kind == "grid_fill"]
+    profit = sum(
+        (Decimal(str(a.payload.get("profit", 0))) for a in alerts if a.kind == "grid_cycle"), Decimal(0)
+    )
+    last = (fills or alerts)[-1].payload
+    payload = {
+        "name": last.get("name", ""),
+        "fills": len(fills),
+        "cycles": sum(a.kind == "grid_cycle" for a in alerts),
+        "profit": str(profit),
+        "held": last.get("held", "0"),
+        "asset": last.get("asset", ""),
+    }
+    return replace(
+        first,
+        kind="digest",
+        payload=payload,
+        silent=all(a.silent for a in alerts),
+        merged=tuple(i for a in alerts for i in a.ids)[1:],
+    )

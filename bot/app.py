@@ -38,6 +38,7 @@ from bot.services.accounts import Accounts
 from bot.services.backtests import Backtests
 from bot.services.confirmations import Confirmations
 from bot.services.fleet import Fleet
+from bot.services.notifications import Notifications
 from bot.services.range_suggestions import AccountHistory, CandleHistory, ShippedHistory
 from bot.services.reports import Reports, reports_forever
 from bot.services.strategies import Strategies
@@ -94,6 +95,7 @@ COMMANDS = (
     "pnl",
     "trades",
     "report",
+    "notify",
     "keys",
     "language",
     "help",
@@ -118,6 +120,7 @@ class Services:
     candle_history: CandleHistory = field(default_factory=ShippedHistory)
     confirmations: Confirmations = field(default_factory=Confirmations)  # the two-step actions' tokens
     reports: Reports | None = None  # the daily and weekly reports (build_services makes them)
+    notifications: Notifications | None = None  # which alerts reach a user, and how
 
     async def close(self) -> None:
         await self.backtests.wait_idle()
@@ -166,6 +169,7 @@ def build_services(settings: Settings, *, cipher: CredentialCipher | None = None
         money=money,
         candle_history=AccountHistory(engine.exchange_now),
         reports=Reports(db, money),
+        notifications=Notifications(db),
     )
 
 
@@ -228,6 +232,7 @@ def build_dispatcher(services: Services) -> Dispatcher:
         candle_history=services.candle_history,
         confirmations=services.confirmations,
         reports=services.reports,
+        notifications=services.notifications,
     )
     dp.update.outer_middleware(drop_empty_updates)  # a skipped update's stand-in (bot.polling)
     dp.update.outer_middleware(UserMiddleware())

@@ -94,6 +94,12 @@ class User(Base):
     report_weekly: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     report_hour: Mapped[int] = mapped_column(Integer, default=9, server_default=text("9"))
     report_tz: Mapped[str | None] = mapped_column(String(64))
+    # notifications (bot/services/notifications.py): level per event type, quiet hours (local hours, in
+    # report_tz), the digest window of fills and cycles (minutes, 0 = off)
+    notify: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    quiet_from: Mapped[int | None] = mapped_column(Integer)
+    quiet_to: Mapped[int | None] = mapped_column(Integer)
+    digest_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime | None] = _created()
     updated_at: Mapped[datetime | None] = _updated()
 

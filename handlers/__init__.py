@@ -11,6 +11,7 @@ Order matters: the first router whose filters match handles an update.
      strategies   /strategies (figures, save a copy with own parameters, delete)
      money        /balance, /positions, /pnl, /trades (the account at a glance)
      reports      /report (the daily and weekly reports' settings)
+     notifications /notify (which alerts reach the user, and how)
   3. create_trend the AI trend bot wizard (/newbot lives with the wizards)
   4. create_grid  the grid bot wizard
   5. allocation   /allocation, /stopall
@@ -38,6 +39,7 @@ def build_router() -> Router:
         keys,
         manual,
         money,
+        notifications,
         old_buttons,
         reports,
         start,
@@ -57,6 +59,7 @@ def build_router() -> Router:
         strategies.router,
         money.router,
         reports.router,
+        notifications.router,
         create_trend.router,
         create_grid.router,
         allocation.router,

@@ -31,6 +31,7 @@ router = Router(name=__name__)
 OUR_COMMANDS = (
     "balance",
     "report",
+    "notify",
     "positions",
     "pnl",
     "trades",

@@ -74,7 +74,7 @@ def _zones() -> frozenset[str]:
     return _ZONES
 
 
-def _zone(name: str | None, language: str) -> ZoneInfo:
+def zone_of(name: str | None, language: str) -> ZoneInfo:
     with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
         return ZoneInfo(name or default_zone(language))
     return ZoneInfo("UTC")
@@ -246,7 +246,7 @@ class Reports:
             ).scalars()
             wanted = []
             for user in users:
-                zone = _zone(user.report_tz, user.language)
+                zone = zone_of(user.report_tz, user.language)
                 for kind in KINDS:
                     if getattr(user, f"report_{kind}"):
                         start, end = period_due(kind, user.report_hour, zone, now)

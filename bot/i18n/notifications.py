@@ -1,0 +1,68 @@
+"""Texts of /notify (which alerts reach the user, and how) and of the digest line. HTML."""
+
+TEXTS = {
+    "en": {
+        "alert.digest": "🧾 <b>{name}</b>: {fills} fills, {cycles} cycles, {profit} USDT, holds {held} {asset}",
+        "notify.title": "🔔 <b>Notifications</b> (tap a type to change it)",
+        "notify.event.fill": "Grid fills",
+        "notify.event.cycle": "Grid cycles",
+        "notify.event.trade": "Entries and exits",
+        "notify.event.stop": "Starts and stops",
+        "notify.event.error": "Errors",
+        "notify.event.report": "Reports",
+        "notify.level.on": "on",
+        "notify.level.silent": "silent",
+        "notify.level.off": "off",
+        "notify.line": "{event}: {level}",
+        "notify.quiet": "Quiet hours: {start}:00–{end}:00 ({zone}), held and sent as one digest at the end",
+        "notify.quiet_none": "Quiet hours: none (<code>/notify quiet 23-7</code> sets them)",
+        "notify.digest": "Digest of fills and cycles: every {minutes} min",
+        "notify.digest_none": "Digest of fills and cycles: off (each fill is its own message)",
+        "notify.never_off": "Stops and errors can be silenced, never switched off.",
+        "notify.button.digest": "Digest: {label}",
+        "notify.button.quiet_off": "No quiet hours",
+        "notify.minutes": "{minutes} min",
+        "notify.usage": (
+            "⚠️ Use <code>/notify</code>, <code>/notify quiet 23-7</code>, <code>/notify quiet off</code> or "
+            "<code>/notify digest 15</code> (minutes, 0 = off)."
+        ),
+        "error.invalid.notify_event": "⚠️ Unknown notification type.",
+        "error.invalid.notify_level": "⚠️ A notification is on, silent or off.",
+        "error.invalid.notify_never_off": "⚠️ Stops and errors can be silenced, never switched off.",
+        "error.invalid.quiet_hours": "⚠️ Quiet hours are two hours from 0 to 23, e.g. 23-7.",
+        "error.invalid.digest_minutes": "⚠️ The digest window is 0 to 1440 minutes (0 = off).",
+        "command.notify": "Which alerts reach you",
+    },
+    "ko": {
+        "alert.digest": "🧾 <b>{name}</b>: 체결 {fills}건, 사이클 {cycles}회, {profit} USDT, 보유 {held} {asset}",
+        "notify.title": "🔔 <b>알림</b> (종류를 누르면 바뀝니다)",
+        "notify.event.fill": "그리드 체결",
+        "notify.event.cycle": "그리드 사이클",
+        "notify.event.trade": "진입과 청산",
+        "notify.event.stop": "시작과 중지",
+        "notify.event.error": "오류",
+        "notify.event.report": "리포트",
+        "notify.level.on": "켜짐",
+        "notify.level.silent": "무음",
+        "notify.level.off": "꺼짐",
+        "notify.line": "{event}: {level}",
+        "notify.quiet": "방해 금지 시간: {start}:00–{end}:00 ({zone}), 끝날 때 한 번에 요약해 보냅니다",
+        "notify.quiet_none": "방해 금지 시간: 없음 (<code>/notify quiet 23-7</code>로 설정)",
+        "notify.digest": "체결·사이클 요약: {minutes}분마다",
+        "notify.digest_none": "체결·사이클 요약: 꺼짐 (체결마다 메시지)",
+        "notify.never_off": "중지와 오류 알림은 무음으로만 바꿀 수 있고 끌 수 없습니다.",
+        "notify.button.digest": "요약: {label}",
+        "notify.button.quiet_off": "방해 금지 없음",
+        "notify.minutes": "{minutes}분",
+        "notify.usage": (
+            "⚠️ <code>/notify</code>, <code>/notify quiet 23-7</code>, <code>/notify quiet off</code>, "
+            "<code>/notify digest 15</code> (분, 0 = 꺼짐) 중 하나를 쓰세요."
+        ),
+        "error.invalid.notify_event": "⚠️ 알 수 없는 알림 종류입니다.",
+        "error.invalid.notify_level": "⚠️ 알림은 켜짐, 무음, 꺼짐 중 하나입니다.",
+        "error.invalid.notify_never_off": "⚠️ 중지와 오류 알림은 무음으로만 바꿀 수 있고 끌 수 없습니다.",
+        "error.invalid.quiet_hours": "⚠️ 방해 금지 시간은 0~23 사이의 두 시각입니다. 예: 23-7",
+        "error.invalid.digest_minutes": "⚠️ 요약 주기는 0~1440분입니다 (0 = 꺼짐).",
+        "command.notify": "받을 알림 설정",
+    },
+}
