@@ -44,7 +44,7 @@ from handlers.money_texts import money_text, signed_money
 log = logging.getLogger(__name__)
 
 MAX_MERGED = 20
-MONEY_FIELDS = frozenset({"margin"})  # at 2 decimals with thousands separators
+MONEY_FIELDS = frozenset({"margin", "equity", "peak", "floor", "loss", "limit"})  # 2 decimals, separators
 SIGNED_FIELDS = frozenset({"pnl", "pnl_percent", "profit", "realized_profit"})  # the same, with a sign
 MESSAGE_LIMIT = 4096
 SEPARATOR = "\n\n"

@@ -41,6 +41,7 @@ from bot.services.fleet import Fleet
 from bot.services.notifications import Notifications
 from bot.services.range_suggestions import AccountHistory, CandleHistory, ShippedHistory
 from bot.services.reports import Reports, reports_forever
+from bot.services.risk import RiskGuards, guards_forever
 from bot.services.strategies import Strategies
 from db.migrate import upgrade_head
 from db.models import User
@@ -96,6 +97,7 @@ COMMANDS = (
     "trades",
     "report",
     "notify",
+    "risk",
     "keys",
     "language",
     "help",
@@ -121,6 +123,7 @@ class Services:
     confirmations: Confirmations = field(default_factory=Confirmations)  # the two-step actions' tokens
     reports: Reports | None = None  # the daily and weekly reports (build_services makes them)
     notifications: Notifications | None = None  # which alerts reach a user, and how
+    guards: RiskGuards | None = None  # the kill switch and the loss limits
 
     async def close(self) -> None:
         await self.backtests.wait_idle()
@@ -170,6 +173,7 @@ def build_services(settings: Settings, *, cipher: CredentialCipher | None = None
         candle_history=AccountHistory(engine.exchange_now),
         reports=Reports(db, money),
         notifications=Notifications(db),
+        guards=RiskGuards(db, fleet, money),
     )
 
 
@@ -233,6 +237,7 @@ def build_dispatcher(services: Services) -> Dispatcher:
         confirmations=services.confirmations,
         reports=services.reports,
         notifications=services.notifications,
+        guards=services.guards,
     )
     dp.update.outer_middleware(drop_empty_updates)  # a skipped update's stand-in (bot.polling)
     dp.update.outer_middleware(UserMiddleware())
@@ -310,20 +315,20 @@ async def background(services: Services, bot: Bot) -> AsyncIterator[AlertSender]
     sender = AlertSender(services.db, bot)
     task = asyncio.create_task(sender.run(), name="alert-sender")
     reclaiming = asyncio.create_task(reclaim_forever(), name="memory-reclaim")
-    reporting = (
-        asyncio.create_task(reports_forever(services.reports, sender.notify), name="reports")
-        if services.reports is not None
-        else None
-    )
+    loops = []
+    if services.reports is not None:
+        loops.append(asyncio.create_task(reports_forever(services.reports, sender.notify), name="reports"))
+    if services.guards is not None:
+        loops.append(asyncio.create_task(guards_forever(services.guards, sender.notify), name="risk-guards"))
     await services.engine.start(feeds=price_feeds(services))
     try:
         yield sender
     finally:
         reclaiming.cancel()
-        if reporting is not None:
-            reporting.cancel()
+        for loop in loops:
+            loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await reporting
+                await loop
         await services.engine.shutdown()
         sender.stop()
         with contextlib.suppress(asyncio.CancelledError):

@@ -100,6 +100,17 @@ class User(Base):
     quiet_from: Mapped[int | None] = mapped_column(Integer)
     quiet_to: Mapped[int | None] = mapped_column(Integer)
     digest_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # the account's risk guards (bot/services/risk.py): stop every bot when equity falls guard_drawdown %
+    # below its peak, or below guard_floor, or loses guard_daily_loss since the local day began; the
+    # stop closes what the bots hold when guard_close, else keeps it (positions protected)
+    guard_drawdown: Mapped[Decimal | None] = mapped_column(Percent(), nullable=True)
+    guard_floor: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    guard_daily_loss: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    guard_close: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    equity_peak: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    day_equity: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)  # at the local day's start
+    day_equity_on: Mapped[str | None] = mapped_column(String(10))  # that local day (ISO date)
+    guard_tripped_on: Mapped[str | None] = mapped_column(String(10))  # the day the daily limit stopped all
     created_at: Mapped[datetime | None] = _created()
     updated_at: Mapped[datetime | None] = _updated()
 
@@ -165,6 +176,11 @@ class BotInstance(Base):
     take_profit_percent: Mapped[Decimal | None] = mapped_column(
         Percent(), nullable=True, default=Decimal("10.0"), server_default=text("10.0")
     )
+    # per-bot guards: stop when the bot's total PnL (realized + unrealized) is max_loss USDT down, or its
+    # total PnL % of the investment reaches pnl_take_profit or -pnl_stop_loss (grid TP/SL as exchanges have)
+    max_loss: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    pnl_take_profit: Mapped[Decimal | None] = mapped_column(Percent(), nullable=True)
+    pnl_stop_loss: Mapped[Decimal | None] = mapped_column(Percent(), nullable=True)
 
     telegram_notify: Mapped[bool | None] = mapped_column(Boolean, default=True, server_default=true())
 

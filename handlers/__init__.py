@@ -12,6 +12,7 @@ Order matters: the first router whose filters match handles an update.
      money        /balance, /positions, /pnl, /trades (the account at a glance)
      reports      /report (the daily and weekly reports' settings)
      notifications /notify (which alerts reach the user, and how)
+     risk         /risk (the account's kill switch and loss limits)
   3. create_trend the AI trend bot wizard (/newbot lives with the wizards)
   4. create_grid  the grid bot wizard
   5. allocation   /allocation, /stopall
@@ -42,6 +43,7 @@ def build_router() -> Router:
         notifications,
         old_buttons,
         reports,
+        risk,
         start,
         strategies,
     )
@@ -60,6 +62,7 @@ def build_router() -> Router:
         money.router,
         reports.router,
         notifications.router,
+        risk.router,
         create_trend.router,
         create_grid.router,
         allocation.router,

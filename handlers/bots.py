@@ -45,6 +45,14 @@ PROMPTS = {
     EditField.positions: "bots.ask.positions",
     EditField.stop_loss: "bots.ask.stop_loss",
     EditField.take_profit: "bots.ask.take_profit",
+    EditField.max_loss: "bots.ask.max_loss",
+    EditField.pnl_take_profit: "bots.ask.pnl_take_profit",
+    EditField.pnl_stop_loss: "bots.ask.pnl_stop_loss",
+}
+GUARDS = {
+    EditField.max_loss: "max_loss",
+    EditField.pnl_take_profit: "pnl_take_profit",
+    EditField.pnl_stop_loss: "pnl_stop_loss",
 }
 
 
@@ -265,6 +273,8 @@ async def receive_value(message: Message, state: FSMContext, fleet: Fleet, user:
         bot = await fleet.set_risk(user.id, bot_id, max_positions=value)
     elif field == EditField.stop_loss:
         bot = await fleet.set_risk(user.id, bot_id, stop_loss_percent=value)
+    elif field in GUARDS:
+        bot = await fleet.set_risk(user.id, bot_id, **{GUARDS[field]: value})
     else:
         bot = await fleet.set_risk(user.id, bot_id, take_profit_percent=value)
     await state.clear()
@@ -278,16 +288,25 @@ def _current(bot: BotDTO, field: EditField) -> str:
         return str(bot.max_leverage)
     if field == EditField.positions:
         return str(bot.max_positions)
+    if field in GUARDS:
+        return render.num(getattr(bot, GUARDS[field])) if getattr(bot, GUARDS[field]) is not None else "-"
     value = bot.stop_loss_percent if field == EditField.stop_loss else bot.take_profit_percent
     return render.num(value) if value is not None else "-"
 
 
 def _risk_line(bot: BotDTO, lang: str) -> str:
-    return t(
-        lang,
-        "bots.card.risk",
-        leverage=bot.max_leverage,
-        positions=bot.max_positions,
-        sl=_current(bot, EditField.stop_loss),
-        tp=_current(bot, EditField.take_profit),
+    guards = render.guards_line(bot, lang)
+    if bot.bot_type == "grid":
+        return guards
+    return (
+        guards
+        + "\n"
+        + t(
+            lang,
+            "bots.card.risk",
+            leverage=bot.max_leverage,
+            positions=bot.max_positions,
+            sl=_current(bot, EditField.stop_loss),
+            tp=_current(bot, EditField.take_profit),
+        )
     )

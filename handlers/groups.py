@@ -32,6 +32,7 @@ OUR_COMMANDS = (
     "balance",
     "report",
     "notify",
+    "risk",
     "positions",
     "pnl",
     "trades",

@@ -33,6 +33,9 @@ class EditField(StrEnum):
     positions = "pos"
     stop_loss = "sl"
     take_profit = "tp"
+    max_loss = "maxloss"  # the bot's guards (bot.services.risk)
+    pnl_take_profit = "ptp"
+    pnl_stop_loss = "psl"
     notify_on = "notify_on"
     notify_off = "notify_off"
 
@@ -227,6 +230,16 @@ def edit_menu(bot: BotDTO, lang: str) -> InlineKeyboardMarkup:
 
 
 def risk_menu(bot: BotDTO, lang: str) -> InlineKeyboardMarkup:
+    guards = [
+        [_edit(lang, "bots.btn.max_loss", EditField.max_loss, bot.id)],
+        [
+            _edit(lang, "bots.btn.pnl_take_profit", EditField.pnl_take_profit, bot.id),
+            _edit(lang, "bots.btn.pnl_stop_loss", EditField.pnl_stop_loss, bot.id),
+        ],
+    ]
+    back = [_bot(lang, "bots.btn.back", BotAction.edit, bot.id)]
+    if bot.bot_type == "grid":  # a grid has no leverage, positions or per-trade SL / TP: its guards only
+        return _markup(*guards, back)
     return _markup(
         [
             _edit(lang, "bots.btn.leverage", EditField.leverage, bot.id),
@@ -236,7 +249,8 @@ def risk_menu(bot: BotDTO, lang: str) -> InlineKeyboardMarkup:
             _edit(lang, "bots.btn.stop_loss", EditField.stop_loss, bot.id),
             _edit(lang, "bots.btn.take_profit", EditField.take_profit, bot.id),
         ],
-        [_bot(lang, "bots.btn.back", BotAction.edit, bot.id)],
+        *guards,
+        back,
     )
 
 

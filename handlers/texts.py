@@ -85,6 +85,18 @@ def bot_list(bots: list[BotDTO], free_percent: Decimal, lang: str) -> str:
     return "\n".join(lines)
 
 
+def guards_line(bot: BotDTO, lang: str) -> str:
+    """The bot's own guards (bot.services.risk): max loss in USDT, TP and SL on its total PnL %."""
+    none = t(lang, "bots.none")
+    return t(
+        lang,
+        "bots.card.guards",
+        loss=f"{num(bot.max_loss)} USDT" if bot.max_loss is not None else none,
+        tp=f"+{num(bot.pnl_take_profit)} %" if bot.pnl_take_profit is not None else none,
+        sl=f"-{num(bot.pnl_stop_loss)} %" if bot.pnl_stop_loss is not None else none,
+    )
+
+
 def bot_card(bot: BotDTO, free_percent: Decimal, lang: str) -> str:
     lines = [
         t(lang, "bots.card.title", name=name(bot), status=status(bot.is_running, lang, bot.stopping)),
@@ -135,6 +147,8 @@ def bot_card(bot: BotDTO, free_percent: Decimal, lang: str) -> str:
             if bot.stop_note
             else t(lang, "bots.card.stopping_plain")
         )
+    if bot.max_loss is not None or bot.pnl_take_profit is not None or bot.pnl_stop_loss is not None:
+        lines.append(guards_line(bot, lang))
     lines.append(t(lang, "bots.card.notify_on" if bot.telegram_notify else "bots.card.notify_off"))
     if bot.last_error:
         lines.append(t(lang, "bots.card.last_error", error=html.escape(bot.last_error[:300])))

@@ -146,6 +146,9 @@ class BotDTO:
     venue: str | None = None  # what the bot runs (or ran) on: paper, live or demo
     delete_requested: bool = False
     trend: TrendMoney | None = None  # a trend bot's positions and figures, on its card
+    max_loss: Decimal | None = None  # stop at this loss of total PnL (USDT); None: no limit
+    pnl_take_profit: Decimal | None = None  # stop when total PnL % of the investment reaches it
+    pnl_stop_loss: Decimal | None = None  # stop when total PnL % falls to minus it
 
     @property
     def win_rate(self) -> Decimal | None:
@@ -183,6 +186,9 @@ class BotDTO:
             stop_note=bot.stop_note,
             venue=bot.venue,
             delete_requested=bool(bot.delete_requested),
+            max_loss=bot.max_loss,
+            pnl_take_profit=bot.pnl_take_profit,
+            pnl_stop_loss=bot.pnl_stop_loss,
         )
 
 

@@ -336,8 +336,21 @@ class Fleet(BotLifecycle):
         max_positions: object = None,
         stop_loss_percent: object = None,
         take_profit_percent: object = None,
+        max_loss: object = None,
+        pnl_take_profit: object = None,
+        pnl_stop_loss: object = None,
     ) -> BotDTO:
-        """Leverage and positions change only while stopped; SL and TP are safe to change while running."""
+        """Leverage and positions change only while stopped; SL and TP are safe to change while running, as
+        are the bot's guards (max loss, TP / SL on its total PnL %: "0" or "off" removes one)."""
+        guards = {
+            name: v.validate_limit(value, name, percent=name != "max_loss")
+            for name, value in (
+                ("max_loss", max_loss),
+                ("pnl_take_profit", pnl_take_profit),
+                ("pnl_stop_loss", pnl_stop_loss),
+            )
+            if value is not None
+        }
         leverage = v.validate_leverage(max_leverage, self.max_leverage) if max_leverage is not None else None
         positions = v.validate_positions(max_positions) if max_positions is not None else None
         stop_loss = v.validate_stop_loss(stop_loss_percent) if stop_loss_percent is not None else None
@@ -354,6 +367,8 @@ class Fleet(BotLifecycle):
                 bot.stop_loss_percent = stop_loss
             if take_profit is not None:
                 bot.take_profit_percent = take_profit
+            for name, limit in guards.items():
+                setattr(bot, name, limit)
             bot.updated_at = utcnow()
             await session.flush()
             edited = await self._dto(session, bot)

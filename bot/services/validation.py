@@ -204,6 +204,20 @@ def validate_take_profit(value: object) -> Decimal:
     return _bounded(number, "take_profit", places=2, maximum=PERCENT_MAX)
 
 
+def validate_limit(value: object, field: str, *, percent: bool) -> Decimal | None:
+    """An optional limit the user types: a positive amount (USDT, or a percent), 0 or "off" for none."""
+    if isinstance(value, str) and value.strip().lower() in ("off", "none", "-"):
+        return None
+    number = parse_decimal(value, field)
+    if number < 0:
+        raise ValidationError(field, f"{field} must be 0 (off) or more")
+    if number == 0:
+        return None
+    if percent:
+        return _bounded(number, field, places=2, maximum=PERCENT_MAX)
+    return _bounded(number, field, places=8, maximum=MONEY_MAX)
+
+
 def validate_price(value: object, field: str) -> Decimal:
     number = parse_decimal(value, field)
     if number <= 0:
