@@ -153,6 +153,7 @@ def build_services(settings: Settings, *, cipher: CredentialCipher | None = None
         candles=CandleSource(public=public),
     )
     fleet.equity = engine.equity  # allocated capital from the account's balance
+    fleet.wallets = engine.wallets  # a start checks the wallet the bot trades from
     accounts.watchers.append(engine.user_seen)  # a switch between paper and live applies at once
     fleet.price_for = engine.price_for_user
     money = AccountMoney(db, fleet, engine.exchange_for)
