@@ -51,8 +51,10 @@ from engine.exchange import (
     Exchange,
     ExchangeError,
     ExchangeNotSupported,
+    FeeRates,
     InsufficientFunds,
     InvalidOrder,
+    Position,
     TemporaryExchangeError,
 )
 from engine.grid.runtime import GridRuntime
@@ -513,6 +515,24 @@ class EngineService:
         price = (await exchange.fetch_ticker(unified)).last
         self._prices[key] = (time.monotonic(), price)
         return price
+
+    async def fee_rates_for_user(self, user_id: int, symbol: str) -> FeeRates | None:
+        """The account's own fee rates on our symbol ('BTCUSDT', spot) where the user trades now (the
+        exchange's, read once per account and market); None on paper (the venue's configured rates)."""
+        venue = await self.user_venue(user_id)
+        if venue == "paper":
+            return None
+        exchange = await self.exchange_for(user_id, venue)
+        await exchange.load_markets()
+        return await exchange.fee_rates(unified_symbol(symbol))
+
+    async def positions_for(self, user_id: int, venue: str, symbol: str) -> list[Position]:
+        """The account's open positions on our perpetual ('BTCUSDT') on `venue`, as the venue reports
+        them (their liquidation price is the exchange's)."""
+        exchange = await self.exchange_for(user_id, venue)
+        await exchange.load_markets()
+        spot = unified_symbol(symbol)
+        return await exchange.fetch_positions([f"{spot}:{spot.split('/')[1]}"])
 
     def user_seen(self, user: UserDTO) -> None:
         """Told by bot.services.accounts (the users' writer) of every user it answers with."""

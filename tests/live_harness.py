@@ -41,6 +41,8 @@ class Live:
         )
         fleet.equity = self.engine.equity
         fleet.wallets = self.engine.wallets
+        fleet.positions_for = self.engine.positions_for
+        fleet.fee_rates_for = self.engine.fee_rates_for_user
         accounts.watchers.append(self.engine.user_seen)
 
     async def user(self, key: str, secret: str, passphrase: str, telegram_id: int = 4242) -> int:
