@@ -186,7 +186,11 @@ async def test_the_first_futures_order_comes_after_isolated_margin_and_leverage_
         assert private(fake, before)[0] == ("GET", "account/settings")
         assert sequence == [("POST", "account/set-leverage"), ("POST", "trade/place-order")]
         leverage = fake.requests_to("/api/v3/account/set-leverage")[0].body
-        assert (leverage["marginMode"], leverage["posSide"], leverage["leverage"]) == ("isolated", "long", "5")
+        assert (leverage["marginMode"], leverage["posSide"], leverage["leverage"]) == (
+            "isolated",
+            "long",
+            "5",
+        )
     account = fake.accounts[KEY.api_key]
     assert (account.margin_modes["BTCUSDT"], account.leverage["BTCUSDT"]) == ("isolated", 5)
 
@@ -277,7 +281,9 @@ async def test_a_trend_cards_liquidation_price_is_bitgets(live: Live, fake: Fake
     fake.add_account(KEY.api_key, KEY.secret, KEY.passphrase or "", spot={"USDT": "10000"},
                      futures_usdt="10000", kind=kind)  # fmt: skip
     user_id = await live.user(KEY.api_key, KEY.secret, KEY.passphrase or "")
-    bot = (await live.fleet.create_trend_bot(user_id, name="perp", symbol="BTCUSDT", allocation_percent="10")).bot
+    bot = (
+        await live.fleet.create_trend_bot(user_id, name="perp", symbol="BTCUSDT", allocation_percent="10")
+    ).bot
     exchange = await live.engine.exchange_for(user_id, "live")
     await exchange.load_markets()
     await exchange.set_isolated_margin(SWAP)
@@ -301,7 +307,9 @@ async def test_a_trend_cards_liquidation_price_is_bitgets(live: Live, fake: Fake
 
 
 @SQLITE
-async def test_a_grid_preview_on_a_01_percent_account_is_net_of_its_fees(live: Live, fake: FakeBitget) -> None:
+async def test_a_grid_preview_on_a_01_percent_account_is_net_of_its_fees(
+    live: Live, fake: FakeBitget
+) -> None:
     """Before, a live user paying 0.1 % saw the profit per grid net of the paper venue's 0.02 %."""
     fake.add_account(KEY.api_key, KEY.secret, KEY.passphrase or "", spot={"USDT": "10000"},
                      fee_rates={"SPOT": ("0.001", "0.001")})  # fmt: skip
