@@ -337,3 +337,19 @@ async def test_a_grid_preview_on_a_01_percent_account_is_net_of_its_fees(
     assert paths == ["/api/v2/common/trade-rate"]  # read once for the market
     await summary(WizardInput(live.fleet, user, "en", answers))
     assert len([r for r in fake.requests if "trade-rate" in r.path]) == 1  # then kept
+
+
+@KINDS
+async def test_a_position_mode_switched_since_it_was_read_is_read_again_and_the_order_goes_out(
+    registry: CcxtExchangeRegistry, fake: FakeBitget, kind: str
+) -> None:
+    """The adapter reads the position mode once; the user switches to hedge mode on Bitget afterwards:
+    the next order is refused (40774), the mode read again, and the order sent once, naming its side."""
+    exchange = await connect(registry, fake, kind)
+    assert await exchange.position_mode() == "one_way"
+    fake.accounts[KEY.api_key].hold_mode = "hedge_mode"  # switched in Bitget's app (no position held)
+    order = await exchange.create_order(OrderRequest(SWAP, "sell", "market", D("0.002"), None, "modeswitch"))
+    assert (order.status, order.side) == ("closed", "sell")
+    assert len(fake.orders_with_client_oid(KEY.api_key, "modeswitch")) == 1
+    assert fake.accounts[KEY.api_key].hedge_positions[("BTCUSDT", "short")].qty == D("-0.002")
+    assert await exchange.position_mode() == "hedge"

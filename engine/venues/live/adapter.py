@@ -54,7 +54,7 @@ from engine.venues.live.errors import (
     is_duplicate_client_id,
     map_ccxt_error,
 )
-from engine.venues.live.futures import FuturesSettings
+from engine.venues.live.futures import POSITION_MODE_MISMATCH, FuturesSettings
 from engine.venues.live.markets import dec, dec0
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,25 @@ class ClientPool(Protocol):
         """Detect the account's kind again after Bitget refused a call for it (40084/40085); True
         when the kind changed (the client now speaks the other API), so the call is worth a retry."""
         ...
+
+
+def _rereading_position_mode(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """An order Bitget refuses for the position mode (40774: the user switched one-way and hedge mode
+    since it was read) runs once more after the mode is read again; the refusal happens before anything
+    is placed, so the second run cannot double an order."""
+
+    async def run(self: CcxtExchange, *args: Any, **kwargs: Any) -> T:
+        try:
+            return await method(self, *args, **kwargs)
+        except InvalidOrder as exc:
+            if POSITION_MODE_MISMATCH not in str(exc):
+                raise
+            self._futures.forget_mode()
+            return await method(self, *args, **kwargs)
+
+    run.__name__ = method.__name__
+    run.__doc__ = method.__doc__
+    return run
 
 
 def _redetecting(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
@@ -286,6 +305,7 @@ class CcxtExchange:
     # --- orders ---------------------------------------------------------------------------------
 
     @_redetecting
+    @_rereading_position_mode
     async def create_order(self, req: OrderRequest) -> Order:
         market = self.market(req.symbol)
         prepared = self._prepare(
@@ -361,6 +381,8 @@ class CcxtExchange:
                 accepted += chunk_accepted
                 rejected += chunk_rejected
                 unknown += chunk_unknown
+        if any(POSITION_MODE_MISMATCH in r.reason for r in rejected):
+            self._futures.forget_mode()  # the user switched the position mode: read it again next time
         return BatchResult(tuple(accepted), tuple(rejected), tuple(unknown))
 
     async def _create_chunk(

@@ -30,6 +30,9 @@ from engine.venues.live.markets import dec
 log = logging.getLogger(__name__)
 
 MARGIN_MODE_LOCKED = "45117"  # "Currently holding positions or orders, the margin mode cannot be adjusted"
+# "The order type for unilateral position must also be the unilateral position type": the order named no
+# position in hedge mode (or one in one-way mode)
+POSITION_MODE_MISMATCH = "40774"
 
 
 class FuturesSettings:
@@ -52,6 +55,11 @@ class FuturesSettings:
     def forget(self) -> None:
         """The account's kind changed (another API, other settings): read everything again."""
         self._isolated.clear()
+        self.forget_mode()
+
+    def forget_mode(self) -> None:
+        """Bitget refused an order for the position mode (40774: the user switched it since it was
+        read): read it, and set each side's leverage, again."""
         self._leverage.clear()
         self._mode = None
 
@@ -169,4 +177,4 @@ def _mode(raw: Any) -> PositionMode:
     return "hedge" if raw == "hedge_mode" else "one_way"
 
 
-__all__ = ["MARGIN_MODE_LOCKED", "FuturesSettings"]
+__all__ = ["MARGIN_MODE_LOCKED", "POSITION_MODE_MISMATCH", "FuturesSettings"]
