@@ -159,8 +159,11 @@ def build_services(settings: Settings, *, cipher: CredentialCipher | None = None
         candles=CandleSource(public=public),
     )
     fleet.equity = engine.equity  # allocated capital from the account's balance
+    fleet.wallets = engine.wallets  # a start checks the wallet the bot trades from
     accounts.watchers.append(engine.user_seen)  # a switch between paper and live applies at once
     fleet.price_for = engine.price_for_user
+    fleet.positions_for = engine.positions_for  # the venue's liquidation prices on the trend cards
+    fleet.fee_rates_for = engine.fee_rates_for_user  # the account's own fees in the grid preview
     money = AccountMoney(db, fleet, engine.exchange_for)
     return Services(
         settings=settings,

@@ -41,6 +41,7 @@ from bot.services.dto import BotDTO, UserDTO
 from bot.services.errors import DomainError
 from bot.services.fleet import Fleet
 from bot.services.trading import Trading
+from bot.services.wallets import Wallets, read_wallets
 from db import queries as q
 from db.bulk import in_chunks
 from db.models import BotInstance, GridBotConfig, GridOrder, TrendPositionRow, User
@@ -50,8 +51,10 @@ from engine.exchange import (
     Exchange,
     ExchangeError,
     ExchangeNotSupported,
+    FeeRates,
     InsufficientFunds,
     InvalidOrder,
+    Position,
     TemporaryExchangeError,
 )
 from engine.grid.runtime import GridRuntime
@@ -142,7 +145,7 @@ class EngineService:
         self._modes: dict[int, tuple[float, str]] = {}
         self._modes_wanted: set[int] = set()
         self._modes_read: asyncio.Task[None] | None = None
-        self._equity_cache: dict[tuple[int, str], tuple[float, Decimal]] = {}
+        self._equity_cache: dict[tuple[int, str], tuple[float, Wallets]] = {}
         self._prices: dict[tuple[str, str], tuple[float, Decimal]] = {}  # the chat's prices of live venues
         self._closing = False
         if self not in fleet.listeners:
@@ -513,6 +516,24 @@ class EngineService:
         self._prices[key] = (time.monotonic(), price)
         return price
 
+    async def fee_rates_for_user(self, user_id: int, symbol: str) -> FeeRates | None:
+        """The account's own fee rates on our symbol ('BTCUSDT', spot) where the user trades now (the
+        exchange's, read once per account and market); None on paper (the venue's configured rates)."""
+        venue = await self.user_venue(user_id)
+        if venue == "paper":
+            return None
+        exchange = await self.exchange_for(user_id, venue)
+        await exchange.load_markets()
+        return await exchange.fee_rates(unified_symbol(symbol))
+
+    async def positions_for(self, user_id: int, venue: str, symbol: str) -> list[Position]:
+        """The account's open positions on our perpetual ('BTCUSDT') on `venue`, as the venue reports
+        them (their liquidation price is the exchange's)."""
+        exchange = await self.exchange_for(user_id, venue)
+        await exchange.load_markets()
+        spot = unified_symbol(symbol)
+        return await exchange.fetch_positions([f"{spot}:{spot.split('/')[1]}"])
+
     def user_seen(self, user: UserDTO) -> None:
         """Told by bot.services.accounts (the users' writer) of every user it answers with."""
         self._modes[user.id] = (time.monotonic(), _venue_of(user.trading_mode, user.demo_trading))
@@ -548,20 +569,18 @@ class EngineService:
             self._modes[user_id] = (now, modes.get(user_id) or "paper")
 
     async def equity(self, user_id: int, venue: str) -> Decimal:
-        """The account's USDT (free + locked) plus held coins at their last price on `venue`, cached
-        `equity_ttl` seconds (the fleet's EquityProvider: allocated capital = equity x
-        allocation_percent / 100)."""
+        """The account's equity on `venue` (DESIGN.md: spot USDT + coins at their last price + futures
+        equity; a unified account's one wallet counted once), cached `equity_ttl` seconds (the fleet's
+        EquityProvider: allocated capital = equity x allocation_percent / 100)."""
+        return (await self.wallets(user_id, venue)).equity
+
+    async def wallets(self, user_id: int, venue: str) -> Wallets:
+        """The account's wallets on `venue` (bot.services.wallets), cached `equity_ttl` seconds."""
         key = (user_id, venue)
         cached = self._equity_cache.get(key)
         if cached is not None and time.monotonic() - cached[0] < self.equity_ttl:
             return cached[1]
-        exchange = await self.exchange_for(user_id, venue)
-        balance = await exchange.fetch_balance()
-        value = balance.total("USDT")
-        for asset, amount in balance.assets.items():  # held base valued at the last price
-            if asset != "USDT" and amount.total:
-                ticker = await _ticker_or_none(exchange, f"{asset}/USDT")
-                value += amount.total * ticker if ticker is not None else Decimal(0)
+        value = await read_wallets(await self.exchange_for(user_id, venue))
         self._equity_cache[key] = (time.monotonic(), value)
         return value
 
@@ -575,13 +594,6 @@ def _venue_of(mode: str, demo: bool | None) -> str:
     if mode == "live":
         return "demo" if demo else "live"
     return "paper"
-
-
-async def _ticker_or_none(exchange: Exchange, symbol: str) -> Decimal | None:
-    try:
-        return (await exchange.fetch_ticker(symbol)).last
-    except Exception:  # no price for it: left out of the equity
-        return None
 
 
 def _error_text(exc: BaseException) -> str:

@@ -23,6 +23,7 @@ __all__ = [
     "Exchange",
     "ExchangeError",
     "ExchangeNotSupported",
+    "FeeRates",
     "InsufficientFunds",
     "InvalidOrder",
     "Market",
@@ -34,6 +35,7 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "Position",
+    "PositionMode",
     "PositionSide",
     "RejectedOrder",
     "TemporaryExchangeError",
@@ -47,6 +49,7 @@ OrderSide = Literal["buy", "sell"]
 OrderType = Literal["limit", "market"]
 OrderStatus = Literal["open", "closed", "canceled", "rejected"]
 PositionSide = Literal["long", "short"]
+PositionMode = Literal["one_way", "hedge"]
 
 ZERO = Decimal(0)
 
@@ -149,7 +152,9 @@ class Balance:
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """An open futures position (one-way mode: one per symbol). `qty` is positive."""
+    """An open futures position (one-way mode: one per symbol; hedge mode: one per symbol and side).
+    `qty` is positive. `liquidation_price`: the exchange's (the paper venue computes its own isolated
+    one); None when the venue gives none. `margin_mode`: "isolated" or "crossed", where known."""
 
     symbol: str
     side: PositionSide
@@ -157,6 +162,18 @@ class Position:
     entry_price: Decimal
     leverage: Decimal
     unrealized_pnl: Decimal
+    liquidation_price: Decimal | None = None
+    margin_mode: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeeRates:
+    """An account's fee rates on one market (0.001 = 0.1 %); `source`: "account" (the exchange's answer
+    for this account) or "market" (the market's listed rates, when the account's could not be read)."""
+
+    maker: Decimal
+    taker: Decimal
+    source: str = "market"
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,9 +345,38 @@ class Exchange(Protocol):
 
     async def fetch_open_orders(self, symbol: str) -> list[Order]: ...
 
-    async def set_leverage(self, symbol: str, leverage: int, max_leverage: int | None = None) -> None:
-        """Set a futures market's leverage; `InvalidOrder` above `max_leverage` (the bot's cap)
-        or the market's own maximum."""
+    async def set_leverage(
+        self,
+        symbol: str,
+        leverage: int,
+        max_leverage: int | None = None,
+        *,
+        side: PositionSide | None = None,
+    ) -> None:
+        """Set a futures market's leverage (isolated margin: for the position of `side`); `InvalidOrder`
+        above `max_leverage` (the bot's cap) or the market's own maximum."""
+        ...
+
+    async def set_isolated_margin(self, symbol: str) -> None:
+        """Trade `symbol` (a perpetual) with isolated margin, so a position can lose at most its own
+        margin. Idempotent: once set (or found set) it is not asked again; `InvalidOrder` when the
+        exchange keeps the symbol in cross margin because it holds a position or an order there."""
+        ...
+
+    async def position_mode(self) -> PositionMode:
+        """The account's futures position mode: one-way (one position per symbol) or hedge (a long and
+        a short one). In hedge mode every futures order carries the side of the position it opens or
+        closes (the adapter adds it: a buy opens a long, a reduce-only sell closes it)."""
+        ...
+
+    async def fee_rates(self, symbol: str) -> FeeRates:
+        """The account's own maker and taker rates on `symbol`, read once and kept; the market's listed
+        rates when the exchange does not say."""
+        ...
+
+    @property
+    def one_wallet(self) -> bool:
+        """True when spot and futures trade from one wallet (a unified account, the paper venue)."""
         ...
 
     async def close(self) -> None:

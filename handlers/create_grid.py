@@ -22,6 +22,7 @@ from bot.services import validation as v
 from bot.services.dto import AllocationChange
 from bot.services.errors import AgainstThePrice, DomainError
 from bot.services.fleet import InsufficientCapital, plan_grid
+from bot.services.grid_plan import grid_fee_rates
 from engine.grid import lines as grid_math
 from engine.markets import MarketRules
 from handlers import create_common as common
@@ -83,6 +84,18 @@ async def _market(inp: WizardInput) -> MarketRules:
 
 def _maker_fee(inp: WizardInput) -> Decimal:
     return inp.settings.maker_fee_rate if inp.settings is not None else DEFAULT_MAKER_FEE
+
+
+async def _fees(inp: WizardInput) -> tuple[Decimal, Decimal]:
+    """(maker, taker) the user's grid pays: their account's own rates when they trade live or demo, the
+    paper venue's configured ones otherwise (bot.services.grid_plan.grid_fee_rates)."""
+    return await grid_fee_rates(
+        getattr(inp.fleet, "fee_rates_for", None),
+        inp.user.id,
+        inp.answers["symbol"],
+        _maker_fee(inp),
+        _taker_fee(inp),
+    )
 
 
 async def account_equity(inp: WizardInput) -> Decimal | None:
@@ -177,8 +190,9 @@ def _taker_fee(inp: WizardInput) -> Decimal:
 async def _suggest(inp: WizardInput) -> None:
     """Raise the re-ask that shows the suggested ranges (text, PNG, one-tap buttons)."""
     market = await _market(inp)
+    maker, taker = await _fees(inp)
     found = await grid_suggestions.compute(
-        inp.candle_history, inp.user.id, inp.answers["symbol"], market, _maker_fee(inp), _taker_fee(inp)
+        inp.candle_history, inp.user.id, inp.answers["symbol"], market, maker, taker
     )  # type: ignore[arg-type]
     if found is None:
         raise Reask("wizard.suggest.none", icon="🔮", symbol=escape(inp.answers["symbol"]))
@@ -361,7 +375,7 @@ async def summary(inp: WizardInput) -> str:
             mode=params.mode,
             total_investment=params.total_investment,
             market=market,
-            maker_fee_rate=_maker_fee(inp),
+            maker_fee_rate=(await _fees(inp))[0],
             allocation_percent=Decimal(inp.answers["allocation"]),
             equity=await account_equity(inp),
         )

@@ -49,6 +49,9 @@ def _params(error: DomainError, lang: str) -> dict[str, str]:
             params[name] = num(value)
         else:
             params[name] = html.escape(str(value))
+    for name in ("wallet", "source"):  # WalletShort names the wallets: spot, futures
+        if name in error.params and f"wallet.{error.params[name]}" in CATALOG[DEFAULT_LANGUAGE]:
+            params[name] = t(lang, f"wallet.{error.params[name]}")
     if "setting" in error.params:  # StopBotFirst names the setting in English
         key = f"field.{error.params['setting']}"
         params["setting"] = t(lang, key) if key in CATALOG[DEFAULT_LANGUAGE] else params["setting"]

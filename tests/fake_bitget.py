@@ -193,6 +193,7 @@ class FakeOrder:
     reduce_only: bool
     leverage: int
     status: str = "live"  # live, partially_filled, filled, cancelled
+    pos_side: str = ""  # hedge mode: the position (long, short) it opens or closes
     filled: Decimal = ZERO
     quote_filled: Decimal = ZERO
     fee: Decimal = ZERO  # positive, in fee_coin
@@ -226,13 +227,14 @@ class FakePlan:
     reduce_only: bool
     status: str = "live"  # live, executed, cancelled
     executed: FakeOrder | None = None
+    pos_side: str = ""  # hedge mode: the position it closes
     c_time: int = field(default_factory=now_ms)
     u_time: int = field(default_factory=now_ms)
 
 
 @dataclass
 class FakePosition:
-    qty: Decimal = ZERO  # signed: > 0 long, < 0 short (one-way mode)
+    qty: Decimal = ZERO  # signed: > 0 long, < 0 short (one-way mode; hedge mode: each side's own)
     entry: Decimal = ZERO
     c_time: int = field(default_factory=now_ms)
 
@@ -253,6 +255,12 @@ class FakeAccount:
     can_trade: bool = True
     can_withdraw: bool = False
     hold_mode: str = "one_way_mode"
+    # hedge mode's positions, by (symbol, side); one-way mode's are `positions`, by symbol
+    hedge_positions: dict[tuple[str, str], FakePosition] = field(default_factory=dict)
+    margin_modes: dict[str, str] = field(default_factory=dict)  # symbol -> isolated / crossed (default)
+    # the account's own fee rates by product ("SPOT", "USDT-FUTURES"): (maker, taker); else the market's
+    fee_rates: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    liquidation: dict[str, Decimal] = field(default_factory=dict)  # symbol -> liquidation price (a test's)
     demo: bool = (
         False  # a demo-trading account: its keys work only with PAPTRADING: 1, live keys only without
     )
@@ -314,6 +322,8 @@ class FakeBitget:
         can_withdraw: bool = False,
         uid: str | None = None,
         demo: bool = False,
+        fee_rates: dict[str, tuple[str, str]] | None = None,
+        hold_mode: str = "one_way_mode",
     ) -> FakeAccount:
         """An account of either kind: a classic one answers only v2, a unified one (`kind="uta"`) only
         v3, each refusing the other's endpoints with Bitget's codes (40085 / 40084). A unified
@@ -331,6 +341,8 @@ class FakeBitget:
             can_withdraw=can_withdraw,
             uid=uid or str(7_264_631_750 + len(self.accounts)),
             demo=demo,
+            hold_mode=hold_mode,
+            fee_rates={k: (Decimal(m), Decimal(t)) for k, (m, t) in (fee_rates or {}).items()},
         )
         self.accounts[api_key] = account
         return account
@@ -382,6 +394,9 @@ class FakeBitget:
                     "size": fmt(plan.size),
                     "reduceOnly": "YES" if plan.reduce_only else "NO",
                 }
+                if plan.pos_side:  # hedge mode: Bitget's side is the position's, closed
+                    request["side"] = "buy" if plan.pos_side == "long" else "sell"
+                    request["tradeSide"] = "close"
                 plan.executed = self._place(account, USDT_FUTURES, request)
                 plan.status, plan.u_time = "executed", now_ms()
                 done.append(plan)
@@ -690,15 +705,17 @@ class FakeBitget:
             raise BitgetError("40017", "Parameter verification failed")
         if _places(trigger) > int(rules["pricePlace"]) or _places(size) > int(rules["volumePlace"]):
             raise BitgetError("41103", "param price scale error error")
+        side, reduce_only, pos_side = hedge_side(account, body)
         plan = FakePlan(
             order_id=str(next(self._ids)),
             client_oid=client_oid,
             symbol=body["symbol"],
-            side=body["side"],
+            side=side,
             size=size,
             trigger_price=trigger,
             trigger_type=body["triggerType"],
-            reduce_only=str(body.get("reduceOnly", "NO")).upper() == "YES",
+            reduce_only=reduce_only,
+            pos_side=pos_side,
         )
         account.plans[plan.order_id] = plan
         return {"orderId": plan.order_id, "clientOid": plan.client_oid}
@@ -771,13 +788,10 @@ class FakeBitget:
             "callbackRatio": "",
             "triggerPrice": fmt(plan.trigger_price),
             "triggerType": plan.trigger_type,
-            "side": plan.side,
-            "posSide": "net",
+            **position_fields(plan.side, plan.reduce_only, plan.pos_side),
             "marginCoin": "USDT",
             "marginMode": "crossed",
             "enterPointSource": "API",
-            "tradeSide": f"{plan.side}_single",
-            "posMode": "one_way_mode",
             "orderType": "market",
             "reduceOnly": "YES" if plan.reduce_only else "NO",
             "stopSurplusTriggerPrice": "",
@@ -792,7 +806,7 @@ class FakeBitget:
 
     def h_mix_accounts(self, account: FakeAccount, query: dict[str, str], _b: Any) -> Any:
         _product(query)
-        upnl = sum((self._upnl(s, p) for s, p in account.positions.items()), ZERO)
+        upnl = sum((self._upnl(s, p) for s, p in all_positions(account)), ZERO)
         equity = account.futures_wallet + upnl
         available = max(equity - self._used_margin(account), ZERO)
         return [
@@ -818,11 +832,12 @@ class FakeBitget:
     def h_mix_positions(self, account: FakeAccount, query: dict[str, str], _b: Any) -> Any:
         _product(query)
         out = []
-        for symbol, pos in account.positions.items():
+        for symbol, pos in all_positions(account):
             if pos.qty == 0:
                 continue
             lev = account.leverage.get(symbol, DEFAULT_LEVERAGE)
             size = abs(pos.qty)
+            margin_mode = account.margin_modes.get(symbol, "crossed")
             out.append(
                 {
                     "marginCoin": "USDT",
@@ -836,10 +851,10 @@ class FakeBitget:
                     "leverage": str(lev),
                     "achievedProfits": "0",
                     "openPriceAvg": fmt(pos.entry),
-                    "marginMode": "crossed",
-                    "posMode": "one_way_mode",
+                    "marginMode": margin_mode,
+                    "posMode": account.hold_mode,
                     "unrealizedPL": fmt(self._upnl(symbol, pos)),
-                    "liquidationPrice": "0",
+                    "liquidationPrice": fmt(liquidation_price(account, symbol, pos, lev)),
                     "keepMarginRate": "0.004",
                     "markPrice": fmt(self.mark_prices.get(symbol, pos.entry)),
                     "marginRatio": "0",
@@ -856,6 +871,10 @@ class FakeBitget:
         raw = str(body.get("leverage", ""))
         if not raw.isdigit() or not 1 <= int(raw) <= int(contract["maxLever"]):
             raise BitgetError("40017", "Parameter verification failed")
+        isolated = account.margin_modes.get(symbol) == "isolated"
+        if isolated and account.hold_mode == "hedge_mode" and body.get("holdSide") not in ("long", "short"):
+            # isolated margin in hedge mode: each side has its own leverage
+            raise BitgetError("40808", "Parameter verification exception double fixed, hold side is null")
         account.leverage[symbol] = int(raw)
         return {
             "symbol": symbol,
@@ -863,7 +882,7 @@ class FakeBitget:
             "longLeverage": raw,
             "shortLeverage": raw,
             "crossMarginLeverage": raw,
-            "marginMode": "crossed",
+            "marginMode": account.margin_modes.get(symbol, "crossed"),
         }
 
     # --- order book mechanics -------------------------------------------------------------------
@@ -887,6 +906,9 @@ class FakeBitget:
         if size is None or size <= 0 or (order_type == "limit" and (price is None or price <= 0)):
             raise BitgetError("40017", "Parameter verification failed")
         reduce_only = str(req.get("reduceOnly", "NO")).upper() == "YES"
+        pos_side = ""
+        if product != "SPOT":
+            side, reduce_only, pos_side = hedge_side(account, req)
         force = str(req.get("force") or "gtc").lower()
         if product == "SPOT":
             rules = _spot_rules(symbol)
@@ -925,6 +947,7 @@ class FakeBitget:
             force=force,
             reduce_only=reduce_only,
             leverage=account.leverage.get(symbol, DEFAULT_LEVERAGE),
+            pos_side=pos_side,
         )
         if product == "SPOT":
             self._hold_spot(account, order, rules, reference)
@@ -966,14 +989,14 @@ class FakeBitget:
         order.frozen = amount
 
     def _hold_margin(self, account: FakeAccount, order: FakeOrder, reference: Decimal) -> None:
-        pos = account.positions.get(order.symbol, FakePosition())
+        pos = position_of(account, order, create=False)
         if order.reduce_only:
             closing = pos.qty < 0 if order.side == "buy" else pos.qty > 0
             if not closing or order.size > abs(pos.qty):
                 raise BitgetError("22002", "No position to close")
             return
         margin = order.size * reference / order.leverage
-        equity = account.futures_wallet + sum((self._upnl(s, p) for s, p in account.positions.items()), ZERO)
+        equity = account.futures_wallet + sum((self._upnl(s, p) for s, p in all_positions(account)), ZERO)
         if equity - self._used_margin(account) < margin:
             raise BitgetError("40762", "The order amount exceeds the balance")
         order.frozen = margin
@@ -986,6 +1009,8 @@ class FakeBitget:
         if order.product == "SPOT":
             rules = _spot_rules(order.symbol)
             rate = Decimal(rules["takerFeeRate" if taker else "makerFeeRate"])
+            if "SPOT" in account.fee_rates:  # the account's own rates
+                rate = account.fee_rates["SPOT"][1 if taker else 0]
             base, quote = rules["baseCoin"], rules["quoteCoin"]
             cost = qty * price
             if order.side == "buy":
@@ -1008,6 +1033,8 @@ class FakeBitget:
                 order.frozen = ZERO
         else:
             rate = Decimal(_contract_of(order.symbol)["takerFeeRate" if taker else "makerFeeRate"])
+            if USDT_FUTURES in account.fee_rates:  # the account's own rates
+                rate = account.fee_rates[USDT_FUTURES][1 if taker else 0]
             fee = qty * price * rate
             account.futures_wallet -= fee
             order.fee_coin = "USDT"
@@ -1023,7 +1050,7 @@ class FakeBitget:
         order.status = "filled" if full else "partially_filled"
 
     def _apply_position(self, account: FakeAccount, order: FakeOrder, delta: Decimal, price: Decimal) -> None:
-        pos = account.positions.setdefault(order.symbol, FakePosition())
+        pos = position_of(account, order)
         if pos.qty == 0 or (pos.qty > 0) == (delta > 0):
             total = pos.qty + delta
             pos.entry = (abs(pos.qty) * pos.entry + abs(delta) * price) / abs(total)
@@ -1103,7 +1130,7 @@ class FakeBitget:
 
     def _used_margin(self, account: FakeAccount) -> Decimal:
         held = sum((o.frozen for o in account.orders.values() if o.product != "SPOT" and o.live), ZERO)
-        for symbol, pos in account.positions.items():
+        for symbol, pos in all_positions(account):
             held += abs(pos.qty) * pos.entry / account.leverage.get(symbol, DEFAULT_LEVERAGE)
         return held
 
@@ -1160,10 +1187,9 @@ class FakeBitget:
             "price": fmt(order.price) if order.price is not None else "",
             "priceAvg": fmt(order.avg_price) if order.filled else "",
             state_key: order.status,
-            "side": order.side,
+            **position_fields(order.side, order.reduce_only, order.pos_side),
             "force": order.force,
             "totalProfits": fmt(order.realized),
-            "posSide": "net",
             "marginCoin": "USDT",
             "presetStopSurplusPrice": "",
             "presetStopLossPrice": "",
@@ -1171,10 +1197,7 @@ class FakeBitget:
             "orderType": order.order_type,
             "leverage": str(order.leverage),
             "marginMode": "crossed",
-            "reduceOnly": "YES" if order.reduce_only else "NO",
             "enterPointSource": "API",
-            "tradeSide": f"{order.side}_single",
-            "posMode": "one_way_mode",
             "orderSource": "market" if order.order_type == "market" else "normal",
             "cTime": str(order.c_time),
             "uTime": str(order.u_time),
@@ -1302,3 +1325,15 @@ ROUTES = {
 from tests.fake_bitget_v3 import V3_ROUTES  # noqa: E402
 
 ROUTES.update(V3_ROUTES)
+
+# margin mode, position mode, fee rates and liquidation (both kinds): tests/fake_bitget_futures.py
+from tests.fake_bitget_futures import (  # noqa: E402
+    FUTURES_ROUTES,
+    all_positions,
+    hedge_side,
+    liquidation_price,
+    position_fields,
+    position_of,
+)
+
+ROUTES.update(FUTURES_ROUTES)

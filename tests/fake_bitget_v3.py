@@ -77,15 +77,20 @@ def h_account_settings(_f: FakeBitget, account: FakeAccount, _q: dict[str, str],
         "assetMode": "single",
         "holdMode": account.hold_mode,
         "symbolConfigList": [
-            {"category": USDT_FUTURES, "symbol": s, "marginMode": "crossed", "leverage": str(lev)}
-            for s, lev in account.leverage.items()
+            {
+                "category": USDT_FUTURES,
+                "symbol": s,
+                "marginMode": account.margin_modes.get(s, "crossed"),
+                "leverage": str(account.leverage.get(s, 20)),
+            }
+            for s in sorted(set(account.leverage) | set(account.margin_modes))
         ],
         "coinConfigList": [],
     }
 
 
 def h_assets(fake: FakeBitget, account: FakeAccount, _q: dict[str, str], _b: Any) -> Any:
-    upnl = sum((fake._upnl(s, p) for s, p in account.positions.items()), ZERO)
+    upnl = sum((fake._upnl(s, p) for s, p in all_positions(account)), ZERO)
     futures_equity = account.futures_wallet + upnl
     futures_free = max(futures_equity - fake._used_margin(account), ZERO)
     coins = {coin: [avail, frozen] for coin, (avail, frozen) in account.spot.items()}
@@ -131,6 +136,10 @@ def h_set_leverage(_f: FakeBitget, account: FakeAccount, _q: dict[str, str], bod
     raw = str(body.get("leverage", ""))
     if not raw.isdigit() or not 1 <= int(raw) <= int(contract["maxLever"]):
         raise BitgetError("400172", "Parameter verification failed")
+    mode = body.get("marginMode") or "crossed"  # Bitget: cross margin unless told
+    if mode == "isolated" and body.get("posSide") not in ("long", "short"):
+        raise BitgetError("400172", "Parameter verification failed: posSide is required for isolated margin")
+    set_margin_mode(account, symbol, mode)
     account.leverage[symbol] = int(raw)
     return "success"
 
@@ -147,7 +156,7 @@ def h_positions(fake: FakeBitget, account: FakeAccount, query: dict[str, str], _
     if _category(query) != USDT_FUTURES:
         raise BitgetError("400172", "Parameter verification failed")
     out = []
-    for symbol, pos in account.positions.items():
+    for symbol, pos in all_positions(account):
         if pos.qty == 0 or query.get("symbol") not in (None, symbol):
             continue
         lev = account.leverage.get(symbol, 20)
@@ -159,7 +168,7 @@ def h_positions(fake: FakeBitget, account: FakeAccount, query: dict[str, str], _
                 "marginCoin": "USDT",
                 "holdMode": account.hold_mode,
                 "posSide": "long" if pos.qty > 0 else "short",
-                "marginMode": "crossed",
+                "marginMode": account.margin_modes.get(symbol, "crossed"),
                 "positionBalance": fmt(size * pos.entry / lev),
                 "available": fmt(size),
                 "frozen": "0",
@@ -169,7 +178,7 @@ def h_positions(fake: FakeBitget, account: FakeAccount, query: dict[str, str], _
                 "avgPrice": fmt(pos.entry),
                 "positionStatus": "normal",
                 "unrealisedPnl": fmt(fake._upnl(symbol, pos)),
-                "liquidationPrice": "0",
+                "liquidationPrice": fmt(liquidation_price(account, symbol, pos, lev)),
                 "mmr": "0.004",
                 "profitRate": "0",
                 "markPrice": fmt(fake.mark_prices.get(symbol, pos.entry)),
@@ -187,7 +196,7 @@ def h_positions(fake: FakeBitget, account: FakeAccount, query: dict[str, str], _
 # --- trading ------------------------------------------------------------------------------------
 
 
-def _v2_request(body: dict[str, Any]) -> dict[str, Any]:
+def _v2_request(body: dict[str, Any], account: FakeAccount | None = None) -> dict[str, Any]:
     """A v3 order in the fake's own (v2) terms, so both APIs share the order book mechanics."""
     request = {
         "symbol": body.get("symbol"),
@@ -199,13 +208,15 @@ def _v2_request(body: dict[str, Any]) -> dict[str, Any]:
         "force": body.get("timeInForce") or "gtc",
         "reduceOnly": "YES" if str(body.get("reduceOnly", "")).lower() == "yes" else "NO",
     }
+    if account is not None and str(body.get("category", "")).upper() == USDT_FUTURES:
+        v3_hedge_request(account, body, request)
     return request
 
 
 def _place(fake: FakeBitget, account: FakeAccount, body: dict[str, Any]) -> FakeOrder:
     category = _category(body)
     assert category is not None
-    request = _v2_request(body)
+    request = _v2_request(body, account)
     if category == "SPOT" and request["orderType"] == "market" and request["side"] == "buy":
         # v3 sizes a spot market buy in the base coin: the fake's book takes its quote amount
         book = fake.books.get(("SPOT", request["symbol"]))
@@ -301,7 +312,7 @@ def order_view(order: FakeOrder, account: FakeAccount) -> dict[str, Any]:
         "avgPrice": fmt(order.avg_price),
         "timeInForce": order.force,
         "orderStatus": V3_STATUS[order.status],
-        "posSide": "" if spot else ("long" if order.side == "buy" else "short"),
+        "posSide": "" if spot else (order.pos_side or ("long" if order.side == "buy" else "short")),
         "holdMode": "" if spot else account.hold_mode,
         "reduceOnly": "YES" if order.reduce_only else "NO",
         "feeDetail": [{"feeCoin": order.fee_coin if order.fee else "", "fee": fee}],
@@ -412,6 +423,7 @@ def h_place_strategy(fake: FakeBitget, account: FakeAccount, _q: dict[str, str],
         trigger_price=stop,
         trigger_type=body.get("slTriggerBy", "mark"),
         reduce_only=True,
+        pos_side=pos_side if account.hold_mode == "hedge_mode" else "",
     )
     account.plans[plan.order_id] = plan
     return {"orderId": plan.order_id, "clientOid": plan.client_oid}
@@ -521,3 +533,11 @@ V3_ROUTES = {
     ("GET", "/api/v3/market/candles"): h_candles,
     ("GET", "/api/v3/market/history-candles"): h_candles,
 }
+
+# margin mode and hedge mode (tests/fake_bitget_futures.py builds on both fakes' names)
+from tests.fake_bitget_futures import (  # noqa: E402
+    all_positions,
+    liquidation_price,
+    set_margin_mode,
+    v3_hedge_request,
+)

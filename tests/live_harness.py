@@ -40,6 +40,9 @@ class Live:
             stop_retry=(0.01, 0.05),
         )
         fleet.equity = self.engine.equity
+        fleet.wallets = self.engine.wallets
+        fleet.positions_for = self.engine.positions_for
+        fleet.fee_rates_for = self.engine.fee_rates_for_user
         accounts.watchers.append(self.engine.user_seen)
 
     async def user(self, key: str, secret: str, passphrase: str, telegram_id: int = 4242) -> int:

@@ -74,9 +74,9 @@ async def test_a_live_grid_bot_places_its_orders_on_the_users_exchange(
             total_investment="1000",
         )
     ).bot
-    # equity comes from the exchange: 10,000 USDT on spot (a unified account's one wallet also holds the
-    # futures 10,000), 20 % of it >= 1,000 invested
-    assert await fleet.account_equity(user.id) == Decimal("10000" if kind == "classic" else "20000")
+    # equity comes from the exchange (DESIGN.md: spot USDT + coins + futures equity): 10,000 USDT on spot
+    # and 10,000 on futures (a unified account's one wallet holds both, counted once), 20 % of it >= 1,000
+    assert await fleet.account_equity(user.id) == Decimal("20000")
     await fleet.start(user.id, bot.id)
 
     await engine.run_tick(bot.id)

@@ -151,6 +151,8 @@ async def test_perpetual_position_with_leverage_and_margin(venue, alice) -> None
     # notional 10000, margin 1000, taker fee 6
     [pos] = await ex.fetch_positions()
     assert (pos.side, pos.qty, pos.entry_price, pos.leverage) == ("long", D("0.1"), D("100000"), D(10))
+    # the paper venue's own isolated liquidation price: entry x (1 - 1/leverage) = 100,000 x 0.9
+    assert (pos.liquidation_price, pos.margin_mode) == (D("90000.00"), "isolated")
     bal = await ex.fetch_balance()
     assert bal.free("USDT") == D("10000") - D("1000") - D("6")
     with pytest.raises(InvalidOrder):

@@ -117,6 +117,13 @@ TEXTS = {
         "error.insufficient_capital": (
             "⚠️ The grid needs {needed} USDT but this bot's share of your balance is {allocated} USDT."
         ),
+        "error.wallet_short": (
+            "⚠️ This bot trades from your {wallet} wallet, which has {held} USDT free; it needs {needed} USDT."
+            " Move {move} USDT from your {source} wallet to your {wallet} wallet on Bitget"
+            " ({source} has {available} USDT free), then start the bot again."
+        ),
+        "wallet.spot": "spot",
+        "wallet.futures": "USDT-M futures",
         "error.invalid.name": "⚠️ A name is 1 to 100 characters, without control characters.",
         "error.invalid.symbol": "⚠️ Unknown symbol. Use a market like BTCUSDT or ETH/USDT.",
         "error.invalid.allocation": (
@@ -268,6 +275,13 @@ TEXTS = {
         "error.insufficient_capital": (
             "⚠️ 그리드에 {needed} USDT가 필요하지만 이 봇에 배정된 잔고는 {allocated} USDT입니다."
         ),
+        "error.wallet_short": (
+            "⚠️ 이 봇은 {wallet} 지갑으로 거래하며, 이 지갑의 사용 가능 잔고는 {held} USDT입니다. {needed} USDT가"
+            " 필요합니다. Bitget에서 {source} 지갑의 {move} USDT를 {wallet} 지갑으로 이체한 뒤"
+            " ({source} 사용 가능: {available} USDT) 봇을 다시 시작하세요."
+        ),
+        "wallet.spot": "현물",
+        "wallet.futures": "USDT-M 선물",
         "error.invalid.name": "⚠️ 이름은 제어 문자 없이 1~100자입니다.",
         "error.invalid.symbol": "⚠️ 알 수 없는 심볼입니다. BTCUSDT 나 ETH/USDT 처럼 입력하세요.",
         "error.invalid.allocation": "⚠️ 배분은 0보다 크고 100 이하인 퍼센트입니다. 예: 25 또는 12.5",

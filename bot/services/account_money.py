@@ -141,12 +141,19 @@ class AccountMoney:
         exchange = await self.exchange_for(user_id, venue)
         await exchange.load_markets()
         wallets, coins, equity = [], {}, ZERO
-        kinds = (("account", None),) if venue == "paper" else (("spot", "spot"), ("futures", "swap"))
-        for name, kind in kinds:
-            balance: Balance = await exchange.fetch_balance(kind)  # type: ignore[arg-type]
+        balances: list[tuple[str, Balance]]
+        if venue == "paper":
+            balances = [("account", await exchange.fetch_balance(None))]
+        else:
+            spot = await exchange.fetch_balance("spot")
+            if getattr(exchange, "one_wallet", False):  # a unified account: one wallet, counted once
+                balances = [("account", spot)]
+            else:
+                balances = [("spot", spot), ("futures", await exchange.fetch_balance("swap"))]
+        for name, balance in balances:
             wallets.append(Wallet(name, balance.free("USDT"), balance.total("USDT") - balance.free("USDT")))
             equity += balance.total("USDT")
-            if kind == "swap":
+            if name == "futures":
                 continue  # futures: margin and PnL in USDT; coins live in the spot wallet
             for asset, amount in balance.assets.items():
                 if asset != "USDT" and amount.total:

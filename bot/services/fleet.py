@@ -33,12 +33,18 @@ from bot.services.errors import (
 )
 from bot.services.fleet_views import BotView, BotViews
 from bot.services.grid_money import Fill, grid_money
+from bot.services.grid_plan import FeeRatesFor, plan_grid
 from bot.services.grid_plan import GridTooSmall as GridTooSmall  # re-exported: handlers catch it
-from bot.services.grid_plan import plan_grid
 from bot.services.lifecycle import BotLifecycle, EquityProvider, FleetListener, current_venue
 from bot.services.lifecycle import InsufficientCapital as InsufficientCapital  # re-exported
 from bot.services.strategies import visible_to
-from bot.services.trend_money import OpenPosition, TrendMoney, trend_money
+from bot.services.trend_money import (
+    OpenPosition,
+    PositionsFor,
+    TrendMoney,
+    trend_money,
+    with_venue_liquidation,
+)
 from db import queries as q
 from db.base import utcnow
 from db.models import BotInstance, GridBotConfig, GridOrder, Strategy, Trade, TrendPositionRow, User
@@ -89,6 +95,8 @@ class Fleet(BotLifecycle):
         # tells it (SQLite: one process by nature); with PostgreSQL several processes may serve users.
         self.views = BotViews(enabled=db.is_sqlite if view_cache is None else view_cache)
         self.price_for: PriceFor = _no_price  # (user_id, symbol) -> price; the engine sets it
+        self.positions_for: PositionsFor | None = None  # a venue's positions; the engine sets it
+        self.fee_rates_for: FeeRatesFor | None = None  # an account's fee rates; the engine sets it
 
     # ---- reading
 
@@ -144,20 +152,26 @@ class Fleet(BotLifecycle):
         with contextlib.suppress(ExchangeError, ExchangeOutOfReach):
             equity = await (self.equity(user_id, bot.venue) if bot.venue else self.account_equity(user_id))
             capital = equity * bot.allocation_percent / 100
-        return trend_money(
-            [
-                OpenPosition(
-                    p.side,
-                    p.qty,
-                    p.entry_price or p.reference_price,
-                    p.entry_fee or Decimal(0),
-                    p.leverage,
-                    p.liquidation,
-                    p.stop_loss,
-                    p.take_profit,
+        opens = [
+            OpenPosition(
+                p.side,
+                p.qty,
+                p.entry_price or p.reference_price,
+                p.entry_fee or Decimal(0),
+                p.leverage,
+                p.liquidation,
+                p.stop_loss,
+                p.take_profit,
+            )
+            for p in positions
+        ]
+        if self.positions_for is not None and bot.venue and any(p.liquidation for p in positions):
+            with contextlib.suppress(ExchangeError):  # futures: the venue's own liquidation price
+                opens = with_venue_liquidation(
+                    opens, await self.positions_for(user_id, bot.venue, bot.symbol)
                 )
-                for p in positions
-            ],
+        return trend_money(
+            opens,
             fills,
             mark=mark,
             trades=bot.total_trades,

@@ -1,16 +1,22 @@
 """A grid's plan from its validated parameters and the market's rules: the lines rounded to the tick,
 the quote amount per interval and each interval's quantity; a grid under the exchange's minimum is
-refused with the smallest investment that works."""
+refused with the smallest investment that works; the fee rates a user's grid pays (the account's own on a
+live or demo account, the paper venue's otherwise), which the preview's profit per grid is net of."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.services import validation as v
 from bot.services.errors import DomainError, ValidationError
+from engine.exchange import ExchangeError, FeeRates
 from engine.grid import lines as grid_math
 from engine.markets import MarketRules
+
+# (user_id, our symbol 'BTCUSDT') -> the account's own fee rates where the user trades now, None on paper
+FeeRatesFor = Callable[[int, str], Awaitable[FeeRates | None]]
 
 
 class GridTooSmall(DomainError):
@@ -57,3 +63,18 @@ def plan_grid(params: v.GridParams, market: MarketRules) -> GridPlan:
         )
         raise GridTooSmall(minimum)
     return GridPlan(lines, per_grid, quantities)
+
+
+async def grid_fee_rates(
+    fee_rates_for: FeeRatesFor | None, user_id: int, symbol: str, maker: Decimal, taker: Decimal
+) -> tuple[Decimal, Decimal]:
+    """(maker, taker) a grid of the user pays on `symbol`: the account's own rates where the user trades
+    live or demo (read once per account and market, engine.venues.live.futures), else `maker` and
+    `taker` (the paper venue's configured rates; also when the exchange cannot be asked now)."""
+    if fee_rates_for is None:
+        return maker, taker
+    try:
+        rates = await fee_rates_for(user_id, symbol)
+    except ExchangeError:
+        return maker, taker
+    return (rates.maker, rates.taker) if rates is not None else (maker, taker)

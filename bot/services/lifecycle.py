@@ -11,7 +11,11 @@ Delete goes through the same stop; the bot (and its allocation) is released only
 a grid's coin is then sold or handed back to the user (`bot_handbacks`), a trend bot's positions closed.
 
 No network call runs inside a database write transaction: what a start needs from the exchange (the
-account's equity) is read before its transaction.
+account's equity and wallets) is read before its transaction. On a live or demo account a bot that
+holds nothing is started only when the wallet it trades from (spot for a grid or a spot trend bot,
+USDT-M futures for a futures trend bot) holds what it commits (a grid's investment, a trend bot's
+allocated capital = allocation % of the account's equity); otherwise the refusal says how much to move
+from which wallet (bot.services.wallets; a unified account has one wallet: nothing to move).
 
 `BotLifecycle` is a part of the fleet service (bot.services.fleet.Fleet inherits it).
 """
@@ -40,10 +44,11 @@ from bot.services.errors import (
     StillStopping,
     ValidationError,
 )
+from bot.services.wallets import WalletsProvider, check_wallet
 from db import queries as q
 from db.base import utcnow
 from db.models import BotHandback, BotInstance, GridBotConfig, TrendBotState, TrendPositionRow, User
-from engine.exchange import TemporaryExchangeError
+from engine.exchange import MarketType, TemporaryExchangeError
 from engine.ports import HaltReport
 
 log = logging.getLogger(__name__)
@@ -108,6 +113,8 @@ class BotLifecycle:
     db: Any
     listeners: list[FleetListener]
     equity: EquityProvider
+    # the account's wallets on a venue (bot.services.wallets); the engine sets it, None: not checked
+    wallets: WalletsProvider | None = None
     _writing: Any
     _lock_user: Any
     _owned: Any
@@ -127,8 +134,22 @@ class BotLifecycle:
                 grid = await q.grid_of(session, bot.id)
                 if grid is not None:
                     needed = grid[0].total_investment
+            # a bot that holds nothing trades from its wallet what it is allocated: that wallet must hold
+            # it (one that holds coin or a position keeps what it has and the runtime's capital checks)
+            market_type: MarketType = (
+                "spot" if bot.bot_type == "grid" or await q.trades_spot(session, bot) else "swap"
+            )
+            check_wallets = (
+                venue != "paper" and self.wallets is not None and not await q.bot_holds(session, bot)
+            )
+        wallets = None
         try:  # outside the write
-            equity = await self.equity(user_id, venue) if needed is not None else None
+            if check_wallets:
+                assert self.wallets is not None
+                wallets = await self.wallets(user_id, venue)
+                equity: Decimal | None = wallets.equity
+            else:
+                equity = await self.equity(user_id, venue) if needed is not None else None
         except TemporaryExchangeError as exc:  # a refusal the chat can show; nothing was changed
             raise ExchangeOutOfReach(type(exc).__name__) from None
         async with self._writing(user_id) as session:
@@ -145,6 +166,9 @@ class BotLifecycle:
                 allocated = equity * bot.allocation_percent / HUNDRED
                 if needed > allocated:
                     raise InsufficientCapital(needed, allocated.quantize(Decimal("0.01")))
+            if wallets is not None:
+                commits = needed if needed is not None else wallets.equity * bot.allocation_percent / HUNDRED
+                check_wallet(wallets, market_type, commits)
             if (bot.venue, bot.venue_account) != (venue, account):
                 await self._hand_back_dust(session, bot)
             bot.venue, bot.venue_account = venue, account

@@ -6,13 +6,17 @@ loss, take profit) and its trades rows (every fill's fee, every exit's realized 
 - realized PnL = the sum of exits' PnL, net of fees; win rate and trades count closed positions;
 - max drawdown = the deepest fall of realized PnL from its running peak (exits in order), the open
   positions' unrealized PnL counted as the last point;
-- ROI on the bot's capital (allocation x account equity), when the equity could be read."""
+- ROI on the bot's capital (allocation x account equity), when the equity could be read;
+- liquidation price: the venue's for the position of that side (Bitget's own figure on a live or demo
+  account, the paper venue's isolated one on paper), the ledger's estimate when the venue has none."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
+
+from engine.exchange import Position
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -63,6 +67,20 @@ class OpenPosition:
     liquidation: Decimal | None
     stop_loss: Decimal | None
     take_profit: Decimal | None
+
+
+# (user_id, venue, our symbol 'BTCUSDT') -> the account's open positions on that perpetual; the engine's
+PositionsFor = Callable[[int, str, str], Awaitable[Sequence[Position]]]
+
+
+def with_venue_liquidation(
+    positions: Sequence[OpenPosition], venue_positions: Sequence[Position]
+) -> list[OpenPosition]:
+    """Each position's liquidation price as the venue reports it for the position of its side: one trend
+    bot trades a perpetual of an account (bot.services.lifecycle refuses a second), so the venue's
+    position of that side is the bot's. Kept as it is where the venue names none."""
+    by_side = {p.side: p.liquidation_price for p in venue_positions if p.liquidation_price is not None}
+    return [replace(p, liquidation=by_side.get(p.side, p.liquidation)) for p in positions]
 
 
 def trend_money(

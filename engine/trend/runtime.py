@@ -40,7 +40,7 @@ import logging
 from decimal import Decimal
 
 from engine.client_ids import belongs_to, next_client_id
-from engine.exchange import Exchange, InvalidOrder, Order, OrderRequest
+from engine.exchange import Exchange, InvalidOrder, Order, OrderRequest, PositionSide
 from engine.money import ZERO
 from engine.ports import CapitalFor, ExchangeFor, HaltReport, StopIncomplete, Stopper
 from engine.trend.candles import CandleSource, ModelStore
@@ -263,8 +263,11 @@ class TrendRuntime:
             changes.touched.add(intent.seq)
         await self.store.save(book, changes)
         if intents:
-            if any(i.action == "open" for i in intents) and not book.holding():
-                await self._set_leverage(book, exchange)
+            opening = next((i for i in intents if i.action == "open"), None)
+            if opening is not None and not any(
+                s.side == opening.position_side and s.status in ("open", "closing") for s in book.active()
+            ):  # the side's first position (in hedge mode each side has its own leverage)
+                await self._set_leverage(book, exchange, opening.position_side)
             await self._send_closes(
                 book, exchange, [book.slots[i.seq] for i in intents if i.action == "close"]
             )
@@ -281,11 +284,17 @@ class TrendRuntime:
                 return 0
         return int(signals(book.strategy, history.candles, model=model)[-1])
 
-    async def _set_leverage(self, book: TrendBook, exchange: Exchange) -> None:
+    async def _set_leverage(self, book: TrendBook, exchange: Exchange, side: PositionSide) -> None:
+        """Before a futures bot's first entry: isolated margin on the symbol (the bot can lose its
+        capital, no more; a refusal stops the bot before it orders), then its leverage for the side it
+        opens (never above the bot's own)."""
         if book.settings.market_type != "swap":
             return
+        await exchange.set_isolated_margin(book.symbol)
         try:
-            await exchange.set_leverage(book.symbol, book.settings.leverage)
+            await exchange.set_leverage(
+                book.symbol, book.settings.leverage, book.settings.leverage, side=side
+            )
         except InvalidOrder as exc:  # another bot of the user holds the shared position at its leverage
             log.warning("bot %d: leverage unchanged: %s", book.bot_id, exc)
 

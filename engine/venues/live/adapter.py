@@ -28,6 +28,7 @@ from engine.exchange import (
     Candle,
     ExchangeError,
     ExchangeNotSupported,
+    FeeRates,
     InsufficientFunds,
     InvalidOrder,
     Market,
@@ -37,6 +38,8 @@ from engine.exchange import (
     OrderRequest,
     OrderStatus,
     Position,
+    PositionMode,
+    PositionSide,
     RejectedOrder,
     TemporaryExchangeError,
     Ticker,
@@ -51,6 +54,7 @@ from engine.venues.live.errors import (
     is_duplicate_client_id,
     map_ccxt_error,
 )
+from engine.venues.live.futures import POSITION_MODE_MISMATCH, FuturesSettings
 from engine.venues.live.markets import dec, dec0
 
 log = logging.getLogger(__name__)
@@ -97,6 +101,25 @@ class ClientPool(Protocol):
         ...
 
 
+def _rereading_position_mode(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """An order Bitget refuses for the position mode (40774: the user switched one-way and hedge mode
+    since it was read) runs once more after the mode is read again; the refusal happens before anything
+    is placed, so the second run cannot double an order."""
+
+    async def run(self: CcxtExchange, *args: Any, **kwargs: Any) -> T:
+        try:
+            return await method(self, *args, **kwargs)
+        except InvalidOrder as exc:
+            if POSITION_MODE_MISMATCH not in str(exc):
+                raise
+            self._futures.forget_mode()
+            return await method(self, *args, **kwargs)
+
+    run.__name__ = method.__name__
+    run.__doc__ = method.__doc__
+    return run
+
+
 def _redetecting(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
     """A call Bitget refuses for the account's kind (the user upgraded to a unified account, or the
     stored kind is wrong) runs once more after the kind is detected again; the refusal happens before
@@ -108,6 +131,7 @@ def _redetecting(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable
         except AccountKindMismatch:
             if not await self._registry.redetect(self._key):
                 raise
+            self._futures.forget()  # another API: its settings are read again
             return await method(self, *args, **kwargs)
 
     run.__name__ = method.__name__
@@ -131,6 +155,7 @@ class CcxtExchange:
         self._client = client
         self._markets = markets
         self._default_type = default_type
+        self._futures = FuturesSettings(client, self._call)
 
     @property
     def ccxt_client(self) -> Any:
@@ -144,6 +169,11 @@ class CcxtExchange:
     def uta(self) -> bool:
         """A unified trading account (Bitget API v3); else a classic one (v2)."""
         return bool(self._client.options.get("uta"))
+
+    @property
+    def one_wallet(self) -> bool:
+        """A unified account trades spot and futures from one wallet; a classic one keeps them apart."""
+        return self.uta
 
     def __repr__(self) -> str:
         exchange_id, account_id, demo = self._key
@@ -210,6 +240,11 @@ class CcxtExchange:
             side = item.get("side")
             if not qty or side not in ("long", "short"):
                 continue
+            info = item.get("info") or {}
+            # Bitget's own liquidation price (v2 all-position and v3 current-position say
+            # liquidationPrice); "0" means none (a cross position with margin to spare)
+            liquidation = dec(info.get("liquidationPrice") or info.get("liqPrice"))
+            margin_mode = info.get("marginMode") or item.get("marginMode")
             positions.append(
                 Position(
                     symbol=item["symbol"],
@@ -218,12 +253,44 @@ class CcxtExchange:
                     entry_price=dec0(item.get("entryPrice")),
                     leverage=dec(item.get("leverage")) or Decimal(1),
                     unrealized_pnl=dec0(item.get("unrealizedPnl")),
+                    liquidation_price=liquidation if liquidation else None,
+                    margin_mode="crossed" if margin_mode in ("cross", "crossed") else margin_mode,
                 )
             )
         return positions
 
+    # --- futures settings and fees (engine.venues.live.futures) --------------------------------
+
     @_redetecting
-    async def set_leverage(self, symbol: str, leverage: int, max_leverage: int | None = None) -> None:
+    async def set_isolated_margin(self, symbol: str) -> None:
+        market = self.market(symbol)
+        if market.type != "swap":
+            raise InvalidOrder(f"{symbol} is a spot market: no margin mode")
+        await self._futures.isolate(market)
+
+    @_redetecting
+    async def position_mode(self) -> PositionMode:
+        swap = next((m for m in self._markets.values() if m.type == "swap"), None)
+        if swap is None:
+            return "one_way"
+        return await self._futures.position_mode(swap)
+
+    @_redetecting
+    async def fee_rates(self, symbol: str) -> FeeRates:
+        return await self._futures.fee_rates(self.market(symbol))
+
+    async def _hedged(self, market: Market) -> bool:
+        return market.type == "swap" and await self._futures.position_mode(market) == "hedge"
+
+    @_redetecting
+    async def set_leverage(
+        self,
+        symbol: str,
+        leverage: int,
+        max_leverage: int | None = None,
+        *,
+        side: PositionSide | None = None,
+    ) -> None:
         market = self.market(symbol)
         if market.type != "swap":
             raise InvalidOrder(f"{symbol} is a spot market: no leverage")
@@ -233,14 +300,17 @@ class CcxtExchange:
             raise InvalidOrder(f"leverage {leverage}x above the bot's cap of {max_leverage}x")
         if market.max_leverage is not None and leverage > market.max_leverage:
             raise InvalidOrder(f"leverage {leverage}x above {symbol}'s maximum of {market.max_leverage}x")
-        await self._call(self._client.set_leverage, leverage, symbol)
+        await self._futures.leverage(market, leverage, side)
 
     # --- orders ---------------------------------------------------------------------------------
 
     @_redetecting
+    @_rereading_position_mode
     async def create_order(self, req: OrderRequest) -> Order:
         market = self.market(req.symbol)
-        prepared = self._prepare(req, market, await self._reference_price(req, market))
+        prepared = self._prepare(
+            req, market, await self._reference_price(req, market), hedged=await self._hedged(market)
+        )
         policy = self._registry.retry
         for attempt in range(policy.attempts):
             try:
@@ -297,7 +367,8 @@ class CcxtExchange:
                 market = self.market(req.symbol)
                 if req.symbol not in references and _needs_reference(req, market):
                     references[req.symbol] = await self._reference_price(req, market)
-                prepared = self._prepare(req, market, references.get(req.symbol))
+                hedged = await self._hedged(market)
+                prepared = self._prepare(req, market, references.get(req.symbol), hedged=hedged)
             except InvalidOrder as exc:
                 rejected.append(RejectedOrder(req.client_order_id, str(exc)))
                 continue
@@ -310,6 +381,8 @@ class CcxtExchange:
                 accepted += chunk_accepted
                 rejected += chunk_rejected
                 unknown += chunk_unknown
+        if any(POSITION_MODE_MISMATCH in r.reason for r in rejected):
+            self._futures.forget_mode()  # the user switched the position mode: read it again next time
         return BatchResult(tuple(accepted), tuple(rejected), tuple(unknown))
 
     async def _create_chunk(
@@ -622,7 +695,9 @@ class CcxtExchange:
         ticker = await self.fetch_ticker(req.symbol)
         return ticker.ask or ticker.last
 
-    def _prepare(self, req: OrderRequest, market: Market, reference: Decimal | None) -> _Prepared:
+    def _prepare(
+        self, req: OrderRequest, market: Market, reference: Decimal | None, *, hedged: bool = False
+    ) -> _Prepared:
         if len(req.client_order_id) > CLIENT_ORDER_ID_MAX:
             raise InvalidOrder(f"client order id longer than {CLIENT_ORDER_ID_MAX}: {req.client_order_id!r}")
         qty = round_qty_down(market, req.qty)
@@ -661,6 +736,15 @@ class CcxtExchange:
             params["triggerType"] = "fill_price"
         if req.post_only and req.type == "limit":
             params["postOnly"] = True
+        if market.type == "swap":
+            if not self.uta:
+                # v2 names the margin mode on every order (ccxt sends "crossed" unless told): isolated, as
+                # the symbol is set (engine.venues.live.futures)
+                params["marginMode"] = "isolated"
+            if hedged:
+                # hedge mode: the order names its position (ccxt: v2 tradeSide open/close with Bitget's
+                # side of the position, v3 posSide); a buy opens a long, a reduce-only sell closes it
+                params["hedged"] = True
         return _Prepared(req, qty, price, params)
 
     def _ccxt_args(self, prepared: _Prepared) -> tuple[str, str, str, str, str | None, dict[str, Any]]:
@@ -675,6 +759,7 @@ class CcxtExchange:
                 "stopLossPrice": params["triggerPrice"],
                 "slTriggerBy": "market",
                 "reduceOnly": True,
+                **({"hedged": True} if params.get("hedged") else {}),
             }
         return req.symbol, req.type, req.side, _text(prepared.qty), price, params
 

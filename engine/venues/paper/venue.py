@@ -50,6 +50,7 @@ from engine.exchange import (
     Candle,
     ExchangeError,
     ExchangeNotSupported,
+    FeeRates,
     InsufficientFunds,
     InvalidOrder,
     Market,
@@ -58,6 +59,8 @@ from engine.exchange import (
     OrderNotFound,
     OrderRequest,
     Position,
+    PositionMode,
+    PositionSide,
     RejectedOrder,
     TemporaryExchangeError,
     Ticker,
@@ -485,14 +488,19 @@ class PaperVenue:
             if row.qty == 0 or (symbols is not None and symbol not in symbols):
                 continue
             last = self.last_price(symbol) or row.entry_price
+            side: PositionSide = "long" if row.qty > 0 else "short"
             out.append(
                 Position(
                     symbol,
-                    "long" if row.qty > 0 else "short",
+                    side,
                     abs(row.qty),
                     row.entry_price,
                     Decimal(row.leverage),
                     q8((last - row.entry_price) * row.qty),
+                    liquidation_price=isolated_liquidation(
+                        self.market(symbol), side, row.entry_price, row.leverage
+                    ),
+                    margin_mode="isolated",
                 )
             )
         return out
@@ -828,8 +836,31 @@ class PaperExchange:
         skips reconciling a bot while its own orders' version stays the same."""
         return self.venue.serial, self.venue.book.orders_version(self.user_id, symbol, prefix)
 
-    async def set_leverage(self, symbol: str, leverage: int, max_leverage: int | None = None) -> None:
+    async def set_leverage(
+        self,
+        symbol: str,
+        leverage: int,
+        max_leverage: int | None = None,
+        *,
+        side: PositionSide | None = None,
+    ) -> None:
         await self.venue.set_leverage(self.user_id, symbol, leverage, max_leverage)
+
+    async def set_isolated_margin(self, symbol: str) -> None:
+        """Every paper position is isolated (it can lose its margin, no more): nothing to set."""
+        if self.venue.market(symbol).type != "swap":
+            raise InvalidOrder(f"{symbol} is not a futures market")
+
+    async def position_mode(self) -> PositionMode:
+        return "one_way"
+
+    async def fee_rates(self, symbol: str) -> FeeRates:
+        market = self.venue.market(symbol)
+        return FeeRates(market.maker_fee, market.taker_fee, "market")
+
+    @property
+    def one_wallet(self) -> bool:
+        return True  # one paper balance for spot and futures
 
     async def close(self) -> None:
         return None
@@ -889,3 +920,14 @@ __all__ = [
     "PaperVenue",
     "load_cursor",
 ]
+
+
+def isolated_liquidation(market: Market, side: PositionSide, entry: Decimal, leverage: int) -> Decimal | None:
+    """The paper venue's liquidation price of an isolated position: where its margin (entry x qty /
+    leverage) is gone, entry x (1 - 1/leverage) for a long and entry x (1 + 1/leverage) for a short, on
+    the price tick (maintenance margin and fees ignored, as the trend engine's own exits do,
+    engine.trend.positions.exit_levels). A 1x long has none."""
+    if side == "long" and leverage <= 1:
+        return None
+    sign = 1 if side == "long" else -1
+    return round_price(market, entry * (1 - sign * Decimal(1) / Decimal(leverage)))
