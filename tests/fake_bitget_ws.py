@@ -72,14 +72,22 @@ class FakeBitgetWs:
         self.sent: Counter[str] = Counter()  # pushes and answers by kind (ticker, orders, ack, pong, ...)
         self.received: Counter[str] = Counter()  # by op (login, subscribe, ping, ...)
         self.errors: list[str] = []
+        self.errors_on: Counter[tuple[str, str]] = Counter()  # (path, code) -> errors sent
         self.connections = 0
-        recorded = fake._recorded[("fetchTicker", "public spot ticker")]["data"][0]
-        self.prices: dict[str, tuple[Decimal, Decimal, Decimal]] = {  # symbol -> last, bid, ask
-            recorded["symbol"]: (
-                Decimal(recorded["lastPr"]),
-                Decimal(recorded["bidPr"]),
-                Decimal(recorded["askPr"]),
-            )
+        spot = fake._recorded[("fetchTicker", "public spot ticker")]["data"][0]
+        swap = fake._recorded[("fetchTicker", "uta swap ticker")]["data"][0]
+        # (SPOT or USDT-FUTURES, symbol) -> last, bid, ask: the recorded tickers the REST fake answers
+        self.prices: dict[tuple[str, str], tuple[Decimal, Decimal, Decimal]] = {
+            ("SPOT", spot["symbol"]): (
+                Decimal(spot["lastPr"]),
+                Decimal(spot["bidPr"]),
+                Decimal(spot["askPr"]),
+            ),
+            ("USDT-FUTURES", swap["symbol"]): (
+                Decimal(swap["lastPrice"]),
+                Decimal(swap["bid1Price"]),
+                Decimal(swap["ask1Price"]),
+            ),
         }
 
     def mount(self, app: web.Application) -> None:
@@ -101,11 +109,11 @@ class FakeBitgetWs:
         self, symbol: str, last: Decimal, bid: Decimal | None = None, ask: Decimal | None = None
     ) -> None:
         """The spot price of `symbol` moves: every ticker subscription of it gets a push."""
-        self.prices[symbol] = (last, bid or last, ask or last)
+        self.prices[("SPOT", symbol)] = (last, bid or last, ask or last)
         for session in self.sessions:
             for arg in session.args:
-                if (arg.get("channel") or arg.get("topic")) == "ticker" and _inst(arg) == symbol:
-                    self._push(session, arg, [self._ticker(session, symbol)], "ticker")
+                if (arg.get("channel") or arg.get("topic")) == "ticker" and _market(arg) == ("SPOT", symbol):
+                    self._push(session, arg, [self._ticker(session, arg)], "ticker")
 
     # --- what the REST fake tells --------------------------------------------------------------
 
@@ -237,8 +245,8 @@ class FakeBitgetWs:
         if not public and session.account is None:
             self._error(session, "30004", "User not logged in", arg)
             return
-        if public and _inst(arg) not in self.prices:
-            self._error(session, "30001", f"instId {_inst(arg)} doesn't exist", arg)
+        if public and _market(arg) not in self.prices:
+            self._error(session, "30001", f"instId {_market(arg)[1]} doesn't exist", arg)
             return
         if op == "unsubscribe":
             if arg in session.args:
@@ -249,10 +257,11 @@ class FakeBitgetWs:
             session.args.append(arg)
         self._send(session, {"event": "subscribe", "arg": arg}, "ack")
         if public:  # Bitget pushes the ticker at once
-            self._push(session, arg, [self._ticker(session, _inst(arg))], "ticker")
+            self._push(session, arg, [self._ticker(session, arg)], "ticker")
 
-    def _ticker(self, session: Session, symbol: str) -> dict[str, Any]:
-        last, bid, ask = self.prices[symbol]
+    def _ticker(self, session: Session, arg: dict[str, Any]) -> dict[str, Any]:
+        symbol = _market(arg)[1]
+        last, bid, ask = self.prices[_market(arg)]
         recorded = self.fake._recorded[("fetchTicker", "public spot ticker")]["data"][0]
         ts = str(int(time.time() * 1000))
         if session.v3:
@@ -277,6 +286,7 @@ class FakeBitgetWs:
 
     def _error(self, session: Session, code: str, msg: str, arg: dict[str, Any] | None = None) -> None:
         self.errors.append(code)
+        self.errors_on[(session.path, code)] += 1
         message: dict[str, Any] = {"event": "error", "code": int(code), "msg": msg}
         if arg is not None:
             message["arg"] = arg
@@ -287,8 +297,10 @@ class FakeBitgetWs:
         session.outbox.put_nowait(message if isinstance(message, str) else json.dumps(message))
 
 
-def _inst(arg: dict[str, Any]) -> str:
-    return str(arg.get("instId") or arg.get("symbol") or "")
+def _market(arg: dict[str, Any]) -> tuple[str, str]:
+    """(SPOT or USDT-FUTURES, symbol) of a ticker subscription (v2: instId, v3: symbol, lower case type)."""
+    inst_type = str(arg.get("instType") or "").upper()
+    return inst_type, str(arg.get("instId") or arg.get("symbol") or "")
 
 
 def _text(value: Decimal) -> str:

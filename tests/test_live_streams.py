@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
@@ -92,6 +93,17 @@ async def trade_of(db: Database, client_oid: str) -> Trade | None:
         ).scalar_one_or_none()
 
 
+async def grid(live: Live, user_id: int, name: str) -> int:
+    """The harness's grid (70,000 .. 80,000, 10 lines, 1,000 USDT) under another name."""
+    created = await live.fleet.create_grid_bot(
+        user_id, name=name, symbol="BTCUSDT", allocation_percent="20", lower_price="70000",
+        upper_price="80000", grid_count=10, total_investment="1000",
+    )  # fmt: skip
+    await live.fleet.start(user_id, created.bot.id)
+    await live.engine.run_tick(created.bot.id)
+    return created.bot.id
+
+
 async def streamed_grid(live: Live) -> tuple[int, int, CcxtExchange]:
     """A user, their running grid bot, and their exchange once its order stream is synced (the ticks
     on REST until then sync it)."""
@@ -137,3 +149,127 @@ async def test_a_fill_pushed_over_the_websocket_is_booked_without_a_rest_look_up
     sells = [o for o in fake.accounts[KEY].orders.values() if o.side == "sell" and o.live]
     assert len(sells) == 7  # the counter sell went out (by REST, as every order does)
     assert await live.audit(user_id) == []
+    # the pushed order is the Order the REST path builds for it, field by field
+    assert stream.closed_order(buy.client_oid) == await exchange.fetch_order(buy.order_id, "BTC/USDT")
+    if kind == "uta":
+        # the keys were stored without a kind: the v2 private websocket refused them as REST does
+        # (40085), and the stream subscribed on v3 once the kind was found
+        assert "40085" in fake.ws.errors and fake.ws.subscriptions("orders") == []
+
+
+@SQLITE
+async def test_a_fill_during_a_disconnect_is_booked_once_by_the_rest_snapshot_after_the_reconnect(
+    live: Live, fake: FakeBitget
+) -> None:
+    user_id, bot_id, exchange = await streamed_grid(live)
+    stream = exchange._orders_stream
+    assert stream is not None
+    connections = fake.ws.connections
+    fake.ws.refuse = True  # Bitget recycles the connection, and the new one cannot be made for a while
+    await fake.ws.disconnect()
+    await until(lambda: not stream.healthy)
+    buy = highest_buy(fake)
+    fake.fill(KEY, buy.order_id)  # no connection: nobody is told
+    assert stream.closed_order(buy.client_oid) is None
+    fake.ws.refuse = False
+    await until(lambda: stream.healthy)
+    assert fake.ws.connections > connections and stream.reconnects >= 1
+    # subscribed again, but not trusted before a REST snapshot was taken after that
+    assert exchange.orders_version("BTC/USDT") is None
+    since = len(fake.requests)
+    for _ in range(3):
+        await live.engine.run_tick(bot_id)
+    assert any("unfilled-orders" in p for p in look_ups(fake, since))  # the REST reconcile
+    async with live.db.read() as session:
+        bought = list(
+            (await session.execute(select(Trade).where(Trade.client_order_id == buy.client_oid))).scalars()
+        )
+    assert len(bought) == 1 and bought[0].qty == buy.size
+    assert exchange.orders_version("BTC/USDT") is not None  # streamed again
+    sells = [o for o in fake.accounts[KEY].orders.values() if o.side == "sell" and o.live]
+    assert len(sells) == 7  # its counter sell, once
+    assert await live.audit(user_id) == []
+
+
+@SQLITE
+async def test_every_bot_of_a_symbol_reads_one_ticker_subscription(
+    live: Live, fake: FakeBitget, kind: str
+) -> None:
+    user_id = await live.user(KEY, SECRET, PASSPHRASE)
+    other = "bg_ws_key_0002"
+    fake.add_account(other, SECRET, PASSPHRASE, spot={"USDT": "10000"}, kind=kind)
+    other_user = await live.user(other, SECRET, PASSPHRASE, telegram_id=4343)
+    bots = [
+        await grid(live, user_id, "one"),
+        await grid(live, user_id, "two"),
+        await grid(live, other_user, "three"),
+    ]
+    exchanges = [await exchange_of(live, user_id), await exchange_of(live, other_user)]
+    tickers = exchanges[0]._tickers
+    assert tickers is not None
+    await until(lambda: tickers(exchanges[0].uta).ticker("BTC/USDT") is not None)  # type: ignore[union-attr]
+    since = len(fake.requests)
+    fake.ws.move_price("BTCUSDT", D("73500.01"), D("73500.01"), D("73500.02"))  # inside every grid
+    await until(lambda: tickers(exchanges[0].uta).ticker("BTC/USDT").last == D("73500.01"))  # type: ignore[union-attr]
+    for bot_id in bots:
+        await live.engine.run_tick(bot_id)
+        book = await live.engine.grid.book(bot_id)
+        assert book is not None and book.price == D("73500.01")  # the pushed price, not REST's 73,369.13
+    assert [p for p in look_ups(fake, since) if "ticker" in p] == []
+    assert len(fake.ws.subscriptions("ticker")) == 1  # three bots, two accounts: one subscription
+    assert fake.ws.sent["ticker"] == 2  # the snapshot on subscribe and the move
+
+
+@SQLITE
+async def test_with_the_websocket_down_the_bots_trade_on_rest(live: Live, fake: FakeBitget) -> None:
+    fake.ws.refuse = True
+    user_id = await live.user(KEY, SECRET, PASSPHRASE)
+    bot_id = await live.grid(user_id)
+    exchange = await exchange_of(live, user_id)
+    await live.engine.run_tick(bot_id)
+    assert exchange.orders_version("BTC/USDT") is None and exchange.open_client_order_ids("BTC/USDT") is None
+    buy = highest_buy(fake)
+    fake.fill(KEY, buy.order_id)
+    await live.engine.run_tick(bot_id)
+    bot = await live.fleet.get_bot(user_id, bot_id)
+    assert bot.is_running and bot.last_error is None
+    bought = await trade_of(live.db, buy.client_oid)
+    assert bought is not None and bought.qty == buy.size
+    assert fake.ws.connections == 0
+    assert await live.audit(user_id) == []
+
+
+@SQLITE
+@pytest.mark.parametrize("pace", [1.5])
+async def test_resubscriptions_after_a_disconnect_are_paced(
+    database,
+    fleet,
+    accounts,
+    cipher,
+    fake: FakeBitget,
+    pace: float,  # type: ignore[no-untyped-def]
+) -> None:
+    """Bitget answers 30006 to more than its limit of messages a second on one connection (ccxt #24458):
+    the subscriptions sent again after a disconnect go out one by one (here the fake allows one a
+    second; with `pace` 0 this test sees 30006)."""
+    fake.ws.max_ops_per_second = 1
+    live = Live(database, fleet, accounts, cipher, fake.url, streams=replace(FAST, pace=pace))
+    try:
+        user_id = await live.user(KEY, SECRET, PASSPHRASE)
+        exchange = await exchange_of(live, user_id)
+        symbols = ("BTC/USDT", "BTC/USDT:USDT")
+        for symbol in symbols:
+            await exchange.fetch_ticker(symbol)  # by REST, and the symbol's subscription starts
+        assert exchange._tickers is not None
+        stream = exchange._tickers(exchange.uta)
+        assert stream is not None
+        await until(lambda: all(stream.ticker(s) is not None for s in symbols), timeout=10)
+        acks = fake.ws.sent["ack"]
+        await fake.ws.disconnect()
+        await until(lambda: all(stream.ticker(s) is None for s in symbols))
+        await until(lambda: all(stream.ticker(s) is not None for s in symbols), timeout=10)
+        assert fake.ws.sent["ack"] >= acks + 2
+        public = "/v3/ws/public" if exchange.uta else "/v2/ws/public"
+        assert fake.ws.errors_on[(public, "30006")] == 0
+    finally:
+        await live.close()

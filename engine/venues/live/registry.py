@@ -133,8 +133,14 @@ class CcxtExchangeRegistry:
         ws = self._new_client(exchange_id, credentials, demo, module=ccxt_pro)
         ws.set_markets_from_exchange(market_source)
         adapter = connection.adapter
+        key = adapter.key
         connection.orders = OrderStream(
-            ws, connection.client, markets, self.streams, adapter._order_from_ccxt
+            ws,
+            connection.client,
+            markets,
+            self.streams,
+            adapter._order_from_ccxt,
+            redetect=lambda: self.redetect(key),
         )
         adapter.attach_streams(
             connection.orders, lambda uta: self._ticker_stream(exchange_id, demo, uta, market_source)

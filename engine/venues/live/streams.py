@@ -24,7 +24,7 @@ import logging
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ from engine.venues.live.markets import dec
 log = logging.getLogger(__name__)
 
 OrderFromCcxt = Callable[[dict[str, Any], Market], Order]
+KIND_REFUSALS = ("40084", "40085")  # Bitget: classic keys on v3, unified ones on v2 (REST and websocket)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +136,8 @@ def order_from_push(raw: dict[str, Any], market: Market, convert: OrderFromCcxt)
 class OrderStream:
     """One account's orders over its private websocket (see the module docstring). `ws`: a ccxt.pro
     client with the account's keys, `rest`: the account's REST client (its `uta` option says which
-    API the account speaks), `convert`: the adapter's ccxt -> `Order` conversion."""
+    API the account speaks), `convert`: the adapter's ccxt -> `Order` conversion, `redetect`: asked
+    when Bitget refuses the login for the account's kind (the registry detects it again)."""
 
     _serials = iter(range(1, 1 << 62))
 
@@ -146,7 +148,9 @@ class OrderStream:
         markets: Mapping[str, Market],
         settings: StreamSettings,
         convert: OrderFromCcxt,
+        redetect: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
+        self._redetect = redetect
         self.ws, self._rest, self._markets, self.settings, self._convert = (
             ws,
             rest,
@@ -179,6 +183,8 @@ class OrderStream:
 
     async def restart(self) -> None:
         """Subscribe again from scratch (new keys, another account kind)."""
+        if asyncio.current_task() is self._task:  # the stream's own redetect: its loop subscribes again
+            return
         await self._stop()
         self.start()
 
@@ -217,6 +223,11 @@ class OrderStream:
                 delay = self._backoff.next()
                 log.warning("order stream down (%s: %s), again in %.1f s", type(exc).__name__, exc, delay)
                 await _drop_connections(self.ws)
+                if self._redetect is not None and any(code in str(exc) for code in KIND_REFUSALS):
+                    try:
+                        await self._redetect()
+                    except Exception as error:  # REST down too: the next round tries again
+                        log.warning("account kind not detected again (%s)", type(error).__name__)
                 await asyncio.sleep(delay)
 
     def _ack(self, client: Any, arg: Mapping[str, Any]) -> None:
