@@ -52,6 +52,7 @@ from engine.trend.candles import CandleSource
 from engine.venues.live.accounts import LiveAccounts
 from engine.venues.live.credentials import CredentialCipher, CredentialError
 from engine.venues.live.registry import CcxtExchangeRegistry
+from engine.venues.live.streams import StreamSettings
 from engine.venues.paper.venue import PaperVenue
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,10 @@ def build_services(settings: Settings, *, cipher: CredentialCipher | None = None
     fleet = Fleet(db, max_bots_per_user=settings.max_bots_per_user, max_leverage=settings.max_leverage)
     venue = PaperVenue(db, maker_fee=settings.maker_fee_rate, taker_fee=settings.taker_fee_rate)
     # users in live mode trade with their own keys, on EXCHANGE_API_URL where the operator set one
-    registry = CcxtExchangeRegistry(api_base_url=settings.exchange_api_url)
+    registry = CcxtExchangeRegistry(
+        api_base_url=settings.exchange_api_url,
+        streams=StreamSettings() if settings.exchange_streams else None,  # websocket orders and tickers
+    )
     live = LiveAccounts(registry, cipher)
     accounts.key_checker = registry.check_key  # keys are checked with the exchange before they are stored
     registry.kind_listeners.append(accounts.account_kind_found)  # an account's kind found, or changed
