@@ -20,7 +20,8 @@ What it speaks (Bitget's websocket docs, and ccxt/pro/bitget.py that reads them)
   with the fee paid positive).
 
 Test controls: `disconnect()` closes every connection (Bitget recycles its connections), `refuse` makes
-new connections fail while set, `sent` / `received` count messages, `errors` lists the error codes sent.
+new connections fail while set, `lose_order_pushes` drops the order pushes, `sent` / `received` count
+messages, `errors` (and `errors_on`, by path) list the error codes sent.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class FakeBitgetWs:
         self.sessions: list[Session] = []
         self.max_ops_per_second = 10  # Bitget: 10 messages a second per connection
         self.refuse = False
+        self.lose_order_pushes = False  # order changes are not pushed (a push Bitget never sends)
         self.sent: Counter[str] = Counter()  # pushes and answers by kind (ticker, orders, ack, pong, ...)
         self.received: Counter[str] = Counter()  # by op (login, subscribe, ping, ...)
         self.errors: list[str] = []
@@ -121,6 +123,8 @@ class FakeBitgetWs:
         self, account: FakeAccount, order: FakeOrder, fill: tuple[Decimal, Decimal, Decimal] | None
     ) -> None:
         """An order of `account` was placed, filled (`fill`: qty, price, fee of this fill) or cancelled."""
+        if self.lose_order_pushes:
+            return
         for session in self.sessions:
             if session.account is not account:
                 continue

@@ -273,3 +273,84 @@ async def test_resubscriptions_after_a_disconnect_are_paced(
         assert fake.ws.errors_on[(public, "30006")] == 0
     finally:
         await live.close()
+
+
+@SQLITE
+async def test_a_fill_whose_push_never_came_is_booked_by_the_periodic_rest_reconcile(
+    database,
+    fleet,
+    accounts,
+    cipher,
+    fake: FakeBitget,  # type: ignore[no-untyped-def]
+) -> None:
+    live = Live(database, fleet, accounts, cipher, fake.url, streams=replace(FAST, resync_every=1.0))
+    try:
+        user_id, bot_id, exchange = await streamed_grid(live)
+        fake.ws.lose_order_pushes = True
+        buy = highest_buy(fake)
+        fake.fill(KEY, buy.order_id)
+        await live.engine.run_tick(bot_id)
+        assert await trade_of(live.db, buy.client_oid) is None  # the stream still has it open
+        await asyncio.sleep(1.0)  # the safety net's period
+        since = len(fake.requests)
+        await live.engine.run_tick(bot_id)
+        assert any("unfilled-orders" in p for p in look_ups(fake, since))
+        bought = await trade_of(live.db, buy.client_oid)
+        assert bought is not None and bought.qty == buy.size
+        await live.engine.run_tick(bot_id)
+        assert exchange.orders_version("BTC/USDT") is not None  # back on the stream
+        assert await live.audit(user_id) == []
+    finally:
+        await live.close()
+
+
+async def test_the_fake_speaks_bitgets_websocket_protocol_to_ccxt_pro(fake: FakeBitget, kind: str) -> None:
+    """Real ccxt.pro to the fake: its text pings are answered (with none, ccxt drops the connection after
+    two missed pongs), a wrong secret's login is refused (30015), the other kind's endpoint refuses the
+    keys as REST does (40084 / 40085)."""
+    import ccxt
+    import ccxt.pro as ccxt_pro
+
+    from engine.endpoints import point_at
+
+    def client(secret: str, uta: bool) -> ccxt_pro.bitget:
+        ws = ccxt_pro.bitget(
+            {
+                "apiKey": KEY,
+                "secret": secret,
+                "password": PASSPHRASE,
+                "options": {"uta": uta},
+                "timeout_on_exit": 0,
+            }
+        )
+        ws.streaming = {**ws.streaming, "keepAlive": 100}  # a ping every 0.1 s
+        point_at(ws, fake.url)
+        ws.set_markets_from_exchange(loader)
+        return ws
+
+    loader = point_at(ccxt_pro.bitget({"options": {"uta": False}, "timeout_on_exit": 0}), fake.url)
+    try:
+        await loader.load_markets()  # the v2 market lists, as the registry loads them
+    finally:
+        await loader.close()
+    good = client(SECRET, kind == "uta")
+    try:
+        ticker = await good.watch_ticker("BTC/USDT")
+        assert ticker["last"] == 73369.13  # the recorded spot ticker
+        await asyncio.sleep(0.5)
+        assert fake.ws.received["ping"] >= 3 and fake.ws.sent["pong"] >= 3
+        assert len(fake.ws.sessions) == 1  # still up: every ping had its pong
+    finally:
+        await good.close()
+    wrong = client("not-the-secret", kind == "uta")
+    try:
+        with pytest.raises(ccxt.AuthenticationError, match="30015"):
+            await asyncio.wait_for(wrong.watch_orders(), 5)
+    finally:
+        await wrong.close()
+    other_kind = client(SECRET, kind != "uta")
+    try:
+        with pytest.raises(ccxt.ExchangeError, match="40084" if kind == "classic" else "40085"):
+            await asyncio.wait_for(other_kind.watch_orders(), 5)
+    finally:
+        await other_kind.close()
