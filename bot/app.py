@@ -122,10 +122,13 @@ class Services:
     confirmations: Confirmations = field(default_factory=Confirmations)  # the two-step actions' tokens
     reports: Reports | None = None  # the daily and weekly reports (build_services makes them)
     notifications: Notifications | None = None  # which alerts reach a user, and how
+    live: LiveAccounts | None = None  # the live venue's clients and websocket streams, closed last
 
     async def close(self) -> None:
         await self.backtests.wait_idle()
         await self.engine.shutdown()
+        if self.live is not None:
+            await self.live.close()
         await self.db.dispose()
 
 
@@ -174,6 +177,7 @@ def build_services(settings: Settings, *, cipher: CredentialCipher | None = None
         candle_history=AccountHistory(engine.exchange_now),
         reports=Reports(db, money),
         notifications=Notifications(db),
+        live=live,
     )
 
 

@@ -15,15 +15,23 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from decimal import Decimal as D
+from pathlib import Path
 
+import ccxt
+import ccxt.pro as ccxt_pro
 import pytest
 from sqlalchemy import select
 
-from db.models import Trade
+from bot.app import build_services
+from bot.config import load_settings
+from db.migrate import upgrade_head
+from db.models import Trade, User
 from db.session import Database
+from engine.endpoints import point_at
 from engine.money import q8
 from engine.venues.live.adapter import CcxtExchange
 from engine.venues.live.streams import StreamSettings
+from tests.conftest import TEST_FERNET_KEY
 from tests.fake_bitget import FakeBitget, FakeOrder
 from tests.live_harness import Live
 
@@ -64,8 +72,6 @@ async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 async def exchange_of(live: Live, user_id: int) -> CcxtExchange:
-    from db.models import User
-
     async with live.db.read() as session:
         user = await session.get(User, user_id)
     return await live.live.exchange_for(user)  # type: ignore[arg-type]
@@ -308,10 +314,6 @@ async def test_the_fake_speaks_bitgets_websocket_protocol_to_ccxt_pro(fake: Fake
     """Real ccxt.pro to the fake: its text pings are answered (with none, ccxt drops the connection after
     two missed pongs), a wrong secret's login is refused (30015), the other kind's endpoint refuses the
     keys as REST does (40084 / 40085)."""
-    import ccxt
-    import ccxt.pro as ccxt_pro
-
-    from engine.endpoints import point_at
 
     def client(secret: str, uta: bool) -> ccxt_pro.bitget:
         ws = ccxt_pro.bitget(
@@ -354,3 +356,47 @@ async def test_the_fake_speaks_bitgets_websocket_protocol_to_ccxt_pro(fake: Fake
             await asyncio.wait_for(other_kind.watch_orders(), 5)
     finally:
         await other_kind.close()
+
+
+async def test_multibot_runs_live_bots_on_the_websocket_through_exchange_api_url(
+    tmp_path: Path, fake: FakeBitget, kind: str
+) -> None:
+    """The services `multibot run` builds (EXCHANGE_STREAMS on by default, EXCHANGE_API_URL at the fake):
+    a live grid's fill is pushed over the fake's websocket and booked without a REST look-up; shutting
+    the services down closes every websocket."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+    await upgrade_head(url)
+    settings = load_settings(
+        database_url=url, exchange_api_url=fake.url, encryption_key=TEST_FERNET_KEY.decode()
+    )
+    assert settings.exchange_streams
+    services = build_services(settings)
+    try:
+        user = await services.accounts.register(telegram_id=5, chat_id=5)
+        await services.accounts.set_api_keys(user.id, api_key=KEY, secret=SECRET, passphrase=PASSPHRASE)
+        await services.accounts.set_trading_mode(user.id, "live")
+        created = await services.fleet.create_grid_bot(
+            user.id, name="app grid", symbol="BTCUSDT", allocation_percent="20", lower_price="70000",
+            upper_price="80000", grid_count=10, total_investment="1000",
+        )  # fmt: skip
+        await services.fleet.start(user.id, created.bot.id)
+        bot_id = created.bot.id
+        exchange = await services.engine.exchange_for(user.id, "live")
+        for _ in range(500):
+            await services.engine.run_tick(bot_id)
+            if exchange.orders_version("BTC/USDT") is not None:  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.02)
+        await services.engine.run_tick(bot_id)
+        since = len(fake.requests)
+        buy = highest_buy(fake)
+        fake.fill(KEY, buy.order_id)
+        stream = exchange._orders_stream  # type: ignore[attr-defined]
+        await until(lambda: stream.closed_order(buy.client_oid) is not None)
+        await services.engine.run_tick(bot_id)
+        assert look_ups(fake, since) == []
+        assert await trade_of(services.db, buy.client_oid) is not None
+        assert fake.ws.sessions  # the private (orders) and public (tickers) connections
+    finally:
+        await services.close()
+    await until(lambda: not fake.ws.sessions)  # all closed at shutdown
