@@ -11,11 +11,14 @@ the websocket down the bots trade on REST.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from decimal import Decimal as D
 from pathlib import Path
+from typing import Any
 
 import ccxt
 import ccxt.pro as ccxt_pro
@@ -40,6 +43,23 @@ SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 FAST = StreamSettings(ticker_max_age=30, resync_every=300, backoff_base=0.05, backoff_max=0.2, pace=0.05)
 # REST paths that read orders or prices (what the streams replace); placing orders stays REST
 LOOK_UPS = ("orderInfo", "unfilled-orders", "order-info", "history-orders", "market/tickers")
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every connection of these tests stays on this machine: a websocket url left at Bitget's own host
+    (wss://ws.bitget.com) fails the test instead of reaching the internet."""
+    connect = socket.socket.connect
+
+    def guarded(sock: socket.socket, address: Any) -> Any:
+        if (
+            sock.family in (socket.AF_INET, socket.AF_INET6)
+            and not ipaddress.ip_address(address[0]).is_loopback
+        ):
+            raise AssertionError(f"a test connection left this machine: {address}")
+        return connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
 @pytest.fixture(params=["classic", "uta"])
