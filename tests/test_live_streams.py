@@ -160,9 +160,12 @@ async def test_a_fill_pushed_over_the_websocket_is_booked_without_a_rest_look_up
     await live.engine.run_tick(bot_id)  # quiet: nothing changed, nothing asked
     assert fake.requests[since:] == []
 
+    told: list[tuple[str, str]] = []
+    assert exchange.on_order_change(lambda symbol, cid: told.append((symbol, cid)))
     buy = highest_buy(fake)
     fake.fill(KEY, buy.order_id)
     await until(lambda: stream.closed_order(buy.client_oid) is not None)
+    assert told == [("BTC/USDT", buy.client_oid)]  # at once, for a runtime to tick the bot now
     await live.engine.run_tick(bot_id)
 
     assert look_ups(fake, since) == []  # no order, no open orders, no ticker read by REST

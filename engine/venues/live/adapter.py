@@ -175,6 +175,15 @@ class CcxtExchange:
         self._orders_stream = orders
         self._tickers = tickers
 
+    def on_order_change(self, listener: Callable[[str, str], None]) -> bool:
+        """Call `listener(symbol, client_order_id)` whenever the order stream is told an order of the
+        account changed (a synchronous call from the stream: schedule work, do not await in it); False
+        when the account has no order stream."""
+        if self._orders_stream is None:
+            return False
+        self._orders_stream.listeners.append(listener)
+        return True
+
     def orders_version(self, symbol: str, prefix: str | None = None) -> object:
         """A value that changes whenever an order of `symbol` (with `prefix`: whose client id starts
         with it) changes, as the order stream tells; None when the stream cannot be trusted (not
