@@ -76,6 +76,7 @@ class FakeBitgetWs:
         self.errors: list[str] = []
         self.errors_on: Counter[tuple[str, str]] = Counter()  # (path, code) -> errors sent
         self.connections = 0
+        self.logins: list[float] = []  # when each login was accepted (time.monotonic())
         spot = fake._recorded[("fetchTicker", "public spot ticker")]["data"][0]
         swap = fake._recorded[("fetchTicker", "uta swap ticker")]["data"][0]
         # (SPOT or USDT-FUTURES, symbol) -> last, bid, ask: the recorded tickers the REST fake answers
@@ -238,6 +239,7 @@ class FakeBitgetWs:
             )
             return
         session.account = account
+        self.logins.append(time.monotonic())
         self._send(session, {"event": "login", "code": "0", "msg": ""}, "login")
 
     def _subscribe(self, session: Session, op: str, arg: dict[str, Any]) -> None:

@@ -423,3 +423,33 @@ async def test_multibot_runs_live_bots_on_the_websocket_through_exchange_api_url
     finally:
         await services.close()
     await until(lambda: not fake.ws.sessions)  # all closed at shutdown
+
+
+@SQLITE
+async def test_accounts_log_in_one_by_one_after_a_disconnect_of_all(
+    database,
+    fleet,
+    accounts,
+    cipher,
+    fake: FakeBitget,  # type: ignore[no-untyped-def]
+) -> None:
+    """A disconnect of every connection (Bitget's maintenance, a network cut) is followed by every
+    account's login: the registry spreads them `dial_pace` apart instead of all at once."""
+    live = Live(database, fleet, accounts, cipher, fake.url, streams=replace(FAST, dial_pace=0.3))
+    try:
+        keys = [KEY, "bg_ws_key_0002", "bg_ws_key_0003"]
+        for key in keys[1:]:
+            fake.add_account(key, SECRET, PASSPHRASE, spot={"USDT": "10000"}, kind=fake.accounts[KEY].kind)
+        streams = []
+        for n, key in enumerate(keys):
+            exchange = await exchange_of(live, await live.user(key, SECRET, PASSPHRASE, telegram_id=4242 + n))
+            await exchange.fetch_balance()  # a unified account's kind is found by its first call
+            streams.append(exchange._orders_stream)
+        await until(lambda: all(s is not None and s.healthy for s in streams), timeout=10)
+        fake.ws.logins.clear()
+        await fake.ws.disconnect()
+        await until(lambda: len(fake.ws.logins) >= 3, timeout=10)
+        gaps = [b - a for a, b in zip(fake.ws.logins, fake.ws.logins[1:], strict=False)]
+        assert min(gaps) >= 0.25, gaps
+    finally:
+        await live.close()

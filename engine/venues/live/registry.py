@@ -24,7 +24,7 @@ from engine.venues.live.adapter import AccountKey, CcxtExchange
 from engine.venues.live.credentials import Credentials
 from engine.venues.live.errors import RetryPolicy, Sleep, call_with_retry
 from engine.venues.live.markets import markets_from_ccxt
-from engine.venues.live.streams import OrderStream, StreamSettings, TickerStream
+from engine.venues.live.streams import OrderStream, Pacer, StreamSettings, TickerStream
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ class CcxtExchangeRegistry:
     ) -> None:
         self.streams = streams
         self._tickers: dict[tuple[str, bool, bool], TickerStream] = {}
+        self._dials = Pacer(streams.dial_pace) if streams is not None else None
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
         self._timeout_ms = timeout_ms
@@ -141,6 +142,7 @@ class CcxtExchangeRegistry:
             self.streams,
             adapter._order_from_ccxt,
             redetect=lambda: self.redetect(key),
+            dials=self._dials,
         )
         adapter.attach_streams(
             connection.orders, lambda uta: self._ticker_stream(exchange_id, demo, uta, market_source)

@@ -46,6 +46,7 @@ class StreamSettings:
     backoff_base: float = 0.5  # s: the first reconnect's delay, doubling up to backoff_max
     backoff_max: float = 30.0
     pace: float = 0.2  # s between two subscriptions sent on one stream (Bitget: 10 messages/s)
+    dial_pace: float = 0.05  # s between two accounts' (re)connections: a mass reconnect is spread out
     closed_kept: int = 20_000  # finished orders remembered per account for look-ups by client id
 
 
@@ -137,7 +138,9 @@ class OrderStream:
     """One account's orders over its private websocket (see the module docstring). `ws`: a ccxt.pro
     client with the account's keys, `rest`: the account's REST client (its `uta` option says which
     API the account speaks), `convert`: the adapter's ccxt -> `Order` conversion, `redetect`: asked
-    when Bitget refuses the login for the account's kind (the registry detects it again)."""
+    when Bitget refuses the login for the account's kind (the registry detects it again), `dials`:
+    the pacer every account's (re)connection waits for (after a disconnect of all of them, they log in
+    one by one)."""
 
     _serials = iter(range(1, 1 << 62))
 
@@ -149,6 +152,7 @@ class OrderStream:
         settings: StreamSettings,
         convert: OrderFromCcxt,
         redetect: Callable[[], Awaitable[bool]] | None = None,
+        dials: Pacer | None = None,
     ) -> None:
         self._redetect = redetect
         self.ws, self._rest, self._markets, self.settings, self._convert = (
@@ -169,7 +173,7 @@ class OrderStream:
         self._synced: dict[str, int] = {}  # symbol -> epoch of its last REST snapshot
         self._resync_at = time.monotonic() + settings.resync_every
         self._backoff = Backoff(settings.backoff_base, settings.backoff_max)
-        self._pacer = Pacer(settings.pace)
+        self._pacer = dials or Pacer(settings.dial_pace)  # shared by the registry's accounts
         self._task: asyncio.Task[None] | None = None
         self.pushes = 0  # order updates received
         # told (symbol, client order id) of every pushed change, at once: a runtime can tick the bot
