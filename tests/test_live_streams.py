@@ -453,3 +453,31 @@ async def test_accounts_log_in_one_by_one_after_a_disconnect_of_all(
         assert min(gaps) >= 0.25, gaps
     finally:
         await live.close()
+
+
+@SQLITE
+async def test_a_quiet_tickers_price_is_read_by_rest_once_per_period_for_every_bot(
+    database,
+    fleet,
+    accounts,
+    cipher,
+    fake: FakeBitget,  # type: ignore[no-untyped-def]
+) -> None:
+    """Bitget pushes a ticker when it changes: a quiet symbol's last push goes stale after
+    ticker_max_age, and then one REST read serves every bot asking at that moment, and for another
+    period (not one per bot and tick)."""
+    live = Live(database, fleet, accounts, cipher, fake.url, streams=replace(FAST, ticker_max_age=0.5))
+    try:
+        user_id, bot_id, _ = await streamed_grid(live)
+        other = await grid(live, user_id, "other")
+        await asyncio.sleep(0.6)  # no push since the subscription's first: stale
+        since = len(fake.requests)
+        for _ in range(3):  # the two bots tick at the same moment: one REST read answers both
+            await asyncio.gather(live.engine.run_tick(bot_id), live.engine.run_tick(other))
+        tickers = [p for p in look_ups(fake, since) if "tickers" in p]
+        assert len(tickers) == 1  # the first round's; the others read that answer
+        await asyncio.sleep(0.6)
+        await live.engine.run_tick(bot_id)
+        assert len([p for p in look_ups(fake, since) if "tickers" in p]) == 2  # stale again
+    finally:
+        await live.close()

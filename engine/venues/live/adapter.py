@@ -223,9 +223,15 @@ class CcxtExchange:
     async def fetch_ticker(self, symbol: str) -> Ticker:
         self.market(symbol)
         streams = self._tickers(self.uta) if self._tickers is not None else None
-        streamed = streams.ticker(symbol) if streams is not None else None
+        if streams is None:
+            return await self._rest_ticker(symbol)
+        streamed = streams.ticker(symbol)
         if streamed is not None:  # pushed a moment ago over the process's shared ticker stream
             return streamed
+        # stale or not streamed: one REST read for every bot asking now (shared while quiet)
+        return await streams.refresh(symbol, lambda: self._rest_ticker(symbol))
+
+    async def _rest_ticker(self, symbol: str) -> Ticker:
         raw = await self._call(self._client.fetch_ticker, symbol)
         last = dec(raw.get("last")) or dec(raw.get("close"))
         if last is None:

@@ -41,7 +41,9 @@ KIND_REFUSALS = ("40084", "40085")  # Bitget: classic keys on v3, unified ones o
 class StreamSettings:
     """How the live venue uses websockets (the registry's `streams`; None there: REST only)."""
 
-    ticker_max_age: float = 30.0  # s: an older streamed ticker is not served (REST answers)
+    # s: an older ticker is not served: REST answers (and, while the subscription is up but the price
+    # quiet, that answer is served for as long again: one REST ticker per symbol and period at most)
+    ticker_max_age: float = 30.0
     resync_every: float = 300.0  # s: the periodic REST reconcile of each account's symbols
     backoff_base: float = 0.5  # s: the first reconnect's delay, doubling up to backoff_max
     backoff_max: float = 30.0
@@ -356,11 +358,15 @@ class OrderStream:
 
 class TickerStream:
     """The process's tickers over one public websocket: a symbol is subscribed the first time a bot
-    asks for it, once, whatever the number of bots; `ticker` serves its last push while it is fresh."""
+    asks for it, once, whatever the number of bots; `ticker` serves its last push while it is fresh.
+    A quiet symbol (Bitget pushes a ticker when it changes) goes stale: then one REST read (`refresh`)
+    answers every caller of that moment, and is served as the latest while the subscription is up."""
 
     def __init__(self, ws: Any, settings: StreamSettings) -> None:
         self.ws, self.settings = ws, settings
         self._latest: dict[str, tuple[Ticker, float]] = {}
+        self._live: set[str] = set()  # subscribed symbols with a push since their last error
+        self._refreshing: dict[str, asyncio.Future[Ticker]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._pacer = Pacer(settings.pace)
         self.pushes = 0
@@ -374,6 +380,21 @@ class TickerStream:
         if latest is None or time.monotonic() - latest[1] > self.settings.ticker_max_age:
             return None
         return latest[0]
+
+    async def refresh(self, symbol: str, fetch: Callable[[], Awaitable[Ticker]]) -> Ticker:
+        """`fetch()` (a REST read) once for everyone asking at the same time; its answer is the latest
+        while the symbol's subscription is up."""
+        pending = self._refreshing.get(symbol)
+        if pending is None:
+            pending = self._refreshing[symbol] = asyncio.ensure_future(fetch())
+
+            def done(future: asyncio.Future[Ticker]) -> None:
+                self._refreshing.pop(symbol, None)
+                if not future.cancelled() and future.exception() is None and symbol in self._live:
+                    self._latest[symbol] = (future.result(), time.monotonic())
+
+            pending.add_done_callback(done)
+        return await asyncio.shield(pending)
 
     async def close(self) -> None:
         tasks, self._tasks = list(self._tasks.values()), {}
@@ -398,9 +419,11 @@ class TickerStream:
                         symbol, last, dec(raw.get("bid")), dec(raw.get("ask")), raw.get("timestamp")
                     )
                     self._latest[symbol] = (ticker, time.monotonic())
+                    self._live.add(symbol)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                self._live.discard(symbol)
                 self._latest.pop(symbol, None)
                 for client in list((self.ws.clients or {}).values()):
                     # sent again on the next watch (a refused one stays marked as sent in ccxt)
