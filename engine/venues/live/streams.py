@@ -156,14 +156,12 @@ class OrderStream:
         redetect: Callable[[], Awaitable[bool]] | None = None,
         dials: Pacer | None = None,
     ) -> None:
+        self.ws = ws
+        self.settings = settings
+        self._rest = rest
+        self._markets = markets
+        self._convert = convert
         self._redetect = redetect
-        self.ws, self._rest, self._markets, self.settings, self._convert = (
-            ws,
-            rest,
-            markets,
-            settings,
-            convert,
-        )
         self._serial = next(self._serials)
         self._open: dict[str, dict[str, int]] = {}  # symbol -> open client id -> seq of its last event
         self._final: OrderedDict[str, Order | None] = OrderedDict()  # done orders (None: not told whole)
