@@ -481,3 +481,34 @@ async def test_a_quiet_tickers_price_is_read_by_rest_once_per_period_for_every_b
         assert len([p for p in look_ups(fake, since) if "tickers" in p]) == 2  # stale again
     finally:
         await live.close()
+
+
+@SQLITE
+async def test_a_demo_accounts_fill_is_pushed_over_the_demo_websocket(live: Live, fake: FakeBitget) -> None:
+    """Bitget's demo trading has its own websocket host (wspap.bitget.com); with EXCHANGE_API_URL set it
+    is the same local server as the REST, and a demo account's fill is pushed over it like a live one's."""
+    demo_key = "bg_ws_demo_0001"
+    fake.add_account(
+        demo_key, SECRET, PASSPHRASE, spot={"USDT": "10000"}, kind=fake.accounts[KEY].kind, demo=True
+    )
+    user = await live.accounts.register(telegram_id=4545, chat_id=4545)
+    await live.accounts.set_api_keys(user.id, api_key=demo_key, secret=SECRET, passphrase=PASSPHRASE)
+    await live.accounts.set_trading_mode(user.id, "live", demo=True)
+    bot_id = await grid(live, user.id, "demo grid")
+    bot = await live.fleet.get_bot(user.id, bot_id)
+    assert bot.venue == "demo" and bot.last_error is None
+    exchange = await live.engine.exchange_for(user.id, "demo")
+    assert isinstance(exchange, CcxtExchange) and exchange.key.demo
+    stream = exchange._orders_stream
+    assert stream is not None
+    for _ in range(500):
+        await live.engine.run_tick(bot_id)
+        if exchange.orders_version("BTC/USDT") is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert stream.healthy
+    buy = next(o for o in fake.accounts[demo_key].orders.values() if o.side == "buy" and o.live)
+    fake.fill(demo_key, buy.order_id)
+    await until(lambda: stream.closed_order(buy.client_oid) is not None)
+    await live.engine.run_tick(bot_id)
+    assert await trade_of(live.db, buy.client_oid) is not None
