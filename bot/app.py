@@ -53,6 +53,7 @@ from engine.trend.candles import CandleSource
 from engine.venues.live.accounts import LiveAccounts
 from engine.venues.live.credentials import CredentialCipher, CredentialError
 from engine.venues.live.registry import CcxtExchangeRegistry
+from engine.venues.live.streams import StreamSettings
 from engine.venues.paper.venue import PaperVenue
 
 log = logging.getLogger(__name__)
@@ -124,10 +125,13 @@ class Services:
     reports: Reports | None = None  # the daily and weekly reports (build_services makes them)
     notifications: Notifications | None = None  # which alerts reach a user, and how
     guards: RiskGuards | None = None  # the kill switch and the loss limits
+    live: LiveAccounts | None = None  # the live venue's clients and websocket streams, closed last
 
     async def close(self) -> None:
         await self.backtests.wait_idle()
         await self.engine.shutdown()
+        if self.live is not None:
+            await self.live.close()
         await self.db.dispose()
 
 
@@ -143,7 +147,10 @@ def build_services(settings: Settings, *, cipher: CredentialCipher | None = None
     fleet = Fleet(db, max_bots_per_user=settings.max_bots_per_user, max_leverage=settings.max_leverage)
     venue = PaperVenue(db, maker_fee=settings.maker_fee_rate, taker_fee=settings.taker_fee_rate)
     # users in live mode trade with their own keys, on EXCHANGE_API_URL where the operator set one
-    registry = CcxtExchangeRegistry(api_base_url=settings.exchange_api_url)
+    registry = CcxtExchangeRegistry(
+        api_base_url=settings.exchange_api_url,
+        streams=StreamSettings() if settings.exchange_streams else None,  # websocket orders and tickers
+    )
     live = LiveAccounts(registry, cipher)
     accounts.key_checker = registry.check_key  # keys are checked with the exchange before they are stored
     registry.kind_listeners.append(accounts.account_kind_found)  # an account's kind found, or changed
@@ -177,6 +184,7 @@ def build_services(settings: Settings, *, cipher: CredentialCipher | None = None
         reports=Reports(db, money),
         notifications=Notifications(db),
         guards=RiskGuards(db, fleet, money),
+        live=live,
     )
 
 

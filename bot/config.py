@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     taker_fee_rate: Decimal = Field(default=Decimal("0.0006"), ge=0, lt=1)
     price_feed: Literal["replay", "live"] = "replay"
     exchange_api_url: str | None = None
+    # live and demo accounts follow their orders and the price over the exchange's websocket (off: REST only)
+    exchange_streams: bool = True
     replay_speed: float = Field(default=1.0, gt=0, le=10_000)
     tick_interval: float = Field(default=1.0, gt=0, le=3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -288,11 +288,13 @@ class FakeBitget:
         self.mark_prices: dict[str, Decimal] = {"BTCUSDT": Decimal(swap_ticker["markPrice"])}
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.ws = FakeBitgetWs(self)  # the websocket endpoints (tests/fake_bitget_ws.py)
 
     # --- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> str:
         app = web.Application()
+        self.ws.mount(app)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, shutdown_timeout=0.2, access_log=None)
         await self._runner.setup()
@@ -954,6 +956,7 @@ class FakeBitget:
         else:
             self._hold_margin(account, order, reference)
         account.orders[order.order_id] = order
+        self.ws.order_changed(account, order, None)
         crosses = (
             book is not None
             and price is not None
@@ -1048,6 +1051,7 @@ class FakeBitget:
         order.u_time = now_ms()
         full = order.filled >= order.size or order.order_type == "market"
         order.status = "filled" if full else "partially_filled"
+        self.ws.order_changed(account, order, (qty, price, fee))
 
     def _apply_position(self, account: FakeAccount, order: FakeOrder, delta: Decimal, price: Decimal) -> None:
         pos = position_of(account, order)
@@ -1076,6 +1080,7 @@ class FakeBitget:
         order.frozen = ZERO
         order.status = "cancelled"
         order.u_time = now_ms()
+        self.ws.order_changed(account, order, None)
 
     def _batch_place(self, account: FakeAccount, product: str, body: Any) -> Any:
         entries = body.get("orderList") or []
@@ -1323,6 +1328,7 @@ ROUTES = {
 
 # the unified (v3) endpoints: tests/fake_bitget_v3.py (imported last: it builds on the names above)
 from tests.fake_bitget_v3 import V3_ROUTES  # noqa: E402
+from tests.fake_bitget_ws import FakeBitgetWs  # noqa: E402
 
 ROUTES.update(V3_ROUTES)
 

@@ -14,15 +14,23 @@ from engine.venues.live.accounts import LiveAccounts
 from engine.venues.live.credentials import CredentialCipher
 from engine.venues.live.errors import RetryPolicy
 from engine.venues.live.registry import CcxtExchangeRegistry
+from engine.venues.live.streams import StreamSettings
 from engine.venues.paper.venue import PaperVenue
 from tests.ledger import audit
 
 
 class Live:
     def __init__(
-        self, database: Database, fleet: Fleet, accounts: Accounts, cipher: CredentialCipher, url: str
+        self,
+        database: Database,
+        fleet: Fleet,
+        accounts: Accounts,
+        cipher: CredentialCipher,
+        url: str,
+        streams: StreamSettings | None = None,  # websocket streams (None: REST only)
     ):
         self.registry = CcxtExchangeRegistry(
+            streams=streams,
             retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05, jitter=0),
             timeout_ms=2000,
             api_base_url=url,

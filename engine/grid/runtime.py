@@ -184,7 +184,7 @@ class GridRuntime:
         exchange = await self._exchange(book)
         price = (await exchange.fetch_ticker(book.symbol)).last
         book.price = price
-        version_of = getattr(exchange, "orders_version", None)  # the paper exchange has it
+        version_of = getattr(exchange, "orders_version", None)  # paper; live: None while not streamed
         version = (
             version_of(book.symbol, book.prefix) if version_of is not None and not book.legacy_ids else None
         )
@@ -324,10 +324,10 @@ class GridRuntime:
             expected = book.expected()
             if not expected:
                 return
-            ids_of = getattr(exchange, "open_client_order_ids", None)  # the paper exchange has it
-            if ids_of is not None:
-                open_ids: Collection[str | None] = ids_of(book.symbol)
-            else:
+            # the paper exchange has it, and the live one while its order stream is trusted (else None)
+            ids_of = getattr(exchange, "open_client_order_ids", None)
+            open_ids: Collection[str | None] | None = ids_of(book.symbol) if ids_of is not None else None
+            if open_ids is None:
                 open_ids = {o.client_order_id for o in await exchange.fetch_open_orders(book.symbol)}
             missing = [cid for cid in expected if cid not in open_ids]
             if not missing:

@@ -13,7 +13,7 @@ adapter; the adapter sees it only as a `ClientPool`), `errors` (ccxt's errors as
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, NamedTuple, Protocol, TypeVar
@@ -56,6 +56,7 @@ from engine.venues.live.errors import (
 )
 from engine.venues.live.futures import POSITION_MODE_MISMATCH, FuturesSettings
 from engine.venues.live.markets import dec, dec0
+from engine.venues.live.streams import OrderStream, TickerStream
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,25 @@ def _redetecting(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable
     return run
 
 
+def _noted(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """What a REST call placed or read is told to the account's order stream (an order placed is open
+    before its first push comes; one read done is remembered)."""
+
+    async def run(self: CcxtExchange, *args: Any, **kwargs: Any) -> T:
+        result = await method(self, *args, **kwargs)
+        stream = self._orders_stream
+        if stream is not None:
+            if isinstance(result, Order):
+                stream.note([result])
+            elif isinstance(result, BatchResult):
+                stream.note(result.accepted)
+        return result
+
+    run.__name__ = method.__name__
+    run.__doc__ = method.__doc__
+    return run
+
+
 class CcxtExchange:
     """One account's `Exchange`, shared by that account's bots (get it from the registry)."""
 
@@ -156,6 +176,8 @@ class CcxtExchange:
         self._markets = markets
         self._default_type = default_type
         self._futures = FuturesSettings(client, self._call)
+        self._orders_stream: OrderStream | None = None  # see attach_streams
+        self._tickers: Callable[[bool], TickerStream | None] | None = None
 
     @property
     def ccxt_client(self) -> Any:
@@ -174,6 +196,40 @@ class CcxtExchange:
     def one_wallet(self) -> bool:
         """A unified account trades spot and futures from one wallet; a classic one keeps them apart."""
         return self.uta
+
+    def attach_streams(
+        self, orders: OrderStream | None, tickers: Callable[[bool], TickerStream | None] | None
+    ) -> None:
+        """Follow the account's orders over `orders` and read tickers from `tickers(uta)` (the
+        registry's websocket streams, engine.venues.live.streams); without them every answer is REST."""
+        self._orders_stream = orders
+        self._tickers = tickers
+
+    def on_order_change(self, listener: Callable[[str, str], None]) -> bool:
+        """Call `listener(symbol, client_order_id)` whenever the order stream is told an order of the
+        account changed (a synchronous call from the stream: schedule work, do not await in it); False
+        when the account has no order stream."""
+        if self._orders_stream is None:
+            return False
+        self._orders_stream.listeners.append(listener)
+        return True
+
+    def orders_version(self, symbol: str, prefix: str | None = None) -> object:
+        """A value that changes whenever an order of `symbol` (with `prefix`: whose client id starts
+        with it) changes, as the order stream tells; None when the stream cannot be trusted (not
+        subscribed, not synced by a REST snapshot since, a swap market): the caller asks REST."""
+        stream = self._orders_stream
+        if stream is None or self.market(symbol).type != "spot":
+            return None
+        return stream.orders_version(symbol, prefix)
+
+    def open_client_order_ids(self, symbol: str) -> Collection[str] | None:
+        """The client ids of the account's open orders on `symbol` as the order stream knows them
+        (a live view: use it at once); None when the stream cannot be trusted (see orders_version)."""
+        stream = self._orders_stream
+        if stream is None or self.market(symbol).type != "spot":
+            return None
+        return stream.open_client_order_ids(symbol)
 
     def __repr__(self) -> str:
         exchange_id, account_id, demo = self._key
@@ -196,6 +252,16 @@ class CcxtExchange:
     @_redetecting
     async def fetch_ticker(self, symbol: str) -> Ticker:
         self.market(symbol)
+        streams = self._tickers(self.uta) if self._tickers is not None else None
+        if streams is None:
+            return await self._rest_ticker(symbol)
+        streamed = streams.ticker(symbol)
+        if streamed is not None:  # pushed a moment ago over the process's shared ticker stream
+            return streamed
+        # stale or not streamed: one REST read for every bot asking now (shared while quiet)
+        return await streams.refresh(symbol, lambda: self._rest_ticker(symbol))
+
+    async def _rest_ticker(self, symbol: str) -> Ticker:
         raw = await self._call(self._client.fetch_ticker, symbol)
         last = dec(raw.get("last")) or dec(raw.get("close"))
         if last is None:
@@ -304,6 +370,7 @@ class CcxtExchange:
 
     # --- orders ---------------------------------------------------------------------------------
 
+    @_noted
     @_redetecting
     @_rereading_position_mode
     async def create_order(self, req: OrderRequest) -> Order:
@@ -339,6 +406,7 @@ class CcxtExchange:
             return await self._order_after_create(raw, prepared, market)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    @_noted
     @_redetecting
     async def create_orders(self, reqs: Sequence[OrderRequest]) -> BatchResult:
         """Orders grouped by symbol and sent in batches of at most 50. Orders our own checks
@@ -537,9 +605,14 @@ class CcxtExchange:
             return await self._executed_plan(raw, order, market) if order.status == "closed" else order
         return self._order_from_ccxt(raw, market)
 
+    @_noted
     @_redetecting
     async def fetch_order_by_client_id(self, client_order_id: str, symbol: str) -> Order | None:
         market = self.market(symbol)
+        if self._orders_stream is not None:
+            done = self._orders_stream.closed_order(client_order_id)  # pushed, fills and fee whole
+            if done is not None and done.symbol == symbol:
+                return done
         raw = await self._call(self._raw_order_by_client_id_of, client_order_id, symbol)
         if raw is None:
             return None
@@ -605,10 +678,14 @@ class CcxtExchange:
 
     async def fetch_open_orders(self, symbol: str) -> list[Order]:
         market = self.market(symbol)
+        stream = self._orders_stream
+        token = stream.snapshot_token() if stream is not None else None
         raw = await self._call(self._client.fetch_open_orders, symbol)
         orders = [self._order_from_ccxt(o, market) for o in raw]
         if market.type == "swap":
             orders += await self._plan_orders(symbol, live=True)
+        elif stream is not None:  # the REST snapshot that syncs the order stream for the symbol
+            stream.take_snapshot(symbol, orders, token)
         return orders
 
     async def close(self) -> None:

@@ -5,6 +5,7 @@ fixes to ccxt; markets loaded once per exchange and shared between clients."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
@@ -14,6 +15,7 @@ from typing import Any
 
 import ccxt
 import ccxt.async_support as ccxt_async
+import ccxt.pro as ccxt_pro
 
 from engine.endpoints import point_at
 from engine.exchange import ExchangeNotSupported, Market, MarketType
@@ -22,6 +24,7 @@ from engine.venues.live.adapter import AccountKey, CcxtExchange
 from engine.venues.live.credentials import Credentials
 from engine.venues.live.errors import RetryPolicy, Sleep, call_with_retry
 from engine.venues.live.markets import markets_from_ccxt
+from engine.venues.live.streams import OrderStream, Pacer, StreamSettings, TickerStream
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ class _Connection:
     client: Any
     adapter: CcxtExchange
     users: int
+    orders: OrderStream | None = None  # the account's orders over its websocket (`streams` set)
 
 
 class CcxtExchangeRegistry:
@@ -51,7 +55,9 @@ class CcxtExchangeRegistry:
     `CcxtExchange`, and one market table per (exchange id, demo flag).
 
     `api_base_url` points every REST endpoint elsewhere (tests, a proxy); `ccxt_options` is
-    merged into each client's ccxt config.
+    merged into each client's ccxt config. `streams` (None: REST only) follows each account's orders
+    and the process's tickers over the exchange's websocket (engine.venues.live.streams): one order
+    stream per connection, closed with it, and one ticker stream per (exchange, demo, account kind).
     """
 
     def __init__(
@@ -62,7 +68,11 @@ class CcxtExchangeRegistry:
         api_base_url: str | None = None,
         ccxt_options: Mapping[str, Any] | None = None,
         sleep: Sleep = asyncio.sleep,
+        streams: StreamSettings | None = None,
     ) -> None:
+        self.streams = streams
+        self._tickers: dict[tuple[str, bool, bool], TickerStream] = {}
+        self._dials = Pacer(streams.dial_pace) if streams is not None else None
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
         self._timeout_ms = timeout_ms
@@ -100,10 +110,59 @@ class CcxtExchangeRegistry:
                 client.set_markets_from_exchange(market_source)
                 adapter = CcxtExchange(self, key, client, markets, default_type)
                 connection = self._connections[key] = _Connection(client, adapter, 0)
+                self._attach_streams(connection, exchange_id, credentials, demo, market_source, markets)
             if exchange_id == "bitget" and kind is not None:
                 connection.client.options["uta"] = kind == "uta"
+            if connection.orders is not None and _keys_changed(connection.orders.ws, credentials, connection):
+                await connection.orders.restart()
             connection.users += 1
             return connection.adapter
+
+    def _attach_streams(
+        self,
+        connection: _Connection,
+        exchange_id: str,
+        credentials: Credentials,
+        demo: bool,
+        market_source: Any,
+        markets: dict[str, Market],
+    ) -> None:
+        """The account's order stream and the shared tickers, when streams are on and ccxt.pro has
+        them for the exchange."""
+        if self.streams is None or not _streams_orders(exchange_id):
+            return
+        ws = self._new_client(exchange_id, credentials, demo, module=ccxt_pro)
+        ws.set_markets_from_exchange(market_source)
+        adapter = connection.adapter
+        key = adapter.key
+        connection.orders = OrderStream(
+            ws,
+            connection.client,
+            markets,
+            self.streams,
+            adapter._order_from_ccxt,
+            redetect=lambda: self.redetect(key),
+            dials=self._dials,
+        )
+        adapter.attach_streams(
+            connection.orders, lambda uta: self._ticker_stream(exchange_id, demo, uta, market_source)
+        )
+        connection.orders.start()
+
+    def _ticker_stream(
+        self, exchange_id: str, demo: bool, uta: bool, market_source: Any
+    ) -> TickerStream | None:
+        if self.streams is None:
+            return None
+        key = (exchange_id, demo, uta)
+        stream = self._tickers.get(key)
+        if stream is None:
+            ws = self._new_client(exchange_id, None, demo, module=ccxt_pro)
+            ws.set_markets_from_exchange(market_source)
+            if exchange_id == "bitget":
+                ws.options["uta"] = uta
+            stream = self._tickers[key] = TickerStream(ws, self.streams)
+        return stream
 
     async def redetect(self, key: AccountKey) -> bool:
         """Bitget refused a call of the account for its kind: detect the kind again; True (and the
@@ -118,6 +177,8 @@ class CcxtExchangeRegistry:
             return False
         log.warning("account %s is now a %s account (was %s)", key.account_id, kind, before)
         client.options["uta"] = kind == "uta"
+        if connection.orders is not None:  # subscribe on the other API's websocket
+            await connection.orders.restart()
         await self._tell_kind(key, kind)
         return True
 
@@ -152,13 +213,21 @@ class CcxtExchangeRegistry:
             connection.users -= 1
             if connection.users <= 0:
                 del self._connections[key]
+                if connection.orders is not None:
+                    await connection.orders.close()
                 await connection.client.close()
+                if not self._connections:  # no account left to read tickers for
+                    tickers, self._tickers = list(self._tickers.values()), {}
+                    await asyncio.gather(*(t.close() for t in tickers), return_exceptions=True)
 
     async def close(self) -> None:
         """Close every client (application shutdown)."""
         connections, self._connections = list(self._connections.values()), {}
         loaders, self._loaders = list(self._loaders.values()), {}
         self._markets.clear()
+        streams = [c.orders for c in connections if c.orders is not None] + list(self._tickers.values())
+        self._tickers = {}
+        await asyncio.gather(*(stream.close() for stream in streams), return_exceptions=True)
         clients = [c.client for c in connections] + loaders
         # each close lingers (ccxt's timeout_on_exit) to let sockets shut cleanly: do them together
         await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
@@ -177,8 +246,10 @@ class CcxtExchangeRegistry:
                 self._markets[key] = markets_from_ccxt(loader.markets, loader.precisionMode)
             return self._loaders[key], self._markets[key]
 
-    def _new_client(self, exchange_id: str, credentials: Credentials | None, demo: bool) -> Any:
-        exchange_class = getattr(ccxt_async, exchange_id, None)
+    def _new_client(
+        self, exchange_id: str, credentials: Credentials | None, demo: bool, *, module: Any = ccxt_async
+    ) -> Any:
+        exchange_class = getattr(module, exchange_id, None)
         if exchange_class is None:
             raise ExchangeNotSupported(f"ccxt has no exchange {exchange_id!r}")
         config: dict[str, Any] = {"enableRateLimit": True, "timeout": self._timeout_ms}
@@ -196,6 +267,28 @@ class CcxtExchangeRegistry:
         if demo:
             _enable_demo(client, exchange_id)
         return point_at(client, self._api_base_url)
+
+
+@functools.cache
+def _streams_orders(exchange_id: str) -> bool:
+    """ccxt.pro follows the exchange's orders and tickers over its websocket."""
+    exchange_class = getattr(ccxt_pro, exchange_id, None)
+    if exchange_class is None:
+        return False
+    has = exchange_class().describe().get("has", {})
+    return bool(has.get("watchOrders") and has.get("watchTicker"))
+
+
+def _keys_changed(ws: Any, credentials: Credentials, connection: _Connection) -> bool:
+    """The user entered new keys since the websocket logged in: it logs in again with them."""
+    if (ws.apiKey, ws.secret, ws.password) == (
+        credentials.api_key,
+        credentials.secret,
+        credentials.passphrase or "",
+    ):
+        return False
+    _apply_credentials(ws, credentials)
+    return True
 
 
 def _apply_credentials(client: Any, credentials: Credentials) -> None:
