@@ -26,7 +26,6 @@ from tests.fake_bitget import (
     FakeBitget,
     FakeOrder,
     FakePlan,
-    _candles,
     _contract_of,
     _decimal,
     _places,
@@ -495,7 +494,13 @@ def h_tickers(fake: FakeBitget, _a: Any, query: dict[str, str], _b: Any) -> Any:
 def h_candles(fake: FakeBitget, _a: Any, query: dict[str, str], _b: Any) -> Any:
     category = _category(query)
     name = "Spot ohlcv" if category == "SPOT" else "linear ohlcv"  # the same recorded rows as v2
-    return _candles(fake._recorded[("fetchOHLCV", name)]["data"], query)
+    return fake.candle_rows("v3 recent", query, name)
+
+
+def h_history_candles(fake: FakeBitget, _a: Any, query: dict[str, str], _b: Any) -> Any:
+    category = _category(query)
+    name = "Spot ohlcv" if category == "SPOT" else "linear ohlcv"
+    return fake.candle_rows("v3 history", query, name)
 
 
 V3_ROUTES = {
@@ -519,5 +524,5 @@ V3_ROUTES = {
     ("POST", "/api/v3/trade/cancel-strategy-order"): h_cancel_strategy,
     ("GET", "/api/v3/market/tickers"): h_tickers,
     ("GET", "/api/v3/market/candles"): h_candles,
-    ("GET", "/api/v3/market/history-candles"): h_candles,
+    ("GET", "/api/v3/market/history-candles"): h_history_candles,
 }

@@ -178,10 +178,22 @@ class CcxtExchange:
     ) -> list[Candle]:
         self.market(symbol)
         rows = await self._call(self._client.fetch_ohlcv, symbol, timeframe, since, limit)
-        return [
-            Candle(int(ts), dec0(o), dec0(h), dec0(low), dec0(c), dec0(v))
-            for ts, o, h, low, c, v in (row[:6] for row in rows)
-        ]
+        return _candles(rows)
+
+    @property
+    def candle_key(self) -> tuple[str, bool]:
+        """Whose candles this account reads: its exchange's, live or demo (engine.market_data.candle_store
+        keeps one series per key for every account and the public market data)."""
+        return self._key.exchange_id, self._key.demo
+
+    @_redetecting
+    async def fetch_candle_page(self, symbol: str, timeframe: str, *, until: int, limit: int) -> list[Candle]:
+        """Up to `limit` candles opening at or before `until` (ms), oldest first: ccxt's fetch_ohlcv with
+        `until`, which asks Bitget's candles endpoint (1,000 rows at most) for recent ones and
+        history-candles (200 rows, 100 on a unified account) for older ones."""
+        self.market(symbol)
+        rows = await self._call(self._client.fetch_ohlcv, symbol, timeframe, None, limit, {"until": until})
+        return _candles(rows)
 
     # --- account --------------------------------------------------------------------------------
 
@@ -792,6 +804,13 @@ class CcxtExchange:
             trigger_price=trigger or None,
             fee_base=fee_base,
         )
+
+
+def _candles(rows: list[list[Any]]) -> list[Candle]:
+    return [
+        Candle(int(ts), dec0(o), dec0(h), dec0(low), dec0(c), dec0(v))
+        for ts, o, h, low, c, v in (row[:6] for row in rows)
+    ]
 
 
 def _is_plan(raw: dict[str, Any]) -> bool:
