@@ -1201,6 +1201,7 @@ DEFAULT_LEVERAGE = 20
 
 FAULTS: dict[str, tuple[str, str, int]] = {
     "rate_limit": ("429", "Too Many Requests", 429),
+    "request_too_many": ("30006", "request too many", 429),  # the websocket's code (ccxt #24458)
     "maintenance": ("40200", "Server upgrade, please try again later", 400),
     "insufficient": ("43012", "Insufficient balance", 400),
     "invalid_param": ("40017", "Parameter verification failed", 400),

@@ -18,7 +18,6 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from tests.fake_bitget import (
-    MAX_BATCH,
     USDT_FUTURES,
     ZERO,
     BitgetError,
@@ -34,6 +33,7 @@ from tests.fake_bitget import (
 )
 
 CATEGORIES = ("SPOT", USDT_FUTURES)
+V3_MAX_BATCH = 20  # v3 place-batch and cancel-batch: "Batch limit: No more than 20 orders per batch"
 V3_STATUS = {
     "live": "live",
     "partially_filled": "partially_filled",
@@ -226,8 +226,8 @@ def h_place(fake: FakeBitget, account: FakeAccount, _q: dict[str, str], body: An
 def h_place_batch(fake: FakeBitget, account: FakeAccount, _q: dict[str, str], body: Any) -> Any:
     if not isinstance(body, list):
         raise BitgetError("400172", "Parameter verification failed")
-    if len(body) > MAX_BATCH:
-        raise BitgetError("400172", f"Parameter verification failed: at most {MAX_BATCH} orders per batch")
+    if len(body) > V3_MAX_BATCH:
+        raise BitgetError("400172", f"Parameter verification failed: at most {V3_MAX_BATCH} orders per batch")
     out = []
     for entry in body:
         oid = str(entry.get("clientOid") or "")
@@ -261,7 +261,7 @@ def h_cancel(fake: FakeBitget, account: FakeAccount, _q: dict[str, str], body: A
 
 
 def h_cancel_batch(fake: FakeBitget, account: FakeAccount, _q: dict[str, str], body: Any) -> Any:
-    if not isinstance(body, list) or len(body) > MAX_BATCH:
+    if not isinstance(body, list) or len(body) > V3_MAX_BATCH:
         raise BitgetError("400172", "Parameter verification failed")
     out = []
     for ref in body:

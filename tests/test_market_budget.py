@@ -257,3 +257,102 @@ async def test_the_public_limiter_holds_a_burst_of_candle_requests_to_its_rate(
     for i in range(len(passed)):  # any stretch: the burst of 10, then one each 50 ms
         for j in range(i, len(passed)):
             assert j - i + 1 <= 11 + (passed[j] - passed[i]) / 0.05
+
+
+# ---- a grid's start in few order requests
+
+ORDER_PATHS = {  # the order-placing endpoints of each kind: one order, a batch
+    "classic": ("/api/v2/spot/trade/place-order", "/api/v2/spot/trade/batch-orders"),
+    "uta": ("/api/v3/trade/place-order", "/api/v3/trade/place-batch"),
+}
+
+
+@KINDS
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_100_line_grid_starts_in_a_few_order_requests(
+    database, fleet, accounts, cipher, fake: FakeBitget, kind: str
+) -> None:  # type: ignore[no-untyped-def]
+    """100 intervals of 100 USDT from 70,000 to 80,000 at the recorded 73,369.13: 66 bought in one market
+    order, then 34 resting buys and 66 sells in batches of Bitget's size for the kind."""
+    from tests.live_harness import Live
+
+    fake.add_account("bg_grid_key", "grid-secret", "grid-pass", spot={"USDT": "10000"}, futures_usdt="0",
+                     kind=kind)  # fmt: skip
+    harness = Live(database, fleet, accounts, cipher, fake.url)
+    try:
+        user = await harness.user("bg_grid_key", "grid-secret", "grid-pass")
+        created = await fleet.create_grid_bot(
+            user, name="wide grid", symbol="BTCUSDT", allocation_percent="30", lower_price="70000",
+            upper_price="80000", grid_count=100, total_investment="2500",
+        )  # fmt: skip
+        await fleet.start(user, created.bot.id)
+        fake.requests.clear()
+        await harness.engine.run_tick(created.bot.id)
+        assert (await fleet.get_bot(user, created.bot.id)).last_error is None
+    finally:
+        await harness.close()
+    single, batch = ORDER_PATHS[kind]
+    placing = [r for r in fake.requests if r.path in (single, batch)]
+    orders = list(fake.accounts["bg_grid_key"].orders.values())
+    limits = [o for o in orders if o.order_type == "limit"]
+    assert len(limits) == 100 and len([o for o in orders if o.order_type == "market"]) == 1
+    per_batch = 50 if kind == "classic" else 20  # Bitget: batch-orders 50, v3 place-batch 20
+    assert all(len(r.body["orderList"] if kind == "classic" else r.body) <= per_batch for r in placing[1:])
+    assert len(placing) == 1 + math.ceil(len(limits) / per_batch)  # classic 3; unified 6 (20 a batch)
+
+
+# ---- too many requests
+
+
+def test_too_many_requests_is_a_temporary_error_never_a_refused_key() -> None:
+    """Before, Bitget's 30006 "request too many" came out of ccxt as an AuthenticationError (an old code
+    of another API in ccxt's table) and would have stopped the account's bots as if the key were revoked."""
+    import ccxt
+
+    from engine.exchange import AuthenticationFailed
+    from engine.venues.live.errors import RateLimited, map_ccxt_error
+
+    assert isinstance(map_ccxt_error(ccxt.AuthenticationError('bitget {"code":30006,"msg":"request too many"}')),
+                      RateLimited)  # fmt: skip
+    assert isinstance(map_ccxt_error(ccxt.DDoSProtection('bitget {"code":"429","msg":"Too Many Requests"}')),
+                      RateLimited)  # fmt: skip
+    assert isinstance(map_ccxt_error(ccxt.RateLimitExceeded("bitget 429 Too Many Requests")), RateLimited)
+    refused = map_ccxt_error(
+        ccxt.AuthenticationError('bitget {"code":"40037","msg":"Apikey does not exist"}')
+    )
+    assert isinstance(refused, AuthenticationFailed) and not isinstance(refused, RateLimited)
+
+
+@KINDS
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_grid_start_through_too_many_requests_loses_no_order_and_doubles_none(
+    database, fleet, accounts, cipher, fake: FakeBitget, kind: str
+) -> None:  # type: ignore[no-untyped-def]
+    """The market buy is refused once with 429; a batch is placed but its answer is a 30006: the retries
+    back off, find what was placed by client id, and every interval has its one order."""
+    from tests.live_harness import Live
+
+    single, batch = ORDER_PATHS[kind]
+    fake.add_account("bg_grid_key", "grid-secret", "grid-pass", spot={"USDT": "10000"}, futures_usdt="0",
+                     kind=kind)  # fmt: skip
+    fake.inject(single, "rate_limit")
+    fake.inject(batch, "request_too_many", when="after")
+    harness = Live(database, fleet, accounts, cipher, fake.url)
+    try:
+        user = await harness.user("bg_grid_key", "grid-secret", "grid-pass")
+        created = await fleet.create_grid_bot(
+            user, name="wide grid", symbol="BTCUSDT", allocation_percent="30", lower_price="70000",
+            upper_price="80000", grid_count=100, total_investment="2500",
+        )  # fmt: skip
+        await fleet.start(user, created.bot.id)
+        await harness.engine.run_tick(created.bot.id)
+        assert (await fleet.get_bot(user, created.bot.id)).last_error is None
+        await harness.engine.run_tick(created.bot.id)  # a second tick places nothing twice
+        assert await harness.audit(user) == []
+    finally:
+        await harness.close()
+    orders = list(fake.accounts["bg_grid_key"].orders.values())
+    assert len([o for o in orders if o.order_type == "limit"]) == 100
+    assert len([o for o in orders if o.order_type == "market"]) == 1
+    assert len({o.client_oid for o in orders}) == len(orders)
+    assert len(fake.requests_to(single)) >= 2 and all(f.times == 0 for f in fake._faults)
