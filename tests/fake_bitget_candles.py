@@ -61,13 +61,22 @@ class CandleBook:
     def now(self) -> int:
         return self.market_now if self.market_now is not None else int(time.time() * 1000)
 
-    def serve(self, symbol: str, timeframe: str, candles: Candles, *, forming: int, lead: int = 50) -> int:
+    def serve(
+        self,
+        symbol: str,
+        timeframe: str,
+        candles: Candles,
+        *,
+        forming: int,
+        lead: int = 50,
+        now: int | None = None,
+    ) -> int:
         """Serve `candles` for `symbol` ("BTCUSDT") at `timeframe` ("1h"), row `forming` being the forming
-        candle now, `now` being that many candles (`lead`) before the wall clock, so that the test can move
-        it on by up to `lead` candles (ccxt picks its endpoints by the wall clock). Returns `now`."""
+        candle at the market time `now`: by default `lead` candles before the wall clock, so that the test
+        can move it on by up to `lead` candles (ccxt picks its endpoints by the wall clock). Returns it."""
         tf = TIMEFRAMES[timeframe]
         wall = int(time.time() * 1000)
-        forming_open = (wall // tf - lead) * tf
+        forming_open = (wall // tf - lead) * tf if now is None else now // tf * tf
         shift = forming_open - int(candles.timestamps[forming])
         assert shift % tf == 0
         rows = []
@@ -76,7 +85,7 @@ class CandleBook:
             turnover = Decimal(volume) * close  # Bitget's quote volume (the files have none): volume x close
             rows.append([str(ts + shift), str(open_), str(high), str(low), str(close), volume, str(turnover)])
         self.series[(symbol, tf)] = Series(tf, rows)
-        self.market_now = forming_open + tf // 2
+        self.market_now = forming_open + tf // 2 if now is None else now
         return self.market_now
 
     def answer(self, endpoint: str, query: dict[str, str], recorded: list[list[str]]) -> list[list[str]]:

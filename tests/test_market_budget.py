@@ -356,3 +356,49 @@ async def test_a_grid_start_through_too_many_requests_loses_no_order_and_doubles
     assert len([o for o in orders if o.order_type == "market"]) == 1
     assert len({o.client_oid for o in orders}) == len(orders)
     assert len(fake.requests_to(single)) >= 2 and all(f.times == 0 for f in fake._faults)
+
+
+@KINDS
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_live_ai_trend_bot_reaches_its_model_with_the_paged_history(
+    database, fleet, accounts, cipher, fake: FakeBitget, hours: Candles, kind: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Through the engine: a live ai_model bot's first tick pages back its 4,208 hours, the next closed
+    candle has its signal decided by a model trained on them (stored). Before, 1,000 candles: no model."""
+    from sqlalchemy import select
+
+    from bot.services.strategies import Strategies
+    from db.models import TrendModelRow
+    from tests.live_harness import Live
+
+    fake.add_account("bg_trend_key", "trend-secret", "trend-pass", spot={"USDT": "10000"},
+                     futures_usdt="10000", kind=kind)  # fmt: skip
+    ticker = fake._recorded[("fetchTicker", "uta swap ticker")]["data"][0]  # both kinds' perpetual ticker
+    start = int(ticker["ts"])
+    fake.candles.serve("BTCUSDT", "1h", hours, forming=FORMING, now=start)  # the market at the ticker's time
+    harness = Live(database, fleet, accounts, cipher, fake.url)
+    try:
+        user = await harness.user("bg_trend_key", "trend-secret", "trend-pass")
+        strategy = await Strategies(database).by_name(user, "ai_model")
+        created = await fleet.create_trend_bot(
+            user, name="ai", symbol="BTCUSDT", allocation_percent="10", strategy_id=strategy.id
+        )
+        await fleet.start(user, created.bot.id)
+        await harness.engine.run_tick(created.bot.id)  # the history, paged back once
+        assert (await fleet.get_bot(user, created.bot.id)).last_error is None
+        paged = len(candle_requests(fake))
+        # a market older than the candles endpoint's window: every page from history-candles
+        assert paged == math.ceil((4208 + 1) / HISTORY_PAGE[kind])
+        ticker["ts"] = str(start + HOUR)  # an hour later a candle has closed
+        fake.candles.market_now = start + HOUR
+        await harness.engine.run_tick(created.bot.id)
+        assert (await fleet.get_bot(user, created.bot.id)).last_error is None
+        assert len(candle_requests(fake)) == paged + 1  # only the new candle
+        async with database.read() as session:
+            models = (await session.execute(select(TrendModelRow))).scalars().all()
+        assert [(m.strategy_id, m.symbol, m.timeframe) for m in models] == [(strategy.id, SPOT, "1h")]
+        closed_open = start // HOUR * HOUR  # the candle that closed: the model saw everything before it
+        assert models[0].trained_until == closed_open
+    finally:
+        ticker["ts"] = str(start)
+        await harness.close()

@@ -553,6 +553,7 @@ class CcxtExchange:
                 )
         return replace(plan, status="canceled")
 
+    @_redetecting
     async def fetch_open_orders(self, symbol: str) -> list[Order]:
         market = self.market(symbol)
         raw = await self._call(self._client.fetch_open_orders, symbol)
