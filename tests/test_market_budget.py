@@ -208,6 +208,16 @@ async def test_the_store_keeps_each_candle_once_keeps_the_exchanges_gaps_and_pag
     assert ts == [c.ts for c in rows[:-1] if c.ts not in gap][-len(ts) :]  # every row once, the gap kept
 
 
+async def test_a_series_asked_before_any_candle_closed_is_fetched_once_one_has(hours: Candles) -> None:
+    """A tick whose ticker had no time (now 0) finds nothing closed; the next one gets the history."""
+    rows = _real(hours, 0, 300)
+    source = _Pages(rows, page=100)
+    store = CandleStore()
+    assert await store.closed(source, SPOT, "1h", HOUR, 0, 200) is None
+    found = await store.closed(source, SPOT, "1h", HOUR, rows[-1].ts + HOUR // 2, 200)
+    assert found is not None and len(found.candles) >= 200 and found.last_ts == rows[-2].ts
+
+
 # ---- the public budget
 
 

@@ -124,7 +124,9 @@ class CandleStore:
             self._publish(series, symbol, timeframe, rows)
             return
         last = series.last_ts
-        if last is not None:  # the candles since the last closed one, a page back more if need be
+        if last is None:  # nothing closed held yet (a first need, or asked before any candle closed)
+            series.exhausted = False
+        else:  # the candles since the last closed one, a page back more if need be
             missing = (now_ts - last) // tf_ms + 1
             await self._page_back(
                 series, source, symbol, timeframe, tf_ms, now_ts, now_ts, missing, stop=last
