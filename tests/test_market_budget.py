@@ -412,3 +412,38 @@ async def test_a_live_ai_trend_bot_reaches_its_model_with_the_paged_history(
     finally:
         ticker["ts"] = str(start)
         await harness.close()
+
+
+@KINDS
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_limits_held_behind_the_market_buy_that_never_got_out_go_out_on_the_next_tick(
+    database, fleet, accounts, cipher, fake: FakeBitget, kind: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Every try of the start's batches fails (503): the grid's limits, journaled before, are looked up
+    and sent by the next tick, once each."""
+    from tests.live_harness import Live
+
+    _single, batch = ORDER_PATHS[kind]
+    fake.add_account("bg_grid_key", "grid-secret", "grid-pass", spot={"USDT": "10000"}, futures_usdt="0",
+                     kind=kind)  # fmt: skip
+    harness = Live(database, fleet, accounts, cipher, fake.url)
+    try:
+        user = await harness.user("bg_grid_key", "grid-secret", "grid-pass")
+        created = await fleet.create_grid_bot(
+            user, name="wide grid", symbol="BTCUSDT", allocation_percent="30", lower_price="70000",
+            upper_price="80000", grid_count=100, total_investment="2500",
+        )  # fmt: skip
+        await fleet.start(user, created.bot.id)
+        fake.inject(batch, "server_error", times=1000)  # every try, in every round of the tick
+        await harness.engine.run_tick(created.bot.id)
+        orders = list(fake.accounts["bg_grid_key"].orders.values())
+        assert [o.order_type for o in orders] == ["market"]  # only the market buy got out
+        fake._faults.clear()
+        await harness.engine.run_tick(created.bot.id)
+        await harness.engine.run_tick(created.bot.id)
+        assert await harness.audit(user) == []
+    finally:
+        await harness.close()
+    orders = list(fake.accounts["bg_grid_key"].orders.values())
+    assert len([o for o in orders if o.order_type == "limit"]) == 100
+    assert len({o.client_oid for o in orders}) == len(orders) == 101
