@@ -156,7 +156,9 @@ def build_services(settings: Settings, *, cipher: CredentialCipher | None = None
     registry.kind_listeners.append(accounts.account_kind_found)  # an account's kind found, or changed
     public = None
     if settings.price_feed == "live":  # paper bots on live prices read the exchange's public candles
-        public = PublicMarketData.for_exchange("bitget", api_url=settings.exchange_api_url)
+        public = PublicMarketData.for_exchange(
+            "bitget", api_url=settings.exchange_api_url, limiter=registry.public_limiter
+        )
     engine = EngineService(
         db,
         fleet,

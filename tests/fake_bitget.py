@@ -30,6 +30,8 @@ from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
 
+from tests.fake_bitget_candles import CandleBook, CandleError
+
 FIXTURES = Path(__file__).parent / "fixtures" / "bitget"
 USDT_FUTURES = "USDT-FUTURES"
 MIX_PRODUCT_TYPES = (
@@ -278,6 +280,7 @@ class FakeBitget:
         self._dropped: set[str] = set()
         self._ids = itertools.count(1_200_000_000_000_000_001)
         self._recorded = recorded_responses()
+        self.candles = CandleBook()  # the candle endpoints' series and market clock
         swap_ticker = self._recorded[("fetchTicker", "uta swap ticker")]["data"][0]
         spot_ticker = self._recorded[("fetchTicker", "public spot ticker")]["data"][0]
         # Best bid/ask each market fills against, from the recorded tickers.
@@ -576,10 +579,23 @@ class FakeBitget:
         ]
 
     def h_spot_candles(self, _a: Any, query: dict[str, str], _b: Any) -> Any:
-        return _candles(self._recorded[("fetchOHLCV", "Spot ohlcv")]["data"], query)
+        return self.candle_rows("v2 spot recent", query, "Spot ohlcv")
+
+    def h_spot_history_candles(self, _a: Any, query: dict[str, str], _b: Any) -> Any:
+        return self.candle_rows("v2 spot history", query, "Spot ohlcv")
 
     def h_mix_candles(self, _a: Any, query: dict[str, str], _b: Any) -> Any:
-        return _candles(self._recorded[("fetchOHLCV", "linear ohlcv")]["data"], query)
+        return self.candle_rows("v2 mix recent", query, "linear ohlcv")
+
+    def h_mix_history_candles(self, _a: Any, query: dict[str, str], _b: Any) -> Any:
+        return self.candle_rows("v2 mix history", query, "linear ohlcv")
+
+    def candle_rows(self, endpoint: str, query: dict[str, str], recorded: str) -> list[list[str]]:
+        """Bitget's answer to a candle request (tests/fake_bitget_candles.py: limits, paging, real rows)."""
+        try:
+            return self.candles.answer(endpoint, query, self._recorded[("fetchOHLCV", recorded)]["data"])
+        except CandleError as exc:
+            raise BitgetError(*exc.args) from None
 
     # --- spot trading ---------------------------------------------------------------------------
 
@@ -1213,6 +1229,7 @@ DEFAULT_LEVERAGE = 20
 
 FAULTS: dict[str, tuple[str, str, int]] = {
     "rate_limit": ("429", "Too Many Requests", 429),
+    "request_too_many": ("30006", "request too many", 429),  # the websocket's code (ccxt #24458)
     "maintenance": ("40200", "Server upgrade, please try again later", 400),
     "insufficient": ("43012", "Insufficient balance", 400),
     "invalid_param": ("40017", "Parameter verification failed", 400),
@@ -1283,14 +1300,6 @@ def _fee_detail(order: FakeOrder) -> str:
     )
 
 
-def _candles(rows: list[list[str]], query: dict[str, str]) -> list[list[str]]:
-    start = int(query.get("startTime", 0) or 0)
-    end = int(query.get("endTime", 0) or 0) or None
-    picked = [r for r in rows if int(r[0]) >= start and (end is None or int(r[0]) <= end)]
-    limit = int(query.get("limit", 0) or 0)
-    return picked[-limit:] if limit else picked
-
-
 ROUTES = {
     ("GET", "/api/v2/public/time"): FakeBitget.h_time,
     ("GET", "/api/v2/spot/public/coins"): FakeBitget.h_coins,
@@ -1300,9 +1309,9 @@ ROUTES = {
     ("GET", "/api/v2/spot/market/tickers"): FakeBitget.h_spot_tickers,
     ("GET", "/api/v2/mix/market/ticker"): FakeBitget.h_mix_ticker,
     ("GET", "/api/v2/spot/market/candles"): FakeBitget.h_spot_candles,
-    ("GET", "/api/v2/spot/market/history-candles"): FakeBitget.h_spot_candles,
+    ("GET", "/api/v2/spot/market/history-candles"): FakeBitget.h_spot_history_candles,
     ("GET", "/api/v2/mix/market/candles"): FakeBitget.h_mix_candles,
-    ("GET", "/api/v2/mix/market/history-candles"): FakeBitget.h_mix_candles,
+    ("GET", "/api/v2/mix/market/history-candles"): FakeBitget.h_mix_history_candles,
     ("POST", "/api/v2/spot/trade/place-order"): FakeBitget.h_spot_place,
     ("POST", "/api/v2/spot/trade/batch-orders"): FakeBitget.h_spot_batch,
     ("POST", "/api/v2/spot/trade/cancel-order"): FakeBitget.h_spot_cancel,

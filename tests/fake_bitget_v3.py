@@ -18,7 +18,6 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from tests.fake_bitget import (
-    MAX_BATCH,
     USDT_FUTURES,
     ZERO,
     BitgetError,
@@ -26,7 +25,6 @@ from tests.fake_bitget import (
     FakeBitget,
     FakeOrder,
     FakePlan,
-    _candles,
     _contract_of,
     _decimal,
     _places,
@@ -35,6 +33,7 @@ from tests.fake_bitget import (
 )
 
 CATEGORIES = ("SPOT", USDT_FUTURES)
+V3_MAX_BATCH = 20  # v3 place-batch and cancel-batch: "Batch limit: No more than 20 orders per batch"
 V3_STATUS = {
     "live": "live",
     "partially_filled": "partially_filled",
@@ -238,8 +237,8 @@ def h_place(fake: FakeBitget, account: FakeAccount, _q: dict[str, str], body: An
 def h_place_batch(fake: FakeBitget, account: FakeAccount, _q: dict[str, str], body: Any) -> Any:
     if not isinstance(body, list):
         raise BitgetError("400172", "Parameter verification failed")
-    if len(body) > MAX_BATCH:
-        raise BitgetError("400172", f"Parameter verification failed: at most {MAX_BATCH} orders per batch")
+    if len(body) > V3_MAX_BATCH:
+        raise BitgetError("400172", f"Parameter verification failed: at most {V3_MAX_BATCH} orders per batch")
     out = []
     for entry in body:
         oid = str(entry.get("clientOid") or "")
@@ -273,7 +272,7 @@ def h_cancel(fake: FakeBitget, account: FakeAccount, _q: dict[str, str], body: A
 
 
 def h_cancel_batch(fake: FakeBitget, account: FakeAccount, _q: dict[str, str], body: Any) -> Any:
-    if not isinstance(body, list) or len(body) > MAX_BATCH:
+    if not isinstance(body, list) or len(body) > V3_MAX_BATCH:
         raise BitgetError("400172", "Parameter verification failed")
     out = []
     for ref in body:
@@ -507,7 +506,13 @@ def h_tickers(fake: FakeBitget, _a: Any, query: dict[str, str], _b: Any) -> Any:
 def h_candles(fake: FakeBitget, _a: Any, query: dict[str, str], _b: Any) -> Any:
     category = _category(query)
     name = "Spot ohlcv" if category == "SPOT" else "linear ohlcv"  # the same recorded rows as v2
-    return _candles(fake._recorded[("fetchOHLCV", name)]["data"], query)
+    return fake.candle_rows("v3 recent", query, name)
+
+
+def h_history_candles(fake: FakeBitget, _a: Any, query: dict[str, str], _b: Any) -> Any:
+    category = _category(query)
+    name = "Spot ohlcv" if category == "SPOT" else "linear ohlcv"
+    return fake.candle_rows("v3 history", query, name)
 
 
 V3_ROUTES = {
@@ -531,7 +536,7 @@ V3_ROUTES = {
     ("POST", "/api/v3/trade/cancel-strategy-order"): h_cancel_strategy,
     ("GET", "/api/v3/market/tickers"): h_tickers,
     ("GET", "/api/v3/market/candles"): h_candles,
-    ("GET", "/api/v3/market/history-candles"): h_candles,
+    ("GET", "/api/v3/market/history-candles"): h_history_candles,
 }
 
 # margin mode and hedge mode (tests/fake_bitget_futures.py builds on both fakes' names)

@@ -191,15 +191,16 @@ class GridRuntime:
         if version is not None and version == book.settled and self._stop_reason(book, price) is None:
             return None  # quiet: none of the bot's orders changed since everything was in place
         book.settled = None
+        deferred: list[OrderRequest] = []  # limits that go out with the market buy's sells
         if not book.started:
             if not await self._triggered(book, price):
                 return None
             async with self.lock_for(book.user_id, book.symbol):
-                await self._place_missing(book, exchange, price, fresh=True)
+                deferred = await self._place_missing(book, exchange, price, fresh=True)
         elif any(s.status in NEEDS_BUY or s.status in HOLDING for s in book.intervals):
             async with self.lock_for(book.user_id, book.symbol):  # after a stop, a restart, a partial fill
-                await self._place_missing(book, exchange, price, fresh=False)
-        await self._reconcile(book, exchange)
+                deferred = await self._place_missing(book, exchange, price, fresh=False)
+        await self._reconcile(book, exchange, deferred=deferred)
         reason = self._stop_reason(book, price)
         if reason is not None:
             await self._alert_stop(book, reason, price)
@@ -250,16 +251,19 @@ class GridRuntime:
 
     async def _place_missing(
         self, book: GridBook, exchange: Exchange, price: Decimal, *, fresh: bool
-    ) -> None:
+    ) -> list[OrderRequest]:
         """Give every interval without an order its order: a buy limit below the price, a market buy
-        (one order for all) at or above it, a sell for the held ones. Journaled before sending."""
+        (one order for all) at or above it, a sell for the held ones. Journaled before sending. On an
+        exchange that batches (live), the limits of a placement with a market buy are returned unsent:
+        the reconcile that books the buy sends them with its sells, in one create_orders (a 100-line
+        grid starts in 1 + 2 order requests on a classic Bitget account)."""
         if self._stop_reason(book, price) is not None:
-            return
+            return []
         market_ids = [s.index for s in book.intervals if s.status in NEEDS_BUY and s.buy_price >= price]
         limit_ids = [s.index for s in book.intervals if s.status in NEEDS_BUY and s.buy_price < price]
         sell_ids = [s.index for s in book.intervals if s.status in HOLDING]
         if not (market_ids or limit_ids or sell_ids):
-            return
+            return []
         extra = sum((book.intervals[i].qty * book.intervals[i].buy_price for i in limit_ids), ZERO)
         extra += sum((book.intervals[i].qty * price for i in market_ids), ZERO)
         await self._check_capital(book, extra)
@@ -287,7 +291,8 @@ class GridRuntime:
             book.sell_cids[i] = await cid_for(client_order_id(ns, bot, i, s.cycle, Side.SELL))
             changes.touched.add(i)
         await self.store.save(book, changes, price=price)
-        await self._send(book, exchange, book.order_requests(list(book.expected())))
+        batches = getattr(exchange, "batch_limit", None) is not None  # the live adapter has it
+        return await self._send(book, exchange, book.order_requests(list(book.expected())), defer=batches)
 
     async def _check_capital(self, book: GridBook, extra: Decimal) -> None:
         if self.capital is None:
@@ -299,16 +304,23 @@ class GridRuntime:
                 f"the grid would commit {q8(needed)} but the bot's allocated capital is {q8(allocated)}"
             )
 
-    async def _send(self, book: GridBook, exchange: Exchange, reqs: list[OrderRequest]) -> None:
+    async def _send(
+        self, book: GridBook, exchange: Exchange, reqs: list[OrderRequest], *, defer: bool = False
+    ) -> list[OrderRequest]:
+        """Market orders first, then the limits in one create_orders; with `defer`, limits behind a
+        market order are returned unsent instead (see `_place_missing`)."""
         if not reqs:
-            return
+            return []
         market = [r for r in reqs if r.type == "market"]
         limits = [r for r in reqs if r.type == "limit"]
         for req in market:  # a market buy pays for the sells placed after it
             await exchange.create_order(req)
+        if limits and market and defer:
+            return limits
         if limits:
             _raise_rejected(await exchange.create_orders(limits))
             # ids in result.unknown are looked up (and sent again if missing) by the next reconcile
+        return []
 
     def _joint_venue(self, exchange: Exchange) -> JointVenue | None:
         """The paper venue behind `exchange` when it writes to the store's database: the orders that
@@ -318,20 +330,36 @@ class GridRuntime:
             return None
         return venue  # type: ignore[no-any-return]
 
-    async def _reconcile(self, book: GridBook, exchange: Exchange, *, stopping: bool = False) -> None:
-        """Apply what happened on the exchange to the intervals (see the module docstring)."""
+    async def _reconcile(
+        self,
+        book: GridBook,
+        exchange: Exchange,
+        *,
+        stopping: bool = False,
+        deferred: Sequence[OrderRequest] = (),
+    ) -> None:
+        """Apply what happened on the exchange to the intervals (see the module docstring). `deferred`:
+        journaled limits not sent yet, which go out with the first orders the fills answer (or alone)."""
+        pending = await self._reconcile_rounds(book, exchange, stopping, list(deferred))
+        if pending:
+            await self._send(book, exchange, pending)
+
+    async def _reconcile_rounds(
+        self, book: GridBook, exchange: Exchange, stopping: bool, pending: list[OrderRequest]
+    ) -> list[OrderRequest]:
+        unsent = {r.client_order_id for r in pending}
         for _ in range(4):  # a market fill places sells, which the same tick reconciles once more
             expected = book.expected()
             if not expected:
-                return
+                return pending
             # the paper exchange has it, and the live one while its order stream is trusted (else None)
             ids_of = getattr(exchange, "open_client_order_ids", None)
             open_ids: Collection[str | None] | None = ids_of(book.symbol) if ids_of is not None else None
             if open_ids is None:
                 open_ids = {o.client_order_id for o in await exchange.fetch_open_orders(book.symbol)}
-            missing = [cid for cid in expected if cid not in open_ids]
+            missing = [cid for cid in expected if cid not in open_ids and cid not in unsent]
             if not missing:
-                return
+                return pending
             found: list[tuple[str, Order | None]] = [
                 (cid, await exchange.fetch_order_by_client_id(cid, book.symbol)) for cid in missing
             ]
@@ -363,10 +391,12 @@ class GridRuntime:
                     _raise_rejected(placed)
                     requests = []
             if stopping:
-                return
+                return pending
+            requests, pending, unsent = pending + requests, [], set()
             await self._send(book, exchange, requests)
             if not changes.fills:
-                return
+                return pending
+        return pending
 
     def _withdraw(self, book: GridBook, ids: list[int], changes: _Changes) -> None:
         """The interval's order is gone without a fill: a buy leaves it empty, a sell leaves it holding."""

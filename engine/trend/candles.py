@@ -8,9 +8,11 @@ timestamps by the file's span (client order ids stay unique). With ``compressed`
 default) every replayed file candle counts as one candle of the bot's timeframe, so a 1h strategy
 trades on the 1m replay within minutes; otherwise the rows are resampled to the timeframe
 (engine.trend.backtest.resample). Replayed candles reach paper bots only: a live or demo bot reads its
-own exchange's candles (``Exchange.fetch_candles``), and a paper bot on live prices (no replay for the
-symbol) the exchange's public candles (``public``), fetched once per symbol and timeframe for every bot
-of the process and again only once a new candle has closed.
+own exchange's candles, and a paper bot on live prices (no replay for the symbol) the exchange's public
+candles (``public``), from one store for the whole process (engine.market_data.candle_store): per
+exchange, demo flag, symbol and timeframe, paged back once to the rows the bot's strategy needs
+(:func:`history_rows`: a model-gated one's model trains on ``min_train`` rows after the features' warm-up),
+then only the candles closed since.
 
 Models: a model-gated strategy's classifier is loaded from the ``trend_models`` table (per strategy
 id, symbol, timeframe), trained once on the history when missing or unreadable and again after
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import select
@@ -29,47 +30,62 @@ from sqlalchemy import select
 from db.models import TrendModelRow
 from db.session import Database
 from engine.exchange import Exchange
-from engine.market_data.candles import Candles, parse_candles
+from engine.market_data.candle_store import CandleStore, ClosedCandles
 from engine.market_data.feeds import ReplayFeed
 from engine.trend.backtest import candle_interval_ms, resample
+from engine.trend.features import EMA_PERIODS, SLOPE_LAG
 from engine.trend.model import ModelFormatError, TrendModel, load_model, save_model, train_model
-from engine.trend.strategies import StrategyDef, model_params, timeframe_ms
+from engine.trend.strategies import StrategyDef, gate_threshold, model_params, timeframe_ms
 
 log = logging.getLogger(__name__)
-HISTORY_LIMIT = 1000
+HISTORY_LIMIT = 1000  # closed candles a strategy without a model reads (its indicators' warm-up is <= 250)
+FEATURE_WARMUP = max(EMA_PERIODS) - 1 + SLOPE_LAG  # rows before the model's features are all finite
+
+__all__ = ["HISTORY_LIMIT", "CandleSource", "ClosedCandles", "ModelStore", "history_rows"]
 
 
-@dataclass(frozen=True)
-class ClosedCandles:
-    """Closed candles oldest first; ``last_ts`` the newest one's open time (ms, lap-shifted)."""
-
-    candles: Candles
-    last_ts: int
+def history_rows(strategy: StrategyDef) -> int:
+    """Closed candles the strategy needs: a model-gated one's model trains on ``min_train`` labelled rows,
+    which start after the features' warm-up and end ``horizon`` candles before the last one."""
+    if gate_threshold(strategy) is None:
+        return HISTORY_LIMIT
+    params = model_params(strategy)
+    return max(HISTORY_LIMIT, params.min_train + params.horizon + FEATURE_WARMUP)
 
 
 class CandleSource:
     """Closed candles per spot symbol ("BTC/USDT"): from replay feeds for paper bots, else from an
     exchange (see the module docstring). `public` is the exchange's public market data (no keys)."""
 
-    def __init__(self, *, compressed: bool = True, public: Exchange | None = None) -> None:
+    def __init__(
+        self, *, compressed: bool = True, public: Exchange | None = None, store: CandleStore | None = None
+    ) -> None:
         self.compressed = compressed
         self.public = public
+        self.store = store or CandleStore()
         self.feeds: dict[str, ReplayFeed] = {}
         self._cache: dict[tuple[str, str], tuple[tuple[int, int], ClosedCandles | None]] = {}
-        self._fetched: dict[tuple[int, str, str], ClosedCandles] = {}  # (source, symbol, timeframe)
 
     def add_feed(self, feed: ReplayFeed) -> None:
         self.feeds[feed.symbol] = feed
 
     async def closed(
-        self, exchange: Exchange, symbol: str, timeframe: str, now_ts: int, *, venue: str = "paper"
+        self,
+        exchange: Exchange,
+        symbol: str,
+        timeframe: str,
+        now_ts: int,
+        *,
+        venue: str = "paper",
+        rows: int = HISTORY_LIMIT,
     ) -> ClosedCandles | None:
         """The closed candles of ``symbol`` as of price time ``now_ts`` (ms), None before the first.
-        ``exchange`` is the bot's own account, ``venue`` its binding (paper, live, demo)."""
+        ``exchange`` is the bot's own account, ``venue`` its binding (paper, live, demo); from an
+        exchange at least ``rows`` of them where it has that many (:func:`history_rows`)."""
         feed = self.feeds.get(symbol) if venue == "paper" else None
         if feed is None:
             source = exchange if venue != "paper" else self.public or exchange
-            return await self._fetch(source, symbol, timeframe, now_ts)
+            return await self.store.closed(source, symbol, timeframe, timeframe_ms(timeframe), now_ts, rows)
         c = feed.candles
         step = candle_interval_ms(c)
         span = int(c.timestamps[-1] - c.timestamps[0]) + step
@@ -90,35 +106,6 @@ class CandleSource:
                 found = ClosedCandles(history, int(history.timestamps[-1]) + lap * span)
         self._cache[(symbol, timeframe)] = ((lap, k), found)
         return found
-
-    async def _fetch(
-        self, source: Exchange, symbol: str, timeframe: str, now_ts: int
-    ) -> ClosedCandles | None:
-        """The exchange's closed candles, shared per source, symbol and timeframe: fetched again only
-        once a candle after the last one fetched has closed."""
-        key = (id(source), symbol, timeframe)
-        known = self._fetched.get(key)
-        if known is not None and now_ts < known.last_ts + 2 * timeframe_ms(timeframe):
-            return known
-        found = await _exchange_candles(source, symbol, timeframe, now_ts)
-        if found is not None:
-            self._fetched[key] = found
-        return found
-
-
-async def _exchange_candles(
-    exchange: Exchange, symbol: str, timeframe: str, now_ts: int
-) -> ClosedCandles | None:
-    tf = timeframe_ms(timeframe)
-    rows = await exchange.fetch_candles(symbol, timeframe, limit=HISTORY_LIMIT)
-    rows = [r for r in rows if r.ts + tf <= now_ts]
-    if not rows:
-        return None
-    text = "timestamp,open,high,low,close,volume\n" + "".join(
-        f"{r.ts},{r.open},{r.high},{r.low},{r.close},{r.volume}\n" for r in rows
-    )
-    candles = parse_candles(text, f"{symbol}@{timeframe}")
-    return ClosedCandles(candles, int(candles.timestamps[-1]))
 
 
 class ModelStore:

@@ -43,7 +43,7 @@ from engine.client_ids import belongs_to, next_client_id
 from engine.exchange import Exchange, InvalidOrder, Order, OrderRequest, PositionSide
 from engine.money import ZERO
 from engine.ports import CapitalFor, ExchangeFor, HaltReport, StopIncomplete, Stopper
-from engine.trend.candles import CandleSource, ModelStore
+from engine.trend.candles import CandleSource, ModelStore, history_rows
 from engine.trend.positions import ClosedTrade, decide, exit_hit, exit_levels, exit_order_id
 from engine.trend.store import Slot, TrendBook, TrendChanges, TrendStore
 from engine.trend.strategies import gate_threshold, signals
@@ -230,8 +230,9 @@ class TrendRuntime:
         await self._reconcile(book, exchange)
         await self._stops(book, exchange, price)
         history = await self.candles.closed(
-            exchange, book.candle_symbol, book.strategy.timeframe, now, venue=book.venue
-        )
+            exchange, book.candle_symbol, book.strategy.timeframe, now, venue=book.venue,
+            rows=history_rows(book.strategy),
+        )  # fmt: skip
         if book.last_candle_ts is None:  # first tick: remember where we start, trade what comes next
             book.last_candle_ts = history.last_ts if history else -1
             await self.store.save(book, TrendChanges(state=True))

@@ -62,7 +62,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 ZERO = Decimal(0)
-BATCH_LIMIT = 50  # Bitget takes at most 50 orders per batch request (spot and futures)
+BATCH_LIMIT = (
+    50  # Bitget takes at most 50 orders per batch request (v2: spot batch-orders, mix batch-place-order)
+)
+UTA_BATCH_LIMIT = 20  # and 20 on a unified account (v3 place-batch and cancel-batch: "no more than 20")
 CLIENT_ORDER_ID_MAX = 50  # Bitget rejects longer clientOid values
 
 
@@ -231,6 +234,10 @@ class CcxtExchange:
             return None
         return stream.open_client_order_ids(symbol)
 
+    def batch_limit(self) -> int:
+        """Orders per batch request: Bitget's 50 on a classic account, 20 on a unified one."""
+        return UTA_BATCH_LIMIT if self.uta else BATCH_LIMIT
+
     def __repr__(self) -> str:
         exchange_id, account_id, demo = self._key
         return f"CcxtExchange({exchange_id!r}, account={account_id!r}, demo={demo})"
@@ -274,10 +281,22 @@ class CcxtExchange:
     ) -> list[Candle]:
         self.market(symbol)
         rows = await self._call(self._client.fetch_ohlcv, symbol, timeframe, since, limit)
-        return [
-            Candle(int(ts), dec0(o), dec0(h), dec0(low), dec0(c), dec0(v))
-            for ts, o, h, low, c, v in (row[:6] for row in rows)
-        ]
+        return _candles(rows)
+
+    @property
+    def candle_key(self) -> tuple[str, bool]:
+        """Whose candles this account reads: its exchange's, live or demo (engine.market_data.candle_store
+        keeps one series per key for every account and the public market data)."""
+        return self._key.exchange_id, self._key.demo
+
+    @_redetecting
+    async def fetch_candle_page(self, symbol: str, timeframe: str, *, until: int, limit: int) -> list[Candle]:
+        """Up to `limit` candles opening at or before `until` (ms), oldest first: ccxt's fetch_ohlcv with
+        `until`, which asks Bitget's candles endpoint (1,000 rows at most) for recent ones and
+        history-candles (200 rows, 100 on a unified account) for older ones."""
+        self.market(symbol)
+        rows = await self._call(self._client.fetch_ohlcv, symbol, timeframe, None, limit, {"until": until})
+        return _candles(rows)
 
     # --- account --------------------------------------------------------------------------------
 
@@ -409,7 +428,8 @@ class CcxtExchange:
     @_noted
     @_redetecting
     async def create_orders(self, reqs: Sequence[OrderRequest]) -> BatchResult:
-        """Orders grouped by symbol and sent in batches of at most 50. Orders our own checks
+        """Orders grouped by symbol and sent in batches of `batch_limit` (50, or 20 on a unified account:
+        a 100-line grid's 99 limits are 2 requests, or 5). Orders our own checks
         refuse, and those the exchange refuses or leaves out of its answer, come back in
         `rejected` with the reason; the rest of the batch still goes out."""
         accepted: list[Order] = []
@@ -441,10 +461,11 @@ class CcxtExchange:
                 rejected.append(RejectedOrder(req.client_order_id, str(exc)))
                 continue
             by_symbol.setdefault(req.symbol, []).append(prepared)
+        size = self.batch_limit
         for symbol, prepared_orders in by_symbol.items():
             market = self.market(symbol)
-            for start in range(0, len(prepared_orders), BATCH_LIMIT):
-                chunk = prepared_orders[start : start + BATCH_LIMIT]
+            for start in range(0, len(prepared_orders), size):
+                chunk = prepared_orders[start : start + size]
                 chunk_accepted, chunk_rejected, chunk_unknown = await self._create_chunk(chunk, market)
                 accepted += chunk_accepted
                 rejected += chunk_rejected
@@ -570,7 +591,7 @@ class CcxtExchange:
 
     @_redetecting
     async def cancel_orders(self, order_ids: Sequence[str], symbol: str) -> list[str]:
-        """Ids the exchange confirmed cancelled, in batches of 50. An order cancelled by a try
+        """Ids the exchange confirmed cancelled, in batches of `batch_limit`. An order cancelled by a try
         whose answer got lost is not in the list (it no longer shows in `fetch_open_orders`)."""
         market = self.market(symbol)
         cancelled: list[str] = []
@@ -581,8 +602,9 @@ class CcxtExchange:
                 if await self._cancel_plan(order_id, symbol):
                     cancelled.append(order_id)
             ids = [i for i in ids if i not in plans]
-        for start in range(0, len(ids), BATCH_LIMIT):
-            raw = await self._call(self._client.cancel_orders, ids[start : start + BATCH_LIMIT], symbol)
+        size = self.batch_limit
+        for start in range(0, len(ids), size):
+            raw = await self._call(self._client.cancel_orders, ids[start : start + size], symbol)
             cancelled += [
                 o["id"]
                 for o in raw
@@ -676,6 +698,7 @@ class CcxtExchange:
                 )
         return replace(plan, status="canceled")
 
+    @_redetecting
     async def fetch_open_orders(self, symbol: str) -> list[Order]:
         market = self.market(symbol)
         stream = self._orders_stream
@@ -954,6 +977,13 @@ class CcxtExchange:
             trigger_price=trigger or None,
             fee_base=fee_base,
         )
+
+
+def _candles(rows: list[list[Any]]) -> list[Candle]:
+    return [
+        Candle(int(ts), dec0(o), dec0(h), dec0(low), dec0(c), dec0(v))
+        for ts, o, h, low, c, v in (row[:6] for row in rows)
+    ]
 
 
 def _is_plan(raw: dict[str, Any]) -> bool:

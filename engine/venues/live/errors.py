@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -57,6 +58,15 @@ class AccountKindMismatch(AuthenticationFailed):
 WRONG_KIND_CODES = ("40084", "40085")
 
 
+class RateLimited(TemporaryExchangeError):
+    """Bitget's "too many requests": HTTP 429 with code 429 on REST, 30006 "request too many" on the
+    websocket. Retried with backoff like any temporary error; never taken for a refused key (ccxt maps
+    30006 to AuthenticationError, an old code of another API, which would stop the account's bots)."""
+
+
+_TOO_MANY = re.compile(r'"code"\s*:\s*"?(429\d*|30006)"?|too many requests|request too many', re.IGNORECASE)
+
+
 def map_ccxt_error(exc: BaseException) -> ExchangeError:
     """ccxt's exception hierarchy to ours (order matters: OrderNotFound is an InvalidOrder)."""
     message = f"{type(exc).__name__}: {exc}"
@@ -64,6 +74,10 @@ def map_ccxt_error(exc: BaseException) -> ExchangeError:
         return exc
     if isinstance(exc, ccxt.BaseError) and any(f'"{code}"' in str(exc) for code in WRONG_KIND_CODES):
         return AccountKindMismatch(message)
+    if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection) or (
+        isinstance(exc, ccxt.BaseError) and _TOO_MANY.search(str(exc))
+    ):
+        return RateLimited(message)
     if isinstance(exc, ccxt.NetworkError | ccxt.OperationFailed):
         # NetworkError: timeouts, DDoSProtection / RateLimitExceeded, ExchangeNotAvailable /
         # OnMaintenance, InvalidNonce; OperationFailed also covers BadResponse and CancelPending.

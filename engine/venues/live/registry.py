@@ -1,6 +1,8 @@
 """The ccxt clients behind `CcxtExchange`: one per user account (shared by that user's bots, so
 ccxt's rate limiter sees all their requests), set up with the account's keys, demo trading and our
-fixes to ccxt; markets loaded once per exchange and shared between clients."""
+fixes to ccxt; markets loaded once per exchange and shared between clients. Every client's public
+requests (markets, tickers, candles) also pass one limiter for the whole process, the budget of its
+address (engine.public_limits), which the public market data shares (`public_limiter`)."""
 
 from __future__ import annotations
 
@@ -16,9 +18,12 @@ from typing import Any
 import ccxt
 import ccxt.async_support as ccxt_async
 import ccxt.pro as ccxt_pro
+from aiolimiter import AsyncLimiter
 
 from engine.endpoints import point_at
 from engine.exchange import ExchangeNotSupported, Market, MarketType
+from engine.public_limits import public_limiter as new_public_limiter
+from engine.public_limits import share_public_limit
 from engine.venues.live.account_kind import AccountKind, KeyInfo, key_info, probe_kind
 from engine.venues.live.adapter import AccountKey, CcxtExchange
 from engine.venues.live.credentials import Credentials
@@ -58,6 +63,8 @@ class CcxtExchangeRegistry:
     merged into each client's ccxt config. `streams` (None: REST only) follows each account's orders
     and the process's tickers over the exchange's websocket (engine.venues.live.streams): one order
     stream per connection, closed with it, and one ticker stream per (exchange, demo, account kind).
+    `public_limiter` is the process's limit on public requests (engine.public_limits; one of 10
+    requests a second by default).
     """
 
     def __init__(
@@ -69,12 +76,14 @@ class CcxtExchangeRegistry:
         ccxt_options: Mapping[str, Any] | None = None,
         sleep: Sleep = asyncio.sleep,
         streams: StreamSettings | None = None,
+        public_limiter: AsyncLimiter | None = None,
     ) -> None:
         self.streams = streams
         self._tickers: dict[tuple[str, bool, bool], TickerStream] = {}
         self._dials = Pacer(streams.dial_pace) if streams is not None else None
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
+        self.public_limiter = public_limiter or new_public_limiter()
         self._timeout_ms = timeout_ms
         self._api_base_url = api_base_url
         self._ccxt_options = dict(ccxt_options or {})
@@ -266,7 +275,7 @@ class CcxtExchangeRegistry:
         _keep_rejected_batch_entries(client)
         if demo:
             _enable_demo(client, exchange_id)
-        return point_at(client, self._api_base_url)
+        return share_public_limit(point_at(client, self._api_base_url), self.public_limiter)
 
 
 @functools.cache
