@@ -40,6 +40,7 @@ from bot.config import load_settings
 from bot.sandbox import EmulatorEvent, TelegramEmulator
 from db.session import Database
 from tests import chat_fuzz_updates as gen
+from tests.netguard.sitecustomize import child_pythonpath
 
 BOT_TOKEN = "123456:FUZZ"
 FERNET_KEY = "3JH2nX0d6Hc1m5Qf0lqSOjFYz0yzS4xbD1iYSHkN1xk="
@@ -209,7 +210,7 @@ class BotProcess:
             "EXCHANGE_API_URL": "http://127.0.0.1:9",  # live mode reaches a closed port, never the internet
             "LOG_LEVEL": "INFO",
             "MAX_BOTS_PER_USER": str(MAX_BOTS),
-            "PYTHONPATH": str(REPO),
+            "PYTHONPATH": child_pythonpath(REPO),
             "PYTHONWARNINGS": "default",
         }
         self.proc = await asyncio.create_subprocess_exec(

@@ -22,6 +22,8 @@ from bot.services.fleet import Fleet
 from db.migrate import upgrade_head
 from db.session import Database
 from engine.venues.live.credentials import CredentialCipher
+from tests.netguard.sitecustomize import child_pythonpath
+from tests.netguard.sitecustomize import install as install_net_guard
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL")
 REQUIRE_PG = os.environ.get("MULTIBOT_REQUIRE_POSTGRES") == "1"
@@ -36,6 +38,26 @@ def pytest_configure(config: pytest.Config) -> None:
     import tempfile
 
     os.environ["MULTIBOT_CANDLE_CACHE"] = tempfile.mkdtemp(prefix="multibot-candle-cache-")
+    # the network guard (tests/netguard/sitecustomize.py): loopback only, in this process and every
+    # process a test starts (they inherit PYTHONPATH); the controller's log is the workers' too
+    if "MULTIBOT_NET_GUARD_LOG" not in os.environ:
+        handle, path = tempfile.mkstemp(prefix="multibot-net-guard-", suffix=".log")
+        os.close(handle)
+        os.environ["MULTIBOT_NET_GUARD_LOG"] = path
+    os.environ["MULTIBOT_NET_GUARD"] = "1"
+    os.environ["PYTHONPATH"] = child_pythonpath(*filter(None, [os.environ.get("PYTHONPATH")]))
+    install_net_guard()
+
+
+def _net_guard_finish(session: pytest.Session) -> None:
+    """Any attempt to reach a host but loopback, in any test process, fails the run."""
+    path = Path(os.environ["MULTIBOT_NET_GUARD_LOG"])
+    tried = path.read_text().splitlines() if path.exists() else []
+    if tried:
+        print(f"\nNETWORK GUARD: {len(tried)} attempts to reach a host other than loopback:")
+        for line in tried[:20]:
+            print(f"  {line}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 # The longest tests (tens of seconds each, measured with --durations), started first: with xdist's load
@@ -79,6 +101,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     ):
         print("\nMULTIBOT_REQUIRE_POSTGRES=1 but no PostgreSQL test passed")
         session.exitstatus = 1
+    _net_guard_finish(session)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]

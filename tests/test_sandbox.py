@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.netguard.sitecustomize import child_pythonpath
+
 REPO = Path(__file__).resolve().parent.parent
 STDERR = "bot.stderr"  # the bot process's stderr, in its working directory
 STEP_TIMEOUT = 30.0  # seconds; the first answer waits for the migrations
@@ -66,7 +68,9 @@ async def start_sandbox(tmp_path: Path, sandbox_env: dict[str, str]) -> Terminal
             ("TELEGRAM_", "DATABASE_URL", "ALLOWED_TELEGRAM_IDS", "ENCRYPTION_KEY", "REPLAY_", "PRICE_FEED")
         )
     }
-    env.update(PYTHONPATH=str(REPO), PYTHONIOENCODING="utf-8", PYTHONUNBUFFERED="1", LANG="C.UTF-8")
+    env.update(
+        PYTHONPATH=child_pythonpath(REPO), PYTHONIOENCODING="utf-8", PYTHONUNBUFFERED="1", LANG="C.UTF-8"
+    )
     env.update(sandbox_env)
     with (tmp_path / STDERR).open("wb") as stderr:  # a file: a pipe nobody reads would fill and block the bot
         process = await asyncio.create_subprocess_exec(

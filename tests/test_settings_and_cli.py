@@ -11,6 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.config import Settings, SettingsError, load_settings
+from tests.netguard.sitecustomize import child_pythonpath
 
 ROOT = Path(__file__).resolve().parent.parent
 CLEAN_ENV = {
@@ -83,7 +84,7 @@ def _multibot(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         cwd=cwd,
-        env={**CLEAN_ENV, "PYTHONPATH": str(ROOT), **env},
+        env={**CLEAN_ENV, "PYTHONPATH": child_pythonpath(ROOT), **env},
         capture_output=True,
         text=True,
         timeout=60,

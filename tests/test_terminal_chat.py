@@ -31,6 +31,7 @@ from aiogram.utils.backoff import BackoffConfig
 
 from bot.sandbox import TelegramEmulator
 from bot.sandbox.terminal import run_terminal_chat
+from tests.netguard.sitecustomize import child_pythonpath
 
 ROOT = Path(__file__).resolve().parents[1]
 USER = 77
@@ -284,7 +285,7 @@ async def test_chat_as_a_subprocess_driven_through_its_pipes() -> None:
         "-c",
         CHAT_PROCESS,
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": child_pythonpath(ROOT)},
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
