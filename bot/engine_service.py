@@ -46,6 +46,7 @@ from db import queries as q
 from db.bulk import in_chunks
 from db.models import BotInstance, GridBotConfig, GridOrder, TrendPositionRow, User
 from db.session import Database
+from engine.client_ids import bot_of_client_id
 from engine.exchange import (
     AuthenticationFailed,
     Exchange,
@@ -118,6 +119,7 @@ class EngineService:
         self.fleet = fleet
         self.venue = venue
         self.live_exchange_for = live_exchange_for
+        self._followed: dict[int, Exchange] = {}  # live account handles whose order pushes tick bots
         self.max_failures = max_failures
         self.max_backoff = max_backoff
         self.equity_ttl = equity_ttl
@@ -493,7 +495,23 @@ class EngineService:
             user = await session.get(User, user_id)
         if user is None:
             raise AuthenticationFailed(f"user {user_id} is gone")
-        return await self.live_exchange_for(user, venue == "demo")
+        exchange = await self.live_exchange_for(user, venue == "demo")
+        self._follow_pushes(exchange)
+        return exchange
+
+    def _follow_pushes(self, exchange: Exchange) -> None:
+        """A live account's pushed order changes tick the bot that owns the order at once (a fill is
+        booked then, not at the bot's next interval); asked once per account handle."""
+        if id(exchange) in self._followed:
+            return
+        follow = getattr(exchange, "on_order_change", None)
+        if follow is not None and follow(self._order_pushed):
+            self._followed[id(exchange)] = exchange
+
+    def _order_pushed(self, symbol: str, client_order_id: str) -> None:
+        bot_id = bot_of_client_id(client_order_id)
+        if bot_id is not None:
+            self.scheduler.kick(bot_id)
 
     async def user_exchange(self, user_id: int) -> Exchange:
         """The user's account on the venue they trade on now (the chat's manual trades and prices)."""

@@ -71,6 +71,7 @@ class BotScheduler:
         self._members: dict[int, dict[int, None]] = {}  # slot -> bot ids (insertion ordered)
         self._slot_of: dict[int, int] = {}
         self._running: set[int] = set()  # bots whose tick is in progress
+        self._again: set[int] = set()  # bots kicked while their tick ran: one more tick right after it
         self._tasks: set[asyncio.Task[Any]] = set()  # ticks that wait for I/O
         self._closed = False  # after shutdown no tick starts (a slot job already fired included)
 
@@ -182,6 +183,16 @@ class BotScheduler:
             if bot_id not in self._running and bot_id in self._slot_of:
                 self._start(bot_id)
 
+    def kick(self, bot_id: int) -> None:
+        """Tick a scheduled bot now, out of turn (its exchange pushed a change of one of its orders):
+        at once when it is idle, right after the tick in progress otherwise; never two at once."""
+        if bot_id not in self._slot_of:
+            return
+        if bot_id in self._running:
+            self._again.add(bot_id)
+        else:
+            self._start(bot_id)
+
     async def _tick_one(self, bot_id: int) -> None:
         """What the bot's own job would run (it is paused; kept so that resuming it works)."""
         if bot_id not in self._running:
@@ -210,6 +221,10 @@ class BotScheduler:
             log.exception("bot %d: tick raised", bot_id)
         finally:
             self._running.discard(bot_id)
+            if bot_id in self._again:
+                self._again.discard(bot_id)
+                if bot_id in self._slot_of:
+                    self._start(bot_id)
 
 
 class _Resume:

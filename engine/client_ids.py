@@ -60,6 +60,19 @@ def belongs_to(cid: str | None, namespace: str, bot_id: int) -> bool:
     return cid.startswith(prefix) and len(cid) > len(prefix) and cid[len(prefix)].isalpha()
 
 
+def bot_of_client_id(cid: str | None) -> int | None:
+    """The bot whose id `cid` is (the digits after the namespace), or None for an id no bot made."""
+    if not cid or len(cid) <= NAMESPACE_LENGTH:
+        return None
+    digits = ""
+    for char in cid[NAMESPACE_LENGTH:]:
+        if not char.isdigit():
+            break
+        digits += char
+    rest = cid[NAMESPACE_LENGTH + len(digits) :]
+    return int(digits) if digits and rest[:1].isalpha() else None
+
+
 def next_client_id(cid: str) -> str:
     """The id to use when `cid` was cancelled and its order must go out again: 'x' -> 'xr1' -> 'xr2'."""
     base, n = _RESENT.match(cid).groups()  # type: ignore[union-attr]

@@ -187,6 +187,35 @@ async def test_a_fill_pushed_over_the_websocket_is_booked_without_a_rest_look_up
 
 
 @SQLITE
+async def test_a_pushed_fill_ticks_its_bot_at_once_not_at_its_next_interval(
+    live: Live, fake: FakeBitget, kind: str
+) -> None:
+    """The engine follows the account's pushes: a fill's push ticks the bot that owns the order through
+    the scheduler (never beside a tick in progress), so it is booked well inside the bot's interval."""
+    user_id, bot_id, _ = await streamed_grid(live)
+    live.engine.scheduler.interval = 3600.0  # the next scheduled tick is an hour away
+    live.engine.scheduler.schedule(bot_id)
+    ticks: list[int] = []
+    inner = live.engine.scheduler.tick
+
+    async def counted(bot: int) -> None:
+        ticks.append(bot)
+        await inner(bot)
+
+    live.engine.scheduler.tick = counted
+    live.engine.scheduler.start()
+    buy = highest_buy(fake)
+    fake.fill(KEY, buy.order_id)
+    filled_at = time.monotonic()
+    await until(lambda: bool(ticks), timeout=3)
+    while await trade_of(live.db, buy.client_oid) is None:
+        assert time.monotonic() - filled_at < 3, "the push did not tick the bot"
+        await asyncio.sleep(0.01)
+    assert ticks[0] == bot_id
+    assert await live.audit(user_id) == []
+
+
+@SQLITE
 async def test_a_fill_during_a_disconnect_is_booked_once_by_the_rest_snapshot_after_the_reconnect(
     live: Live, fake: FakeBitget
 ) -> None:

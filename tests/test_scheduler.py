@@ -62,6 +62,39 @@ async def test_jobs_are_unique_and_tick_every_interval() -> None:
         scheduler.shutdown()
 
 
+async def test_a_kick_ticks_at_once_or_right_after_the_tick_in_progress_never_beside_it() -> None:
+    running, ticks = 0, []
+    release = asyncio.Event()
+
+    async def tick(bot_id: int) -> None:
+        nonlocal running
+        running += 1
+        assert running == 1, "two ticks of one bot at once"
+        ticks.append(bot_id)
+        try:
+            await release.wait()
+        finally:
+            running -= 1
+
+    scheduler = BotScheduler(tick, interval=3600)
+    scheduler.start()
+    try:
+        scheduler.kick(5)  # not scheduled: nothing
+        assert ticks == []
+        scheduler.schedule(5)
+        scheduler.kick(5)
+        assert ticks == [5]  # at once, not an hour later
+        scheduler.kick(5)  # during that tick: one more right after it, however many kicks
+        scheduler.kick(5)
+        assert ticks == [5]
+        release.set()
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+        assert ticks == [5, 5]
+    finally:
+        scheduler.shutdown()
+
+
 async def test_fleet_start_and_stop_schedule_and_unschedule(database, fleet, alice) -> None:
     service = EngineService(database, fleet, venue=PaperVenue(database))
     await service.start()

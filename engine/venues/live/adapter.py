@@ -234,6 +234,7 @@ class CcxtExchange:
             return None
         return stream.open_client_order_ids(symbol)
 
+    @property
     def batch_limit(self) -> int:
         """Orders per batch request: Bitget's 50 on a classic account, 20 on a unified one."""
         return UTA_BATCH_LIMIT if self.uta else BATCH_LIMIT
