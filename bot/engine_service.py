@@ -120,6 +120,8 @@ class EngineService:
         self.venue = venue
         self.live_exchange_for = live_exchange_for
         self._followed: dict[int, Exchange] = {}  # live account handles whose order pushes tick bots
+        # (user, venue) -> (when read, the live handle): re-read after mode_ttl, or when the user changed
+        self._live_handles: dict[tuple[int, str], tuple[float, Exchange]] = {}
         self.max_failures = max_failures
         self.max_backoff = max_backoff
         self.equity_ttl = equity_ttl
@@ -491,12 +493,16 @@ class EngineService:
             return self.venue.account(user_id)
         if self.live_exchange_for is None:
             raise ExchangeNotSupported(f"this process has no {venue} exchange")
+        cached = self._live_handles.get((user_id, venue))
+        if cached is not None and time.monotonic() - cached[0] < self.mode_ttl:
+            return cached[1]  # every tick of every live bot asks: the user's row is read once a ttl
         async with self.db.read() as session:
             user = await session.get(User, user_id)
         if user is None:
             raise AuthenticationFailed(f"user {user_id} is gone")
         exchange = await self.live_exchange_for(user, venue == "demo")
         self._follow_pushes(exchange)
+        self._live_handles[(user_id, venue)] = (time.monotonic(), exchange)
         return exchange
 
     def _follow_pushes(self, exchange: Exchange) -> None:
@@ -555,6 +561,8 @@ class EngineService:
     def user_seen(self, user: UserDTO) -> None:
         """Told by bot.services.accounts (the users' writer) of every user it answers with."""
         self._modes[user.id] = (time.monotonic(), _venue_of(user.trading_mode, user.demo_trading))
+        for venue in ("live", "demo"):  # new keys, a new mode: the next tick reads the user again
+            self._live_handles.pop((user.id, venue), None)
 
     async def user_venue(self, user_id: int) -> str:
         """The venue the user trades on now: from `user_seen`, re-read after `mode_ttl` seconds
