@@ -326,7 +326,11 @@ async def test_a_batch_keeps_going_past_orders_our_checks_refuse(
     result = await alice.create_orders(reqs)
     assert sorted(o.client_order_id for o in result.accepted) == ["ok-1", "ok-swap"]
     assert result.rejected_ids == {"too-small", "ok-1"}
-    assert len(fake.requests_to("/api/v2/mix/order/batch-place-order")) == 1
+    # one order a market goes alone (a batch request weighs ten single ones on Bitget)
+    assert (
+        len(fake.requests_to(MIX_PLACE)) == 1
+        and fake.requests_to("/api/v2/mix/order/batch-place-order") == []
+    )
 
 
 # --- errors and retries -----------------------------------------------------------------------------
@@ -405,7 +409,7 @@ async def test_placing_the_same_client_id_again_returns_the_existing_order(
 
 async def test_a_lost_batch_answer_is_reconciled_by_client_ids(alice: CcxtExchange, fake: FakeBitget) -> None:
     fake.inject(SPOT_BATCH, "server_error", when="after")
-    reqs = [limit(SPOT, "buy", "0.0001", str(61000 + i), f"grid-6-b{i}") for i in range(5)]
+    reqs = [limit(SPOT, "buy", "0.0001", str(61000 + i), f"grid-6-b{i}") for i in range(12)]
     result = await alice.create_orders(reqs)
     assert len(fake.requests_to(SPOT_BATCH)) == 1  # found them all open: nothing sent twice
     assert sorted(o.client_order_id for o in result.accepted) == sorted(r.client_order_id for r in reqs)
@@ -416,9 +420,28 @@ async def test_a_batch_whose_fate_stays_unknown_is_reported_as_such(
     alice: CcxtExchange, fake: FakeBitget
 ) -> None:
     fake.inject(SPOT_BATCH, "rate_limit", times=ATTEMPTS)
-    result = await alice.create_orders([limit(SPOT, "buy", "0.0001", "61000", "grid-8-b0")])
-    assert result.unknown == ("grid-8-b0",)
+    reqs = [limit(SPOT, "buy", "0.0001", str(61000 + i), f"grid-8-b{i}") for i in range(12)]
+    result = await alice.create_orders(reqs)
+    assert result.unknown == tuple(r.client_order_id for r in reqs)
     assert result.accepted == () and result.rejected == ()
+    # so few orders that they go one by one: each one's fate unknown the same way
+    fake.inject(SPOT_PLACE, "rate_limit", times=ATTEMPTS)
+    result = await alice.create_orders([limit(SPOT, "buy", "0.0001", "61000", "grid-9-b0")])
+    assert result.unknown == ("grid-9-b0",)
+    assert result.accepted == () and result.rejected == ()
+
+
+async def test_fewer_orders_than_a_batch_weighs_go_one_by_one(alice: CcxtExchange, fake: FakeBitget) -> None:
+    """Bitget weighs a classic account's batch request as ten single ones (ccxt's costs 20 and 2): up to
+    nine orders of a market go as single requests, ten and more in batches of up to 50."""
+    few = [limit(SPOT, "buy", "0.0001", str(60000 + i), f"few-{i}") for i in range(9)]
+    result = await alice.create_orders(few)
+    assert len(result.accepted) == 9
+    assert (len(fake.requests_to(SPOT_PLACE)), len(fake.requests_to(SPOT_BATCH))) == (9, 0)
+    many = [limit(SPOT, "buy", "0.0001", str(61000 + i), f"many-{i}") for i in range(10)]
+    result = await alice.create_orders(many)
+    assert len(result.accepted) == 10
+    assert (len(fake.requests_to(SPOT_PLACE)), len(fake.requests_to(SPOT_BATCH))) == (9, 1)
 
 
 # --- looking orders up and cancelling them ----------------------------------------------------------
