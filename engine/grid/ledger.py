@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from itertools import accumulate
 from typing import NamedTuple
 
@@ -331,11 +332,12 @@ class Ledger:
         n = len(chunk)
         table = self.kinds
         stamps = chunk.ts_a[local_t].tolist() if local_t else []
-        make = (GridFillFeeInBase if self.fee_in_base else GridFill)._make  # tuple.__new__: no Python frame
-        self.fills.extend([make((ts, *table[k].fields)) for ts, k in zip(stamps, kinds, strict=True)])
+        make = partial(tuple.__new__, GridFillFeeInBase if self.fee_in_base else GridFill)  # no Python frame
+        fields = [k.fields for k in table]
+        self.fills.extend([make((ts, *fields[k])) for ts, k in zip(stamps, kinds, strict=True)])
         cash0, base0 = self.cash, self.base
-        cash_after = list(accumulate((table[k].cash for k in kinds), initial=cash0))[1:]
-        base_after = list(accumulate((table[k].base for k in kinds), initial=base0))[1:]
+        cash_after = list(accumulate(map([k.cash for k in table].__getitem__, kinds), initial=cash0))[1:]
+        base_after = list(accumulate(map([k.base for k in table].__getitem__, kinds), initial=base0))[1:]
         kind_arr = np.array(kinds, dtype=np.int64)
         floats = self.kind_floats[kind_arr] if kinds else np.zeros((0, 3))
         cash_f = self.cash_f + np.cumsum(floats[:, 0])
@@ -420,7 +422,7 @@ class Ledger:
         self.bh_peak = _Mark(bh_peak.value * scale, bh_peak.exact)
 
         # time in market: candles in which coin was held at some point
-        held_after = np.array([b > 0 for b in base_after], dtype=bool)
+        held_after = np.array(list(map(ZERO.__lt__, base_after)), dtype=bool)
         # fills before each open: those at or before point 4t, i.e. in a candle < t or at t's start
         opens = np.cumsum(np.bincount((key + 3) >> 2, minlength=n + 1)[:n])
         held_at = np.concatenate(([base0 > 0], held_after))[opens]
