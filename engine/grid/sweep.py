@@ -271,8 +271,10 @@ def _count_buys(before: np.ndarray, after: np.ndarray, base: np.ndarray, buys: n
     """Add the buys of a block of down steps: m going down from a to b buys intervals b..a-1 (a
     difference array per grid, summed over the lines; a step that did not move adds nothing)."""
     size = buys.size
-    delta = np.bincount((after + base).reshape(-1), minlength=size)
-    delta -= np.bincount((before + base).reshape(-1), minlength=size)
+    moved = np.flatnonzero(before != after)  # few: most steps move no grid's m
+    grid = moved % base.size
+    delta = np.bincount(after.reshape(-1)[moved] + base[grid], minlength=size)
+    delta -= np.bincount(before.reshape(-1)[moved] + base[grid], minlength=size)
     buys += np.cumsum(delta.reshape(-1, size // base.size), axis=1).reshape(-1)
 
 
