@@ -17,12 +17,16 @@ of that moment: the coin held before the walk reaches a point is in it, what fil
 Between two marks the price moves one way and the holdings do not change, so equity moves one way:
 these marks hold the highest and lowest equity of the path, and the drawdown is the path's. Floats
 pick the peak and trough; that pair is recomputed in Decimal ((peak - trough) / peak, 8 decimals).
+A candle without fills is marked as two (top, bottom) pairs instead of its four points (:class:`_Walk`
+says why that gives the same drawdown); candles with fills keep every point and fill. Buy and hold
+never trades, so its drawdown is on the pairs of every candle.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from itertools import accumulate
 from typing import NamedTuple
 
@@ -328,11 +332,12 @@ class Ledger:
         n = len(chunk)
         table = self.kinds
         stamps = chunk.ts_a[local_t].tolist() if local_t else []
-        make = GridFillFeeInBase if self.fee_in_base else GridFill
-        self.fills.extend([make(ts, *table[k].fields) for ts, k in zip(stamps, kinds, strict=True)])
+        make = partial(tuple.__new__, GridFillFeeInBase if self.fee_in_base else GridFill)  # no Python frame
+        fields = [k.fields for k in table]
+        self.fills.extend([make((ts, *fields[k])) for ts, k in zip(stamps, kinds, strict=True)])
         cash0, base0 = self.cash, self.base
-        cash_after = list(accumulate((table[k].cash for k in kinds), initial=cash0))[1:]
-        base_after = list(accumulate((table[k].base for k in kinds), initial=base0))[1:]
+        cash_after = list(accumulate(map([k.cash for k in table].__getitem__, kinds), initial=cash0))[1:]
+        base_after = list(accumulate(map([k.base for k in table].__getitem__, kinds), initial=base0))[1:]
         kind_arr = np.array(kinds, dtype=np.int64)
         floats = self.kind_floats[kind_arr] if kinds else np.zeros((0, 3))
         cash_f = self.cash_f + np.cumsum(floats[:, 0])
@@ -350,54 +355,76 @@ class Ledger:
         f_t = np.array(local_t, dtype=np.int64)
         key = 4 * f_t + np.array(segments, dtype=np.int64) + 1  # points of the walk before each fill
         rising = chunk.close_a >= chunk.open_a
-        points = np.empty((n, 4))
-        points[:, 0] = chunk.open_a
-        points[:, 1] = np.where(rising, chunk.low_a, chunk.high_a)
-        points[:, 2] = np.where(rising, chunk.high_a, chunk.low_a)
-        points[:, 3] = chunk.close_a
-        points = points.reshape(-1)
-        # the state after j fills holds for the points from the j-th fill's key to the next one's: the
-        # points' marks in their order, then the fills' marks inserted where they happened
-        bounds = np.concatenate(([0], key, [4 * n]))
-        runs = np.diff(bounds)
+        walk = _Walk(chunk, rising)
+        cash_levels = np.concatenate(([self.cash_f], cash_f))  # floats after 0, 1, .. fills
+        base_levels = np.concatenate(([self.base_f], base_f))
+        pairs = walk.pairs()
         if kinds:
-            cash_at = np.repeat(np.concatenate(([self.cash_f], cash_f)), runs)
-            base_at = np.repeat(np.concatenate(([self.base_f], base_f)), runs)
-            marks = np.insert(cash_at + base_at * points, key, cash_f + base_f * floats[:, 2])
+            per_candle = np.bincount(f_t, minlength=n)
+            filled = np.flatnonzero(per_candle)  # the candles with fills: every point and fill is marked
+            before = np.cumsum(per_candle) - per_candle  # fills before each candle
+            quiet_cash, quiet_base = cash_levels[before, None], base_levels[before, None]
+            # the filled candles' marks, in walk order: open, its fills, the segment's end, ...
+            slot = np.repeat(np.arange(filled.size, dtype=np.int64), per_candle[filled])
+            fkey = 4 * slot + (key - 4 * f_t)  # key within the filled candles' points
+            points = walk.points(filled)
+            at = np.searchsorted(key, 4 * np.repeat(filled, 4) + np.tile(np.arange(4), filled.size), "right")
+            loud = np.insert(cash_levels[at] + base_levels[at] * points, fkey, cash_f + base_f * floats[:, 2])
+            loud_fill = np.arange(len(kinds), dtype=np.int64) + fkey  # where the fills are in ``loud``
+            where = np.repeat(2 * filled + 2, 4 + np.bincount(slot, minlength=filled.size))
         else:
-            marks = self.cash_f + self.base_f * points
-        fill_pos = np.arange(len(kinds), dtype=np.int64) + key
+            filled = where = loud = loud_fill = np.zeros(0, dtype=np.int64)
+            quiet_cash, quiet_base = self.cash_f, self.base_f
+        tops = quiet_cash + quiet_base * pairs[0]
+        bottoms = quiet_cash + quiet_base * pairs[1]
+        if kinds:
+            tops[filled], bottoms[filled] = -np.inf, np.inf  # marked point by point instead
+            tops = np.insert(tops.reshape(-1), where, loud)
+            bottoms = np.insert(bottoms.reshape(-1), where, loud)
+        else:
+            tops, bottoms = tops.reshape(-1), bottoms.reshape(-1)
+        inserted = where + np.arange(where.size, dtype=np.int64)
 
-        def exact(pos: int) -> Decimal:
-            j = int(np.searchsorted(fill_pos, pos))
-            if j < len(kinds) and fill_pos[j] == pos:
-                return cash_after[j] + base_after[j] * table[kinds[j]].fields[2]
-            p = pos - j  # j fills come before this point
-            t, k = divmod(p, 4)
-            cash = cash_after[j - 1] if j else cash0
-            base = base_after[j - 1] if j else base0
-            column = _WALK_COLUMNS[0 if rising[t] else 1][k]
+        def exact(pos: int, top: bool) -> Decimal:
+            j = int(np.searchsorted(inserted, pos))
+            if j < where.size and inserted[j] == pos:  # a filled candle's point or a fill
+                i = int(np.searchsorted(loud_fill, j))
+                if i < len(kinds) and loud_fill[i] == j:
+                    return cash_after[i] + base_after[i] * table[kinds[i]].fields[2]
+                r, k = divmod(j - i, 4)
+                t = int(filled[r])
+                fills = int(np.searchsorted(key, 4 * t + k, "right"))
+                column = _WALK_COLUMNS[0 if rising[t] else 1][k]
+            else:
+                t, second = divmod(pos - j, 2)
+                fills = int(np.searchsorted(f_t, t))
+                column = walk.column(t, second, top)
+            cash = cash_after[fills - 1] if fills else cash0
+            base = base_after[fills - 1] if fills else base0
             return cash + base * chunk.price(column, t)
 
-        self.peak, self.worst = _drawdown(marks, self.peak, self.worst, exact)
+        self.peak, self.worst = _drawdown(tops, bottoms, self.peak, self.worst, exact)
 
-        # buy and hold along the same points (its coin bought at the first open): the same falls as the
-        # price's, from a peak of at least investment / qty
+        # buy and hold: its coin bought at the first open is held throughout, so it falls as the price
+        # does, from a peak of at least investment / qty
         assert self.bh_qty is not None
         bh_qty = self.bh_qty
 
-        def bh_exact(p: int) -> Decimal:
-            t, k = divmod(p, 4)
-            return bh_qty * chunk.price(_WALK_COLUMNS[0 if rising[t] else 1][k], t)
+        def bh_exact(pos: int, top: bool) -> Decimal:
+            t, second = divmod(pos, 2)
+            return bh_qty * chunk.price(walk.column(t, second, top), t)
 
         scale = float(bh_qty)
         bh_peak = _Mark(self.bh_peak.value / scale, self.bh_peak.exact)
-        bh_peak, self.bh_worst = _drawdown(points, bh_peak, self.bh_worst, bh_exact)
+        bh_peak, self.bh_worst = _drawdown(
+            pairs[0].reshape(-1), pairs[1].reshape(-1), bh_peak, self.bh_worst, bh_exact
+        )
         self.bh_peak = _Mark(bh_peak.value * scale, bh_peak.exact)
 
         # time in market: candles in which coin was held at some point
-        held_after = np.array([b > 0 for b in base_after], dtype=bool)
-        opens = np.searchsorted(key, 4 * np.arange(n, dtype=np.int64), side="right")  # fills before each open
+        held_after = np.array(list(map(ZERO.__lt__, base_after)), dtype=bool)
+        # fills before each open: those at or before point 4t, i.e. in a candle < t or at t's start
+        opens = np.cumsum(np.bincount((key + 3) >> 2, minlength=n + 1)[:n])
         held_at = np.concatenate(([base0 > 0], held_after))[opens]
         if kinds:
             during = np.zeros(n, dtype=bool)
@@ -443,27 +470,76 @@ class Ledger:
         )
 
 
+class _Walk:
+    """A chunk's candles as their walk's (top, bottom) pairs: rising candles (open, low), (high, close),
+    falling ones (high, low), (high, close).
+
+    Why these are enough where no fill happens in a candle: equity = cash + coin x price with coin >= 0
+    is monotone in the price (floats too: rounding is monotone), so within such a candle it orders its
+    four marks as the prices do. The drawdown is the largest 1 - later mark / earlier peak, and a mark
+    is never needed as a peak when an earlier mark at least as high exists, nor as a trough when a later
+    one at most as low follows with no new peak between. Rising (open, low, high, close): the low is
+    below the open before it and the close above the high before it, so as peaks only the open and
+    the high count; the open is above the low after it and the high above the close after it (the
+    high being the only peak between), so as troughs only the low and the close count. Falling (open,
+    high, low, close): the high is above the open before it, so it replaces the open as a peak; the
+    low is below the open (after the high, which only raises the peak) and the close, so only the low
+    counts as a trough; the close, below the high, never is a peak. So each pair's top comes before its
+    bottom in the walk and the pairs keep the walk's order: the drawdown of the pairs (running peak of
+    the tops, each bottom against it) is the drawdown of the four marks, at half the points."""
+
+    def __init__(self, chunk: Candles, rising: np.ndarray) -> None:
+        self.chunk, self.rising = chunk, rising
+
+    def pairs(self) -> np.ndarray:
+        """Prices: [0] the tops, [1] the bottoms, n x 2 each (column 0 the first pair of each candle)."""
+        c = self.chunk
+        pairs = np.empty((2, len(c), 2))
+        pairs[0, :, 0] = c.high_a
+        np.copyto(pairs[0, :, 0], c.open_a, where=self.rising)
+        pairs[0, :, 1] = c.high_a
+        pairs[1, :, 0] = c.low_a
+        pairs[1, :, 1] = c.close_a
+        return pairs
+
+    def column(self, t: int, second: int, top: bool) -> str:
+        if not top:
+            return "close" if second else "low"
+        return "open" if not second and self.rising[t] else "high"
+
+    def points(self, candles: np.ndarray) -> np.ndarray:
+        """The four points of each of ``candles`` in walk order, flat."""
+        c = self.chunk
+        rising = self.rising[candles]
+        low, high = c.low_a[candles], c.high_a[candles]
+        return np.stack(
+            (c.open_a[candles], np.where(rising, low, high), np.where(rising, high, low), c.close_a[candles]),
+            axis=1,
+        ).reshape(-1)
+
+
 def _drawdown(
-    marks: np.ndarray, peak: _Mark, worst: tuple[float, Decimal], exact
+    tops: np.ndarray, bottoms: np.ndarray, peak: _Mark, worst: tuple[float, Decimal], exact
 ) -> tuple[_Mark, tuple[float, Decimal]]:
-    """Carry the running peak and the largest fall over one chunk's marks (see the module docstring);
-    ``exact(i)`` is the Decimal value of ``marks[i]``."""
-    if not marks.size:
+    """Carry the running peak and the largest fall over one chunk's marks as (top, bottom) pairs in walk
+    order, each top before its bottom (see :class:`_Walk`); ``exact(i, top)`` is the Decimal value of
+    ``tops[i]`` (top) or ``bottoms[i]``."""
+    if not tops.size:
         return peak, worst
-    peaks = np.maximum.accumulate(marks)
+    peaks = np.maximum.accumulate(tops)
     np.maximum(peaks, peak.value, out=peaks)
     if peaks[0] <= 0:  # pragma: no cover - equity at or below zero: no fraction of a peak to speak of
         return peak, worst
-    ratio = np.divide(marks, peaks)
+    ratio = np.divide(bottoms, peaks)
     trough = int(ratio.argmin())
     fall = 1.0 - float(ratio[trough])
     if fall > worst[0]:
-        top_at = int(marks[: trough + 1].argmax())
-        top = peak.exact if marks[top_at] <= peak.value else exact(top_at)
-        bottom = exact(trough)
+        top_at = int(tops[: trough + 1].argmax())
+        top = peak.exact if tops[top_at] <= peak.value else exact(top_at, True)
+        bottom = exact(trough, False)
         if top > 0 and bottom < top:
             worst = (fall, q8((top - bottom) / top))
     if peaks[-1] > peak.value:
-        best = int(marks.argmax())
-        peak = _Mark(float(marks[best]), exact(best))
+        best = int(tops.argmax())
+        peak = _Mark(float(tops[best]), exact(best, True))
     return peak, worst

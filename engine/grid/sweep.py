@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from itertools import pairwise
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from engine.grid.backtest import GridBacktestResult, run_grid_backtest
 from engine.grid.ledger import FillKinds
 from engine.grid.lines import grid_lines, interval_quantities, per_grid_amount
 from engine.market_data.candles import Candles
-from engine.money import ZERO, q8
+from engine.money import ZERO, q8, round_to_tick
 
 _STEP_CHUNK = 2048  # candles per block of the vectorised walk
 _FLOAT_EXACT_DIGITS = 15
@@ -85,14 +86,45 @@ def grid_points(
 def _plan(point: GridPoint, costs: GridCosts) -> tuple[list[Decimal], list[Decimal]] | None:
     """The lines and quantities of a combination; None when it cannot run (too narrow for the tick, or
     an interval's quantity rounds down to 0: what run_grid_backtest refuses)."""
-    try:
-        lines = grid_lines(point.lower, point.upper, point.grids, point.mode, costs.price_tick)
-    except ValueError:
-        return None
+    lines = _geometric_lines(point, costs.price_tick) if point.mode == "geometric" else None
+    if lines is None:
+        try:
+            lines = grid_lines(point.lower, point.upper, point.grids, point.mode, costs.price_tick)
+        except ValueError:
+            return None
     qtys = interval_quantities(lines, per_grid_amount(costs.investment, point.grids), costs.amount_step)
     if not all(q > 0 for q in qtys):  # check_grid_investment without minimums
         return None
     return lines, qtys
+
+
+_MARGIN = 1e-9  # ticks, on top of 1e-13 of the price (the floats' error is about 1e-15 of it)
+
+
+def _geometric_lines(point: GridPoint, tick: Decimal | None) -> list[Decimal] | None:
+    """grid_lines(lower, upper, count, "geometric", tick) decided in floats.
+
+    Each inner line is lower x exp(k/count x ln(upper/lower)) rounded to the tick, and the float of
+    that product is within about 1e-15 of it; when it lies further than _MARGIN ticks (plus 1e-13 of
+    the price) from every half tick, both round to the same multiple of the tick. The ends are lower
+    and upper rounded, as grid_lines has them. None (grid_lines decides, and raises) when a line is
+    that close, when two lines round alike, or without a tick (8 decimals is below the floats' reach
+    at these prices)."""
+    if tick is None or point.grids < 2:
+        return None
+    lower, upper, count = point.lower, point.upper, point.grids
+    if not 0 < lower < upper or not tick > 0:
+        return None
+    f_lower, f_tick = float(lower), float(tick)
+    raw = f_lower * np.exp(np.log(float(upper) / f_lower) * np.arange(1, count) / count) / f_tick
+    steps = np.floor(raw + 0.5)
+    if (0.5 - np.abs(raw - steps) <= _MARGIN + 1e-13 * raw).any():  # 1e-13: 100x the floats' error
+        return None
+    inner = [(Decimal(k) * tick).quantize(tick) for k in steps.astype(np.int64).tolist()]
+    lines = [round_to_tick(lower, tick), *inner, round_to_tick(upper, tick)]
+    if any(b <= a for a, b in pairwise(lines)) or lines[0] <= 0:
+        return None
+    return lines
 
 
 def sweep_grid(
@@ -271,8 +303,10 @@ def _count_buys(before: np.ndarray, after: np.ndarray, base: np.ndarray, buys: n
     """Add the buys of a block of down steps: m going down from a to b buys intervals b..a-1 (a
     difference array per grid, summed over the lines; a step that did not move adds nothing)."""
     size = buys.size
-    delta = np.bincount((after + base).reshape(-1), minlength=size)
-    delta -= np.bincount((before + base).reshape(-1), minlength=size)
+    moved = np.flatnonzero(before != after)  # few: most steps move no grid's m
+    grid = moved % base.size
+    delta = np.bincount(after.reshape(-1)[moved] + base[grid], minlength=size)
+    delta -= np.bincount(before.reshape(-1)[moved] + base[grid], minlength=size)
     buys += np.cumsum(delta.reshape(-1, size // base.size), axis=1).reshape(-1)
 
 

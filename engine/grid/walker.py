@@ -76,10 +76,10 @@ class Walker:
             return
         self.offset = offset
         self.chunk = chunk
-        if self.exact:  # lists for the Python scan over lows and highs; opens and closes are read rarely
+        if self.exact:  # numpy finds the candles that can fill (:meth:`_fast`); Python reads only those
             self.open_v: list = chunk.open_a  # type: ignore[assignment]
-            self.high_v: list = chunk.high_a.tolist()
-            self.low_v: list = chunk.low_a.tolist()
+            self.high_v: list = chunk.high_a  # type: ignore[assignment]
+            self.low_v: list = chunk.low_a  # type: ignore[assignment]
             self.close_v: list = chunk.close_a  # type: ignore[assignment]
         else:  # too many digits for floats: compare Decimals (slower, same rules)
             self.open_v = chunk.prices("open")
@@ -248,6 +248,9 @@ class Walker:
 
     def _fast(self, t: int, n: int) -> None:
         """Rules 4-5 on candles ``t..n-1`` of the chunk, none of which reaches a stop."""
+        if self.exact:
+            self._fast_floats(t, n)
+            return
         count = self.count
         # padded lines: lv[m] is the nearest buy (line m-1), lv[m+2] the nearest sell (line m+1)
         lv = [NEG_INF, *self.line_v, POS_INF]
@@ -314,3 +317,75 @@ class Walker:
             t += 1
         self.m = m
         assert 0 <= m <= count
+
+    def _fast_floats(self, t: int, n: int) -> None:
+        """:meth:`_fast` when floats decide: numpy picks the candles that may fill, Python walks those.
+
+        After every walked candle the nearest buy is below its close and the nearest sell above it:
+        line m-1 < close < line m+1 (a segment down fills every buy at or above its end, so the buy
+        left is below it, and the sell above the buys filled on the way is above it; the same upwards;
+        rule 3's start has line m-1 < P <= line m < line m+1). So a candle can fill nothing when no
+        line lies in [min(low, previous close), max(high, previous close)]: line m-1 is then below
+        the low and line m+1 above the high. Nor when the only line there is line m, the empty one.
+        The candle leaves m as it is and the close it ends at keeps the invariant. The others (a line
+        there other than m, or two or more lines) are walked as in :meth:`_fast`.
+        """
+        if t >= n:
+            return
+        c = self.chunk
+        lines = np.array(self.line_v)
+        before = c.close_a[t - 1] if t else self.prev_close
+        assert before is not None  # the start candle is walked by _walk
+        previous = np.empty(n - t)
+        previous[0] = before
+        previous[1:] = c.close_a[t : n - 1]
+        below = np.searchsorted(lines, np.minimum(c.low_a[t:n], previous), "left")  # lines < the lowest
+        upto = np.searchsorted(lines, np.maximum(c.high_a[t:n], previous), "right")  # lines <= the highest
+        inside = upto - below
+        maybe = np.flatnonzero(inside)
+        only = np.where(inside[maybe] == 1, below[maybe], -1)  # the one line there; -1: two or more
+        maybe += t
+        lv = [NEG_INF, *self.line_v, POS_INF]
+        add_t, add_code = self.fill_t.append, self.fill_code.append
+        off = self.offset
+        m = self.m
+        for t, line, o, high, low, close in zip(
+            maybe.tolist(),
+            only.tolist(),
+            c.open_a[maybe].tolist(),
+            c.high_a[maybe].tolist(),
+            c.low_a[maybe].tolist(),
+            c.close_a[maybe].tolist(),
+            strict=True,
+        ):
+            if line == m:
+                continue
+            g = t + off
+            if close >= o:  # open -> low -> high -> close
+                while lv[m] >= low:
+                    m -= 1
+                    add_t(g)
+                    add_code(8 * m)  # segment 0, buy
+                while lv[m + 2] <= high:
+                    add_t(g)
+                    add_code(8 * m + 3)  # segment 1, sell
+                    m += 1
+                while lv[m] >= close:
+                    m -= 1
+                    add_t(g)
+                    add_code(8 * m + 4)  # segment 2, buy
+            else:  # open -> high -> low -> close
+                while lv[m + 2] <= high:
+                    add_t(g)
+                    add_code(8 * m + 1)  # segment 0, sell
+                    m += 1
+                while lv[m] >= low:
+                    m -= 1
+                    add_t(g)
+                    add_code(8 * m + 2)  # segment 1, buy
+                while lv[m + 2] <= close:
+                    add_t(g)
+                    add_code(8 * m + 5)  # segment 2, sell
+                    m += 1
+        self.m = m
+        assert 0 <= m <= self.count
