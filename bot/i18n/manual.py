@@ -30,6 +30,10 @@ TEXTS = {
         "error.order_too_small": "⚠️ The smallest order on {symbol} is {min_qty} {base} and {min_value} USDT in value.",
         "error.order_step": "⚠️ {symbol} trades in steps of {step} {base}: round the amount to that step.",
         "error.insufficient_balance": "⚠️ Not enough {currency}: the order needs {needed}, {free} is free.",
+        "error.insufficient_balance_bots": (
+            "⚠️ Not enough {currency} outside your bots: the order needs {needed}, {free} is free "
+            "beside the {held} your bots hold."
+        ),
     },
     "ko": {
         "command.trade": "봇 밖에서 시장가 주문",
@@ -58,5 +62,9 @@ TEXTS = {
         "error.order_too_small": "⚠️ {symbol} 최소 주문은 {min_qty} {base}, 주문 금액 {min_value} USDT 입니다.",
         "error.order_step": "⚠️ {symbol} 은(는) {step} {base} 단위로 거래됩니다. 수량을 그 단위로 맞추세요.",
         "error.insufficient_balance": "⚠️ {currency} 잔고가 부족합니다: 주문에 {needed} 필요, 사용 가능 {free}.",
+        "error.insufficient_balance_bots": (
+            "⚠️ 봇 밖의 {currency} 잔고가 부족합니다: 주문에 {needed} 필요, "
+            "봇이 보유한 {held}을 빼면 사용 가능 {free}."
+        ),
     },
 }
