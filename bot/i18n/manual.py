@@ -55,7 +55,7 @@ TEXTS = {
         "manual.side.sell": "매도",
         "error.trade_refused": "⚠️ 거래소가 주문을 거절했습니다: {reason}",
         "error.nothing_to_close": "ℹ️ 이 봇에는 열린 포지션이 없습니다.",
-        "error.invalid.side": "⚠️ 방향은 buy 또는 sell 이어야 합니다.",
+        "error.invalid.side": "⚠️ 방향은 <code>buy</code>(매수) 또는 <code>sell</code>(매도)이어야 합니다.",
         "error.invalid.amount": "⚠️ 수량은 0보다 큰 숫자여야 합니다.",
         "error.invalid.nonce": "⚠️ 더 이상 유효하지 않은 확인입니다.",
         "error.no_price": "⚠️ 지금 {symbol} 가격이 없어 주문을 확인할 수 없습니다. 잠시 후 다시 시도하세요.",
