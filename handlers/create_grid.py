@@ -367,6 +367,9 @@ async def summary(inp: WizardInput) -> str:
     """The preview; a grid under the market's minimum goes back to the investment step with the minimum."""
     params = _params(inp)
     market = await _market(inp)
+    maker, taker = await _fees(inp)
+    # the start runs at the trigger when one is set, else at the price now (unknown: not told)
+    start = params.trigger_price or await inp.fleet.last_price(inp.user.id, inp.answers["symbol"])
     try:
         preview = compute_preview(
             lower=params.lower,
@@ -375,9 +378,11 @@ async def summary(inp: WizardInput) -> str:
             mode=params.mode,
             total_investment=params.total_investment,
             market=market,
-            maker_fee_rate=(await _fees(inp))[0],
+            maker_fee_rate=maker,
             allocation_percent=Decimal(inp.answers["allocation"]),
             equity=await account_equity(inp),
+            taker_fee_rate=taker,
+            start_price=start,
         )
     except ValueError:
         raise Reask(

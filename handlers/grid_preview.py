@@ -24,6 +24,7 @@ from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal, localcontext
 from html import escape
 
 from bot.i18n import t
+from bot.services.grid_plan import start_split
 from engine.grid import lines as grid_math
 from engine.markets import MarketRules
 
@@ -53,6 +54,14 @@ class GridPreview:
     allocation_percent: Decimal
     allocated_capital: Decimal | None  # allocation % x account equity; None when the equity is unknown
     min_investment: Decimal | None  # set only when some interval's order is under the market minimum
+    taker_fee_rate: Decimal | None = None
+    # the start (fill rule 3) at `start_price` (the trigger when set, else the price now); None: unknown
+    start_price: Decimal | None = None
+    resting_buys: int = 0  # buy limits placed at the start: intervals whose buy line is below the price
+    resting_sells: int = 0  # sells placed at the start: intervals bought at market
+    market_qty: Decimal = Decimal(0)  # base bought at market at the start (the sum of those quantities)
+    market_cost: Decimal = Decimal(0)  # market_qty x start price, in quote (the taker fee apart)
+    market_fee: Decimal = Decimal(0)  # market_cost x taker fee rate
 
     @property
     def grid_count(self) -> int:
@@ -66,6 +75,18 @@ class GridPreview:
     def over_allocation(self) -> bool:
         """The grid needs more than the bot's allocated capital (the fleet will refuse to start it)."""
         return self.allocated_capital is not None and self.total_investment > self.allocated_capital
+
+    @property
+    def outside_range(self) -> bool:
+        """The start price is outside the range: only buys rest (above it) or only sells (below it)."""
+        return self.start_price is not None and not self.lines[0] <= self.start_price <= self.lines[-1]
+
+    @property
+    def near_edge(self) -> bool:
+        """The start price sits inside the range but within one grid of its lower or upper edge."""
+        if self.start_price is None or self.outside_range:
+            return False
+        return self.start_price < self.lines[1] or self.start_price > self.lines[-2]
 
     @property
     def loses_per_cycle(self) -> bool:
@@ -95,8 +116,14 @@ def compute_preview(
     maker_fee_rate: Decimal,
     allocation_percent: Decimal,
     equity: Decimal | None = None,
+    taker_fee_rate: Decimal | None = None,
+    start_price: Decimal | None = None,
 ) -> GridPreview:
-    """The preview of a grid; ValueError when the lines cannot be drawn (range too narrow for the tick)."""
+    """The preview of a grid; ValueError when the lines cannot be drawn (range too narrow for the tick).
+
+    With `start_price` (the trigger when set, else the price now) it also tells what the start does
+    (DESIGN.md fill rule 3): the intervals whose buy line is below the price rest a buy, the others are
+    bought at market in one order (their quantities, rule 2) and rest their sell."""
     lines = grid_math.grid_lines(lower, upper, grid_count, mode, market.price_tick)
     per_grid = grid_math.per_grid_amount(total_investment, grid_count)
     quantities = grid_math.interval_quantities(lines, per_grid, market.amount_step)
@@ -116,6 +143,12 @@ def compute_preview(
         if equity is not None
         else None
     )
+    buys: list[int] = []
+    bought: list[int] = []
+    if start_price is not None:
+        buys, bought = start_split(lines, start_price)
+    market_qty = sum((quantities[i] for i in bought), Decimal(0))
+    market_cost = (market_qty * start_price) if start_price is not None else Decimal(0)
     return GridPreview(
         symbol=market.symbol,
         base=market.base,
@@ -131,6 +164,13 @@ def compute_preview(
         allocation_percent=allocation_percent,
         allocated_capital=allocated,
         min_investment=minimum,
+        taker_fee_rate=taker_fee_rate,
+        start_price=start_price,
+        resting_buys=len(buys),
+        resting_sells=len(bought),
+        market_qty=market_qty,
+        market_cost=market_cost,
+        market_fee=market_cost * (taker_fee_rate or Decimal(0)),
     )
 
 
@@ -193,6 +233,16 @@ def render_preview(preview: GridPreview, lang: str, *, name: str) -> str:
             fee=percent((preview.maker_fee_rate * HUNDRED).normalize()),
         ),
     ]
+    if preview.taker_fee_rate is not None:
+        parts.append(
+            t(
+                lang,
+                "wizard.preview.fees",
+                maker=percent((preview.maker_fee_rate * HUNDRED).normalize()),
+                taker=percent((preview.taker_fee_rate * HUNDRED).normalize()),
+            )
+        )
+    parts.extend(_start_lines(preview, lang))
     if preview.allocated_capital is None:
         parts.append(
             t(
@@ -228,3 +278,32 @@ def render_preview(preview: GridPreview, lang: str, *, name: str) -> str:
             )
         )
     return "\n".join(parts)
+
+
+def _start_lines(preview: GridPreview, lang: str) -> list[str]:
+    """What the start does at its price: the market buy, the resting orders, a warning near an edge."""
+    if preview.start_price is None:
+        return []
+    price = number(preview.start_price)
+    if preview.market_qty > 0:
+        bought = t(
+            lang,
+            "wizard.preview.market_buy",
+            qty=number(preview.market_qty),
+            base=preview.base,
+            cost=money(preview.market_cost),
+            fee=money(preview.market_fee),
+            quote=preview.quote,
+            price=price,
+        )
+    else:
+        bought = t(lang, "wizard.preview.no_market_buy", price=price, quote=preview.quote)
+    parts = [
+        bought,
+        t(lang, "wizard.preview.resting", buys=preview.resting_buys, sells=preview.resting_sells),
+    ]
+    if preview.outside_range:
+        parts.append(t(lang, "wizard.preview.outside_range", price=price, quote=preview.quote))
+    elif preview.near_edge:
+        parts.append(t(lang, "wizard.preview.near_edge", price=price, quote=preview.quote))
+    return parts

@@ -171,3 +171,75 @@ def test_wizard_texts_exist_in_both_languages_with_the_same_placeholders() -> No
     assert {k: placeholders(v) for k, v in en.items()} == {k: placeholders(v) for k, v in ko.items()}
     for text in (*en.values(), *ko.values()):
         parse_html(text.replace("{", "").replace("}", ""))  # every template is valid Telegram HTML
+
+
+def test_the_start_at_the_price_now_buys_at_market_and_rests_the_rest() -> None:
+    """BTC at 65,500 in the 60,000 .. 70,000 grid of 10 (fill rule 3): the buy lines 60,000 .. 65,000 lie
+    below the price and rest 6 buys; the intervals at 66,000, 67,000, 68,000 and 69,000 are bought at
+    market in one order and rest 4 sells. Their quantities (rule 2, 100 USDT / line floored to 0.000001):
+    0.001515 + 0.001492 + 0.001470 + 0.001449 = 0.005926 BTC; x 65,500 = 388.153 USDT; taker fee 0.06 %
+    of it = 0.2328918 USDT."""
+    preview = compute_preview(
+        lower=D(60000),
+        upper=D(70000),
+        grid_count=10,
+        mode="arithmetic",
+        total_investment=D(1000),
+        market=BTC,
+        maker_fee_rate=MAKER,
+        allocation_percent=D(10),
+        equity=D(10000),
+        taker_fee_rate=D("0.0006"),
+        start_price=D(65500),
+    )
+    assert (preview.resting_buys, preview.resting_sells) == (6, 4)
+    assert preview.market_qty == D("0.005926")
+    assert preview.market_cost == D("388.153000")
+    assert preview.market_fee == D("0.2328918")
+    assert not preview.near_edge and not preview.outside_range
+    text = parse_html(render_preview(preview, "en", name="G"))[0]
+    assert "Fee rates used: maker 0.02 %, taker 0.06 %" in text
+    assert (
+        "At the start (65,500 USDT): buys 0.005926 BTC at market ≈ 388.15 USDT (taker fee ≈ 0.23 USDT)"
+        in text
+    )
+    assert "Orders resting after the start: buy 6, sell 4" in text
+    assert "⚠️" not in text
+
+
+def test_a_start_within_one_grid_of_an_edge_or_outside_the_range_is_warned() -> None:
+    def at(price: str):
+        return compute_preview(
+            lower=D(60000),
+            upper=D(70000),
+            grid_count=10,
+            mode="arithmetic",
+            total_investment=D(1000),
+            market=BTC,
+            maker_fee_rate=MAKER,
+            allocation_percent=D(10),
+            taker_fee_rate=D("0.0006"),
+            start_price=D(price),
+        )
+
+    # 60,500: between the lowest line and the next; 9 intervals bought at market, 1 buy rests
+    low = at("60500")
+    assert low.near_edge and (low.resting_buys, low.resting_sells) == (1, 9)
+    # 69,500: within the highest grid; nothing bought at market, 10 buys rest
+    high = at("69500")
+    assert high.near_edge and (high.resting_buys, high.resting_sells, high.market_qty) == (10, 0, 0)
+    assert "nothing is bought at market" in parse_html(render_preview(high, "en", name="G"))[0]
+    # 61,000 is one grid up: no longer within one grid of the edge
+    assert not at("61000").near_edge and not at("69000").near_edge
+    # below the range every interval is bought at market; above it all rest buys
+    below, above = at("59000"), at("71000")
+    assert below.outside_range and not below.near_edge and below.resting_sells == 10
+    assert above.outside_range and above.resting_buys == 10
+    for preview, lang, words in ((low, "en", "within one grid"), (below, "ko", "범위 밖")):
+        assert words in parse_html(render_preview(preview, lang, name="G"))[0]
+
+
+def test_without_a_price_the_start_is_not_guessed() -> None:
+    preview = btc_grid()
+    assert preview.start_price is None and (preview.resting_buys, preview.resting_sells) == (0, 0)
+    assert "At the start" not in parse_html(render_preview(preview, "en", name="G"))[0]

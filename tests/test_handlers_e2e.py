@@ -263,7 +263,7 @@ async def test_cancel_leaves_the_bot_as_it_was(app: App) -> None:
     bad = await app.send(ALICE, "1000")
     cancelled = await app.send(ALICE, "/cancel")
 
-    assert "Leverage is a whole number" in bad.text
+    assert "Leverage is a whole number from 1 to 20." in bad.text  # the range, with the cap (before: none)
     assert cancelled.text == "Cancelled. Nothing was changed."
     assert (await app.bot_row(ALICE, alpha.id)).max_leverage == alpha.max_leverage
 

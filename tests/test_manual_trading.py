@@ -230,3 +230,34 @@ async def test_a_bot_start_on_an_exchange_out_of_reach_is_refused_with_a_reason(
         assert not (await app.bot_row(ALICE, grid.bot.id)).is_running
     finally:
         await stop_app(app)
+
+
+async def test_a_trade_leaves_what_the_bots_hold_outside_orders(app: App) -> None:
+    """A running grid waiting for its trigger holds its 1,000 USDT as free cash on the paper venue (10,000
+    USDT): /trade may spend 9,000 of it. Buying 0.095 BTC at 100,000 needs 9,500 x 1.0006 = 9,505.70 USDT:
+    refused before the confirmation, saying what the bots hold; 0.08 BTC (8,004.80) is offered. Before,
+    the 0.095 BTC reached the confirmation and the order would have spent the grid's cash."""
+    app.services.engine.venue.mark_price("BTC/USDT", D("100000"), 1_747_699_200_000)
+    await app.send(ALICE, "/start")
+    user = await app.services.accounts.register(telegram_id=ALICE, chat_id=ALICE)
+    grid = await app.services.fleet.create_grid_bot(
+        user.id,
+        name="Grid",
+        symbol="BTCUSDT",
+        allocation_percent="20",
+        lower_price="90000",
+        upper_price="110000",
+        grid_count=10,
+        total_investment="1000",
+        trigger_price="95000",
+    )
+    assert (await app.services.fleet.start(user.id, grid.bot.id)).is_running
+
+    refused = await app.send(ALICE, "/trade BTCUSDT buy 0.095")
+    assert refused.text == (
+        "⚠️ Not enough USDT outside your bots: the order needs 9505.7, 9000 is free beside the 1000 your "
+        "bots hold."
+    )
+    assert refused.buttons == []
+    offered = await app.send(ALICE, "/trade BTCUSDT buy 0.08")
+    assert offered.text.startswith("Buy 0.08 BTC on BTCUSDT at market") and offered.buttons

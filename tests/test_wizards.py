@@ -597,3 +597,45 @@ async def test_main_menu_new_bot_button_opens_the_wizard(chat: Chat, database: D
     ask_name = await chat.tap(choice, "🧱 Grid")
     assert en("wizard.title.grid", step=1, total=11) in ask_name.text
     assert await rows(database) == (0, 0, 0)
+
+
+async def test_the_preview_tells_the_start_the_fees_and_an_edge_through_the_chat(
+    chat: Chat, database: Database, fleet: Fleet
+) -> None:
+    """BTC at 65,500 (hand figures in tests/test_grid_preview.py): the preview says 0.005926 BTC are bought
+    at market for ≈ 388.15 USDT, 6 buys and 4 sells rest, with the paper venue's 0.02 % / 0.06 %. With a
+    trigger at 60,500 the start is there: 9 intervals bought, 1 buy, and a warning that the price sits
+    within one grid of an edge. Before, the preview said none of it."""
+
+    async def btc_now(user_id: int, symbol: str) -> D:
+        return D("65500")
+
+    fleet.price_for = btc_now
+
+    async def preview_with(trigger: str | None) -> ChatMessage:
+        await chat.say("60000")
+        ask_count = await chat.say("70000")
+        ask_mode = await chat.tap(ask_count, "10")
+        await chat.tap(ask_mode, "Arithmetic")
+        ask_trigger = await chat.say("1000")
+        ask_stop_upper = await (chat.say(trigger) if trigger else chat.tap(ask_trigger, "⏭ Skip"))
+        ask_stop_lower = await chat.tap(ask_stop_upper, "⏭ Skip")
+        return await chat.tap(ask_stop_lower, "⏭ Skip")
+
+    await start_grid(chat)
+    preview = await preview_with(None)
+    assert "Fee rates used: maker 0.02 %, taker 0.06 %" in preview.text
+    assert (
+        "At the start (65,500 USDT): buys 0.005926 BTC at market ≈ 388.15 USDT (taker fee ≈ 0.23 USDT)"
+        in preview.text
+    )
+    assert "Orders resting after the start: buy 6, sell 4" in preview.text
+    assert "within one grid" not in preview.text
+    await chat.say("/cancel")
+
+    await start_grid(chat, "Grid 2")
+    preview = await preview_with("60500")
+    assert "At the start (60,500 USDT): buys " in preview.text
+    assert "Orders resting after the start: buy 1, sell 9" in preview.text
+    assert en("wizard.preview.near_edge", price="60,500", quote="USDT") in preview.text
+    assert await rows(database) == (0, 0, 0)

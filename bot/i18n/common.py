@@ -129,10 +129,10 @@ TEXTS = {
         "error.invalid.allocation": (
             "⚠️ The allocation is a percent more than 0 and at most 100, e.g. 25 or 12.5."
         ),
-        "error.invalid.leverage": "⚠️ Leverage is a whole number from 1 up to the allowed maximum.",
+        "error.invalid.leverage": "⚠️ Leverage is a whole number from 1 to {maximum}.",
         "error.invalid.max_positions": "⚠️ Maximum positions is a whole number from 1 to 20.",
         "error.invalid.stop_loss": "⚠️ Stop loss is a percent more than 0 and under 100, e.g. 3.5.",
-        "error.invalid.take_profit": "⚠️ Take profit is a percent more than 0, e.g. 8.",
+        "error.invalid.take_profit": "⚠️ Take profit is a percent more than 0 and at most 999.99, e.g. 8.",
         "error.invalid.lower_price": "⚠️ The lower price must be a positive number.",
         "error.invalid.upper_price": "⚠️ The upper price must be a positive number above the lower price.",
         "error.invalid.grid_count": (
@@ -194,7 +194,7 @@ TEXTS = {
             "/keys – 거래소 API 키, 모의투자/실거래 전환\n"
             "/strategies – 추세 전략과 성과 지표, 나만의 파라미터 저장\n"
             "/backtest – 실제 캔들로 그리드/추세 전략 백테스트\n"
-            "/trade – 수동 시장가 주문 (예: /trade BTCUSDT buy 0.001)\n"
+            "/trade – 수동 시장가 주문 (예: <code>/trade BTCUSDT buy 0.001</code>)\n"
             "/balance – 현물·선물 USDT, 코인, 총 자산\n"
             "/positions – 열린 포지션과 보유 코인\n"
             "/pnl – 오늘, 7일, 30일, 전체 손익\n"
@@ -285,10 +285,10 @@ TEXTS = {
         "error.invalid.name": "⚠️ 이름은 제어 문자 없이 1~100자입니다.",
         "error.invalid.symbol": "⚠️ 알 수 없는 심볼입니다. BTCUSDT 나 ETH/USDT 처럼 입력하세요.",
         "error.invalid.allocation": "⚠️ 배분은 0보다 크고 100 이하인 퍼센트입니다. 예: 25 또는 12.5",
-        "error.invalid.leverage": "⚠️ 레버리지는 1부터 허용 최대치까지의 정수입니다.",
+        "error.invalid.leverage": "⚠️ 레버리지는 1부터 {maximum}까지의 정수입니다.",
         "error.invalid.max_positions": "⚠️ 최대 포지션 수는 1~20의 정수입니다.",
         "error.invalid.stop_loss": "⚠️ 손절은 0보다 크고 100보다 작은 퍼센트입니다. 예: 3.5",
-        "error.invalid.take_profit": "⚠️ 익절은 0보다 큰 퍼센트입니다. 예: 8",
+        "error.invalid.take_profit": "⚠️ 익절은 0보다 크고 999.99 이하인 퍼센트입니다. 예: 8",
         "error.invalid.lower_price": "⚠️ 하단 가격은 양수여야 합니다.",
         "error.invalid.upper_price": "⚠️ 상단 가격은 하단 가격보다 큰 양수여야 합니다.",
         "error.invalid.grid_count": "⚠️ 그리드 수는 2~100의 정수입니다 (가격 범위가 좁으면 더 적게).",

@@ -30,6 +30,10 @@ TEXTS = {
         "error.order_too_small": "⚠️ The smallest order on {symbol} is {min_qty} {base} and {min_value} USDT in value.",
         "error.order_step": "⚠️ {symbol} trades in steps of {step} {base}: round the amount to that step.",
         "error.insufficient_balance": "⚠️ Not enough {currency}: the order needs {needed}, {free} is free.",
+        "error.insufficient_balance_bots": (
+            "⚠️ Not enough {currency} outside your bots: the order needs {needed}, {free} is free "
+            "beside the {held} your bots hold."
+        ),
     },
     "ko": {
         "command.trade": "봇 밖에서 시장가 주문",
@@ -51,12 +55,16 @@ TEXTS = {
         "manual.side.sell": "매도",
         "error.trade_refused": "⚠️ 거래소가 주문을 거절했습니다: {reason}",
         "error.nothing_to_close": "ℹ️ 이 봇에는 열린 포지션이 없습니다.",
-        "error.invalid.side": "⚠️ 방향은 buy 또는 sell 이어야 합니다.",
+        "error.invalid.side": "⚠️ 방향은 <code>buy</code>(매수) 또는 <code>sell</code>(매도)이어야 합니다.",
         "error.invalid.amount": "⚠️ 수량은 0보다 큰 숫자여야 합니다.",
         "error.invalid.nonce": "⚠️ 더 이상 유효하지 않은 확인입니다.",
         "error.no_price": "⚠️ 지금 {symbol} 가격이 없어 주문을 확인할 수 없습니다. 잠시 후 다시 시도하세요.",
         "error.order_too_small": "⚠️ {symbol} 최소 주문은 {min_qty} {base}, 주문 금액 {min_value} USDT 입니다.",
         "error.order_step": "⚠️ {symbol} 은(는) {step} {base} 단위로 거래됩니다. 수량을 그 단위로 맞추세요.",
         "error.insufficient_balance": "⚠️ {currency} 잔고가 부족합니다: 주문에 {needed} 필요, 사용 가능 {free}.",
+        "error.insufficient_balance_bots": (
+            "⚠️ 봇 밖의 {currency} 잔고가 부족합니다: 주문에 {needed} 필요, "
+            "봇이 보유한 {held}을 빼면 사용 가능 {free}."
+        ),
     },
 }

@@ -85,15 +85,15 @@ TEXTS = {
         "risk.per_bot": "봇별 최대 손실과 총 손익 기준 익절/손절: 봇 카드의 ✏️ 편집 → 리스크.",
         "risk.usage": (
             "⚠️ <code>/risk</code>, <code>/risk drawdown 20</code>, <code>/risk floor 5000</code>, "
-            "<code>/risk daily 500</code> (또는 on / off), <code>/risk close on|off</code>, <code>/risk off</code> "
+            "<code>/risk daily 500</code> (또는 <code>on</code> / <code>off</code>), <code>/risk close on|off</code>, <code>/risk off</code> "
             "중 하나를 쓰세요."
         ),
-        "error.invalid.guard_drawdown": "⚠️ 하락률은 0보다 크고 100보다 작은 퍼센트입니다 (0 또는 off: 없음).",
-        "error.invalid.guard_floor": "⚠️ 하한은 USDT 금액입니다 (0 또는 off: 없음).",
-        "error.invalid.guard_daily_loss": "⚠️ 일일 손실 한도는 USDT 금액입니다 (on: 500, 0 또는 off: 없음).",
-        "error.invalid.max_loss": "⚠️ 최대 손실은 USDT 금액입니다 (0 또는 off: 없음).",
-        "error.invalid.pnl_take_profit": "⚠️ 익절은 투자금 대비 퍼센트입니다 (0 또는 off: 없음).",
-        "error.invalid.pnl_stop_loss": "⚠️ 손절은 투자금 대비 퍼센트입니다 (0 또는 off: 없음).",
+        "error.invalid.guard_drawdown": "⚠️ 하락률은 0보다 크고 100보다 작은 퍼센트입니다 (0 또는 <code>off</code>: 없음).",
+        "error.invalid.guard_floor": "⚠️ 하한은 USDT 금액입니다 (0 또는 <code>off</code>: 없음).",
+        "error.invalid.guard_daily_loss": "⚠️ 일일 손실 한도는 USDT 금액입니다 (<code>on</code>: 500, 0 또는 <code>off</code>: 없음).",
+        "error.invalid.max_loss": "⚠️ 최대 손실은 USDT 금액입니다 (0 또는 <code>off</code>: 없음).",
+        "error.invalid.pnl_take_profit": "⚠️ 익절은 투자금 대비 퍼센트입니다 (0 또는 <code>off</code>: 없음).",
+        "error.invalid.pnl_stop_loss": "⚠️ 손절은 투자금 대비 퍼센트입니다 (0 또는 <code>off</code>: 없음).",
         "bots.btn.max_loss": "🧯 최대 손실",
         "bots.btn.pnl_take_profit": "🎯 총 손익 % 익절",
         "bots.btn.pnl_stop_loss": "🛑 총 손익 % 손절",

@@ -152,6 +152,20 @@ TEXTS = {
             "Profit per grid after fees ({fee} % maker on each fill): {low} % at the lowest grid, "
             "{high} % at the highest"
         ),
+        "wizard.preview.fees": "Fee rates used: maker {maker} %, taker {taker} %",
+        "wizard.preview.market_buy": (
+            "At the start ({price} {quote}): buys {qty} {base} at market ≈ {cost} {quote} "
+            "(taker fee ≈ {fee} {quote})"
+        ),
+        "wizard.preview.no_market_buy": "At the start ({price} {quote}): nothing is bought at market",
+        "wizard.preview.resting": "Orders resting after the start: buy {buys}, sell {sells}",
+        "wizard.preview.near_edge": (
+            "⚠️ The price ({price} {quote}) sits within one grid of an edge of the range: "
+            "a small move takes it out of the grid."
+        ),
+        "wizard.preview.outside_range": (
+            "⚠️ The price ({price} {quote}) is outside the range: the grid trades only once it comes back."
+        ),
         "wizard.preview.capital": (
             "Capital needed: {needed} {quote} · this bot's allocation: {allocation} % = {allocated} {quote}"
         ),
@@ -293,6 +307,20 @@ TEXTS = {
         "wizard.preview.profit": (
             "수수료 차감 후 그리드당 수익 (체결마다 메이커 {fee} %): "
             "최저 그리드 {low} %, 최고 그리드 {high} %"
+        ),
+        "wizard.preview.fees": "적용 수수료율: 메이커 {maker} %, 테이커 {taker} %",
+        "wizard.preview.market_buy": (
+            "시작 시 ({price} {quote}): 시장가로 {qty} {base} 매수 ≈ {cost} {quote} "
+            "(테이커 수수료 ≈ {fee} {quote})"
+        ),
+        "wizard.preview.no_market_buy": "시작 시 ({price} {quote}): 시장가 매수 없음",
+        "wizard.preview.resting": "시작 후 대기 주문: 매수 {buys}개, 매도 {sells}개",
+        "wizard.preview.near_edge": (
+            "⚠️ 가격 ({price} {quote})이 범위 끝에서 한 그리드 이내에 있습니다: "
+            "작은 움직임에도 그리드를 벗어납니다."
+        ),
+        "wizard.preview.outside_range": (
+            "⚠️ 가격 ({price} {quote})이 범위 밖에 있습니다: 가격이 돌아와야 그리드가 거래합니다."
         ),
         "wizard.preview.capital": (
             "필요 자본: {needed} {quote} · 이 봇의 배분: {allocation} % = {allocated} {quote}"

@@ -13,6 +13,7 @@ from bot.services import validation as v
 from bot.services.errors import DomainError, ValidationError
 from engine.exchange import ExchangeError, FeeRates
 from engine.grid import lines as grid_math
+from engine.grid.intervals import initial_placement
 from engine.markets import MarketRules
 
 # (user_id, our symbol 'BTCUSDT') -> the account's own fee rates where the user trades now, None on paper
@@ -63,6 +64,12 @@ def plan_grid(params: v.GridParams, market: MarketRules) -> GridPlan:
         )
         raise GridTooSmall(minimum)
     return GridPlan(lines, per_grid, quantities)
+
+
+def start_split(lines: list[Decimal], price: Decimal) -> tuple[list[int], list[int]]:
+    """The grid's start at `price` as the engine makes it (DESIGN.md fill rule 3): (the intervals that rest
+    a buy, the intervals bought at market in one order that rest their sell)."""
+    return initial_placement(lines, price)
 
 
 async def grid_fee_rates(

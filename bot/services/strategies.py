@@ -173,12 +173,13 @@ def apply_overrides(base: StrategyDTO, overrides: dict[str, object]) -> tuple[di
             or not isinstance(target[key], int | float | str)
         ):
             raise ValidationError(key, f"{key} is not a parameter of {base.name}")
+        if key == "leverage":  # its own check, whose text names the range
+            target[key] = v.validate_leverage(raw)
+            continue
         number = v.parse_decimal(raw, key)
         if number <= 0 or number > 10_000:
             raise ValidationError(key, f"{key} must be more than 0 and at most 10000")
-        if key == "leverage":
-            target[key] = v.validate_leverage(number)
-        elif key == "max_positions":
+        if key == "max_positions":
             target[key] = v.validate_positions(number)
         elif key == "stop_loss_percent":
             target[key] = format(v.validate_stop_loss(number), "f")

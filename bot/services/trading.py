@@ -23,8 +23,9 @@ from bot.services.errors import (
     OrderTooSmall,
     ValidationError,
 )
+from bot.services.lifecycle import current_venue
 from db import queries as q
-from db.models import Trade, TrendPositionRow
+from db.models import Trade, TrendPositionRow, User
 from db.session import Database
 from engine.client_ids import checked
 from engine.exchange import (
@@ -50,6 +51,25 @@ class TradeRefused(DomainError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"the exchange refused the order: {reason}", reason=reason)
+
+
+class HeldByBots(DomainError):
+    """The free balance would cover the order only with what the user's bots hold outside orders."""
+
+    code = "insufficient_balance_bots"
+
+    def __init__(self, currency: str, needed: Decimal, free: Decimal, held: Decimal) -> None:
+        super().__init__(
+            f"the order needs {needed} {currency}, {free} is free beside the {held} the bots hold",
+            currency=currency,
+            needed=needed,
+            free=free,
+            held=held,
+        )
+
+
+# a grid's intervals whose cash waits for its buy (free USDT on the venue, the bot's own)
+GRID_CASH = ("pending", "sell_filled")
 
 
 class NothingToClose(DomainError):
@@ -155,8 +175,49 @@ class Trading:
         except TemporaryExchangeError:
             ticker = None
         price = ticker.last if ticker else None
-        check_order_size(market, str(side), qty, price, await exchange.fetch_balance(market.type))
+        balance = await exchange.fetch_balance(market.type)
+        check_order_size(market, str(side), qty, price, balance)
+        check_not_held(market, str(side), qty, price, balance, await self.held_by_bots(user_id, clean_symbol))
         return ManualOrder(clean_symbol, str(side), qty, price)
+
+    async def held_by_bots(self, user_id: int, symbol: str) -> tuple[Decimal, Decimal]:
+        """(coin of `symbol`, USDT) the user's bots on the venue the user trades on now own outside the
+        venue's orders, which the venue counts as free (DESIGN.md invariant 7: the balances are the untouched
+        funds plus the bots' ledgers): a grid's coin bought and not yet on sale and its dust, a spot trend
+        bot's open position, and a running grid's cash for the intervals whose buy is not out (all of it
+        while it waits for its trigger). What rests in orders is not free on the venue already."""
+        coin = cash = Decimal(0)
+        async with self.db.read() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                return coin, cash
+            venue = current_venue(user)
+            for bot in await q.active_bots(session, user_id):
+                if (bot.venue, bot.venue_account) != venue:
+                    continue  # a bot that never started, or one bound to another venue or account
+                same = bot.symbol == symbol
+                if bot.bot_type == "grid":
+                    found = await q.grid_of(session, bot.id)
+                    if found is None:
+                        continue
+                    config, rows = found
+                    if same:
+                        coin += (config.dust_qty or 0) + sum(
+                            (r.held_qty or Decimal(0) for r in rows if r.status == "buy_filled"), Decimal(0)
+                        )
+                    if bot.is_running:
+                        waiting = sum(1 for r in rows if r.status in GRID_CASH)
+                        per_grid = config.per_grid_amount or config.total_investment / config.grid_count
+                        cash += per_grid * waiting if rows else config.total_investment
+                elif same and await q.trades_spot(session, bot):
+                    held = await session.execute(
+                        select(TrendPositionRow.qty).where(
+                            TrendPositionRow.bot_instance_id == bot.id,
+                            TrendPositionRow.status.in_(("open", "closing")),
+                        )
+                    )
+                    coin += sum(held.scalars(), Decimal(0))
+        return coin, cash
 
     async def market_order(
         self, user_id: int, symbol: object, side: object, amount: object, *, nonce: int
@@ -230,6 +291,26 @@ def check_order_size(
         raise InsufficientBalance(currency, needed, balance.free(currency))
     if qty % market.amount_step:
         raise OrderStep(market.symbol, market.base, market.amount_step)
+
+
+def check_not_held(
+    market: Market,
+    side: str,
+    qty: Decimal,
+    price: Decimal | None,
+    balance: Balance,
+    held: tuple[Decimal, Decimal],
+) -> None:
+    """`HeldByBots` when the order needs more than the free balance less what the bots hold of it
+    (`held` = (coin, USDT) from Trading.held_by_bots); run after check_order_size."""
+    assert price is not None
+    if side == "buy":
+        needed, currency, bots = qty * price * (1 + market.taker_fee), market.quote, held[1]
+    else:
+        needed, currency, bots = qty, market.base, held[0]
+    free = balance.free(currency)
+    if bots > 0 and needed > free - bots:
+        raise HeldByBots(currency, needed, max(free - bots, Decimal(0)), bots)
 
 
 async def _owned_trend_bot(session, user_id: int, bot_id: int):  # type: ignore[no-untyped-def]

@@ -176,8 +176,12 @@ def validate_allocation(value: object) -> Decimal:
 
 
 def validate_leverage(value: object, cap: int = LEVERAGE_MAX) -> int:
-    leverage = parse_int(value, "leverage")
     top = min(cap, LEVERAGE_MAX)
+    try:
+        leverage = parse_int(value, "leverage")
+    except ValidationError:  # the text names the range, whatever was wrong
+        message = f"leverage must be a whole number 1 to {top}"
+        raise ValidationError("leverage", message, maximum=top) from None
     if not LEVERAGE_MIN <= leverage <= top:
         raise ValidationError("leverage", f"leverage must be 1 to {top}", maximum=top)
     return leverage
