@@ -302,6 +302,12 @@ async def _allocated(inp: WizardInput) -> Decimal | None:
     return (equity * Decimal(inp.answers["allocation"]) / 100).quantize(CENT, rounding=ROUND_DOWN)
 
 
+async def _wallet_free(inp: WizardInput) -> Decimal | None:
+    """The spot wallet's free USDT where the start checks it (`Fleet.grid_wallet_free`), else None."""
+    reader = getattr(inp.fleet, "grid_wallet_free", None)
+    return await reader(inp.user.id) if reader is not None else None
+
+
 async def investment_params(inp: WizardInput) -> dict[str, object]:
     return {**await _quote(inp), "minimum": money(await _minimum(inp))}
 
@@ -314,8 +320,12 @@ async def investment_buttons(inp: WizardInput) -> list[tuple[str, str]]:
         # the share less ALLOCATED_HEADROOM: the equity moves with prices until the bot starts, and the
         # start refuses an investment above the share it sees then
         offered = (allocated * (1 - ALLOCATED_HEADROOM)).quantize(CENT, rounding=ROUND_DOWN)
+        key = "wizard.button.allocated"
+        free = await _wallet_free(inp)
+        if free is not None and free < offered:  # the start also wants it free in the spot wallet
+            offered, key = free.quantize(CENT, rounding=ROUND_DOWN), "wizard.button.spot_free"
         if offered >= minimum:
-            buttons.append((t(inp.lang, "wizard.button.allocated", value=money(offered)), str(offered)))
+            buttons.append((t(inp.lang, key, value=money(offered)), str(offered)))
     return buttons
 
 

@@ -25,6 +25,7 @@ from bot.services.account_money import AccountMoney
 from bot.services.accounts import Accounts
 from bot.services.fleet import Fleet
 from bot.services.strategies import Strategies
+from bot.services.wallets import Wallets
 from db.models import BotInstance, GridBotConfig, GridOrder
 from db.session import Database
 from engine.venues.paper.venue import PaperVenue
@@ -639,3 +640,30 @@ async def test_the_preview_tells_the_start_the_fees_and_an_edge_through_the_chat
     assert "Orders resting after the start: buy 1, sell 9" in preview.text
     assert en("wizard.preview.near_edge", price="60,500", quote="USDT") in preview.text
     assert await rows(database) == (0, 0, 0)
+
+
+async def test_the_investment_offered_fits_the_spot_wallet_the_start_checks(
+    chat: Chat, database: Database, fleet: Fleet, accounts: Accounts
+) -> None:
+    """A classic account whose 10,000 USDT sit 600 in spot and 9,400 in futures: 10 % is 1,000.00 of the
+    equity, but a grid trades from spot and its start refuses more than the spot wallet's free 600
+    (bot.services.wallets.check_wallet), so the button offers 600.00. Before, it offered 990.00, a bot
+    that refused to start ("move 390 USDT from futures"). The wallets are the exchange boundary: given
+    here as the engine reads them (read_wallets is tested against the fake exchange elsewhere)."""
+
+    async def classic(user_id: int, venue: str) -> Wallets:
+        return Wallets(False, D(600), D(600), D(9400), D(9400))
+
+    fleet.wallets = classic
+    await start_grid(chat)
+    uid = await user_id(accounts)
+    await accounts.set_api_keys(uid, api_key="k1", secret="s1", passphrase="p1")
+    await accounts.set_trading_mode(uid, "live")  # the paper venue checks no wallet
+    await chat.say("60000")
+    ask_count = await chat.say("70000")
+    ask_mode = await chat.tap(ask_count, "10")
+    ask_investment = await chat.tap(ask_mode, "Arithmetic")
+    assert [b["text"] for b in ask_investment.buttons][:2] == [
+        "Minimum: 10.56",
+        "All the spot wallet holds free: 600.00",
+    ]

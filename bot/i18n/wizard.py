@@ -126,6 +126,7 @@ TEXTS = {
         "wizard.button.default": "Default: {value}",
         "wizard.button.minimum": "Minimum: {value}",
         "wizard.button.allocated": "Allocated, 1 % kept for price moves: {value}",
+        "wizard.button.spot_free": "All the spot wallet holds free: {value}",
         "wizard.mode.arithmetic": "Arithmetic",
         "wizard.mode.geometric": "Geometric",
         # summaries
@@ -284,6 +285,7 @@ TEXTS = {
         "wizard.button.default": "기본값: {value}",
         "wizard.button.minimum": "최소: {value}",
         "wizard.button.allocated": "배분액 (가격 변동용 1 % 제외): {value}",
+        "wizard.button.spot_free": "현물 지갑의 사용 가능 전액: {value}",
         "wizard.mode.arithmetic": "등차",
         "wizard.mode.geometric": "등비",
         "wizard.summary.trend": (

@@ -231,6 +231,25 @@ class Fleet(BotLifecycle):
         except TemporaryExchangeError as exc:  # a refusal the chat can show: the exchange is out of reach
             raise ExchangeOutOfReach(type(exc).__name__) from None
 
+    async def grid_wallet_free(self, user_id: int) -> Decimal | None:
+        """The free USDT of the spot wallet a new grid trades from where the user trades now, which its
+        start checks (bot.services.wallets.check_wallet); None where nothing is checked: the paper venue,
+        one wallet for both, or no wallets to read."""
+        if self.wallets is None:
+            return None
+        async with self.db.read() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise NotFound("user")
+            venue, _ = current_venue(user)
+        if venue == "paper":  # one paper balance: the start checks no wallet there
+            return None
+        try:
+            wallets = await self.wallets(user_id, venue)
+        except TemporaryExchangeError as exc:
+            raise ExchangeOutOfReach(type(exc).__name__) from None
+        return None if wallets.one_wallet else wallets.spot_free
+
     async def _paper_balance(self, user_id: int, venue: str) -> Decimal:
         """Without an engine: the user's paper balance, on every venue."""
         async with self.db.read() as session:
