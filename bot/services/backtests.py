@@ -1,5 +1,5 @@
 """Backtests for the chat: grid and trend runs over a period of the shipped hourly candles, in a worker
-thread with progress, and each strategy's figures over the whole history and the last 30 days (cached).
+thread with progress, and each strategy's 30-day figures (cached).
 
 The candles are the real BTC and ETH hourly candles that ship in engine/market_data/data
 (2024-02-19 .. 2026-02-18, see SOURCES.md there). A period is the last 7, 30 or 90 days of them, or
@@ -15,13 +15,7 @@ Model-gated strategies are walked forward over the period exactly as `engine.tre
 the model for a block starting at candle s is fitted on rows known at the close of s - 1 and predicts
 `retrain_every` candles; blocks start at the period's first candle (and every block is one progress
 step). Other strategies' signals are computed on the whole file, so indicators are warm at the period's
-start.
-
-The figures of a strategy (/strategies, the trend wizard) are its own risk defaults at the leverage the bot
-trades at, on BTCUSDT and ETHUSDT, each over every shipped candle and over the last 30 days, with buy and
-hold beside them; all out of sample: a model-gated strategy is walked forward once over the whole file
-(blocks from its first candle, so the first `min_train` rows have no prediction and no trade), and a
-rule-based one fits nothing, so its whole series is out of sample.
+start. The figures of a strategy are its own risk defaults on BTCUSDT over the last 30 days.
 """
 
 from __future__ import annotations
@@ -162,9 +156,8 @@ Outcome = GridOutcome | TrendOutcome
 
 @dataclass(frozen=True, slots=True)
 class Figures:
-    """A strategy's backtest on one symbol over one window (`days` None: every shipped candle): return,
-    max drawdown and buy and hold in percent of the initial equity / the peak, win rate in percent of
-    closed trades, at `leverage` (the leverage the bot trades at)."""
+    """A strategy's backtest over the last `days` days: ROI and drawdown in percent of the initial
+    equity / the peak, win rate in percent of closed trades."""
 
     roi_percent: Decimal
     win_rate_percent: Decimal
@@ -173,24 +166,7 @@ class Figures:
     start_ts: int
     end_ts: int
     symbol: str
-    days: int | None
-    buy_and_hold_percent: Decimal = Decimal(0)
-    leverage: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class StrategyFigures:
-    """A strategy's figures on every shipped symbol, each over the whole history and the last
-    FIGURES_DAYS days (in that order), all out of sample: a model-gated strategy's signals are walked
-    forward (`walk_forward`), a rule-based one fits nothing, so its whole series is out of sample."""
-
-    leverage: int
-    walk_forward: bool
-    windows: tuple[Figures, ...]
-
-    @property
-    def worst_drawdown_percent(self) -> Decimal:
-        return max(w.max_drawdown_percent for w in self.windows)
+    days: int
 
 
 # --------------------------------------------------------------------------- candles
@@ -335,80 +311,31 @@ def compute_grid(request: GridRequest, days: int | None, report: Report) -> Grid
     )
 
 
-def figures_leverage(strategy: StrategyDef, max_leverage: int | None = None) -> int:
-    """The leverage a bot of this strategy trades at: the strategy's, capped at the bot's maximum."""
-    return settings_for(strategy, leverage=_capped(strategy, max_leverage)).leverage
-
-
-def _capped(strategy: StrategyDef, max_leverage: int | None) -> int:
-    return (
-        strategy.risk.leverage if max_leverage is None else max(1, min(strategy.risk.leverage, max_leverage))
-    )
-
-
-def window_figures(
-    strategy: StrategyDef,
-    candles: Candles,
-    sig: np.ndarray,
-    days: int | None,
-    *,
-    symbol: str,
-    leverage: int,
-) -> Figures:
-    """The backtest of `strategy` over the last `days` days of `candles` (None: all of them) with the
-    per-candle signals `sig` of the whole of `candles`, at `leverage`."""
+def compute_figures(strategy: StrategyDef, symbol: str = DEFAULT_SYMBOL, days: int = FIGURES_DAYS) -> Figures:
+    """The strategy with its own risk defaults over the last `days` days of the shipped candles."""
+    candles = timeframe_candles(symbol, strategy.timeframe)
     start = period_start(candles, days)
+    sig = trend_signals(strategy, candles, start)
     result = run_trend_backtest(
-        candles.slice(start, len(candles)),
-        strategy,
-        settings_for(strategy, leverage=leverage),
-        signal_values=sig[start:],
+        candles.slice(start, len(candles)), strategy, settings_for(strategy), signal_values=sig[start:]
     )
-    hundred, cent = Decimal(100), Decimal("0.01")
+    hundred = Decimal(100)
     return Figures(
-        roi_percent=(result.return_fraction * hundred).quantize(cent),
+        roi_percent=(result.return_fraction * hundred).quantize(Decimal("0.01")),
         win_rate_percent=(result.win_rate * hundred).quantize(Decimal("0.1")),
-        max_drawdown_percent=(result.max_drawdown * hundred).quantize(cent),
+        max_drawdown_percent=(result.max_drawdown * hundred).quantize(Decimal("0.01")),
         trades=len(result.trades),
         start_ts=result.start_ts,
         end_ts=result.end_ts,
         symbol=symbol,
         days=days,
-        buy_and_hold_percent=(result.buy_and_hold_return * hundred).quantize(cent),
-        leverage=result.settings.leverage,
     )
 
 
-def compute_strategy_figures(strategy: StrategyDef, max_leverage: int | None = None) -> StrategyFigures:
-    """Every shipped symbol, the whole history and the last FIGURES_DAYS days, at the leverage the bot
-    trades at (the strategy's, capped at `max_leverage`). A model-gated strategy is walked forward once
-    over the whole file (blocks from its first candle, see the module docstring); both windows read those
-    out-of-sample signals."""
-    leverage = figures_leverage(strategy, max_leverage)
-    windows = []
-    for symbol in SHIPPED_HOURLY:
-        candles = timeframe_candles(symbol, strategy.timeframe)
-        sig = trend_signals(strategy, candles, 0)
-        for days in (None, FIGURES_DAYS):
-            windows.append(window_figures(strategy, candles, sig, days, symbol=symbol, leverage=leverage))
-    return StrategyFigures(leverage, gate_threshold(strategy) is not None, tuple(windows))
-
-
-def compute_figures(
-    strategy: StrategyDef, symbol: str = DEFAULT_SYMBOL, days: int | None = FIGURES_DAYS
-) -> Figures:
-    """One window of :func:`compute_strategy_figures`, computed alone (same signals, same figures)."""
-    candles = timeframe_candles(symbol, strategy.timeframe)
-    sig = trend_signals(strategy, candles, 0)
-    return window_figures(strategy, candles, sig, days, symbol=symbol, leverage=figures_leverage(strategy))
-
-
-def figures_key(strategy: StrategyDef, max_leverage: int | None = None) -> str:
-    """Two strategies with the same kind, timeframe and parameters traded at the same leverage have the
-    same figures."""
+def figures_key(strategy: StrategyDef) -> str:
+    """Two strategies with the same kind, timeframe and parameters have the same figures."""
     row = strategy.to_row()
-    leverage = figures_leverage(strategy, max_leverage)
-    return json.dumps([row["kind"], row["timeframe"], row["params"], leverage], sort_keys=True, default=str)
+    return json.dumps([row["kind"], row["timeframe"], row["params"]], sort_keys=True, default=str)
 
 
 # --------------------------------------------------------------------------- the service
@@ -433,7 +360,7 @@ class Backtests:
         self.progress_interval = progress_interval
         self._slots: asyncio.Semaphore | None = None
         self._running: dict[int, int] = {}
-        self._figures: OrderedDict[str, StrategyFigures] = OrderedDict()  # the newest FIGURES_KEPT
+        self._figures: OrderedDict[str, Figures] = OrderedDict()  # the newest FIGURES_KEPT
         self._figures_lock: asyncio.Lock | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         # test hook: called in the worker thread at every progress report (e.g. to make a run slow)
@@ -524,12 +451,9 @@ class Backtests:
                     await progress(pending)
                 shown, shown_at, pending = pending, time.monotonic(), None
 
-    async def figures(
-        self, strategies: list[StrategyDTO], max_leverage: int | None = None
-    ) -> dict[int, StrategyFigures | None]:
-        """Each strategy's figures (:func:`compute_strategy_figures`) by strategy id, None when they
-        cannot be computed; at the strategy's leverage capped at `max_leverage` (a bot's). Cached by
-        kind, timeframe, parameters and leverage: computed once, then answered from memory."""
+    async def figures(self, strategies: list[StrategyDTO]) -> dict[int, Figures | None]:
+        """Each strategy's 30-day figures by strategy id (None when they cannot be computed), cached by
+        kind, timeframe and parameters."""
         if self._figures_lock is None:
             self._figures_lock = asyncio.Lock()
         definitions: dict[int, StrategyDef | None] = {}
@@ -538,29 +462,31 @@ class Backtests:
                 definitions[strategy.id] = strategy.definition()
             except (ValueError, KeyError, TypeError):
                 definitions[strategy.id] = None
-        keys = {sid: figures_key(d, max_leverage) for sid, d in definitions.items() if d is not None}
         async with self._figures_lock:
             missing = {
-                keys[sid]: d
-                for sid, d in definitions.items()
-                if d is not None and keys[sid] not in self._figures
+                figures_key(d): d
+                for d in definitions.values()
+                if d is not None and figures_key(d) not in self._figures
             }
             if missing:
-                computed = await asyncio.to_thread(_compute_all, missing, max_leverage)
+                computed = await asyncio.to_thread(_compute_all, list(missing.values()))
                 self._figures.update(computed)
-            answer = {sid: (self._figures.get(keys[sid]) if sid in keys else None) for sid in definitions}
-            for key in set(keys.values()) & self._figures.keys():
+            answer = {
+                sid: (self._figures.get(figures_key(d)) if d is not None else None)
+                for sid, d in definitions.items()
+            }
+            for key in {figures_key(d) for d in definitions.values() if d is not None} & self._figures.keys():
                 self._figures.move_to_end(key)  # a strategy still shown stays
             while len(self._figures) > self.figures_kept:  # users' own strategies come and go
                 self._figures.popitem(last=False)
         return answer
 
 
-def _compute_all(definitions: dict[str, StrategyDef], max_leverage: int | None) -> dict[str, StrategyFigures]:
-    out: dict[str, StrategyFigures] = {}
-    for key, definition in definitions.items():
+def _compute_all(definitions: list[StrategyDef]) -> dict[str, Figures]:
+    out: dict[str, Figures] = {}
+    for definition in definitions:
         try:
-            out[key] = compute_strategy_figures(definition, max_leverage)
+            out[figures_key(definition)] = compute_figures(definition)
         except ValueError:
             continue
     return out

@@ -129,21 +129,13 @@ def _d(text: str) -> Decimal:
     return Decimal(text)
 
 
-# The presets trade at 1-2x (a careful trader's choice; a user raises it in a copy, /strategies); the
-# AI model is an opt-in filter on a rule-based trend, not the default strategy of a new bot.
-AI_MODEL_DESCRIPTION = (
-    "Opt-in AI filter: an EMA 200 slope + ADX trend, traded only when a walk-forward gradient-boosted "
-    "classifier (next 4 candles) agrees."
-)
-
-
 BUILTIN_STRATEGIES: tuple[StrategyDef, ...] = (
     StrategyDef(
         name="ema_adx_baseline",
         kind="ema_adx",
         timeframe="1h",
         params={"ema_fast": 20, "ema_slow": 50, "adx_period": 14, "adx_min": 20},
-        risk=RiskDefaults(2, _d("3"), _d("6"), _d("30")),
+        risk=RiskDefaults(5, _d("3"), _d("6"), _d("30")),
         description="Baseline: EMA 20/50 trend with an ADX > 20 filter.",
         builtin=True,
     ),
@@ -159,7 +151,7 @@ BUILTIN_STRATEGIES: tuple[StrategyDef, ...] = (
             "rsi_period": 14,
             "rsi_mid": 50,
         },
-        risk=RiskDefaults(1, _d("4"), _d("8"), _d("20")),
+        risk=RiskDefaults(5, _d("4"), _d("8"), _d("20")),
         description="EMA 20/50 trend + volume > 1.5x average + RSI on the trend's side of 50.",
         builtin=True,
     ),
@@ -176,7 +168,7 @@ BUILTIN_STRATEGIES: tuple[StrategyDef, ...] = (
             "macd_signal": 9,
             "trend_ema": 200,
         },
-        risk=RiskDefaults(2, _d("2"), _d("4"), _d("30")),
+        risk=RiskDefaults(8, _d("2"), _d("4"), _d("30")),
         description="RSI divergence confirmed by MACD, with the EMA 200 as trend filter.",
         builtin=True,
     ),
@@ -192,7 +184,7 @@ BUILTIN_STRATEGIES: tuple[StrategyDef, ...] = (
             "volume_period": 20,
             "volume_mult": 2.0,
         },
-        risk=RiskDefaults(2, _d("1.5"), _d("4"), _d("40")),
+        risk=RiskDefaults(10, _d("1.5"), _d("4"), _d("40")),
         description="Bollinger band breakout with ADX > 25 and volume > 2x average.",
         builtin=True,
     ),
@@ -208,8 +200,8 @@ BUILTIN_STRATEGIES: tuple[StrategyDef, ...] = (
             "adx_min": 20,
             "model": ModelParams().to_dict(),
         },
-        risk=RiskDefaults(2, _d("3"), _d("6"), _d("30")),
-        description=AI_MODEL_DESCRIPTION,
+        risk=RiskDefaults(5, _d("3"), _d("6"), _d("30")),
+        description="Walk-forward gradient-boosted classifier (next 4 candles) gated by EMA 200 slope + ADX.",
         builtin=True,
     ),
 )
