@@ -239,7 +239,9 @@ async def test_alerts_written_while_nobody_typed_reach_the_terminal_after_a_rest
         await again.expect("left from the last run")
         for _ in range(100):  # the sender marks the row once Telegram's answer is back: just after the print
             with sqlite3.connect(database) as connection:
-                [(sent, error)] = connection.execute("SELECT sent_at, last_error FROM alert_outbox").fetchall()
+                [(sent, error)] = connection.execute(
+                    "SELECT sent_at, last_error FROM alert_outbox"
+                ).fetchall()
             if sent is not None:
                 break
             await asyncio.sleep(0.1)
