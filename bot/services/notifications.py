@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from bot.services.errors import ValidationError
 from bot.services.reports import zone_of
-from db import queries as q
+from bot.services.user_rows import locked_user, read_user
 from db.models import User
 from db.session import Database
 
@@ -125,11 +125,7 @@ class Notifications:
         self.db = db
 
     async def settings(self, user_id: int) -> NotifySettings:
-        async with self.db.read() as session:
-            user = await session.get(User, user_id)
-        if user is None:
-            raise ValidationError("user", str(user_id))
-        return settings_of(user)
+        return settings_of(await read_user(self.db, user_id))
 
     async def change(
         self,
@@ -155,9 +151,7 @@ class Notifications:
         if digest_minutes is not None and not 0 <= digest_minutes <= 1440:
             raise ValidationError("digest_minutes", str(digest_minutes))
         async with self.db.write() as session:
-            user = await q.lock_user(session, user_id)
-            if user is None:
-                raise ValidationError("user", str(user_id))
+            user = await locked_user(session, user_id)
             if event is not None:
                 levels: dict[str, Any] = dict(user.notify or {})
                 levels[event] = level

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.services.account_money import AccountMoney
 from bot.services.errors import ValidationError
+from bot.services.user_rows import locked_user, read_user
 from bot.services.validation import DELETED_NAME_SEPARATOR
 from db import queries as q
 from db.base import utcnow
@@ -200,11 +201,7 @@ class Reports:
     # --- settings -----------------------------------------------------------------------------------
 
     async def settings(self, user_id: int) -> ReportSettings:
-        async with self.db.read() as session:
-            user = await session.get(User, user_id)
-        if user is None:
-            raise ValidationError("user", str(user_id))
-        return _settings_of(user)
+        return _settings_of(await read_user(self.db, user_id))
 
     async def change(
         self,
@@ -220,9 +217,7 @@ class Reports:
             raise ValidationError("report_hour", str(hour))
         chosen = zone_named(zone) if zone is not None else None
         async with self.db.write() as session:
-            user = await q.lock_user(session, user_id)
-            if user is None:
-                raise ValidationError("user", str(user_id))
+            user = await locked_user(session, user_id)
             if daily is not None:
                 user.report_daily = daily
             if weekly is not None:

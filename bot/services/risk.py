@@ -30,6 +30,7 @@ from bot.services.dto import BotDTO
 from bot.services.errors import DomainError, ValidationError
 from bot.services.fleet import Fleet
 from bot.services.reports import zone_of
+from bot.services.user_rows import locked_user, read_user
 from bot.services.validation import validate_limit
 from db import queries as q
 from db.base import utcnow
@@ -103,11 +104,7 @@ class RiskGuards:
     # --- settings -----------------------------------------------------------------------------------
 
     async def settings(self, user_id: int) -> GuardSettings:
-        async with self.db.read() as session:
-            user = await session.get(User, user_id)
-        if user is None:
-            raise ValidationError("user", str(user_id))
-        return _settings_of(user)
+        return _settings_of(await read_user(self.db, user_id))
 
     async def change(
         self,
@@ -134,9 +131,7 @@ class RiskGuards:
                 DEFAULT_DAILY_LOSS if on else validate_limit(daily_loss, "guard_daily_loss", percent=False)
             )
         async with self.db.write() as session:
-            user = await q.lock_user(session, user_id)
-            if user is None:
-                raise ValidationError("user", str(user_id))
+            user = await locked_user(session, user_id)
             if all_off:
                 user.guard_drawdown = user.guard_floor = user.guard_daily_loss = None
             for name, value in values.items():
